@@ -1,0 +1,181 @@
+"""Checkpoint manifest: which files the real models need, where they come from, how to check them.
+
+Nothing here downloads anything; `inference.weights_fetch` does that on request only
+(`visionanything weights fetch`). Loading code calls `require()`, which fails with one clear
+message naming the file and the fetch command when a file is missing or corrupt.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+FETCH_COMMAND = "visionanything weights fetch"
+WEIGHTS_DIR_ENV = "VISIONANYTHING_WEIGHTS"
+_HASH_CHUNK = 4 << 20
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, corrupt, or the manifest itself is unusable."""
+
+
+class FileState(enum.Enum):
+    OK = "ok"
+    MISSING = "missing"
+    CORRUPT = "corrupt"
+    UNPINNED = "unpinned"  # present, but the manifest records no hash to check it against
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One file: `file` is relative to the weights directory; `group` names the model it serves."""
+
+    group: str
+    file: str
+    url: str
+    revision: str
+    size: int | None
+    sha256: str | None
+
+    def path(self, weights_dir: Path) -> Path:
+        return weights_dir / self.file
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    entry: ManifestEntry
+    path: Path
+    state: FileState
+    detail: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The parsed manifest plus the directory its files live in."""
+
+    entries: tuple[ManifestEntry, ...]
+    weights_dir: Path
+
+    @classmethod
+    def load(cls, path: Path | None = None, weights_dir: Path | None = None) -> Manifest:
+        """Read `path` (default: the repository's weights/manifest.json).
+
+        Files live beside the manifest unless `weights_dir` says otherwise.
+        """
+        path = Path(path) if path is not None else default_manifest_path()
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            entries = tuple(_parse_entry(item) for item in raw["files"])
+        except FileNotFoundError as exc:
+            raise CheckpointError(f"checkpoint manifest not found: {path}") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"checkpoint manifest {path} is malformed: {exc}") from exc
+        return cls(entries, Path(weights_dir) if weights_dir is not None else path.parent)
+
+    def group(self, group: str) -> tuple[ManifestEntry, ...]:
+        entries = tuple(e for e in self.entries if e.group == group)
+        if not entries:
+            raise CheckpointError(f"the checkpoint manifest lists no files for {group!r}")
+        return entries
+
+    def groups(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(e.group for e in self.entries))
+
+    def group_dir(self, group: str) -> Path:
+        """The directory that holds all files of `group` (their common parent)."""
+        parents = {e.path(self.weights_dir).parent for e in self.group(group)}
+        return Path(os.path.commonpath([str(p) for p in parents]))
+
+
+def default_manifest_path() -> Path:
+    """`$VISIONANYTHING_WEIGHTS/manifest.json` if set, else the repository's weights/ folder."""
+    root = os.environ.get(WEIGHTS_DIR_ENV)
+    if root:
+        return Path(root) / "manifest.json"
+    return Path(__file__).resolve().parent.parent / "weights" / "manifest.json"
+
+
+def _parse_entry(item: dict[str, object]) -> ManifestEntry:
+    size = item.get("size")
+    sha256 = item.get("sha256")
+    file = str(item["file"])
+    if Path(file).is_absolute() or ".." in Path(file).parts:
+        raise ValueError(f"file {file!r} must be a relative path inside the weights directory")
+    if sha256 is not None and (len(str(sha256)) != 64 or not _is_hex(str(sha256))):
+        raise ValueError(f"sha256 of {file} is not 64 hex digits")
+    return ManifestEntry(
+        group=str(item["group"]),
+        file=file,
+        url=str(item["url"]),
+        revision=str(item.get("revision", "")),
+        size=int(size) if isinstance(size, int | str) else None,
+        sha256=str(sha256).lower() if sha256 is not None else None,
+    )
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        int(text, 16)
+    except ValueError:
+        return False
+    return True
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_file(entry: ManifestEntry, weights_dir: Path) -> FileStatus:
+    """Size first (cheap, catches truncation), then sha256 when the manifest pins one."""
+    path = entry.path(weights_dir)
+    if not path.is_file():
+        return FileStatus(entry, path, FileState.MISSING, "not downloaded")
+    size = path.stat().st_size
+    if entry.size is not None and size != entry.size:
+        what = "truncated" if size < entry.size else "too large"
+        return FileStatus(
+            entry, path, FileState.CORRUPT, f"{what}: {size} bytes, expected {entry.size}"
+        )
+    if entry.sha256 is None:
+        return FileStatus(entry, path, FileState.UNPINNED, f"{size} bytes, no pinned sha256")
+    actual = sha256_of(path)
+    if actual != entry.sha256:
+        return FileStatus(
+            entry, path, FileState.CORRUPT, f"sha256 {actual[:12]}…, expected {entry.sha256[:12]}…"
+        )
+    return FileStatus(entry, path, FileState.OK, f"{size} bytes, sha256 matches")
+
+
+def check_all(manifest: Manifest, groups: Iterable[str] | None = None) -> list[FileStatus]:
+    wanted = set(groups) if groups is not None else None
+    return [
+        check_file(e, manifest.weights_dir)
+        for e in manifest.entries
+        if wanted is None or e.group in wanted
+    ]
+
+
+def require(manifest: Manifest, group: str) -> Path:
+    """Check every file of `group`; return the directory holding them or raise `CheckpointError`.
+
+    The message names the bad file(s) and the command that repairs them.
+    """
+    entries = manifest.group(group)
+    statuses = [check_file(e, manifest.weights_dir) for e in entries]
+    problems = [s for s in statuses if s.state in (FileState.MISSING, FileState.CORRUPT)]
+    if problems:
+        lines = "; ".join(f"{s.path} is {s.state.value} ({s.detail})" for s in problems)
+        raise CheckpointError(
+            f"cannot load {group}: {lines}. Run `{FETCH_COMMAND}` to download it, "
+            "or use `--models random` to run with random weights."
+        )
+    return manifest.group_dir(group)

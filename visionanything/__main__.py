@@ -1,0 +1,5 @@
+import sys
+
+from visionanything.cli import main
+
+sys.exit(main())
