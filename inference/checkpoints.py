@@ -73,7 +73,7 @@ class Manifest:
             entries = tuple(_parse_entry(item) for item in raw["files"])
         except FileNotFoundError as exc:
             raise CheckpointError(f"checkpoint manifest not found: {path}") from exc
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CheckpointError(f"checkpoint manifest {path} is malformed: {exc}") from exc
         return cls(entries, Path(weights_dir) if weights_dir is not None else path.parent)
 

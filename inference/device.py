@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -13,6 +16,8 @@ class DeviceError(RuntimeError):
 
 def resolve_device(name: str = "auto") -> torch.device:
     """'auto' → cuda if available else cpu; 'cuda' without a GPU is a clear error."""
+    import torch  # here, so that command-line parsing does not pay for importing torch
+
     name = name.strip().lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

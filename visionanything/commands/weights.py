@@ -1,11 +1,106 @@
-"""`visionanything weights fetch|verify` (placeholder: being written)."""
+"""`visionanything weights fetch|verify`: download the model checkpoints, or check them.
+
+Exit status: 0 all files good, 1 some file failed / is missing / is corrupt, 2 the manifest
+(or a requested group) is unusable.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
+from pathlib import Path
 from typing import Any
+
+from inference.checkpoints import FETCH_COMMAND, CheckpointError, FileState, Manifest, check_all
+from inference.weights_fetch import fetch
+
+EXIT_OK = 0
+EXIT_FILE_PROBLEM = 1
+EXIT_BAD_MANIFEST = 2
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser("weights", help="fetch or verify checkpoints")
-    parser.set_defaults(run=lambda args: 2)
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "weights", help="fetch or verify model checkpoints"
+    )
+    actions = parser.add_subparsers(dest="weights_command", required=True, metavar="ACTION")
+
+    fetch_parser = actions.add_parser(
+        "fetch", help="download the checkpoints the manifest lists (resumable, sha256-checked)"
+    )
+    fetch_parser.add_argument(
+        "--only",
+        metavar="GROUP",
+        nargs="+",
+        action="extend",
+        help="fetch only these model groups (e.g. mobile_sam grounding_dino)",
+    )
+    _add_location_arguments(fetch_parser)
+    fetch_parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bars on stderr"
+    )
+    fetch_parser.set_defaults(run=run_fetch)
+
+    verify_parser = actions.add_parser(
+        "verify", help="check every checkpoint file against the manifest's size and sha256"
+    )
+    _add_location_arguments(verify_parser)
+    verify_parser.set_defaults(run=run_verify)
+
+
+def _add_location_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        metavar="PATH",
+        help="checkpoint manifest (default: weights/manifest.json, or $VISIONANYTHING_WEIGHTS)",
+    )
+    parser.add_argument(
+        "--weights-dir",
+        type=Path,
+        metavar="DIR",
+        help="directory the checkpoint files live in (default: beside the manifest)",
+    )
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    try:
+        manifest = Manifest.load(args.manifest, args.weights_dir)
+        results = fetch(manifest, args.only, progress=not args.no_progress)
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_MANIFEST
+    for result in results:
+        print(f"{result.outcome:<10} {result.path}  {result.detail}")
+    failed = sum(result.outcome == "failed" for result in results)
+    if failed:
+        print(f"{failed} of {len(results)} file(s) failed", file=sys.stderr)
+        return EXIT_FILE_PROBLEM
+    return EXIT_OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    try:
+        manifest = Manifest.load(args.manifest, args.weights_dir)
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_MANIFEST
+    problems = 0
+    for status in check_all(manifest):
+        line = f"{status.state.value:<8} {status.path}  {status.detail}"
+        if status.state in (FileState.MISSING, FileState.CORRUPT):
+            problems += 1
+            line += f"  (run `{_fetch_hint(args, status.entry.group)}`)"
+        print(line)
+    return EXIT_FILE_PROBLEM if problems else EXIT_OK
+
+
+def _fetch_hint(args: argparse.Namespace, group: str) -> str:
+    """The fetch command that repairs `group`, repeating the verify command's locations."""
+    words = [*shlex.split(FETCH_COMMAND), "--only", group]
+    if args.manifest is not None:
+        words += ["--manifest", str(args.manifest)]
+    if args.weights_dir is not None:
+        words += ["--weights-dir", str(args.weights_dir)]
+    return shlex.join(words)

@@ -1,0 +1,257 @@
+"""`visionanything weights fetch|verify`: output lines and exit statuses."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import random
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from visionanything.cli import main
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class QuietFileHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def served_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
+    """A directory served over loopback HTTP: (directory, base URL)."""
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(QuietFileHandler, directory=str(root))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    host, port = httpd.server_address[:2]
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield root, f"http://{host!s}:{port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def random_bytes(size: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def entry(
+    group: str, file: str, data: bytes, url: str = "http://127.0.0.1:9/unused", pin: bool = True
+) -> dict[str, object]:
+    return {
+        "group": group,
+        "file": file,
+        "url": url,
+        "revision": "test",
+        "size": len(data) if pin else None,
+        "sha256": hashlib.sha256(data).hexdigest() if pin else None,
+    }
+
+
+def write_manifest(path: Path, files: list[dict[str, object]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"files": files}), encoding="utf-8")
+    return path
+
+
+def output_line(out: str, file: str) -> str:
+    [line] = [line for line in out.splitlines() if line.split()[1].endswith(file)]
+    return line
+
+
+def test_verify_reports_every_state_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, truncated, wrong = (random_bytes(4096, seed) for seed in (1, 2, 3))
+    weights = tmp_path / "weights"
+    manifest = write_manifest(
+        weights / "manifest.json",
+        [
+            entry("alpha", "good.bin", good),
+            entry("alpha", "missing.bin", b"never written"),
+            entry("beta", "truncated.bin", truncated),
+            entry("beta", "wrong.bin", wrong),
+            entry("beta", "config.json", b"{}", pin=False),
+        ],
+    )
+    (weights / "good.bin").write_bytes(good)
+    (weights / "truncated.bin").write_bytes(truncated[:1000])
+    (weights / "wrong.bin").write_bytes(bytes(reversed(wrong)))
+    (weights / "config.json").write_text("{}")
+
+    status = main(["weights", "verify", "--manifest", str(manifest)])
+
+    out = capsys.readouterr().out
+    assert status == 1
+    assert len(out.splitlines()) == 5
+    states = {
+        "good.bin": "ok",
+        "missing.bin": "missing",
+        "truncated.bin": "corrupt",
+        "wrong.bin": "corrupt",
+        "config.json": "unpinned",
+    }
+    for file, state in states.items():
+        line = output_line(out, file)
+        assert line.split()[0] == state
+        assert str(weights / file) in line
+        needs_fetch = state in ("missing", "corrupt")
+        assert ("visionanything weights fetch" in line) == needs_fetch, line
+    assert "--only alpha" in output_line(out, "missing.bin")
+    assert "truncated: 1000 bytes, expected 4096" in output_line(out, "truncated.bin")
+    assert "sha256" in output_line(out, "wrong.bin")
+
+
+def test_verify_exits_0_when_all_files_are_ok_or_unpinned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(
+        tmp_path / "manifest.json",
+        [entry("g", "a.bin", b"aaaa"), entry("g", "b.json", b"", pin=False)],
+    )
+    files = tmp_path / "elsewhere"
+    files.mkdir()
+    (files / "a.bin").write_bytes(b"aaaa")
+    (files / "b.json").write_text("[]")
+
+    status = main(["weights", "verify", "--manifest", str(manifest), "--weights-dir", str(files)])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert [line.split()[0] for line in out.splitlines()] == ["ok", "unpinned"]
+
+
+def test_verify_hint_repeats_custom_locations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "m.json", [entry("g", "a.bin", b"a")])
+    files = tmp_path / "my weights"
+
+    status = main(["weights", "verify", "--manifest", str(manifest), "--weights-dir", str(files)])
+
+    out = capsys.readouterr().out
+    assert status == 1
+    assert f"--manifest {manifest}" in out and f"--weights-dir '{files}'" in out
+
+
+@pytest.mark.parametrize("action", ["verify", "fetch"])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "manifest not found"), ('{"files": [{"group": "g"}]}', "malformed")],
+)
+def test_bad_manifest_exits_2_without_traceback(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    action: str,
+    content: str | None,
+    message: str,
+) -> None:
+    manifest = tmp_path / "manifest.json"
+    if content is not None:
+        manifest.write_text(content)
+
+    status = main(["weights", action, "--manifest", str(manifest)])
+
+    captured = capsys.readouterr()
+    assert status == 2
+    assert message in captured.err and str(manifest) in captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_fetch_downloads_then_verify_passes(
+    served_dir: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, base_url = served_dir
+    model, config = random_bytes(300_000, seed=4), b'{"hidden": 8}'
+    (root / "model.bin").write_bytes(model)
+    (root / "config.json").write_bytes(config)
+    manifest = write_manifest(
+        tmp_path / "weights" / "manifest.json",
+        [
+            entry("m", "sub/model.bin", model, url=f"{base_url}/model.bin"),
+            entry("m", "sub/config.json", config, url=f"{base_url}/config.json", pin=False),
+        ],
+    )
+
+    status = main(["weights", "fetch", "--manifest", str(manifest), "--no-progress"])
+
+    captured = capsys.readouterr()
+    assert status == 0, captured
+    assert [line.split()[0] for line in captured.out.splitlines()] == ["downloaded"] * 2
+    assert "%|" not in captured.err  # no progress bar
+    assert (tmp_path / "weights" / "sub" / "model.bin").read_bytes() == model
+    assert (tmp_path / "weights" / "sub" / "config.json").read_bytes() == config
+
+    assert main(["weights", "fetch", "--manifest", str(manifest), "--no-progress"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == ["skipped"] * 2
+    assert main(["weights", "verify", "--manifest", str(manifest)]) == 0
+
+
+def test_fetch_only_selected_groups_into_weights_dir(
+    served_dir: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, base_url = served_dir
+    for name in ("a", "b", "c"):
+        (root / name).write_bytes(name.encode() * 10)
+    manifest = write_manifest(
+        tmp_path / "manifest.json",
+        [entry(n, n, n.encode() * 10, url=f"{base_url}/{n}") for n in ("a", "b", "c")],
+    )
+    target = tmp_path / "target"
+
+    argv = ["weights", "fetch", "--manifest", str(manifest), "--weights-dir", str(target)]
+    status = main([*argv, "--only", "a", "--only", "c", "--no-progress"])
+
+    assert status == 0
+    assert sorted(p.name for p in target.iterdir()) == ["a", "c"]
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 2
+
+
+def test_fetch_unknown_group_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = write_manifest(tmp_path / "manifest.json", [entry("a", "a.bin", b"a")])
+
+    status = main(["weights", "fetch", "--manifest", str(manifest), "--only", "zzz"])
+
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "zzz" in captured.err and "Traceback" not in captured.err
+
+
+def test_fetch_failure_exits_1_and_names_the_file(
+    served_dir: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, base_url = served_dir
+    (root / "ok.bin").write_bytes(b"fine")
+    manifest = write_manifest(
+        tmp_path / "manifest.json",
+        [
+            entry("g", "absent.bin", b"?", url=f"{base_url}/absent.bin"),
+            entry("g", "ok.bin", b"fine", url=f"{base_url}/ok.bin"),
+        ],
+    )
+
+    status = main(["weights", "fetch", "--manifest", str(manifest), "--no-progress"])
+
+    captured = capsys.readouterr()
+    assert status == 1
+    failed = output_line(captured.out, "absent.bin")
+    assert failed.startswith("failed") and "404" in failed
+    assert output_line(captured.out, "ok.bin").startswith("downloaded")
+    assert "1 of 2 file(s) failed" in captured.err
