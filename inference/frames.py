@@ -61,7 +61,7 @@ def read_image(path: Path, max_side: int = DEFAULT_MAX_SIDE) -> LoadedImage:
                 # JPEG can decode at 1/2, 1/4, 1/8 scale directly: far cheaper for huge photos.
                 image.draft("RGB", (max_side, max_side))
                 upright = ImageOps.exif_transpose(image)
-                pixels = np.asarray(upright.convert("RGB"), dtype=np.uint8)
+                pixels = np.array(upright.convert("RGB"), dtype=np.uint8)  # writable
     except FileNotFoundError as exc:
         raise ImageReadError(f"{path}: no such file") from exc
     except IsADirectoryError as exc:

@@ -1,4 +1,4 @@
-"""`visionanything` command line: one subcommand module per feature under visionanything/commands."""
+"""`visionanything` command line: one module per subcommand in visionanything/commands."""
 
 from __future__ import annotations
 

@@ -1,0 +1,35 @@
+# Two commands matter: `make demo` (runs the product; until the live server lands, the still-image
+# segment command) and `make test` (sets everything up, then lint, types and the test suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OUT ?= out
+
+.PHONY: setup lint test demo weights clean
+
+$(BIN)/visionanything: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/visionanything
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+# Segments the cat photo that ships with scikit-image; random weights unless checkpoints exist.
+demo: setup
+	$(BIN)/visionanything segment "$$($(BIN)/python -c 'import skimage, pathlib; print(pathlib.Path(skimage.__file__).parent / "data" / "chelsea.png")')" \
+		--find "cat" --models $(if $(wildcard weights/mobile_sam.pt),real,random) --out $(OUT)
+
+weights: setup
+	$(BIN)/visionanything weights fetch
+
+clean:
+	rm -rf $(VENV) $(OUT) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,619 @@
+"""Grounding DINO behind our own interface: frames + vocabulary in, labelled boxes out.
+
+`Detector.detect(frames, vocabulary)` runs transformers' `GroundingDinoForObjectDetection` on a
+batch of RGB uint8 frames (H, W, 3) of any sizes and returns one `Detections` per frame, boxes
+xyxy in that frame's own pixels, each labelled with one vocabulary word. Post-processing is ours
+(not the processor's `post_process_grounded_object_detection`): labels are whole vocabulary words,
+never partial phrases, and boxes go through class-wise NMS.
+
+Builders: `load_detector` (checked checkpoint from the manifest) and `build_random_detector`
+(the same architecture with random weights, full size or tiny for unit tests); `build_detector`
+picks one by name from `DETECTOR_BUILDERS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torchvision.ops import batched_nms
+from transformers import (
+    AutoTokenizer,
+    BertConfig,
+    BertTokenizer,
+    GroundingDinoConfig,
+    GroundingDinoForObjectDetection,
+    GroundingDinoImageProcessor,
+    SwinConfig,
+)
+
+from inference.checkpoints import FETCH_COMMAND, CheckpointError, Manifest, require
+from inference.detections import Detections
+from inference.frames import check_frame
+from inference.vocabulary import VocabularyError, parse_vocabulary
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_GROUP = "grounding_dino"
+CHECKPOINT_NAME = "grounding-dino-tiny"
+RANDOM_WARNING = "RANDOM WEIGHTS: detections are meaningless"
+# Token ids the transformers model treats as phrase delimiters: [CLS], [SEP], "." and "?" in
+# BERT-base-uncased (`modeling_grounding_dino.SPECIAL_TOKENS`). Our generated test vocabulary
+# puts the same tokens at the same ids, so saved tiny models load into stock transformers too.
+DELIMITER_TOKENS = ("[CLS]", "[SEP]", ".", "?")
+BERT_DELIMITER_IDS = (101, 102, 1012, 1029)
+_TEXT_CACHE_SIZE = 16
+# sigmoid() rounds logits above ~17 to exactly 1.0 in float32; keep probabilities below 1 so that
+# a threshold of 1.0 means "nothing" (scores stay in [0, 1]).
+_MAX_PROB = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
+
+
+class VocabularyTooLongError(VocabularyError):
+    """The caption for a vocabulary has more tokens than the text encoder accepts."""
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """Thresholds, input size and output limits.
+
+    box_threshold:  keep a query when its best caption-token probability reaches this
+    text_threshold: label a kept query with the word whose best token probability is highest,
+                    only if that probability reaches this (otherwise the query is dropped)
+    shortest_edge / longest_edge: frames are resized (aspect kept) so the short side is
+                    `shortest_edge` unless the long side would exceed `longest_edge`; cost grows
+                    with the pixel count (800/1333 as published; 384-512 is 3-6x cheaper on CPU)
+    max_detections: at most this many boxes per frame after NMS, highest scores first
+    nms_iou:        class-wise NMS IoU threshold (boxes with the same label)
+    """
+
+    box_threshold: float = 0.35
+    text_threshold: float = 0.25
+    shortest_edge: int = 800
+    longest_edge: int = 1333
+    max_detections: int = 20
+    nms_iou: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check_threshold("box_threshold", self.box_threshold)
+        _check_threshold("text_threshold", self.text_threshold)
+        _check_threshold("nms_iou", self.nms_iou)
+        if self.shortest_edge < 32 or self.longest_edge < self.shortest_edge:
+            raise ValueError(
+                "need 32 <= shortest_edge <= longest_edge, got "
+                f"{self.shortest_edge} and {self.longest_edge}"
+            )
+        if self.max_detections < 1:
+            raise ValueError(f"max_detections must be at least 1, got {self.max_detections}")
+
+
+@dataclass(frozen=True)
+class EncodedText:
+    """A tokenised caption for one vocabulary.
+
+    words:          the W vocabulary words, in caption order
+    input_ids:      (1, T) int64, [CLS] word tokens and " ." separators [SEP]
+    attention_mask: (1, T) int64, all ones
+    token_type_ids: (1, T) int64, all zeros
+    word_tokens:    (W, T) bool, True where token t belongs to word w
+    """
+
+    words: tuple[str, ...]
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    token_type_ids: torch.Tensor
+    word_tokens: torch.Tensor
+
+    @property
+    def token_count(self) -> int:
+        return int(self.input_ids.shape[1])
+
+
+class Detector:
+    """Open-vocabulary detection with Grounding DINO on one device.
+
+    Not thread-safe: one worker thread (or process) owns a `Detector` and calls `detect`.
+    """
+
+    def __init__(
+        self,
+        model: GroundingDinoForObjectDetection,
+        tokenizer: Any,
+        image_processor: GroundingDinoImageProcessor,
+        device: torch.device,
+        settings: DetectorSettings | None = None,
+        *,
+        weights: str,
+        source: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        if weights not in ("checkpoint", "random"):
+            raise ValueError(f"weights must be 'checkpoint' or 'random', got {weights!r}")
+        module: torch.nn.Module = model  # transformers' own `.to` typing confuses mypy
+        module.to(device).eval()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.image_processor = image_processor
+        self.device = device
+        self.settings = settings or DetectorSettings()
+        self.weights = weights
+        self.source = source
+        self.name = name or _config_name(model.config)
+        self.max_text_len = int(model.config.max_text_len)
+        self._text_cache: OrderedDict[tuple[str, ...], EncodedText] = OrderedDict()
+        self._align_delimiters()
+
+    # -- text --------------------------------------------------------------------------------
+
+    @staticmethod
+    def caption(vocabulary: Sequence[str]) -> str:
+        """The text prompt for a vocabulary: "cat . cup ." (cleaned, lowercased words)."""
+        return _caption(parse_vocabulary(vocabulary))
+
+    def token_count(self, vocabulary: Sequence[str]) -> int:
+        """Tokens in the caption, [CLS] and [SEP] included; at most `max_text_len` is usable."""
+        caption = self.caption(vocabulary)
+        return len(self.tokenizer(caption, add_special_tokens=True)["input_ids"])
+
+    def encode_text(self, vocabulary: Sequence[str]) -> EncodedText:
+        """Tokenise the caption once per vocabulary (small LRU cache).
+
+        Raises `VocabularyError` for an unusable vocabulary and `VocabularyTooLongError` when the
+        caption exceeds the text encoder's `max_text_len` tokens (never silently truncated).
+        """
+        words = parse_vocabulary(vocabulary)
+        cached = self._text_cache.get(words)
+        if cached is not None:
+            self._text_cache.move_to_end(words)
+            return cached
+        caption = _caption(words)
+        encoded = self.tokenizer(
+            caption,
+            add_special_tokens=True,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+        )
+        ids: list[int] = list(encoded["input_ids"])
+        if len(ids) > self.max_text_len:
+            raise VocabularyTooLongError(
+                f"vocabulary is too long for the detector: its caption has {len(ids)} tokens, "
+                f"the text encoder takes at most {self.max_text_len}; name fewer or shorter things"
+            )
+        word_tokens = torch.zeros((len(words), len(ids)), dtype=torch.bool)
+        starts = _word_starts(words)
+        for t, ((begin, end), special) in enumerate(
+            zip(encoded["offset_mapping"], encoded["special_tokens_mask"], strict=True)
+        ):
+            if special or end <= begin:
+                continue
+            for w, (word_begin, word) in enumerate(zip(starts, words, strict=True)):
+                if word_begin <= begin < word_begin + len(word):
+                    word_tokens[w, t] = True
+                    break
+        empty = [word for word, row in zip(words, word_tokens, strict=True) if not bool(row.any())]
+        if empty:
+            raise VocabularyError(f"the detector's tokenizer finds no tokens in {empty!r}")
+        input_ids = torch.tensor([ids], dtype=torch.long)
+        text = EncodedText(
+            words=words,
+            input_ids=input_ids,
+            attention_mask=torch.ones_like(input_ids),
+            token_type_ids=torch.zeros_like(input_ids),
+            word_tokens=word_tokens,
+        )
+        self._text_cache[words] = text
+        while len(self._text_cache) > _TEXT_CACHE_SIZE:
+            self._text_cache.popitem(last=False)
+        return text
+
+    # -- detection ---------------------------------------------------------------------------
+
+    def detect(
+        self,
+        frames: Sequence[npt.NDArray[np.uint8]] | npt.NDArray[np.uint8],
+        vocabulary: Sequence[str],
+        *,
+        box_threshold: float | None = None,
+        text_threshold: float | None = None,
+    ) -> list[Detections]:
+        """Find the vocabulary's things in a batch of frames (any sizes, one forward pass).
+
+        frames: B RGB uint8 arrays (H_i, W_i, 3), or one (B, H, W, 3) array.
+        Returns B `Detections`: boxes (N_i, 4) xyxy float32 in frame i's pixels (clipped to
+        it), scores (N_i,) in [0, 1], labels from the (cleaned) vocabulary; at most
+        `settings.max_detections` each, highest score first.
+
+        Raises ValueError for bad frames or thresholds, `VocabularyError` (a ValueError) for an
+        unusable vocabulary, `VocabularyTooLongError` when its caption exceeds the text encoder.
+        Thresholds default to the settings'; 1.0 keeps nothing, 0.0 keeps every query.
+        """
+        box_threshold = self.settings.box_threshold if box_threshold is None else box_threshold
+        text_threshold = self.settings.text_threshold if text_threshold is None else text_threshold
+        _check_threshold("box_threshold", box_threshold)
+        _check_threshold("text_threshold", text_threshold)
+        if isinstance(frames, np.ndarray):
+            if frames.ndim != 4:
+                raise ValueError(
+                    f"frames must be a list of (H, W, 3) arrays (or one (B, H, W, 3) array), "
+                    f"got one array of shape {frames.shape}; pass [frame] for a single frame"
+                )
+            frames = list(frames)
+        for index, frame in enumerate(frames):
+            try:
+                check_frame(frame)
+            except ValueError as exc:
+                raise ValueError(f"frame {index}: {exc}") from exc
+        text = self.encode_text(vocabulary)
+        if not frames:
+            return []
+
+        batch = len(frames)
+        pixels = self.image_processor(
+            images=list(frames),
+            size={
+                "shortest_edge": self.settings.shortest_edge,
+                "longest_edge": self.settings.longest_edge,
+            },
+            input_data_format="channels_last",
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
+            outputs = self.model(
+                pixel_values=pixels["pixel_values"].to(self.device),
+                pixel_mask=pixels["pixel_mask"].to(self.device),
+                input_ids=text.input_ids.expand(batch, -1).to(self.device),
+                attention_mask=text.attention_mask.expand(batch, -1).to(self.device),
+                token_type_ids=text.token_type_ids.expand(batch, -1).to(self.device),
+            )
+            token_count = text.token_count
+            # logits (B, Q, max_text_len): -inf beyond the caption; keep the caption's T tokens.
+            probs = outputs.logits[:, :, :token_count].float().sigmoid().clamp(max=_MAX_PROB)
+            probs = probs.cpu()
+            boxes = outputs.pred_boxes.float().cpu()  # (B, Q, 4) cx, cy, w, h in [0, 1]
+        return [
+            postprocess(
+                probs[i],
+                boxes[i],
+                text.word_tokens,
+                text.words,
+                frame_size=(int(frames[i].shape[0]), int(frames[i].shape[1])),
+                box_threshold=box_threshold,
+                text_threshold=text_threshold,
+                max_detections=self.settings.max_detections,
+                nms_iou=self.settings.nms_iou,
+            )
+            for i in range(batch)
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        """What is loaded, for start-up logs, /readyz and `stats`."""
+        config = self.model.config
+        return {
+            "name": self.name,
+            "architecture": type(self.model).__name__,
+            "weights": self.weights,
+            "source": self.source,
+            "device": str(self.device),
+            "input_size": {
+                "shortest_edge": self.settings.shortest_edge,
+                "longest_edge": self.settings.longest_edge,
+            },
+            "max_text_len": self.max_text_len,
+            "num_queries": int(config.num_queries),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "settings": asdict(self.settings),
+        }
+
+    def with_settings(self, **changes: Any) -> Detector:
+        """A detector sharing this model (no copy) with some settings changed."""
+        return Detector(
+            self.model,
+            self.tokenizer,
+            self.image_processor,
+            self.device,
+            replace(self.settings, **changes),
+            weights=self.weights,
+            source=self.source,
+            name=self.name,
+        )
+
+    def _align_delimiters(self) -> None:
+        """Make the model split phrases at this tokenizer's [CLS], [SEP], "." and "?" ids."""
+        vocab = self.tokenizer.get_vocab()
+        missing = [token for token in DELIMITER_TOKENS if token not in vocab]
+        if missing:
+            raise CheckpointError(
+                f"the detector's tokenizer lacks the tokens {missing}; "
+                f"run `{FETCH_COMMAND}` to download the tokenizer files again"
+            )
+        ids = tuple(int(vocab[token]) for token in DELIMITER_TOKENS)
+        text_config: Any = self.model.config.text_config
+        text_vocab = int(text_config.vocab_size)
+        if max(vocab.values()) >= text_vocab:
+            raise CheckpointError(
+                f"the detector's tokenizer has ids up to {max(vocab.values())}, its text encoder "
+                f"only {text_vocab}; run `{FETCH_COMMAND}` to download matching files"
+            )
+        buffer = self.model.model.special_tokens
+        if tuple(int(i) for i in buffer.tolist()) != ids:
+            log.info("detector: phrase delimiters at token ids %s", ids)
+            self.model.model.special_tokens = torch.tensor(
+                ids, dtype=torch.long, device=self.device
+            )
+
+
+def postprocess(
+    probs: torch.Tensor,
+    boxes: torch.Tensor,
+    word_tokens: torch.Tensor,
+    words: Sequence[str],
+    *,
+    frame_size: tuple[int, int],
+    box_threshold: float,
+    text_threshold: float,
+    max_detections: int,
+    nms_iou: float,
+) -> Detections:
+    """One frame's raw queries → labelled boxes in frame pixels.
+
+    probs:       (Q, T) sigmoid probabilities per query and caption token
+    boxes:       (Q, 4) cx, cy, w, h normalised to the frame (its unpadded image)
+    word_tokens: (W, T) bool, which caption tokens spell each word
+    frame_size:  (H, W) of the frame
+
+    A query's score is its highest probability over the caption's tokens; queries below
+    `box_threshold` are dropped. Its label is the word whose tokens hold the highest probability,
+    kept only if that probability reaches `text_threshold`. Then class-wise NMS and the top
+    `max_detections` by score.
+    """
+    height, width = frame_size
+    if len(words) != word_tokens.shape[0] or probs.shape[-1] != word_tokens.shape[1]:
+        raise ValueError(
+            f"{len(words)} words and word_tokens {tuple(word_tokens.shape)} do not fit "
+            f"probs {tuple(probs.shape)}"
+        )
+    scores = probs.max(dim=1).values  # (Q,)
+    keep = scores >= box_threshold
+    if not bool(word_tokens.any(dim=1).all()):
+        raise ValueError("every word needs at least one caption token")
+    # (Q, W): each word's best token probability → the best word per query.
+    per_word = torch.stack([probs[:, row].max(dim=1).values for row in word_tokens], dim=1)
+    word_probs, label_index = per_word.max(dim=1)
+    keep &= word_probs >= text_threshold
+
+    cx, cy, w, h = boxes.unbind(-1)
+    xyxy = torch.stack((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), dim=-1)
+    xyxy = xyxy * xyxy.new_tensor([width, height, width, height])
+    xyxy[:, 0::2] = xyxy[:, 0::2].clamp(0, width)
+    xyxy[:, 1::2] = xyxy[:, 1::2].clamp(0, height)
+    keep &= torch.isfinite(xyxy).all(dim=1)
+    keep &= (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])  # not empty after clipping
+
+    index = keep.nonzero().flatten()
+    if index.numel() == 0:
+        return Detections.empty()
+    picked = batched_nms(xyxy[index], scores[index], label_index[index], nms_iou)
+    index = index[picked[:max_detections]]  # batched_nms sorts by decreasing score
+    return Detections(
+        boxes=xyxy[index].numpy().astype(np.float32),
+        scores=scores[index].clamp(0, 1).numpy().astype(np.float32),
+        labels=tuple(words[int(i)] for i in label_index[index]),
+    )
+
+
+# -- builders ----------------------------------------------------------------------------------
+
+
+def load_detector(
+    manifest: Manifest, device: torch.device, settings: DetectorSettings | None = None
+) -> Detector:
+    """Grounding DINO from the checked checkpoint files listed in the manifest.
+
+    Raises `CheckpointError` naming the directory (or file) and `visionanything weights fetch`
+    when a file is missing, fails its hash, or does not load.
+    """
+    directory: Path = require(manifest, CHECKPOINT_GROUP)
+    hint = f"Run `{FETCH_COMMAND}` to download it again."
+    try:
+        loaded: Any = GroundingDinoForObjectDetection.from_pretrained(
+            directory, local_files_only=True, dtype=torch.float32, output_loading_info=True
+        )
+        model, info = loaded
+        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+        image_processor = GroundingDinoImageProcessor.from_pretrained(
+            directory, local_files_only=True
+        )
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CheckpointError(
+            f"cannot load the detector from {directory}: {type(exc).__name__}: {reason}. {hint}"
+        ) from exc
+    missing = list(info.get("missing_keys", ())) + list(info.get("mismatched_keys", ()))
+    if missing:
+        shown = ", ".join(str(key) for key in missing[:3])
+        raise CheckpointError(
+            f"the detector checkpoint in {directory} lacks {len(missing)} weights "
+            f"(e.g. {shown}). {hint}"
+        )
+    detector = Detector(
+        model,
+        tokenizer,
+        image_processor,
+        device,
+        settings,
+        weights="checkpoint",
+        source=str(directory),
+        name=directory.name,
+    )
+    log.info("detector: %s from %s on %s", detector.name, directory, device)
+    return detector
+
+
+def build_random_detector(
+    device: torch.device,
+    settings: DetectorSettings | None = None,
+    *,
+    seed: int = 0,
+    tiny: bool = False,
+) -> Detector:
+    """The Grounding DINO architecture with random weights, for load tests and tests.
+
+    Full size (`GroundingDinoConfig()` defaults: Swin-T + BERT-base, 900 queries) by default;
+    `tiny=True` builds a very small configuration of the same classes for unit tests. The
+    tokenizer is a BERT WordPiece tokenizer over a generated vocabulary (`test_vocabulary()`).
+    Weights depend only on `seed`; the global torch RNG is left as it was.
+    """
+    vocab = test_vocabulary()
+    config = tiny_config(len(vocab)) if tiny else full_config()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = GroundingDinoForObjectDetection(config)
+    tokenizer = BertTokenizer(vocab=vocab, do_lower_case=True)
+    image_processor = GroundingDinoImageProcessor()
+    name = f"{CHECKPOINT_NAME}-test" if tiny else CHECKPOINT_NAME
+    log.warning("detector %s: %s (seed %d)", name, RANDOM_WARNING, seed)
+    return Detector(
+        model, tokenizer, image_processor, device, settings, weights="random", name=name
+    )
+
+
+DetectorBuilder = Callable[..., Detector]
+DETECTOR_BUILDERS: dict[str, DetectorBuilder] = {
+    "checkpoint": load_detector,
+    "random": build_random_detector,
+}
+
+
+def build_detector(
+    models: str,
+    device: torch.device,
+    settings: DetectorSettings | None = None,
+    *,
+    manifest: Manifest | None = None,
+) -> Detector:
+    """`--models checkpoint` (needs the manifest) or `--models random`."""
+    if models not in DETECTOR_BUILDERS:
+        raise ValueError(f"unknown models {models!r}; choose one of {', '.join(DETECTOR_BUILDERS)}")
+    if models == "checkpoint":
+        return load_detector(
+            manifest if manifest is not None else Manifest.load(), device, settings
+        )
+    return build_random_detector(device, settings)
+
+
+def full_config() -> GroundingDinoConfig:
+    """The published grounding-dino-tiny architecture (Swin-T backbone, BERT-base text)."""
+    return GroundingDinoConfig()
+
+
+def tiny_config(vocab_size: int) -> GroundingDinoConfig:
+    """A ~0.9 M-parameter Grounding DINO of the same classes (a forward at 200 px ≪ 1 s)."""
+    swin: dict[str, Any] = {  # a dict: SwinConfig's typed signature hides `out_indices`
+        "embed_dim": 24,
+        "depths": [1, 1, 1, 1],
+        "num_heads": [1, 2, 3, 6],
+        "window_size": 7,
+        "out_indices": [2, 3, 4],
+    }
+    backbone = SwinConfig(**swin)
+    text = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+    )
+    return GroundingDinoConfig(
+        backbone_config=backbone,
+        text_config=text,
+        num_queries=30,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=2,  # 1 breaks transformers' tied bbox_embed keys
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        encoder_n_points=2,
+        decoder_n_points=2,
+    )
+
+
+# English object words a child might name: all COCO class names and everyday things.
+COCO_CLASSES = (
+    "person, bicycle, car, motorcycle, airplane, bus, train, truck, boat, traffic light, "
+    "fire hydrant, stop sign, parking meter, bench, bird, cat, dog, horse, sheep, cow, elephant, "
+    "bear, zebra, giraffe, backpack, umbrella, handbag, tie, suitcase, frisbee, skis, snowboard, "
+    "sports ball, kite, baseball bat, baseball glove, skateboard, surfboard, tennis racket, "
+    "bottle, wine glass, cup, fork, knife, spoon, bowl, banana, apple, sandwich, orange, "
+    "broccoli, carrot, hot dog, pizza, donut, cake, chair, couch, potted plant, bed, "
+    "dining table, toilet, tv, laptop, mouse, remote, keyboard, cell phone, microwave, oven, "
+    "toaster, sink, refrigerator, book, clock, vase, scissors, teddy bear, hair drier, toothbrush"
+)
+EVERYDAY_WORDS = (
+    "a an the and of with on in my your this that is it what who where thing things object "
+    "cats dogs cups toy toys ball balls block blocks doll car cars duck fish rabbit bunny mouse "
+    "lion tiger monkey pig chicken frog turtle snake owl penguin butterfly bee spider animal "
+    "animals fruit fruits pear grape grapes strawberry lemon peach cherry melon watermelon "
+    "tomato potato egg bread cookie cheese milk juice water glass mug plate table desk door "
+    "window wall floor lamp light pen pencil crayon crayons paper box bag hat cap shoe shoes "
+    "sock shirt coat jacket dress glasses phone tablet computer screen television camera "
+    "plant flower flowers tree leaf leaves grass sun moon star sky cloud rocket astronaut "
+    "coffee tea spoon bowl bucket shovel sand hand face eye eyes nose mouth hair head foot "
+    "baby boy girl man woman child children teacher mom dad family friend red blue green "
+    "yellow black white pink purple brown big small little one two three four five"
+)
+
+
+def test_vocabulary() -> dict[str, int]:
+    """A BERT-uncased-style WordPiece vocabulary, token → id, generated in memory.
+
+    Layout follows bert-base-uncased where Grounding DINO depends on it: [PAD] 0, [UNK] 100,
+    [CLS] 101, [SEP] 102, [MASK] 103, ASCII punctuation from id 999 (so "." is 1012 and "?" is
+    1029), then single characters, "##" word pieces for letters and digits, and whole words.
+    """
+    tokens = ["[PAD]", *(f"[unused{i}]" for i in range(99))]
+    tokens += ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokens += [f"[unused{i}]" for i in range(99, 99 + 999 - len(tokens))]
+    singles = [chr(c) for c in range(0x21, 0x7F) if not chr(c).isupper()]
+    tokens += singles
+    tokens += [f"##{ch}" for ch in string.ascii_lowercase + string.digits]
+    words = COCO_CLASSES.replace(",", " ").split() + EVERYDAY_WORDS.split()
+    tokens += [word for word in dict.fromkeys(words) if word not in singles]
+    vocab = {token: i for i, token in enumerate(tokens)}
+    assert tuple(vocab[t] for t in DELIMITER_TOKENS) == BERT_DELIMITER_IDS
+    return vocab
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _caption(words: Sequence[str]) -> str:
+    return " . ".join(words) + " ."
+
+
+def _word_starts(words: Sequence[str]) -> list[int]:
+    """Character offset of each word in `_caption(words)`."""
+    starts, position = [], 0
+    for word in words:
+        starts.append(position)
+        position += len(word) + len(" . ")
+    return starts
+
+
+def _config_name(config: Any) -> str:
+    path = str(getattr(config, "_name_or_path", "") or "")
+    return Path(path).name if path else str(getattr(config, "model_type", "grounding-dino"))
+
+
+def _check_threshold(name: str, value: float) -> None:
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")
