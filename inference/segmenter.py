@@ -216,12 +216,20 @@ class Segmenter:
         )
 
     def _upscale(self, low_res: torch.Tensor, embedding: ImageEmbedding) -> torch.Tensor:
-        """(N, 1, S/4, S/4) logits → (N, 1, H, W): to S×S, crop the padding, resize to the frame."""
-        size = self.image_size
+        """(N, 1, S/4, S/4) logits → (N, 1, H, W).
+
+        One bilinear pass: scale the whole padded S×S canvas to frame pixels, then crop the
+        padding. Same geometry as SAM's resize-to-S, crop, resize-to-frame, at a fraction of the
+        cost (at S = 1024 and 640×480 that is 0.4 M instead of 1.4 M pixels per mask).
+        """
+        height, width = embedding.frame_size
         h_in, w_in = embedding.input_size
-        logits = F.interpolate(low_res, (size, size), mode="bilinear", align_corners=False)
-        logits = logits[..., :h_in, :w_in]
-        return F.interpolate(logits, embedding.frame_size, mode="bilinear", align_corners=False)
+        canvas = (
+            max(height, round(self.image_size * height / h_in)),
+            max(width, round(self.image_size * width / w_in)),
+        )
+        logits = F.interpolate(low_res, canvas, mode="bilinear", align_corners=False)
+        return logits[..., :height, :width]
 
     def segment(
         self,
