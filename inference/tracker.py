@@ -140,7 +140,7 @@ class BoxTracker:
             track = by_id.get(int(track_id))
             if track is None:
                 continue
-            box = _mask_box(segmented.masks[i], self.settings.min_mask_pixels)
+            box = mask_box(segmented.masks[i], self.settings.min_mask_pixels)
             if box is None:
                 track.empty_masks += 1
                 continue
@@ -151,7 +151,8 @@ class BoxTracker:
         return segmented[keep]
 
 
-def _mask_box(mask: npt.NDArray[np.bool_], min_pixels: int) -> npt.NDArray[np.float32] | None:
+def mask_box(mask: npt.NDArray[np.bool_], min_pixels: int = 16) -> npt.NDArray[np.float32] | None:
+    """xyxy bounding box of a (H, W) mask, or None when it has fewer than `min_pixels`."""
     rows = np.flatnonzero(mask.any(axis=1))
     if len(rows) == 0:
         return None

@@ -106,6 +106,7 @@ class Announcer:
         self._quiet_names: dict[str, float] = {}  # spoken name -> quiet until
         self._last_said: float = -math.inf
         self._now: float = -math.inf
+        self._previous_update: float = -math.inf
         self._vocabulary: tuple[str, ...] | None = None
 
     # ----------------------------------------------------------------- public
@@ -119,7 +120,7 @@ class Announcer:
         if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
             raise ValueError(f"now must be a finite number, got {now!r}")
         now = max(float(now), self._now)
-        self._now = now
+        self._previous_update, self._now = self._now, now
         settings = self.settings
 
         present: list[tuple[int, _Sighting]] = []
@@ -188,10 +189,15 @@ class Announcer:
         key = friendly_name(obj.label, self.language).lower()
         score = clamp_score(obj.score)
         sighting = self._sightings.get(track_id)
+        # Seen in the previous update counts as continuous however slow the updates are (a CPU
+        # may segment only twice a second); otherwise a short absence is still tolerated.
         continuing = (
             sighting is not None
             and key == sighting.key
-            and now - sighting.last_seen <= self.settings.gap_tolerance_s + _EPSILON
+            and (
+                sighting.last_seen >= self._previous_update
+                or now - sighting.last_seen <= self.settings.gap_tolerance_s + _EPSILON
+            )
         )
         if sighting is None or not continuing:
             sighting = _Sighting(label=obj.label, key=key, since=now, last_seen=now, score=score)

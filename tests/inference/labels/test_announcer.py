@@ -104,6 +104,13 @@ def test_short_tracking_gaps_still_count_towards_the_dwell() -> None:
     assert [t for t, _ in play(announcer, scene, 0.0, 5.0)] == [0.6]
 
 
+def test_slow_updates_still_count_as_continuous() -> None:
+    # A CPU may segment a session only twice a second: present in every update is continuous.
+    announcer = Announcer()
+    events = [announcer.update(t, [cat()]) for t in (0.0, 0.5, 1.0, 1.5)]
+    assert events[:2] == [None, None] and events[2] == SayEvent("That's a cat!", (1,))
+
+
 def test_a_long_gap_restarts_the_dwell() -> None:
     announcer = Announcer()
     scene = during((0.0, 0.5, cat()), (1.0, 5.0, cat()))  # 0.6 s gap

@@ -1,0 +1,587 @@
+"""The live worker loop: owns the segmenter in its own thread, serves every session's newest
+frame round-robin, and keeps object ids, lighting and speech per session.
+
+Per processed frame:  lighting → (keyframe? submit to the detection broker) → segmenter with
+box prompts from the tracker (+ tap points) → tracker follows the masks → announcer → result.
+Keyframes (first frame, vocabulary change, scene change, refresh interval) are detected
+asynchronously: the segmenter never waits for the detector.
+
+Thread model: callers (the event loop) only touch the thread-safe methods below, which store a
+frame or a request under a lock and wake the worker. `on_result` callbacks run in the worker
+thread; callers hop back to their own loop themselves.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from inference.broker import DetectionBroker, DetectionJob, DetectionOutcome, InProcessBroker
+from inference.detections import Detections
+from inference.frames import check_frame, fit_within
+from inference.labels import (
+    Announcer,
+    AnnouncerSettings,
+    SayEvent,
+    TrackedObject,
+    describe_object,
+    load_theme,
+    theme_names,
+)
+from inference.lighting import LightingSettings, LightingTracker, preprocess
+from inference.models import Models
+from inference.overlay import colours_for, to_hex
+from inference.tracker import BoxTracker, TrackerSettings, mask_box
+from inference.vocabulary import parse_vocabulary
+
+log = logging.getLogger(__name__)
+
+FrameSource = npt.NDArray[np.uint8] | Callable[[], npt.NDArray[np.uint8]]
+TAP_LABEL = "something"  # a tapped object before the detector has named it
+DEFAULT_VOCABULARY = (
+    "cat", "dog", "bird", "teddy bear", "ball", "cup", "bottle", "book", "apple", "banana",
+    "chair", "toy car",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    max_side: int = 640  # frames are downscaled to this before the models
+    max_batch: int = 1  # sessions per segmenter batch (a GPU gains from more; a CPU does not)
+    max_objects: int = 6  # the decoder costs grow linearly with prompts
+    refresh_s: float = 4.0  # re-detect at least this often
+    scene_change: float = 0.12  # mean absolute luma change (0..1) that makes a keyframe
+    detect_max_side: int = 640  # keyframes sent to the detector are at most this large
+    language: str = "en"
+    lighting: LightingSettings = field(default_factory=LightingSettings)
+    tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    announcer: AnnouncerSettings = field(default_factory=AnnouncerSettings)
+    default_vocabulary: tuple[str, ...] = DEFAULT_VOCABULARY
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What the stream needs for one processed frame.
+
+    detections: masks (N, H, W) at frame_size (H, W), track_ids and labels
+    texts:      badge/chip text per object
+    objects:    ready for the `objects` data-channel message (boxes normalised to 0..1)
+    """
+
+    session_id: str
+    frame_index: int
+    frame_size: tuple[int, int]
+    detections: Detections
+    texts: tuple[str, ...]
+    objects: list[dict[str, Any]]
+    say: SayEvent | None
+    lighting: dict[str, Any]
+    timings_ms: dict[str, float]
+
+
+class _RateMeter:
+    """Events per second over a sliding window."""
+
+    def __init__(self, window_s: float = 3.0) -> None:
+        self.window_s = window_s
+        self._times: deque[float] = deque()
+
+    def tick(self, now: float) -> None:
+        self._times.append(now)
+        self._trim(now)
+
+    def rate(self, now: float) -> float:
+        self._trim(now)
+        if len(self._times) < 2:
+            return 0.0
+        return (len(self._times) - 1) / max(now - self._times[0], 1e-6)
+
+    def _trim(self, now: float) -> None:
+        while self._times and now - self._times[0] > self.window_s:
+            self._times.popleft()
+
+
+@dataclass
+class _Session:
+    id: str
+    on_result: Callable[[FrameResult], None]
+    vocabulary: tuple[str, ...]
+    tracker: BoxTracker
+    lighting: LightingTracker
+    announcer: Announcer
+    generation: int = 0
+    frame: FrameSource | None = None
+    frame_index: int = 0
+    paused: bool = False
+    speech: bool = True
+    taps: list[tuple[float, float]] = field(default_factory=list)
+    key_thumb: npt.NDArray[np.float32] | None = None
+    key_time: float = float("-inf")
+    key_wanted: bool = True
+    frame_size: tuple[int, int] | None = None
+    submitted: int = 0
+    processed: int = 0
+    dropped: int = 0
+    keyframes: int = 0
+    errors: int = 0
+    detect_ms: float = 0.0
+    stages_ms: dict[str, float] = field(default_factory=dict)
+    overlay_rate: _RateMeter = field(default_factory=_RateMeter)
+    last_lighting: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    """Owns the models; serves any number of sessions from one worker thread."""
+
+    def __init__(
+        self,
+        models: Models,
+        settings: EngineSettings | None = None,
+        broker: DetectionBroker | None = None,
+    ) -> None:
+        self.models = models
+        self.settings = settings or EngineSettings()
+        self.broker: DetectionBroker = broker or InProcessBroker(models.detector)
+        self.broker.set_listener(self._wake_up)
+        self._sessions: dict[str, _Session] = {}
+        self._order: deque[str] = deque()  # round-robin order
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self._ids = itertools.count(1)
+        self._errors = 0
+        self._stages_ms: dict[str, float] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._running = True
+        self._thread = threading.Thread(target=self._work, name="engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._running = False
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.broker.close()
+
+    @property
+    def ready(self) -> bool:
+        alive = self._thread is not None and self._thread.is_alive()
+        return alive and self.broker.healthy
+
+    @property
+    def themes(self) -> tuple[str, ...]:
+        return tuple(theme_names())
+
+    # -- sessions (thread-safe, never block on the models) ----------------------------------
+
+    def open_session(
+        self, on_result: Callable[[FrameResult], None], vocabulary: Sequence[str] | None = None
+    ) -> str:
+        words = parse_vocabulary(vocabulary) if vocabulary else self.settings.default_vocabulary
+        session = _Session(
+            id=f"s{next(self._ids)}",
+            on_result=on_result,
+            vocabulary=words,
+            tracker=BoxTracker(self.settings.tracker),
+            lighting=LightingTracker(self.settings.lighting),
+            announcer=Announcer(self.settings.announcer),
+        )
+        session.announcer.set_vocabulary(words)
+        with self._lock:
+            self._sessions[session.id] = session
+            self._order.append(session.id)
+        return session.id
+
+    def close_session(self, session_id: str) -> None:
+        with self._lock:
+            self._sessions.pop(session_id, None)
+            if session_id in self._order:
+                self._order.remove(session_id)
+        self.broker.forget(session_id)
+
+    def submit(self, session_id: str, frame: FrameSource) -> None:
+        """Make `frame` the session's next frame; an unprocessed older one is dropped."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                return
+            if session.frame is not None:
+                session.dropped += 1
+            session.frame = frame
+            session.submitted += 1
+        self._wake.set()
+
+    def set_vocabulary(
+        self, session_id: str, words: str | None = None, theme: str | None = None
+    ) -> tuple[str, ...]:
+        """Raises VocabularyError or KeyError (unknown theme) with a clear message."""
+        vocabulary = load_theme(theme).words if theme is not None else parse_vocabulary(words or "")
+        with self._lock:
+            session = self._session(session_id)
+            session.vocabulary = tuple(vocabulary)
+            session.generation += 1
+            session.key_wanted = True
+            session.tracker.reset()
+            session.announcer.set_vocabulary(session.vocabulary)
+        self.broker.forget(session_id)
+        self._wake.set()
+        return session.vocabulary
+
+    def tap(self, session_id: str, x: float, y: float) -> None:
+        with self._lock:
+            self._session(session_id).taps.append((x, y))
+        self._wake.set()
+
+    def set_paused(self, session_id: str, paused: bool) -> None:
+        with self._lock:
+            self._session(session_id).paused = paused
+
+    def set_speech(self, session_id: str, on: bool) -> None:
+        with self._lock:
+            session = self._session(session_id)
+            session.speech = on
+            if on:
+                session.announcer.reset()
+
+    def session_stats(self, session_id: str) -> dict[str, Any]:
+        now = time.monotonic()
+        with self._lock:
+            s = self._session(session_id)
+            return {
+                "frames_submitted": s.submitted,
+                "frames_processed": s.processed,
+                "dropped": s.dropped,
+                "overlay_fps": round(s.overlay_rate.rate(now), 2),
+                "stages_ms": {k: round(v, 1) for k, v in s.stages_ms.items()},
+                "detect_ms": round(s.detect_ms, 1),
+                "keyframes": s.keyframes,
+                "errors": s.errors,
+                "objects": len(s.tracker.tracks),
+                "vocabulary": list(s.vocabulary),
+                "lighting": dict(s.last_lighting),
+                "paused": s.paused,
+            }
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            sessions = list(self._sessions.values())
+            return {
+                "sessions": len(sessions),
+                "processed": sum(s.processed for s in sessions),
+                "dropped": sum(s.dropped for s in sessions),
+                "keyframes": sum(s.keyframes for s in sessions),
+                "errors": self._errors,
+                "stages_ms": {k: round(v, 1) for k, v in self._stages_ms.items()},
+                "detect_ms": round(max((s.detect_ms for s in sessions), default=0.0), 1),
+            }
+
+    def _session(self, session_id: str) -> _Session:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise KeyError(f"no session {session_id!r}")
+        return session
+
+    # -- the worker ------------------------------------------------------------------------
+
+    def _wake_up(self) -> None:
+        self._wake.set()
+
+    def _work(self) -> None:
+        while self._running:
+            self._wake.wait(timeout=0.5)
+            self._wake.clear()
+            if not self._running:
+                break
+            self._apply_detections(self.broker.collect())
+            batch = self._take_batch()
+            if batch:
+                try:
+                    self._process(batch)
+                except Exception:  # keep serving the other sessions
+                    log.exception("engine cycle failed")
+                    with self._lock:
+                        self._errors += 1
+                        for session, *_ in batch:
+                            session.errors += 1
+                self._wake.set()  # more frames may have arrived meanwhile
+
+    def _take_batch(self) -> list[tuple[_Session, FrameSource, int]]:
+        """Up to max_batch sessions with a waiting frame, fairly (round-robin)."""
+        batch: list[tuple[_Session, FrameSource, int]] = []
+        with self._lock:
+            for _ in range(len(self._order)):
+                session = self._sessions[self._order[0]]
+                self._order.rotate(-1)
+                if session.frame is None:
+                    continue
+                session.frame_index += 1
+                batch.append((session, session.frame, session.frame_index))
+                session.frame = None
+                if len(batch) >= self.settings.max_batch:
+                    break
+        return batch
+
+    def _process(self, batch: list[tuple[_Session, FrameSource, int]]) -> None:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        frames: list[npt.NDArray[np.uint8]] = []
+        model_frames: list[npt.NDArray[np.uint8]] = []
+        lighting: list[dict[str, Any]] = []
+        with _timed(timings, "convert"):
+            for _, source, _ in batch:
+                frame = check_frame(source() if callable(source) else source)
+                frames.append(fit_within(frame, self.settings.max_side))
+        with _timed(timings, "lighting"):
+            for (session, _, _), frame in zip(batch, frames, strict=True):
+                report = session.lighting.update(frame)
+                model_frames.append(preprocess(frame, report))
+                lighting.append(report.to_dict())
+        for (session, _, index), frame, light in zip(batch, model_frames, lighting, strict=True):
+            self._maybe_keyframe(session, frame, index, light)
+        prompted = [i for i, (s, _, _) in enumerate(batch) if s.tracker.tracks or s.taps]
+        embeddings = {}
+        if prompted:
+            with _timed(timings, "encode"):
+                embedded = self.models.segmenter.embed([model_frames[i] for i in prompted])
+            embeddings = dict(zip(prompted, embedded, strict=True))
+        for i, (session, _, index) in enumerate(batch):
+            per_session = dict(timings)
+            with _timed(per_session, "decode"):
+                detections = self._segment(session, model_frames[i], embeddings.get(i), lighting[i])
+            result = self._publish(session, index, frames[i], detections, lighting[i], per_session)
+            per_session["total"] = (time.perf_counter() - started) * 1000
+            self._record(session, per_session)
+            if result is not None:
+                session.on_result(result)
+
+    def _maybe_keyframe(
+        self, session: _Session, frame: npt.NDArray[np.uint8], index: int, lighting: dict[str, Any]
+    ) -> None:
+        now = time.monotonic()
+        thumb = _thumbnail(frame)
+        if session.frame_size != frame.shape[:2]:  # first frame or the camera turned
+            session.frame_size = (frame.shape[0], frame.shape[1])
+            session.tracker.reset()
+            session.key_wanted = True
+        changed = (
+            session.key_thumb is not None
+            and float(np.abs(thumb - session.key_thumb).mean()) > self.settings.scene_change
+        )
+        due = now - session.key_time >= self.settings.refresh_s
+        if not (session.key_wanted or changed or due) or self.broker.pending(session.id):
+            return
+        thresholds = lighting["thresholds"]
+        self.broker.submit(
+            DetectionJob(
+                session_id=session.id,
+                frame_index=index,
+                frame=fit_within(frame, self.settings.detect_max_side),
+                vocabulary=session.vocabulary,
+                box_threshold=float(thresholds["box"]),
+                text_threshold=float(thresholds["text"]),
+                generation=session.generation,
+            )
+        )
+        session.key_thumb, session.key_time, session.key_wanted = thumb, now, False
+        session.keyframes += 1
+
+    def _apply_detections(self, outcomes: list[DetectionOutcome]) -> None:
+        for outcome in outcomes:
+            with self._lock:
+                session = self._sessions.get(outcome.job.session_id)
+            if session is None or outcome.job.generation != session.generation:
+                continue  # closed, or the vocabulary changed since
+            session.detect_ms = outcome.elapsed_ms
+            if outcome.detections is None:
+                if outcome.error and not outcome.error.startswith("dropped"):
+                    session.errors += 1
+                continue
+            found = _rescale(outcome.detections, outcome.job.frame, session.frame_size)
+            if outcome.job.purpose == "tap" and outcome.job.track_id is not None:
+                if len(found):
+                    best = int(np.argmax(found.scores))
+                    session.tracker.relabel(
+                        outcome.job.track_id, found.labels[best], float(found.scores[best])
+                    )
+                continue
+            keep = np.argsort(-found.scores)[: self.settings.max_objects]
+            session.tracker.update_detections(found[keep])
+
+    def _segment(
+        self,
+        session: _Session,
+        frame: npt.NDArray[np.uint8],
+        embedding: Any,
+        lighting: dict[str, Any],
+    ) -> Detections:
+        height, width = frame.shape[:2]
+        if embedding is None:
+            session.taps.clear()
+            return Detections.empty((height, width)).with_track_ids(np.zeros(0, np.int64))
+        mask_threshold = float(lighting["thresholds"]["mask"])
+        segmenter = self.models.segmenter
+        for x, y in session.taps[:2]:
+            point = np.array([[x * (width - 1), y * (height - 1)]], np.float32)
+            tapped = segmenter.predict(points=point, embedding=embedding, mask_threshold=0.0)
+            box = mask_box(tapped.masks[0])
+            if box is not None:
+                track_id = session.tracker.add(TAP_LABEL, 0.0, box)
+                self._ask_what(session, frame, box, track_id)
+        session.taps.clear()
+        prompts = session.tracker.prompts()
+        if not len(prompts):
+            return Detections.empty((height, width)).with_track_ids(np.zeros(0, np.int64))
+        segmented = segmenter.segment(prompts, embedding=embedding, mask_threshold=mask_threshold)
+        return session.tracker.update_masks(segmented)
+
+    def _ask_what(
+        self,
+        session: _Session,
+        frame: npt.NDArray[np.uint8],
+        box: npt.NDArray[np.float32],
+        track_id: int,
+    ) -> None:
+        """Name a tapped object: detect on a crop around it with the session's words."""
+        x1, y1, x2, y2 = _grow(box, 0.25, frame.shape[1], frame.shape[0])
+        crop = np.ascontiguousarray(frame[y1:y2, x1:x2])
+        if min(crop.shape[:2]) < 8:
+            return
+        self.broker.submit(
+            DetectionJob(
+                session_id=session.id,
+                frame_index=session.frame_index,
+                frame=crop,
+                vocabulary=session.vocabulary,
+                box_threshold=0.2,
+                text_threshold=0.15,
+                purpose="tap",
+                track_id=track_id,
+                generation=session.generation,
+            )
+        )
+
+    def _publish(
+        self,
+        session: _Session,
+        index: int,
+        frame: npt.NDArray[np.uint8],
+        detections: Detections,
+        lighting: dict[str, Any],
+        timings: dict[str, float],
+    ) -> FrameResult | None:
+        now = time.monotonic()
+        session.processed += 1
+        session.last_lighting = lighting
+        if session.paused:
+            return None
+        language = self.settings.language
+        texts = tuple(
+            describe_object(label, float(score), language)
+            for label, score in zip(detections.labels, detections.scores, strict=True)
+        )
+        height, width = frame.shape[:2]
+        scale = np.array([width, height, width, height], dtype=np.float32)
+        colours = colours_for(detections)
+        ids = (
+            detections.track_ids if detections.track_ids is not None else np.arange(len(detections))
+        )
+        objects = [
+            {
+                "id": int(ids[i]),
+                "label": detections.labels[i],
+                "say": texts[i],
+                "score": round(float(detections.scores[i]), 3),
+                "box": [round(float(v), 4) for v in detections.boxes[i] / scale],
+                "colour": to_hex(colours[i]),
+            }
+            for i in range(len(detections))
+        ]
+        say = None
+        if session.speech:
+            say = session.announcer.update(
+                now,
+                [
+                    TrackedObject(int(ids[i]), detections.labels[i], float(detections.scores[i]))
+                    for i in range(len(detections))
+                    if detections.labels[i] != TAP_LABEL
+                ],
+            )
+        session.overlay_rate.tick(now)
+        return FrameResult(
+            session_id=session.id,
+            frame_index=index,
+            frame_size=(height, width),
+            detections=detections,
+            texts=texts,
+            objects=objects,
+            say=say,
+            lighting=lighting,
+            timings_ms={k: round(v, 1) for k, v in timings.items()},
+        )
+
+    def _record(self, session: _Session, timings: dict[str, float]) -> None:
+        with self._lock:
+            for stage, ms in timings.items():
+                for table in (session.stages_ms, self._stages_ms):
+                    previous = table.get(stage)
+                    table[stage] = ms if previous is None else 0.8 * previous + 0.2 * ms
+
+
+class _timed:
+    """Adds the elapsed milliseconds of a block to `table[name]`."""
+
+    def __init__(self, table: dict[str, float], name: str) -> None:
+        self.table, self.name = table, name
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        elapsed = (time.perf_counter() - self.started) * 1000
+        self.table[self.name] = self.table.get(self.name, 0.0) + elapsed
+
+
+def _thumbnail(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """64×48 luma in 0..1: enough to notice a cut or a big pan, cheap to compare."""
+    gray = cv2.cvtColor(
+        cv2.resize(frame, (64, 48), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY
+    )
+    return np.asarray(gray, dtype=np.float32) / 255.0
+
+
+def _rescale(
+    detections: Detections, job_frame: npt.NDArray[np.uint8], frame_size: tuple[int, int] | None
+) -> Detections:
+    """Boxes from the detector's (possibly smaller) frame to the processing frame."""
+    if frame_size is None or job_frame.shape[:2] == frame_size:
+        return detections
+    sy, sx = frame_size[0] / job_frame.shape[0], frame_size[1] / job_frame.shape[1]
+    boxes = detections.boxes * np.array([sx, sy, sx, sy], dtype=np.float32)
+    return Detections(boxes, detections.scores, detections.labels)
+
+
+def _grow(box: npt.NDArray[np.float32], margin: float, width: int, height: int) -> list[int]:
+    dx, dy = (box[2] - box[0]) * margin, (box[3] - box[1]) * margin
+    return [
+        int(max(0, box[0] - dx)),
+        int(max(0, box[1] - dy)),
+        int(min(width, box[2] + dx)),
+        int(min(height, box[3] + dy)),
+    ]
