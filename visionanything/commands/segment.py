@@ -24,6 +24,7 @@ from inference.checkpoints import CheckpointError, Manifest
 from inference.detections import Detections
 from inference.device import DEVICE_CHOICES, DeviceError, resolve_device
 from inference.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
+from inference.labels import describe_object, say_objects
 from inference.lighting import LightingSettings
 from inference.models import MODEL_SOURCES, load_models
 from inference.overlay import Badge, OverlayRenderer, colours_for, to_hex
@@ -161,10 +162,12 @@ def _segment_one(
     frame = image.pixels
     result = segment_image(models, frame, vocabulary, lighting, timer)
     detections = result.detections
-    phrases = [_placeholder_phrase(label) for label in detections.labels]
+    pairs = list(zip(detections.labels, detections.scores.tolist(), strict=True))
+    phrases = [say_objects([pair]) for pair in pairs]
+    texts = [describe_object(label, score) for label, score in pairs]
     with timer.stage("render"):
-        overlay = renderer.annotate(frame, detections)
-        badges = {badge.index: badge for badge in renderer.layout(frame.shape, detections)}
+        overlay = renderer.annotate(frame, detections, texts)
+        badges = {badge.index: badge for badge in renderer.layout(frame.shape, detections, texts)}
         colours = colours_for(detections)
         label_map = label_map_of(detections)
     outputs = {kind: args.out / f"{name}.{kind}.png" for kind in ("overlay", "masks")}
@@ -179,6 +182,7 @@ def _segment_one(
             "scale": round(image.scale, 6),
         },
         "vocabulary": list(vocabulary),
+        "say": say_objects(pairs),
         "objects": [
             {
                 "id": i,
@@ -243,12 +247,6 @@ def _unique_stem(path: Path, used: set[str]) -> str:
         name = f"{stem}-{n}"
     used.add(name)
     return name
-
-
-def _placeholder_phrase(label: str) -> str:
-    # Until the labels module lands: the plainest phrase a child understands.
-    article = "an" if label[:1] in "aeiou" else "a"
-    return f"That's {article} {label}!"
 
 
 def _badge_box(badge: Badge | None) -> list[int]:
