@@ -1,0 +1,304 @@
+/**
+ * VisionAnything Live, the phone page: wires the modules under js/ together.
+ *
+ * Start (or ?autostart=1) opens the rear camera and connects to the server over WebRTC; the
+ * annotated video comes back full screen; `objects` become label chips, `say` is spoken,
+ * `stats` feed the lighting indicator and the stats line, `error` shows a toast. The only
+ * global is window.vaDebug (see js/debug.js).
+ */
+
+import { ChipBoard } from "./js/chips.js";
+import { Controller } from "./js/controller.js";
+import { createDebug, pushCapped } from "./js/debug.js";
+import { renderLighting } from "./js/lighting.js";
+import { Speaker } from "./js/speech.js";
+import { State } from "./js/states.js";
+import { formatStats } from "./js/stats.js";
+import { loadSetting, saveSetting } from "./js/storage.js";
+import { attachTap } from "./js/tap.js";
+import { Toast } from "./js/toast.js";
+import { bindToggle } from "./js/toggles.js";
+import { StatusView } from "./js/ui.js";
+import { VocabularyPicker, vocabularyMessage } from "./js/vocabulary.js";
+
+/**
+ * @param {string} id
+ * @returns {any} the element (the page's markup guarantees it exists)
+ */
+function byId(id) {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`page markup is missing #${id}`);
+  return element;
+}
+
+const query = new URLSearchParams(location.search);
+const remote = /** @type {HTMLVideoElement} */ (byId("remote"));
+const toast = new Toast(byId("toast"));
+const lighting = byId("lighting");
+const statsLine = byId("stats");
+
+const chipBoard = new ChipBoard(byId("chips"), {
+  onPick: (chip) => {
+    if (!chip.box) return;
+    const [x1, y1, x2, y2] = chip.box;
+    sendTap({ x: (x1 + x2) / 2, y: (y1 + y2) / 2 });
+  },
+});
+
+const debug = createDebug(() => chipBoard.labels());
+window.vaDebug = debug;
+
+const statusView = new StatusView({
+  body: document.body,
+  icon: byId("status-icon"),
+  status: byId("status"),
+  help: byId("help"),
+  start: byId("start"),
+});
+
+const speaker = new Speaker({
+  enabled: loadSetting("speech", true),
+  lang: document.documentElement.lang || "en",
+  onRecord: (record) => pushCapped(debug.spoken, record),
+});
+
+/**
+ * Send a message to the server when connected; record what was sent.
+ * @param {object} message
+ * @returns {boolean} whether it went out
+ */
+function send(message) {
+  const ok = controller.send(message);
+  if (ok) pushCapped(debug.sent, message);
+  return ok;
+}
+
+/**
+ * Select what is at a normalised video point.
+ * @param {{x: number, y: number}} point
+ * @returns {boolean} whether the tap was sent
+ */
+function sendTap(point) {
+  if (controller.state !== State.LIVE) return false;
+  const round = (v) => Math.round(Math.min(1, Math.max(0, v)) * 10000) / 10000;
+  return send({ type: "tap", x: round(point.x), y: round(point.y) });
+}
+
+// ---- controls -------------------------------------------------------------------------------
+
+const speechToggle = bindToggle(byId("speech"), {
+  label: "Say the names out loud",
+  initial: speaker.enabled,
+  on: { text: "🔊", label: "Speaking: on" },
+  off: { text: "🔇", label: "Speaking: off" },
+  onChange: (on) => {
+    speaker.setEnabled(on);
+    if (on) speaker.unlock();
+    saveSetting("speech", on);
+    send({ type: "speech", on });
+    toast.show(on ? "🔊 I will say what I see" : "🔇 Quiet now");
+  },
+});
+
+const pauseToggle = bindToggle(byId("pause"), {
+  label: "Pause",
+  initial: false,
+  on: { text: "▶️", label: "Paused: tap to go on" },
+  off: { text: "⏸️", label: "Pause" },
+  onChange: (paused) => applyPause(paused, true),
+});
+
+/**
+ * Pause or resume the overlay and speech.
+ * @param {boolean} paused
+ * @param {boolean} tell send `mode` to the server
+ */
+function applyPause(paused, tell) {
+  speaker.setPaused(paused);
+  chipBoard.setFrozen(paused);
+  document.body.dataset.paused = String(paused);
+  if (tell) send({ type: "mode", mode: paused ? "pause" : "live" });
+}
+
+const statsToggle = bindToggle(byId("stats-toggle"), {
+  label: "Show numbers",
+  initial: loadSetting("stats", false),
+  on: { text: "📊", label: "Numbers: on" },
+  off: { text: "📊", label: "Numbers: off" },
+  onChange: (on) => {
+    saveSetting("stats", on);
+    statsLine.hidden = !on;
+  },
+});
+statsLine.hidden = !statsToggle.value;
+
+const picker = new VocabularyPicker({
+  select: byId("theme"),
+  form: byId("find-form"),
+  input: byId("find"),
+  onChoose: (selection, description) => {
+    const message = vocabularyMessage(selection);
+    if (!message) return;
+    if (send(message)) toast.show(`👀 Looking for ${description}`);
+    else toast.show(`👀 I will look for ${description} when we are connected`);
+  },
+  onEmpty: () => toast.show("✏️ Type what to find, like: cat, cup"),
+});
+
+// ---- server messages ------------------------------------------------------------------------
+
+/**
+ * Handle one data-channel message.
+ * @param {string} text
+ */
+function onMessage(text) {
+  let message;
+  try {
+    message = JSON.parse(text);
+  } catch (error) {
+    console.warn("[va] ignoring a message that is not JSON", error);
+    return;
+  }
+  if (!message || typeof message !== "object" || typeof message.type !== "string") {
+    console.warn("[va] ignoring a message without a type", message);
+    return;
+  }
+  pushCapped(debug.events, message);
+  if (message.v !== 1) console.warn("[va] message of protocol version", message.v, "(expected 1)");
+  switch (message.type) {
+    case "hello":
+      if (typeof message.session === "string") debug.session = message.session;
+      if (Array.isArray(message.themes)) picker.setThemes(message.themes);
+      if (message.vocabulary != null) picker.setDefaultWords(message.vocabulary);
+      break;
+    case "objects":
+      chipBoard.update(message.objects);
+      break;
+    case "say": {
+      const ids = Array.isArray(message.ids) ? message.ids : message.id != null ? [message.id] : [];
+      speaker.speak(message.text, ids);
+      chipBoard.highlight(ids);
+      break;
+    }
+    case "stats":
+      renderLighting(lighting, message.lighting && message.lighting.state);
+      statsLine.textContent = formatStats(message);
+      break;
+    case "error":
+      toast.show(`⚠️ ${String(message.message || message.code || "error")}`, { kind: "error" });
+      break;
+    default:
+      break;
+  }
+}
+
+/** The channel opened: tell the server this page's settings. */
+function onOpen() {
+  send({ type: "speech", on: speechToggle.value });
+  const vocabulary = picker.message();
+  if (vocabulary) send(vocabulary);
+  if (pauseToggle.value) send({ type: "mode", mode: "pause" });
+}
+
+// ---- video ----------------------------------------------------------------------------------
+
+let needsPlay = false;
+
+/**
+ * Show the annotated stream from the server.
+ * @param {MediaStream | null} stream
+ */
+function showRemote(stream) {
+  debug.remote = stream;
+  if (remote.srcObject !== stream) remote.srcObject = stream;
+  if (!stream) return;
+  playRemote();
+}
+
+function playRemote() {
+  const playing = remote.play();
+  if (!playing) return;
+  playing.then(
+    () => {
+      needsPlay = false;
+    },
+    (error) => {
+      if (error && error.name === "AbortError") return; // replaced by a newer stream
+      console.warn("[va] video play() refused", error);
+      needsPlay = true;
+      toast.show("👆 Tap the screen to show the picture");
+    },
+  );
+}
+
+attachTap(remote, sendTap);
+
+// ---- state machine --------------------------------------------------------------------------
+
+const controller = new Controller({
+  params: { room: query.get("room") || undefined, role: query.get("role") || undefined },
+  isHidden: () => document.hidden,
+  onState: (state, detail) => {
+    debug.state = state;
+    debug.detail = detail;
+    statusView.render(state, detail);
+    if (state !== State.LIVE) {
+      chipBoard.clear();
+      renderLighting(lighting, null);
+    }
+    if (state === State.IDLE || state === State.ERROR || state === State.CAMERA_BLOCKED) showRemote(null);
+  },
+  onPeer: (pc) => {
+    debug.pc = pc;
+  },
+  onCamera: (stream) => {
+    debug.camera = stream;
+  },
+  onSession: (session) => {
+    debug.session = session;
+  },
+  onRemoteStream: showRemote,
+  onOpen,
+  onMessage,
+});
+
+statusView.render(controller.state, controller.detail);
+
+byId("start").addEventListener("click", () => {
+  speaker.unlock();
+  controller.start();
+});
+
+// Browsers let a page speak only after a user gesture; the first tap anywhere unlocks it
+// (autostart has no Start tap). It also resumes a video the browser refused to autoplay.
+document.addEventListener(
+  "pointerdown",
+  () => {
+    speaker.unlock();
+  },
+  { once: true, capture: true },
+);
+document.addEventListener("click", () => {
+  if (needsPlay && remote.srcObject) playRemote();
+});
+
+window.addEventListener("pagehide", () => {
+  controller.stop();
+  speaker.cancel();
+  showRemote(null);
+});
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted && autostart()) controller.start();
+});
+window.addEventListener("unhandledrejection", (event) => {
+  console.error("[va] unhandled rejection", event.reason);
+  toast.show("😕 Something went wrong", { kind: "error" });
+});
+
+/** @returns {boolean} whether ?autostart=1 (or true/yes) is in the URL */
+function autostart() {
+  const value = query.get("autostart");
+  return value !== null && ["1", "true", "yes", ""].includes(value.toLowerCase());
+}
+
+if (autostart()) controller.start();

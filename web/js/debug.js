@@ -1,0 +1,53 @@
+/**
+ * The test and debugging hook `window.vaDebug`:
+ *   state    current state name (see states.js)
+ *   pc       the current RTCPeerConnection (null between attempts)
+ *   events   parsed server messages, oldest first (at most 200)
+ *   spoken   {text, spoken, reason, at, ids} for every `say` handed to the speech code (at most 200)
+ *   chips()  the label texts of the chips shown, in order
+ * and, for convenience: detail (reason/message/retryIn of the state), session, sent (messages
+ * sent to the server, at most 200), camera (the local MediaStream), remote (the returned one).
+ */
+
+/** How many events, spoken texts and sent messages are kept. */
+export const DEBUG_CAP = 200;
+
+/**
+ * Append to a list in place, dropping the oldest beyond `cap`.
+ * @template T
+ * @param {T[]} list
+ * @param {T} item
+ * @param {number} [cap]
+ */
+export function pushCapped(list, item, cap = DEBUG_CAP) {
+  list.push(item);
+  if (list.length > cap) list.splice(0, list.length - cap);
+}
+
+/**
+ * Create the debug object (the caller assigns it to window.vaDebug).
+ * @param {() => string[]} chips returns the chip labels
+ */
+export function createDebug(chips) {
+  return {
+    state: "idle",
+    detail: {},
+    /** @type {RTCPeerConnection | null} */
+    pc: null,
+    session: "",
+    /** @type {object[]} */
+    events: [],
+    /** @type {object[]} */
+    spoken: [],
+    /** @type {object[]} */
+    sent: [],
+    /** @type {MediaStream | null} */
+    camera: null,
+    /** @type {MediaStream | null} */
+    remote: null,
+    /** @returns {string[]} */
+    chips() {
+      return chips();
+    },
+  };
+}

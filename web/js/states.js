@@ -1,0 +1,127 @@
+/**
+ * The page's states and the friendly words and icon shown for each.
+ * Pure: no DOM, importable from Node for tests.
+ *
+ *   idle --Start--> connecting --channel open--> live
+ *   connecting/live --peer or channel down, camera lost, stall--> reconnecting --backoff--> (attempt) --> live
+ *   connecting --HTTP 503/429--> server-busy --Retry-After countdown--> connecting
+ *   connecting --camera NotAllowedError--> camera-blocked --Try again--> connecting
+ *   connecting --no camera / insecure page / HTTP 4xx--> error --Try again--> connecting
+ *   any --pagehide--> idle
+ */
+
+/** State names, exactly as exposed in `window.vaDebug.state` and `body[data-state]`. */
+export const State = Object.freeze({
+  IDLE: "idle",
+  CONNECTING: "connecting",
+  LIVE: "live",
+  CAMERA_BLOCKED: "camera-blocked",
+  SERVER_BUSY: "server-busy",
+  RECONNECTING: "reconnecting",
+  ERROR: "error",
+});
+
+/** States from which the Start / Try again button starts a new attempt. */
+export const STARTABLE = Object.freeze([State.IDLE, State.CAMERA_BLOCKED, State.ERROR]);
+
+const ERRORS = {
+  "no-camera": {
+    icon: "📷",
+    title: "No camera found",
+    help: "We could not find a camera. Try a phone or tablet with a camera, then tap Try again.",
+  },
+  insecure: {
+    icon: "🔒",
+    title: "Needs a secure link (HTTPS)",
+    help:
+      "Phones only share the camera with secure pages. Ask a grown-up to open this page's " +
+      "https:// address (or use localhost on this computer).",
+  },
+  unsupported: {
+    icon: "🧭",
+    title: "This browser cannot do live video",
+    help: "Please open this page in a recent Chrome, Safari, Firefox or Edge.",
+  },
+  "camera-busy": {
+    icon: "📷",
+    title: "The camera is busy",
+    help: "Another app may be using the camera. Close it, then tap Try again.",
+  },
+  "camera-error": {
+    icon: "📷",
+    title: "The camera did not start",
+    help: "Tap Try again. If it keeps happening, restart the browser.",
+  },
+  server: {
+    icon: "😕",
+    title: "The server said no",
+    help: "Tap Try again, or ask a grown-up to check the link.",
+  },
+};
+
+/**
+ * Words, icon and button for a state.
+ * @param {string} state one of State
+ * @param {{reason?: string, message?: string, retryIn?: number, attempt?: number}} [detail]
+ * @returns {{icon: string, title: string, help: string, button: string | null, buttonLabel: string}}
+ */
+export function describeState(state, detail = {}) {
+  const retry = Number.isFinite(detail.retryIn) && detail.retryIn > 0 ? Math.ceil(detail.retryIn) : 0;
+  switch (state) {
+    case State.IDLE:
+      return {
+        icon: "📷",
+        title: "What is that?",
+        help: "Tap Start, then point the camera at things around you.",
+        button: "▶️ Start",
+        buttonLabel: "Start the camera",
+      };
+    case State.CONNECTING:
+      return {
+        icon: "🔌",
+        title: "Connecting...",
+        help: "Getting the magic camera ready.",
+        button: null,
+        buttonLabel: "",
+      };
+    case State.LIVE:
+      return { icon: "🟢", title: "Live", help: "Point at something!", button: null, buttonLabel: "" };
+    case State.CAMERA_BLOCKED:
+      return {
+        icon: "🚫",
+        title: "Camera blocked",
+        help:
+          "Ask a grown-up to allow the camera: tap the 🔒 or (i) next to the web address, " +
+          "set Camera to Allow, then tap Try again.",
+        button: "🔁 Try again",
+        buttonLabel: "Try again",
+      };
+    case State.SERVER_BUSY:
+      return {
+        icon: "⏳",
+        title: "Server busy",
+        help: retry
+          ? `Lots of friends are playing! Trying again in ${retry} s...`
+          : "Lots of friends are playing! Trying again...",
+        button: null,
+        buttonLabel: "",
+      };
+    case State.RECONNECTING:
+      return {
+        icon: "🔄",
+        title: "Reconnecting...",
+        help: retry ? `Lost the server. Trying again in ${retry} s...` : "Lost the server. Trying again...",
+        button: null,
+        buttonLabel: "",
+      };
+    default: {
+      const known = ERRORS[detail.reason || ""] || {
+        icon: "😕",
+        title: "Oops, something went wrong",
+        help: "Tap Try again.",
+      };
+      const extra = detail.message && detail.reason === "server" ? ` (${detail.message})` : "";
+      return { ...known, help: known.help + extra, button: "🔁 Try again", buttonLabel: "Try again" };
+    }
+  }
+}
