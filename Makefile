@@ -5,7 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: setup lint test demo weights clean
+.PHONY: setup system-deps lint test demo weights clean
+
+# Debian packages the tests need (a real Chromium for the browser test). CI runs as root on a
+# fresh machine; elsewhere, install them yourself or the browser test reports what is missing.
+SYSTEM_PACKAGES := chromium
 
 $(BIN)/visionanything: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +24,14 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else echo "missing Debian packages:$$missing (sudo apt-get install$$missing)"; fi; \
+	fi
+
+test: lint system-deps
 	$(BIN)/pytest
 
 # Segments the cat photo that ships with scikit-image; random weights unless checkpoints exist.

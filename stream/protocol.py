@@ -9,7 +9,7 @@ server → client (every message carries "v": 1 and "type")
   objects  {"frame", "objects": [{"id", "label", "say", "score", "box", "colour"}]}
            box = [x1, y1, x2, y2] normalised to the video (0..1)
   say      {"text", "ids": [...]}
-  stats    {...}   (see stream.session.Session.stats)
+  stats    {...}   (see stream.sessions.Session._stats_loop)
   error    {"code", "message"}
   hello    {"session", "vocabulary", "themes", "limits"}
 Unknown or malformed messages get an `error` reply; the session goes on.

@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from visionanything.commands import segment, weights
+from visionanything.commands import segment, serve, weights
 
-COMMANDS = (segment, weights)
+COMMANDS = (segment, serve, weights)
 
 
 def build_parser() -> argparse.ArgumentParser:

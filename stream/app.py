@@ -1,0 +1,253 @@
+"""The aiohttp application: the page (web/), signalling, health and metrics, wired together.
+
+Long-lived resources live in `cleanup_ctx`, each torn down in reverse order:
+  1. the overlay thread pool (pixel work for outgoing frames, off the event loop);
+  2. the engine: an injected one is started at once; otherwise the models load in a background
+     thread while the server already listens (`/readyz` 503, offers 503 + Retry-After);
+     stopped (in a thread: it joins its workers) at shutdown;
+  3. the idle reaper.
+`on_shutdown` closes every peer connection before any of that is torn down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from stream.health import Readiness, StreamMetrics, health_routes
+from stream.sessions import EngineLike, SessionRegistry, SessionSettings
+from stream.signalling import OfferEndpoint
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+EngineFactory = Callable[[], EngineLike]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Server-wide settings (per-session ones are in `session`).
+
+    web_dir            the page's static files; None serves the API only
+    max_sessions       open sessions at most; more offers get 503 + Retry-After
+    max_offer_bytes    request bodies larger than this get 413
+    offers_per_minute  per client address; 0 disables the limit
+    render_threads     threads drawing overlays for all sessions
+    """
+
+    session: SessionSettings = field(default_factory=SessionSettings)
+    web_dir: Path | None = None
+    max_sessions: int = 4
+    max_offer_bytes: int = 64 * 1024
+    offers_per_minute: int = 30
+    negotiation_timeout_s: float = 15.0
+    retry_after_s: int = 5
+    render_threads: int = 2
+    engine_stop_timeout_s: float = 35.0
+
+    def __post_init__(self) -> None:
+        if self.max_sessions < 1:
+            raise ValueError(f"max_sessions must be at least 1, got {self.max_sessions}")
+        if not 1024 <= self.max_offer_bytes <= 1024 * 1024:
+            raise ValueError(
+                f"max_offer_bytes must lie in 1 KiB..1 MiB, got {self.max_offer_bytes}"
+            )
+        if self.render_threads < 1:
+            raise ValueError(f"render_threads must be at least 1, got {self.render_threads}")
+
+
+class EngineSlot:
+    """The engine once there is one, and what `/readyz` says until then."""
+
+    def __init__(
+        self,
+        engine: EngineLike | None,
+        factory: EngineFactory | None,
+        on_fatal: Callable[[str], None] | None,
+    ) -> None:
+        self.engine = engine
+        self.factory = factory
+        self.on_fatal = on_fatal
+        self.error: str | None = None
+
+    def readiness(self) -> Readiness:
+        if self.error is not None:
+            return Readiness(False, f"failed: {self.error}")
+        if self.engine is None:
+            return Readiness(False, "starting: loading models")
+        if not self.engine.ready:
+            return Readiness(False, "engine not ready (worker stopped or broker unreachable)")
+        return Readiness(True)
+
+    def stats(self) -> dict[str, Any] | None:
+        return None if self.engine is None else self.engine.stats()
+
+
+CONFIG_KEY = web.AppKey("config", ServerConfig)
+ENGINE_KEY = web.AppKey("engine", EngineSlot)
+SESSIONS_KEY = web.AppKey("sessions", SessionRegistry)
+METRICS_KEY = web.AppKey("metrics", StreamMetrics)
+
+
+def create_app(
+    config: ServerConfig | None = None,
+    *,
+    engine: EngineLike | None = None,
+    engine_factory: EngineFactory | None = None,
+    on_fatal: Callable[[str], None] | None = None,
+) -> web.Application:
+    """The app. Give either a built `engine` (the app starts and stops it) or an
+    `engine_factory` (slow: called in a background thread after the server starts listening).
+    `on_fatal(message)` is called if the factory fails (the serve command then exits)."""
+    if (engine is None) == (engine_factory is None):
+        raise ValueError("give exactly one of engine and engine_factory")
+    config = config or ServerConfig()
+    metrics = StreamMetrics()
+    registry = SessionRegistry(config.max_sessions, config.session, metrics)
+    slot = EngineSlot(engine, engine_factory, on_fatal)
+    metrics.read_live(registry.live_numbers, slot.stats, slot.readiness)
+
+    app = web.Application(client_max_size=config.max_offer_bytes)
+    app[CONFIG_KEY] = config
+    app[ENGINE_KEY] = slot
+    app[SESSIONS_KEY] = registry
+    app[METRICS_KEY] = metrics
+
+    offers = OfferEndpoint(
+        registry,
+        lambda: slot.engine,
+        slot.readiness,
+        metrics,
+        max_body_bytes=config.max_offer_bytes,
+        offers_per_minute=config.offers_per_minute,
+        negotiation_timeout_s=config.negotiation_timeout_s,
+        retry_after_s=config.retry_after_s,
+    )
+    app.router.add_post("/api/offer", offers.handle)
+    app.router.add_routes(health_routes(metrics, slot.readiness))
+    _add_static(app, config.web_dir)
+
+    app.cleanup_ctx.append(_overlay_pool)
+    app.cleanup_ctx.append(_engine_lifecycle)
+    app.cleanup_ctx.append(_idle_reaper)
+    app.on_shutdown.append(_close_sessions)
+    return app
+
+
+def _add_static(app: web.Application, web_dir: Path | None) -> None:
+    if web_dir is None:
+        return
+    if not (web_dir / "index.html").is_file():
+        log.warning("no page to serve: %s/index.html does not exist", web_dir)
+        return
+    index = web_dir / "index.html"
+
+    async def page(_: web.Request) -> web.FileResponse:
+        return web.FileResponse(index)
+
+    app.router.add_get("/", page)
+    # registered last, so /api, /healthz, /readyz and /metrics win over files of the same name
+    app.router.add_static("/", web_dir, follow_symlinks=False)
+
+
+async def _overlay_pool(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG_KEY]
+    pool = ThreadPoolExecutor(config.render_threads, thread_name_prefix="overlay")
+    app[SESSIONS_KEY].executor = pool
+    yield
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _engine_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    slot = app[ENGINE_KEY]
+    loader: asyncio.Task[None] | None = None
+    if slot.engine is not None:
+        slot.engine.start()
+    else:
+        loader = asyncio.create_task(_load_engine(slot), name="load-models")
+    yield
+    if loader is not None:
+        loader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loader
+    engine = slot.engine
+    if engine is not None:
+        try:
+            async with asyncio.timeout(app[CONFIG_KEY].engine_stop_timeout_s):
+                await asyncio.to_thread(engine.stop)  # joins worker threads: not on the loop
+        except Exception:
+            log.exception("stopping the engine failed")
+        log.info("engine stopped")
+
+
+async def _load_engine(slot: EngineSlot) -> None:
+    factory = slot.factory
+    assert factory is not None
+    log.info("loading models in the background; /readyz answers 503 until they are ready")
+    started = time.monotonic()
+    try:
+        engine = await _in_daemon_thread(factory, "model-loader")
+        engine.start()
+    except Exception as exc:
+        slot.error = f"{type(exc).__name__}: {exc}"
+        log.error("loading the models failed: %s", slot.error)
+        if slot.on_fatal is not None:
+            slot.on_fatal(slot.error)
+        return
+    slot.engine = engine
+    log.info("models ready after %.1f s; accepting sessions", time.monotonic() - started)
+
+
+async def _in_daemon_thread(function: Callable[[], T], name: str) -> T:
+    """`function()` in a daemon thread. Unlike an executor thread, a daemon thread does not keep
+    the process alive: Ctrl-C during a long model load exits at once."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(outcome: Callable[[], None]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+            loop.call_soon_threadsafe(outcome)
+
+    def run() -> None:
+        try:
+            value = function()
+        except BaseException as exc:
+            error = exc
+
+            def fail() -> None:
+                if not future.done():
+                    future.set_exception(error)
+
+            deliver(fail)
+        else:
+
+            def succeed() -> None:
+                if not future.done():
+                    future.set_result(value)
+
+            deliver(succeed)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return await future
+
+
+async def _idle_reaper(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[SESSIONS_KEY].reap_forever(), name="idle-reaper")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _close_sessions(app: web.Application) -> None:
+    await app[SESSIONS_KEY].close_all("shutdown")

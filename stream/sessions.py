@@ -1,0 +1,649 @@
+"""Sessions: one aiortc peer connection per phone, tied to one engine session.
+
+A `Session` wires the peer connection's events (tracks, data channel, connection state) to
+the engine and back; the `SessionRegistry` is the set of open sessions with a cap and an idle
+reaper. A session is forgotten the moment it closes, whatever the reason (connection failed or
+closed, idle, shutdown), and everything it owns (engine session, tasks, tracks, peer connection)
+is released then.
+
+Threads: everything here runs on the event loop except `Session._result_from_engine`, which
+the engine calls from its worker thread; it only hops back to the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import av
+from aiortc import RTCDataChannel, RTCPeerConnection
+from aiortc.exceptions import InvalidStateError
+from aiortc.mediastreams import MediaStreamTrack
+
+from inference.vocabulary import VocabularyError
+from stream import protocol
+from stream.health import LiveNumbers, StreamMetrics
+from stream.tracks import (
+    AnnotatedVideoTrack,
+    FrameMailbox,
+    OverlayPainter,
+    RenderableResult,
+    SharedFrame,
+    pump,
+)
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- what the engine offers us
+
+
+class SayLike(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def ids(self) -> tuple[int, ...]: ...
+
+
+class EngineResult(RenderableResult, Protocol):
+    """An engine result as the stream uses it (`inference.engine.FrameResult` fits)."""
+
+    @property
+    def frame_index(self) -> int: ...
+
+    @property
+    def objects(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def say(self) -> SayLike | None: ...
+
+    @property
+    def timings_ms(self) -> dict[str, float]: ...
+
+
+class EngineLike(Protocol):
+    """The part of `inference.engine.Engine` the stream calls. Every method is thread-safe,
+    cheap and never blocks, so the event loop may call them directly."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def themes(self) -> tuple[str, ...]: ...
+
+    def open_session(
+        self,
+        on_result: Callable[[EngineResult], None],
+        vocabulary: Sequence[str] | None = None,
+    ) -> str: ...
+
+    def close_session(self, session_id: str) -> None: ...
+
+    def submit(self, session_id: str, frame: Callable[[], Any]) -> None: ...
+
+    def set_vocabulary(
+        self, session_id: str, words: str | None = None, theme: str | None = None
+    ) -> tuple[str, ...]: ...
+
+    def tap(self, session_id: str, x: float, y: float) -> None: ...
+
+    def set_paused(self, session_id: str, paused: bool) -> None: ...
+
+    def set_speech(self, session_id: str, on: bool) -> None: ...
+
+    def session_stats(self, session_id: str) -> dict[str, Any]: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+# ------------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """Per-session behaviour.
+
+    idle_timeout_s      close a session that has sent no video for this long (also one that
+                        never connected)
+    output_height       rows of the outgoing video (None: the camera's size; never upscaled)
+    mailbox_frames      camera frames waiting for the encoder; older ones are dropped
+    objects_interval_s  `objects` messages at most this often (sent only when they changed)
+    stats_interval_s    `stats` messages this often
+    max_buffered_bytes  skip `objects`/`stats` while more than this waits in the data channel
+                        (a phone that stops reading must not make us buffer without bound)
+    """
+
+    idle_timeout_s: float = 20.0
+    output_height: int | None = None
+    mailbox_frames: int = 2
+    objects_interval_s: float = 0.2
+    stats_interval_s: float = 1.0
+    max_buffered_bytes: int = 256 * 1024
+    close_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.idle_timeout_s <= 0:
+            raise ValueError(f"idle_timeout_s must be positive, got {self.idle_timeout_s}")
+        if self.output_height is not None and not 16 <= self.output_height <= 4320:
+            raise ValueError(f"output_height must lie in 16..4320, got {self.output_height}")
+        if self.mailbox_frames < 1:
+            raise ValueError(f"mailbox_frames must be at least 1, got {self.mailbox_frames}")
+        if self.objects_interval_s < 0 or self.stats_interval_s <= 0:
+            raise ValueError("objects_interval_s must be >= 0 and stats_interval_s > 0")
+
+
+# Background tasks that nothing else holds on to (closing a session from an event handler):
+# the loop keeps only weak references to tasks, so they are kept here until they finish.
+_detached: set[asyncio.Task[None]] = set()
+
+
+def detach(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    task = asyncio.get_running_loop().create_task(coro, name=name)
+    _detached.add(task)
+    task.add_done_callback(_finished)
+    return task
+
+
+def _finished(task: asyncio.Task[None]) -> None:
+    _detached.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+
+_MESSAGE_TYPES: Mapping[type, str] = {
+    protocol.VocabularyMessage: "vocabulary",
+    protocol.TapMessage: "tap",
+    protocol.ModeMessage: "mode",
+    protocol.SpeechMessage: "speech",
+}
+
+
+# -------------------------------------------------------------------------------- session
+
+
+class Session:
+    """One phone: its peer connection, its engine session, its tasks and its counters."""
+
+    def __init__(
+        self,
+        pc: RTCPeerConnection,
+        engine: EngineLike,
+        settings: SessionSettings,
+        metrics: StreamMetrics,
+        executor: Executor,
+        *,
+        room: str | None = None,
+        role: str | None = None,
+        peer: str = "?",
+    ) -> None:
+        self.pc = pc
+        self.engine = engine
+        self.settings = settings
+        self.metrics = metrics
+        self.room, self.role, self.peer = room, role, peer
+        self._executor = executor
+        self._loop = asyncio.get_running_loop()
+        self.created_at = self.last_frame_at = time.monotonic()
+        self.frames_in = 0
+        self.results = 0
+        self.latest: EngineResult | None = None
+        self.paused = False
+        self.speech = True
+        self.closed = False
+        self.close_reason: str | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self.channel: RTCDataChannel | None = None
+        self.mailbox = FrameMailbox(settings.mailbox_frames)
+        self.out_track: AnnotatedVideoTrack | None = None
+        self._camera: MediaStreamTrack | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._on_closed: list[Callable[[Session], None]] = []
+        self._objects_sent: list[dict[str, Any]] | None = None
+        self._objects_sent_at = float("-inf")
+        self._objects_pending: EngineResult | None = None
+        self._objects_timer: asyncio.TimerHandle | None = None
+        self._overlay_errors = 0
+        self.fps_in = self.fps_out = self.overlay_fps = 0.0
+        self.id = engine.open_session(self._result_from_engine)
+        pc.on("track", self._on_track)
+        pc.on("datachannel", self._on_datachannel)
+        pc.on("connectionstatechange", self._on_connection_state)
+        self._spawn(self._stats_loop(), "stats")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def has_camera(self) -> bool:
+        """The offer gave us a video track to read (set while the offer is applied)."""
+        return self._camera is not None
+
+    def when_closed(self, callback: Callable[[Session], None]) -> None:
+        self._on_closed.append(callback)
+
+    def schedule_close(self, reason: str, detail: str = "") -> asyncio.Task[None]:
+        """Close the session: forgotten and released at once (synchronously, so a sync event
+        handler can call this), the peer connection closed in the background. Idempotent;
+        returns the task closing the peer connection.
+
+        `reason` is a short metric label (idle, connection_failed, shutdown, ...); `detail`
+        goes to the log only.
+        """
+        if self._closing is None:
+            self._release(reason, detail)
+            self._closing = detach(self._close_pc(), name=f"close-{self.id}")
+        return self._closing
+
+    async def close(self, reason: str, detail: str = "") -> None:
+        """`schedule_close`, then wait until the peer connection is closed."""
+        # shielded: a caller being cancelled must not leave the connection half closed
+        await asyncio.shield(self.schedule_close(reason, detail))
+
+    def _release(self, reason: str, detail: str) -> None:
+        self.closed = True
+        self.close_reason = reason
+        for callback in self._on_closed:
+            callback(self)
+        try:
+            self.engine.close_session(self.id)
+        except Exception:
+            log.exception("session %s: engine.close_session failed", self.id)
+        if self._objects_timer is not None:
+            self._objects_timer.cancel()
+            self._objects_timer = None
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        if self.out_track is not None:
+            self.out_track.stop()
+        self.mailbox.close()
+        self.latest = None
+        self.metrics.sessions_closed.labels(reason=reason).inc()
+        log.info(
+            "session %s closed: %s%s (%.1f s, %d frames in, %d out, %d results)",
+            self.id,
+            reason,
+            f" - {detail}" if detail else "",
+            time.monotonic() - self.created_at,
+            self.frames_in,
+            self.out_track.frames_out if self.out_track else 0,
+            self.results,
+        )
+
+    async def _close_pc(self) -> None:
+        try:
+            async with asyncio.timeout(self.settings.close_timeout_s):
+                await self.pc.close()
+        except Exception as exc:  # closing must finish, whatever state aiortc is in
+            log.warning("session %s: closing the peer connection failed: %r", self.id, exc)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = self._loop.create_task(coro, name=f"{name}-{self.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "session %s: task %s failed", self.id, task.get_name(), exc_info=task.exception()
+            )
+
+    # -- peer connection events ----------------------------------------------------------------
+
+    def _on_connection_state(self) -> None:
+        state = self.pc.connectionState
+        log.debug("session %s: connection %s", self.id, state)
+        if state == "connected":
+            log.info("session %s connected (%s)", self.id, self.peer)
+        elif state in ("failed", "closed"):
+            self.schedule_close(f"connection_{state}")
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if self.closed:
+            return
+        if track.kind == "video" and self._camera is None:
+            self._camera = track
+            self.out_track = AnnotatedVideoTrack(
+                self.mailbox,
+                OverlayPainter(self.settings.output_height),
+                self._overlay_result,
+                self._executor,
+                on_frame_out=self.metrics.frames_out.inc,
+                on_error=self._overlay_failed,
+            )
+            # added while the offer is applied, so it rides the camera's sendrecv transceiver
+            self.pc.addTrack(self.out_track)
+            self._spawn(pump(track, self._frame_in), "pump-video")
+        else:
+            # a second video track or audio: read and discard, or aiortc buffers it forever
+            self._spawn(pump(track, None), f"drain-{track.kind}")
+
+    def _frame_in(self, frame: av.VideoFrame) -> None:
+        self.last_frame_at = time.monotonic()
+        self.frames_in += 1
+        self.metrics.frames_in.inc()
+        shared = SharedFrame(frame)
+        try:
+            # the engine calls shared.rgb in its own thread: no pixel work on the loop
+            self.engine.submit(self.id, shared.rgb)
+        except Exception:
+            self.metrics.errors.labels(kind="engine_call").inc()
+            log.exception("session %s: engine.submit failed", self.id)
+        if self.mailbox.put(shared):
+            self.metrics.frames_dropped.labels(stage="outgoing").inc()
+
+    def _overlay_result(self) -> RenderableResult | None:
+        return self.latest
+
+    def _overlay_failed(self, exc: BaseException) -> None:
+        self.metrics.errors.labels(kind="overlay").inc()
+        self._overlay_errors += 1
+        if self._overlay_errors in (1, 10, 100) or self._overlay_errors % 1000 == 0:
+            log.error(
+                "session %s: drawing the overlay failed (%d times); frame sent plain: %r",
+                self.id,
+                self._overlay_errors,
+                exc,
+            )
+
+    # -- results from the engine ---------------------------------------------------------------
+
+    def _result_from_engine(self, result: EngineResult) -> None:
+        """Called in the engine's worker thread: hop to the loop, nothing else."""
+        # a closed loop raises RuntimeError: the server is gone, and so is this session
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._on_result, result)
+
+    def _on_result(self, result: EngineResult) -> None:
+        if self.closed or self.paused:
+            return  # paused: the overlay and the words stay as they were
+        self.latest = result
+        self.results += 1
+        self.metrics.overlay_updates.inc()
+        self.metrics.observe_stages(result.timings_ms)
+        self._offer_objects(result)
+        if result.say is not None:
+            self.send("say", text=result.say.text, ids=list(result.say.ids))
+
+    def _offer_objects(self, result: EngineResult) -> None:
+        """Send `objects` when they changed, at most every objects_interval_s; a change that
+        comes too soon is sent when the interval is up (the newest one by then)."""
+        if result.objects == self._objects_sent:
+            return
+        wait = self._objects_sent_at + self.settings.objects_interval_s - self._loop.time()
+        if wait <= 0:
+            self._send_objects(result)
+            return
+        self._objects_pending = result
+        if self._objects_timer is None:
+            self._objects_timer = self._loop.call_later(wait, self._flush_objects)
+
+    def _flush_objects(self) -> None:
+        self._objects_timer = None
+        pending, self._objects_pending = self._objects_pending, None
+        if (
+            pending is not None
+            and not self.closed
+            and not self.paused
+            and pending.objects != self._objects_sent
+        ):
+            self._send_objects(pending)
+
+    def _send_objects(self, result: EngineResult) -> None:
+        self._objects_pending = None
+        if self.send("objects", essential=False, frame=result.frame_index, objects=result.objects):
+            self._objects_sent = result.objects
+            self._objects_sent_at = self._loop.time()
+
+    # -- data channel ----------------------------------------------------------------------------
+
+    def _on_datachannel(self, channel: RTCDataChannel) -> None:
+        if self.channel is not None:
+            log.info("session %s: ignoring extra data channel %r", self.id, channel.label)
+            return
+        self.channel = channel
+        channel.on("message", self._on_message)
+        try:
+            vocabulary = self.engine.session_stats(self.id).get("vocabulary", [])
+        except Exception:
+            vocabulary = []
+        self.send(
+            "hello",
+            session=self.id,
+            vocabulary=list(vocabulary),
+            themes=list(self.engine.themes),
+            limits={
+                "max_message_bytes": protocol.MAX_MESSAGE_BYTES,
+                "max_words_chars": protocol.MAX_WORDS_CHARS,
+                "idle_timeout_s": self.settings.idle_timeout_s,
+            },
+        )
+
+    def send(self, kind: str, essential: bool = True, **fields: Any) -> bool:
+        """Send one message if the channel is open; returns whether it went out.
+
+        Non-essential messages (objects, stats) are skipped while the channel is congested;
+        the next one carries newer data anyway.
+        """
+        channel = self.channel
+        if channel is None or channel.readyState != "open":
+            return False
+        if not essential and channel.bufferedAmount > self.settings.max_buffered_bytes:
+            self.metrics.errors.labels(kind="congested").inc()
+            return False
+        try:
+            channel.send(protocol.encode(kind, **fields))
+        except (InvalidStateError, ValueError) as exc:
+            log.warning("session %s: could not send %s: %r", self.id, kind, exc)
+            return False
+        self.metrics.messages.labels(direction="out", type=kind).inc()
+        return True
+
+    def _reply_error(self, code: str, message: str) -> None:
+        self.send("error", code=code, message=message[:500])
+
+    def _on_message(self, raw: str | bytes) -> None:
+        if self.closed:
+            return
+        try:
+            message = protocol.parse_client_message(raw)
+        except protocol.ProtocolError as exc:
+            self.metrics.errors.labels(kind="protocol").inc()
+            self.metrics.messages.labels(direction="in", type="invalid").inc()
+            self._reply_error(exc.code, str(exc))
+            return
+        self.metrics.messages.labels(direction="in", type=_MESSAGE_TYPES[type(message)]).inc()
+        try:
+            self._apply(message)
+        except Exception:
+            self.metrics.errors.labels(kind="engine_call").inc()
+            log.exception("session %s: applying %r failed", self.id, message)
+            self._reply_error("internal", "the server could not apply that message")
+
+    def _apply(self, message: protocol.ClientMessage) -> None:
+        if isinstance(message, protocol.VocabularyMessage):
+            try:
+                self.engine.set_vocabulary(self.id, words=message.words, theme=message.theme)
+            except VocabularyError as exc:
+                self.metrics.errors.labels(kind="vocabulary").inc()
+                self._reply_error("bad_vocabulary", str(exc))
+                return
+            except KeyError as exc:  # an unknown theme (the engine names the known ones)
+                self.metrics.errors.labels(kind="vocabulary").inc()
+                text = str(exc.args[0]) if exc.args else f"unknown theme {message.theme!r}"
+                self._reply_error("unknown_theme", text)
+                return
+            self._objects_sent = None  # new words: the next objects go out whatever they are
+        elif isinstance(message, protocol.TapMessage):
+            self.engine.tap(self.id, message.x, message.y)
+        elif isinstance(message, protocol.ModeMessage):
+            self.paused = message.mode == "pause"
+            self.engine.set_paused(self.id, self.paused)
+            if self.paused and self._objects_timer is not None:
+                self._objects_timer.cancel()
+                self._objects_timer = None
+        elif isinstance(message, protocol.SpeechMessage):
+            self.speech = message.on
+            self.engine.set_speech(self.id, message.on)
+
+    # -- stats -------------------------------------------------------------------------------------
+
+    async def _stats_loop(self) -> None:
+        """Once per stats interval: measure the frame rates and send `stats`."""
+        interval = self.settings.stats_interval_s
+        last_time = time.monotonic()
+        last_in = last_out = last_results = 0
+        last_engine_dropped = 0
+        while not self.closed:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            elapsed = max(now - last_time, 1e-6)
+            frames_out = self.out_track.frames_out if self.out_track else 0
+            self.fps_in = (self.frames_in - last_in) / elapsed
+            self.fps_out = (frames_out - last_out) / elapsed
+            self.overlay_fps = (self.results - last_results) / elapsed
+            last_time, last_in, last_out, last_results = (
+                now,
+                self.frames_in,
+                frames_out,
+                self.results,
+            )
+            try:
+                stats = dict(self.engine.session_stats(self.id))
+            except KeyError:
+                return  # the engine no longer knows us: we are closing
+            dropped = stats.get("dropped")
+            if isinstance(dropped, int) and dropped > last_engine_dropped:
+                self.metrics.frames_dropped.labels(stage="engine").inc(
+                    dropped - last_engine_dropped
+                )
+                last_engine_dropped = dropped
+            for reserved in ("v", "type"):
+                stats.pop(reserved, None)
+            stats.update(
+                session=self.id,
+                fps_in=round(self.fps_in, 2),
+                fps_out=round(self.fps_out, 2),
+                frames_in=self.frames_in,
+                frames_out=frames_out,
+                dropped_out=self.mailbox.dropped,
+                paused=self.paused,
+                uptime_s=round(now - self.created_at, 1),
+            )
+            self.send("stats", essential=False, **stats)
+
+
+# ------------------------------------------------------------------------------- registry
+
+
+class CapacityError(RuntimeError):
+    """The session cap is reached."""
+
+
+class SessionRegistry:
+    """The open sessions: a cap on their number, an idle reaper and closing them all."""
+
+    def __init__(self, max_sessions: int, settings: SessionSettings, metrics: StreamMetrics):
+        if max_sessions < 1:
+            raise ValueError(f"max_sessions must be at least 1, got {max_sessions}")
+        self.max_sessions = max_sessions
+        self.settings = settings
+        self.metrics = metrics
+        self.executor: Executor | None = None  # the overlay thread pool, set by the app
+        self._sessions: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __iter__(self) -> Iterator[Session]:
+        return iter(list(self._sessions.values()))
+
+    def get(self, session_id: str) -> Session | None:
+        return self._sessions.get(session_id)
+
+    @property
+    def full(self) -> bool:
+        return len(self._sessions) >= self.max_sessions
+
+    def open(
+        self,
+        pc: RTCPeerConnection,
+        engine: EngineLike,
+        *,
+        room: str | None = None,
+        role: str | None = None,
+        peer: str = "?",
+    ) -> Session:
+        """A new session, counted against the cap at once (before any await), so concurrent
+        offers cannot overshoot it. Raises CapacityError when full."""
+        if self.full:
+            raise CapacityError(f"all {self.max_sessions} sessions are in use")
+        if self.executor is None:
+            raise RuntimeError("the session registry has no overlay executor yet")
+        session = Session(
+            pc, engine, self.settings, self.metrics, self.executor, room=room, role=role, peer=peer
+        )
+        session.when_closed(self._forget)
+        self._sessions[session.id] = session
+        self.metrics.sessions_opened.inc()
+        log.info(
+            "session %s opened for %s%s (%d/%d)",
+            session.id,
+            peer,
+            f" room={room} role={role}" if room or role else "",
+            len(self._sessions),
+            self.max_sessions,
+        )
+        return session
+
+    def _forget(self, session: Session) -> None:
+        self._sessions.pop(session.id, None)
+
+    async def close_all(self, reason: str) -> None:
+        sessions = list(self._sessions.values())
+        if sessions:
+            log.info("closing %d session(s): %s", len(sessions), reason)
+        await asyncio.gather(*(s.close(reason) for s in sessions), return_exceptions=True)
+        # sessions that were already closing (forgotten, their connection still closing)
+        closing = [task for task in _detached if not task.done()]
+        if closing:
+            await asyncio.wait(closing, timeout=self.settings.close_timeout_s)
+
+    def idle(self, now: float) -> list[tuple[Session, str]]:
+        """Sessions without video for longer than the idle timeout, with the reason."""
+        timeout = self.settings.idle_timeout_s
+        return [
+            (s, "idle" if s.frames_in else "never_connected")
+            for s in self._sessions.values()
+            if now - s.last_frame_at > timeout
+        ]
+
+    async def reap_forever(self) -> None:
+        """Close idle sessions; checks a few times per timeout so none outlives it by much."""
+        interval = min(1.0, self.settings.idle_timeout_s / 4)
+        while True:
+            await asyncio.sleep(interval)
+            for session, reason in self.idle(time.monotonic()):
+                detail = f"no video for {self.settings.idle_timeout_s:g} s"
+                session.schedule_close(reason, detail)
+
+    def live_numbers(self) -> LiveNumbers:
+        sessions = list(self._sessions.values())
+        return LiveNumbers(
+            sessions=len(sessions),
+            fps_in=sum(s.fps_in for s in sessions),
+            fps_out=sum(s.fps_out for s in sessions),
+            overlay_fps=sum(s.overlay_fps for s in sessions),
+        )

@@ -1,0 +1,239 @@
+"""`POST /api/offer`: a phone's SDP offer in, our SDP answer out.
+
+Request  {"sdp": "...", "type": "offer", "room"?: "...", "role"?: "..."}   (≤ 64 KiB)
+Answer   {"sdp": "...", "type": "answer", "session": "s1"}
+The page sends its offer after ICE gathering has completed (no trickle ICE), so one round trip
+sets everything up.
+
+Refusals are JSON {"error": "..."}: 400 malformed body or an SDP aiortc rejects, 413 body too
+large, 429 too many offers from one address, 503 + Retry-After while the models load or when
+every session slot is taken. A refused offer leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from stream.health import Readiness, StreamMetrics
+from stream.sessions import CapacityError, EngineLike, Session, SessionRegistry
+
+log = logging.getLogger(__name__)
+
+MAX_SDP_CHARS = 60_000
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class OfferError(Exception):
+    """An offer we refuse: HTTP status, a message for the client, a metric label."""
+
+    def __init__(
+        self, status: int, message: str, reason: str, retry_after_s: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+    def response(self) -> web.Response:
+        headers = {"Retry-After": str(self.retry_after_s)} if self.retry_after_s else None
+        return web.json_response({"error": str(self)}, status=self.status, headers=headers)
+
+
+@dataclass(frozen=True)
+class Offer:
+    sdp: str
+    room: str | None
+    role: str | None
+
+
+def parse_offer(body: bytes) -> Offer:
+    """Validate the JSON body of an offer; raise OfferError (400) with a clear message."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise OfferError(400, f"the body is not valid JSON: {exc}", "bad_request") from exc
+    if not isinstance(payload, dict):
+        raise OfferError(400, "the body must be a JSON object {sdp, type}", "bad_request")
+    if payload.get("type") != "offer":
+        raise OfferError(
+            400, f"'type' must be \"offer\", got {str(payload.get('type'))[:20]!r}", "bad_request"
+        )
+    sdp = payload.get("sdp")
+    if not isinstance(sdp, str) or not sdp.strip():
+        raise OfferError(400, "'sdp' must be a non-empty string", "bad_request")
+    if len(sdp) > MAX_SDP_CHARS:
+        raise OfferError(400, f"'sdp' is longer than {MAX_SDP_CHARS} characters", "bad_request")
+    names: dict[str, str | None] = {}
+    for key in ("room", "role"):
+        value = payload.get(key)
+        if value is not None and (not isinstance(value, str) or not _NAME.match(value)):
+            raise OfferError(
+                400, f"'{key}' must be 1-64 letters, digits, '-' or '_'", "bad_request"
+            )
+        names[key] = value
+    return Offer(sdp, names["room"], names["role"])
+
+
+class RateLimiter:
+    """At most `limit` events per `window_s` per key (a sliding window); 0 disables it."""
+
+    def __init__(self, limit: int, window_s: float = 60.0, max_keys: int = 10_000) -> None:
+        self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
+        self._events: dict[str, deque[float]] = {}
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        if self.limit <= 0:
+            return True
+        now = time.monotonic() if now is None else now
+        events = self._events.get(key)
+        if events is None:
+            if len(self._events) >= self.max_keys:  # bounded memory under a flood of addresses
+                self._prune(now)
+            events = self._events.setdefault(key, deque())
+        while events and now - events[0] > self.window_s:
+            events.popleft()
+        if len(events) >= self.limit:
+            return False
+        events.append(now)
+        return True
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, v in self._events.items() if not v or now - v[-1] > self.window_s]:
+            del self._events[key]
+        if len(self._events) >= self.max_keys:
+            self._events.clear()
+
+
+class OfferEndpoint:
+    """The `/api/offer` handler and what it needs."""
+
+    def __init__(
+        self,
+        registry: SessionRegistry,
+        engine: Callable[[], EngineLike | None],
+        readiness: Callable[[], Readiness],
+        metrics: StreamMetrics,
+        *,
+        max_body_bytes: int,
+        offers_per_minute: int = 30,
+        negotiation_timeout_s: float = 15.0,
+        retry_after_s: int = 5,
+    ) -> None:
+        self.registry = registry
+        self.engine = engine
+        self.readiness = readiness
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+        self.negotiation_timeout_s = negotiation_timeout_s
+        self.retry_after_s = retry_after_s
+        self.limiter = RateLimiter(offers_per_minute, 60.0)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        peer = request.remote or "?"
+        try:
+            offer = await self._read(request, peer)
+            engine = self._engine()
+            if self.registry.full:
+                raise OfferError(
+                    503,
+                    f"the server is full: {self.registry.max_sessions} sessions are in use",
+                    "full",
+                    self.retry_after_s,
+                )
+            return await self._negotiate(offer, engine, peer)
+        except OfferError as exc:
+            self.metrics.offers_rejected.labels(reason=exc.reason).inc()
+            log.info("offer from %s refused (%d): %s", peer, exc.status, exc)
+            return exc.response()
+
+    async def _read(self, request: web.Request, peer: str) -> Offer:
+        if not self.limiter.allow(peer):
+            raise OfferError(429, "too many offers; try again in a minute", "rate_limited", 60)
+        if request.content_length is not None and request.content_length > self.max_body_bytes:
+            raise OfferError(413, f"the body exceeds {self.max_body_bytes} bytes", "too_large")
+        try:
+            body = await request.read()  # aiohttp stops reading at client_max_size
+        except web.HTTPRequestEntityTooLarge as exc:
+            raise OfferError(
+                413, f"the body exceeds {self.max_body_bytes} bytes", "too_large"
+            ) from exc
+        if len(body) > self.max_body_bytes:
+            raise OfferError(413, f"the body exceeds {self.max_body_bytes} bytes", "too_large")
+        return parse_offer(body)
+
+    def _engine(self) -> EngineLike:
+        state = self.readiness()
+        engine = self.engine()
+        if not state.ready or engine is None:
+            raise OfferError(
+                503, state.reason or "starting: loading models", "starting", self.retry_after_s
+            )
+        return engine
+
+    async def _negotiate(self, offer: Offer, engine: EngineLike, peer: str) -> web.Response:
+        # host candidates only: phones reach us on the LAN, and a STUN server would be one more
+        # thing that can stall the answer (aiortc's default is a public one)
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        try:
+            session = self.registry.open(pc, engine, room=offer.room, role=offer.role, peer=peer)
+        except CapacityError as exc:
+            await pc.close()
+            raise OfferError(503, f"the server is full: {exc}", "full", self.retry_after_s) from exc
+        answered = False
+        try:
+            answer = await self._answer(session, offer)
+            answered = True
+            return web.json_response(
+                {"sdp": answer.sdp, "type": answer.type, "session": session.id}
+            )
+        finally:
+            if not answered:  # also when the request was cancelled mid-way
+                session.schedule_close("negotiation_failed")
+
+    async def _answer(self, session: Session, offer: Offer) -> RTCSessionDescription:
+        pc = session.pc
+        try:
+            async with asyncio.timeout(self.negotiation_timeout_s):
+                try:
+                    await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+                except Exception as exc:  # aiortc raises many kinds on malformed SDP
+                    raise OfferError(
+                        400, f"the offer's SDP was rejected: {_describe(exc)}", "bad_request"
+                    ) from exc
+                if not session.has_camera:  # aiortc happily parses text with no media at all
+                    raise OfferError(
+                        400,
+                        "the offer's SDP was rejected: it has no camera video "
+                        "(an m=video section the phone sends on)",
+                        "bad_request",
+                    )
+                try:
+                    await pc.setLocalDescription(await pc.createAnswer())
+                except Exception as exc:
+                    log.exception("session %s: creating the answer failed", session.id)
+                    raise OfferError(
+                        500, f"could not answer the offer: {_describe(exc)}", "negotiation"
+                    ) from exc
+        except TimeoutError as exc:
+            raise OfferError(
+                504, "negotiation timed out", "negotiation", self.retry_after_s
+            ) from exc
+        description = pc.localDescription
+        if description is None:  # pragma: no cover - aiortc always sets it
+            raise OfferError(500, "no local description", "negotiation")
+        return description
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text[:300]

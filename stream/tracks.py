@@ -1,0 +1,258 @@
+"""The media side of a session: reading incoming tracks and producing the annotated video.
+
+    remote camera track ──pump──▶ SharedFrame ──▶ engine.submit (newest wins, engine thread)
+                                      └──────────▶ FrameMailbox (2 frames, oldest dropped)
+                                                      └─▶ AnnotatedVideoTrack.recv()
+                                                            └─ OverlayPainter.paint in a
+                                                               worker thread → encoder
+
+Every camera frame goes back out at the camera's rate with the newest overlay drawn on it; the
+video never waits for the models. Pixel work (colour conversion, resizing, drawing) runs in a
+small thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Protocol
+
+import av
+import cv2
+import numpy as np
+import numpy.typing as npt
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from inference.detections import Detections
+from inference.overlay import OverlayRenderer
+
+log = logging.getLogger(__name__)
+
+RGBArray = npt.NDArray[np.uint8]
+
+
+class RenderableResult(Protocol):
+    """What drawing needs from an engine result (`inference.engine.FrameResult` fits)."""
+
+    @property
+    def frame_size(self) -> tuple[int, int]: ...  # (H, W) the masks and boxes refer to
+
+    @property
+    def detections(self) -> Detections: ...
+
+    @property
+    def texts(self) -> tuple[str, ...]: ...
+
+
+class SharedFrame:
+    """One camera frame whose RGB pixels are computed at most once, by whichever thread asks
+    first (the engine's worker or an overlay worker).
+
+    PyAV keeps one swscale context per frame: converting the same `av.VideoFrame` from two
+    threads at once would race on it, so the conversion is serialised by a lock and cached.
+    Nobody may modify the returned array in place (the engine and the painter share it).
+    """
+
+    __slots__ = ("_lock", "_rgb", "frame")
+
+    def __init__(self, frame: av.VideoFrame) -> None:
+        self.frame = frame
+        self._rgb: RGBArray | None = None
+        self._lock = threading.Lock()
+
+    def rgb(self) -> RGBArray:
+        with self._lock:
+            if self._rgb is None:
+                self._rgb = np.asarray(self.frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+            return self._rgb
+
+
+class FrameMailbox:
+    """A bounded FIFO between the pump and the outgoing track, for one consumer.
+
+    Putting into a full box drops the oldest frame (and counts it) instead of waiting: the
+    camera must never be slowed down, and a frame that is late is worth less than a new one.
+    """
+
+    def __init__(self, capacity: int = 2) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        self._frames: deque[SharedFrame] = deque()
+        self._capacity = capacity
+        self._ready = asyncio.Event()
+        self._closed = False
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def put(self, frame: SharedFrame) -> bool:
+        """Queue `frame`; returns True when an older frame was dropped to make room."""
+        if self._closed:
+            return False
+        dropped = False
+        if len(self._frames) >= self._capacity:
+            self._frames.popleft()
+            self.dropped += 1
+            dropped = True
+        self._frames.append(frame)
+        self._ready.set()
+        return dropped
+
+    async def get(self) -> SharedFrame:
+        """The oldest queued frame; waits for one. Raises MediaStreamError once closed."""
+        while not self._frames:
+            if self._closed:
+                raise MediaStreamError("the session is closed")
+            self._ready.clear()
+            await self._ready.wait()
+        if self._closed:
+            raise MediaStreamError("the session is closed")
+        return self._frames.popleft()
+
+    def close(self) -> None:
+        self._closed = True
+        self._frames.clear()
+        self._ready.set()  # wake a waiting consumer so it sees the close
+
+
+def output_size(height: int, width: int, output_height: int | None) -> tuple[int, int]:
+    """(H, W) of the outgoing video: the camera's size, or `output_height` rows (never more than
+    the camera has: upscaling costs bandwidth and adds nothing), aspect kept, both sides even
+    (the encoder works on 2×2 chroma blocks)."""
+    if output_height is None or output_height >= height:
+        return height, width
+    new_height = max(2, output_height - output_height % 2)
+    new_width = max(2, round(width * new_height / height / 2) * 2)
+    return new_height, new_width
+
+
+def fit_detections(
+    detections: Detections, source: tuple[int, int], target: tuple[int, int]
+) -> Detections:
+    """`detections` made for a (H, W) = `source` frame, rescaled to a `target` frame: boxes
+    scaled, masks resized nearest-neighbour (so they stay crisp and boolean)."""
+    if source == target and (detections.masks is None or detections.masks.shape[1:] == target):
+        return detections
+    sy, sx = target[0] / source[0], target[1] / source[1]
+    boxes = detections.boxes * np.array([sx, sy, sx, sy], dtype=np.float32)
+    boxes = np.clip(boxes, 0, np.array([target[1], target[0]] * 2, dtype=np.float32))
+    masks = None
+    if detections.masks is not None:
+        masks = np.zeros((len(detections), *target), dtype=bool)
+        for i, mask in enumerate(detections.masks):
+            resized = cv2.resize(
+                mask.view(np.uint8), (target[1], target[0]), interpolation=cv2.INTER_NEAREST
+            )
+            masks[i] = resized.astype(bool)
+    return Detections(
+        boxes, detections.scores, detections.labels, masks, detections.track_ids, detections.extra
+    )
+
+
+class OverlayPainter:
+    """Turns a camera frame plus the newest result into the outgoing frame.
+
+    Runs in a worker thread, one call at a time per track (the encoder asks for frames one by
+    one), so its small cache needs no lock. Owns its renderer (which caches kernels).
+    """
+
+    def __init__(self, output_height: int | None = None, renderer: OverlayRenderer | None = None):
+        self.output_height = output_height
+        self.renderer = renderer or OverlayRenderer()
+        # the last result fitted to the output size: results change at the model's rate, frames
+        # at the camera's, so most frames reuse it
+        self._fitted: tuple[RenderableResult, tuple[int, int], Detections] | None = None
+
+    def paint(self, shared: SharedFrame, result: RenderableResult | None) -> av.VideoFrame:
+        rgb = shared.rgb()
+        height, width = output_size(rgb.shape[0], rgb.shape[1], self.output_height)
+        if (height, width) != rgb.shape[:2]:
+            rgb = np.asarray(cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA))
+        if result is not None and len(result.detections):
+            rgb = self.renderer.annotate(rgb, self._fit(result, (height, width)), result.texts)
+        out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        # the camera's timestamps: the encoder paces and orders by them
+        out.pts = shared.frame.pts
+        out.time_base = shared.frame.time_base
+        return out
+
+    def _fit(self, result: RenderableResult, size: tuple[int, int]) -> Detections:
+        cached = self._fitted
+        if cached is not None and cached[0] is result and cached[1] == size:
+            return cached[2]
+        source = result.frame_size
+        if result.detections.masks is not None:
+            source = (result.detections.masks.shape[1], result.detections.masks.shape[2])
+        fitted = fit_detections(result.detections, source, size)
+        self._fitted = (result, size, fitted)
+        return fitted
+
+
+class AnnotatedVideoTrack(MediaStreamTrack):
+    """The video sent back to the phone: each camera frame, with the newest overlay drawn on it.
+
+    `recv` is called by aiortc's sender once per frame it encodes; it waits only for the next
+    camera frame, never for the models (`latest` returns whatever result is newest, or None).
+    """
+
+    kind = "video"
+
+    def __init__(
+        self,
+        mailbox: FrameMailbox,
+        painter: OverlayPainter,
+        latest: Callable[[], RenderableResult | None],
+        executor: Executor,
+        on_frame_out: Callable[[], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self._mailbox = mailbox
+        self._painter = painter
+        self._latest = latest
+        self._executor = executor
+        self._on_frame_out = on_frame_out
+        self._on_error = on_error
+        self.frames_out = 0
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError("track ended")
+        shared = await self._mailbox.get()
+        loop = asyncio.get_running_loop()
+        try:
+            frame = await loop.run_in_executor(
+                self._executor, self._painter.paint, shared, self._latest()
+            )
+        except Exception as exc:  # a bad result must cost one overlay, never the video
+            if self._on_error is not None:
+                self._on_error(exc)
+            frame = await loop.run_in_executor(self._executor, self._painter.paint, shared, None)
+        self.frames_out += 1
+        if self._on_frame_out is not None:
+            self._on_frame_out()
+        return frame
+
+    def stop(self) -> None:
+        super().stop()
+        self._mailbox.close()
+
+
+async def pump(track: MediaStreamTrack, on_frame: Callable[[av.VideoFrame], None] | None) -> None:
+    """Read `track` until it ends, handing video frames to `on_frame` (None: read and discard).
+
+    Every accepted track is read continuously, even one we do not use (audio): aiortc buffers
+    decoded frames of an unread track without bound.
+    """
+    while True:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            return
+        if on_frame is not None and isinstance(frame, av.VideoFrame):
+            on_frame(frame)

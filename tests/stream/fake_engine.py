@@ -1,0 +1,273 @@
+"""A stand-in for `inference.engine.Engine` with the same API and threading, but no models.
+
+It finds one "cat" in a fixed rectangle of every frame, deliberately slowly (`delay_s` per
+result, optionally burning CPU like a model would), so tests can check that the video does not
+wait for it and where exactly the overlay must be.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from inference.detections import Detections
+from inference.overlay import colours_for, to_hex
+from inference.vocabulary import parse_vocabulary
+
+BOX = (0.25, 0.25, 0.75, 0.75)  # where the cat is, normalised x1, y1, x2, y2
+
+
+@dataclass(frozen=True)
+class FakeSay:
+    text: str
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class FakeResult:
+    session_id: str
+    frame_index: int
+    frame_size: tuple[int, int]
+    detections: Detections
+    texts: tuple[str, ...]
+    objects: list[dict[str, Any]]
+    say: FakeSay | None
+    lighting: dict[str, Any]
+    timings_ms: dict[str, float]
+
+
+@dataclass
+class _Session:
+    on_result: Callable[[FakeResult], None]
+    vocabulary: tuple[str, ...]
+    frame: Callable[[], npt.NDArray[np.uint8]] | npt.NDArray[np.uint8] | None = None
+    submitted: int = 0
+    processed: int = 0
+    dropped: int = 0
+    paused: bool = False
+    speech: bool = True
+    announced: bool = False
+    taps: list[tuple[float, float]] = field(default_factory=list)
+    frame_shapes: set[tuple[int, ...]] = field(default_factory=set)
+
+
+class FakeEngine:
+    def __init__(self, delay_s: float = 0.3, busy: bool = False, process_size: int | None = None):
+        """delay_s per result; busy: spend it in numpy work (like a model) instead of sleeping;
+        process_size: downscale frames to this height first (results then refer to a smaller
+        frame than the camera's, as the real engine's max_side does)."""
+        self.delay_s = delay_s
+        self.busy = busy
+        self.process_size = process_size
+        self.healthy = True
+        self.started = self.stopped = False
+        self.closed_sessions: list[str] = []
+        self.calls: list[tuple[str, str, Any]] = []
+        self._sessions: dict[str, _Session] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self._ids = itertools.count(1)
+        self._processed = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self.started = True
+        self._running = True
+        self._thread = threading.Thread(target=self._work, name="fake-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopped = True
+        self._running = False
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    @property
+    def ready(self) -> bool:
+        return self.healthy and self._thread is not None and self._thread.is_alive()
+
+    @property
+    def themes(self) -> tuple[str, ...]:
+        return ("animals", "fruit")
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def open_session(
+        self, on_result: Callable[[FakeResult], None], vocabulary: Sequence[str] | None = None
+    ) -> str:
+        session_id = f"f{next(self._ids)}"
+        with self._lock:
+            self._sessions[session_id] = _Session(on_result, tuple(vocabulary or ("cat", "cup")))
+        return session_id
+
+    def close_session(self, session_id: str) -> None:
+        with self._lock:
+            self._sessions.pop(session_id, None)
+            self.closed_sessions.append(session_id)
+
+    @property
+    def open_sessions(self) -> list[str]:
+        with self._lock:
+            return list(self._sessions)
+
+    def submit(
+        self, session_id: str, frame: Callable[[], npt.NDArray[np.uint8]] | npt.NDArray[np.uint8]
+    ) -> None:
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                return
+            if session.frame is not None:
+                session.dropped += 1
+            session.frame = frame
+            session.submitted += 1
+        self._wake.set()
+
+    def set_vocabulary(
+        self, session_id: str, words: str | None = None, theme: str | None = None
+    ) -> tuple[str, ...]:
+        if theme is not None:
+            if theme not in self.themes:
+                raise KeyError(f"unknown theme {theme!r}; choose one of {', '.join(self.themes)}")
+            vocabulary: tuple[str, ...] = ("cat", "dog") if theme == "animals" else ("apple",)
+        else:
+            vocabulary = tuple(parse_vocabulary(words or ""))
+        with self._lock:
+            self._session(session_id).vocabulary = vocabulary
+        self.calls.append(("vocabulary", session_id, vocabulary))
+        return vocabulary
+
+    def tap(self, session_id: str, x: float, y: float) -> None:
+        with self._lock:
+            self._session(session_id).taps.append((x, y))
+        self.calls.append(("tap", session_id, (x, y)))
+
+    def set_paused(self, session_id: str, paused: bool) -> None:
+        with self._lock:
+            self._session(session_id).paused = paused
+        self.calls.append(("paused", session_id, paused))
+
+    def set_speech(self, session_id: str, on: bool) -> None:
+        with self._lock:
+            self._session(session_id).speech = on
+        self.calls.append(("speech", session_id, on))
+
+    def session_stats(self, session_id: str) -> dict[str, Any]:
+        with self._lock:
+            s = self._session(session_id)
+            return {
+                "frames_submitted": s.submitted,
+                "frames_processed": s.processed,
+                "dropped": s.dropped,
+                "overlay_fps": round(1 / self.delay_s, 2) if self.delay_s else 0.0,
+                "stages_ms": {"segment": self.delay_s * 1000},
+                "lighting": {"state": "normal"},
+                "keyframes": 1,
+                "detect_ms": 1.0,
+                "vocabulary": list(s.vocabulary),
+                "paused": s.paused,
+            }
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "sessions": len(self._sessions),
+                "processed": self._processed,
+                "dropped": sum(s.dropped for s in self._sessions.values()),
+                "stages_ms": {"segment": self.delay_s * 1000},
+                "detect_ms": 1.0,
+                "errors": 0,
+            }
+
+    def _session(self, session_id: str) -> _Session:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise KeyError(f"no session {session_id!r}")
+        return session
+
+    # -- worker ------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while self._running:
+            self._wake.wait(0.2)
+            self._wake.clear()
+            with self._lock:
+                waiting = [(sid, s) for sid, s in self._sessions.items() if s.frame is not None]
+                taken = [(sid, s, s.frame) for sid, s in waiting]
+                for _, s in waiting:
+                    s.frame = None
+            for session_id, session, source in taken:
+                assert source is not None
+                frame = source() if callable(source) else source
+                session.frame_shapes.add(frame.shape)
+                if self.process_size is not None:
+                    step = max(1, frame.shape[0] // self.process_size)
+                    frame = frame[::step, ::step]
+                self._spend(self.delay_s)
+                with self._lock:
+                    session.processed += 1
+                    self._processed += 1
+                    if session.paused or session_id not in self._sessions:
+                        continue
+                    say = None
+                    if session.speech and not session.announced:
+                        session.announced = True
+                        say = FakeSay("That's a cat!", (1,))
+                session.on_result(_result(session_id, session.processed, frame, say))
+            if taken:
+                self._wake.set()
+
+    def _spend(self, seconds: float) -> None:
+        if not self.busy:
+            time.sleep(seconds)
+            return
+        deadline = time.perf_counter() + seconds
+        a = np.random.default_rng(0).random((160, 160), dtype=np.float32)
+        while time.perf_counter() < deadline:
+            a = np.tanh(a @ a)  # releases the GIL in BLAS, like torch does
+
+
+def _result(
+    session_id: str, index: int, frame: npt.NDArray[np.uint8], say: FakeSay | None
+) -> FakeResult:
+    height, width = frame.shape[:2]
+    x1, y1, x2, y2 = BOX
+    box = np.array([[x1 * width, y1 * height, x2 * width, y2 * height]], np.float32)
+    masks = np.zeros((1, height, width), bool)
+    masks[0, int(y1 * height) : int(y2 * height), int(x1 * width) : int(x2 * width)] = True
+    detections = Detections(box, np.array([0.9], np.float32), ("cat",), masks, np.array([1]))
+    colour = to_hex(colours_for(detections)[0])
+    return FakeResult(
+        session_id=session_id,
+        frame_index=index,
+        frame_size=(height, width),
+        detections=detections,
+        texts=("cat",),
+        objects=[
+            {
+                "id": 1,
+                "label": "cat",
+                "say": "a cat",
+                "score": 0.9,
+                "box": list(BOX),
+                "colour": colour,
+            }
+        ],
+        say=say,
+        lighting={"state": "normal"},
+        timings_ms={"segment": 300.0, "total": 301.0},
+    )

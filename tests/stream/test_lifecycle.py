@@ -1,0 +1,140 @@
+"""Sessions end cleanly whatever the phone does: closes, stops sending, vanishes, never
+connects; the server's shutdown closes every connection; the output resolution setting holds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import aiohttp
+
+from stream.app import METRICS_KEY, SESSIONS_KEY, ServerConfig, create_app
+from stream.sessions import SessionSettings
+from tests.stream.fake_engine import FakeEngine
+from tests.stream.rtc_client import Client, photo, serving
+
+IDLE_S = 2.0
+
+
+def _config(idle_timeout_s: float = IDLE_S, **session: object) -> ServerConfig:
+    return ServerConfig(session=SessionSettings(idle_timeout_s=idle_timeout_s, **session))  # type: ignore[arg-type]
+
+
+def _closed(app: object, reason: str) -> float:
+    metrics = app[METRICS_KEY]  # type: ignore[index]
+    value = metrics.registry.get_sample_value(
+        "visionanything_sessions_closed_total", {"reason": reason}
+    )
+    return float(value or 0.0)
+
+
+def test_a_closed_connection_is_forgotten_at_once() -> None:
+    async def scenario() -> None:
+        engine = FakeEngine(delay_s=0.05)
+        app = create_app(_config(idle_timeout_s=60), engine=engine)
+        async with serving(app) as base, aiohttp.ClientSession() as http:
+            client = Client()
+            await client.connect(http, base)
+            await client.wait_until(lambda: client.received >= 3, timeout=20)
+            started = time.monotonic()
+            await client.close()
+            while len(app[SESSIONS_KEY]) and time.monotonic() - started < 5:
+                await asyncio.sleep(0.05)
+            assert len(app[SESSIONS_KEY]) == 0, "closed long before the 60 s idle timeout"
+            assert engine.open_sessions == []
+            assert _closed(app, "connection_closed") == 1
+
+    asyncio.run(asyncio.wait_for(scenario(), 40))
+
+
+def test_silent_vanished_and_never_connected_phones_are_reaped_after_the_idle_timeout() -> None:
+    async def scenario() -> None:
+        engine = FakeEngine(delay_s=0.05)
+        app = create_app(_config(), engine=engine)
+        async with serving(app) as base, aiohttp.ClientSession() as http:
+            silent, vanished, never = Client(), Client(), Client()
+            try:
+                for client in (silent, vanished):
+                    await client.connect(http, base)
+                    await client.wait_until(_receiving(client), timeout=20)
+                # never: posts its offer but never applies the answer (no ICE, no DTLS)
+                async with http.post(f"{base}/api/offer", json=await never.offer()) as r:
+                    assert r.status == 200
+                assert len(app[SESSIONS_KEY]) == 3
+
+                silent.track.frozen = True  # stops sending, connection stays up
+                # vanishes: its ICE transport goes away without a DTLS close (no goodbye)
+                transport = vanished.pc.getTransceivers()[0].sender.transport
+                assert transport is not None
+                await transport.transport.stop()
+                started = time.monotonic()
+                while len(app[SESSIONS_KEY]) and time.monotonic() - started < 3 * IDLE_S + 2:
+                    await asyncio.sleep(0.1)
+                assert len(app[SESSIONS_KEY]) == 0
+                assert time.monotonic() - started >= IDLE_S - 0.5
+                assert engine.open_sessions == []
+                assert _closed(app, "idle") == 2
+                assert _closed(app, "never_connected") == 1
+            finally:
+                for client in (silent, vanished, never):
+                    await client.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 50))
+
+
+def test_shutdown_closes_every_connection_and_stops_the_engine() -> None:
+    async def scenario() -> None:
+        engine = FakeEngine(delay_s=0.05)
+        app = create_app(_config(idle_timeout_s=60), engine=engine)
+        clients = [Client(photo("astronaut")), Client(photo("coffee"))]
+        try:
+            async with serving(app) as base, aiohttp.ClientSession() as http:
+                for client in clients:
+                    await client.connect(http, base)
+                    await client.wait_until(_receiving(client), timeout=20)
+            # the server is gone: its peers were told
+            for client in clients:
+                await client.wait_until(_disconnected(client), timeout=10)
+            assert engine.stopped and engine.open_sessions == []
+            assert _closed(app, "shutdown") == 2
+        finally:
+            for client in clients:
+                await client.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 45))
+
+
+def test_output_height_sets_the_returned_resolution() -> None:
+    async def scenario() -> None:
+        engine = FakeEngine(delay_s=0.05)
+        app = create_app(_config(output_height=120), engine=engine)
+        async with serving(app) as base, aiohttp.ClientSession() as http:
+            client = Client(photo("chelsea", 320, 240))
+            try:
+                await client.connect(http, base)
+                await client.wait_for("objects")
+                await client.wait_until(lambda: client.received >= 10, timeout=20)
+                assert client.last_frame is not None
+                assert (client.last_frame.height, client.last_frame.width) == (120, 160)
+                assert 320 * 240 in {shape[0] * shape[1] for shape in engine_shapes(engine)}
+            finally:
+                await client.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 40))
+
+
+def engine_shapes(engine: FakeEngine) -> set[tuple[int, ...]]:
+    """Frame shapes the engine was given: the camera's, whatever the output resolution."""
+    shapes: set[tuple[int, ...]] = set()
+    for session in engine._sessions.values():
+        shapes |= session.frame_shapes
+    return shapes
+
+
+def _receiving(client: Client) -> Callable[[], bool]:
+    return lambda: client.received >= 3
+
+
+def _disconnected(client: Client) -> Callable[[], bool]:
+    return lambda: client.pc.connectionState in ("closed", "failed")

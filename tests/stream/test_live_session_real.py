@@ -1,0 +1,104 @@
+"""The server with the real engine (tiny random models on the CPU) and an aiortc phone over
+loopback: video returns at the camera's rate while MobileSAM (512, ~0.3 s a frame here) is far
+slower, objects and stats arrive, and the overlay is drawn exactly where the result's masks are."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import aiohttp
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from inference.engine import Engine, EngineSettings
+from inference.lighting import LightingSettings
+from inference.models import Models
+from inference.overlay import OverlayRenderer
+from stream.app import SESSIONS_KEY, ServerConfig, create_app
+from stream.tracks import fit_detections
+from tests.stream.rtc_client import Client, mean_abs_diff, photo, serving
+
+STEADY_S = 5.0
+
+
+@pytest.fixture(scope="module")
+def models() -> Iterator[Models]:
+    from inference.detector import build_random_detector
+    from inference.segmenter import build_random_segmenter
+
+    cpu = torch.device("cpu")
+    yield Models(build_random_detector(cpu, tiny=True), build_random_segmenter(cpu, 512))
+
+
+def test_real_engine_end_to_end(models: Models) -> None:
+    engine = Engine(
+        models,
+        # random weights score low: pin the thresholds so the tiny detector finds things
+        EngineSettings(
+            max_side=320, lighting=LightingSettings(box_threshold=0.0, text_threshold=0.0)
+        ),
+    )
+    asyncio.run(asyncio.wait_for(_session(engine), 90))
+
+
+async def _session(engine: Engine) -> None:
+    app = create_app(ServerConfig(), engine=engine)
+    image = photo("coffee", 320, 240)
+    async with serving(app) as base, aiohttp.ClientSession() as http:
+        client = Client(image, fps=15)
+        try:
+            answer = await client.connect(http, base)
+            hello = await client.wait_for("hello")
+            assert "fruit" in hello["themes"] and hello["vocabulary"]
+            objects = await client.wait_for("objects", lambda m: bool(m["objects"]), timeout=30)
+            for obj in objects["objects"]:
+                assert obj["label"] in hello["vocabulary"]
+                assert all(0.0 <= v <= 1.0 for v in obj["box"])
+
+            sent0, received0 = client.track.sent, client.received
+            started = time.monotonic()
+            await asyncio.sleep(STEADY_S)
+            elapsed = time.monotonic() - started
+            sent, received = client.track.sent - sent0, client.received - received0
+            assert abs(received - sent) <= 0.1 * sent, f"sent {sent}, got back {received}"
+            stats = await client.wait_for("stats", lambda m: m["frames_processed"] > 0)
+            assert stats["lighting"]["state"] in ("dark", "dim", "normal", "bright", "backlit")
+            # the models are slower than the camera: the engine drops frames, the video does not
+            assert stats["dropped"] > 0
+            assert received >= 0.7 * 15 * elapsed
+
+            # freeze the overlay, then compare what comes back with what we sent
+            client.send({"type": "mode", "mode": "pause"})
+            session = app[SESSIONS_KEY].get(answer["session"])
+            assert session is not None
+            await client.wait_until(lambda: session.paused, timeout=5)
+            frozen = session.latest
+            assert frozen is not None and len(frozen.detections) > 0
+            mark = client.received
+            await client.wait_until(lambda: client.received >= mark + 10, timeout=10)
+            assert session.latest is frozen
+            assert client.last_frame is not None
+            returned = client.last_frame.to_ndarray(format="rgb24")
+            fitted = fit_detections(frozen.detections, frozen.frame_size, image.shape[:2])
+            assert fitted.masks is not None
+            masks = np.asarray(fitted.masks.any(axis=0))
+            assert masks.sum() > 100, "random weights should still give some mask pixels"
+            # the overlay the server should have drawn on our photo, drawn here on the original;
+            # random-weight masks are pixel-level speckle that VP8 smears, so compare blurred
+            expected = OverlayRenderer().annotate(image, fitted, frozen.texts)
+            everywhere = np.ones(masks.shape, bool)
+            codec_loss = mean_abs_diff(_blur(returned), _blur(expected), everywhere)
+            overlay_change = mean_abs_diff(_blur(returned), _blur(image), masks)
+            assert codec_loss < 8, codec_loss
+            assert overlay_change > 3 * codec_loss, (codec_loss, overlay_change)
+        finally:
+            await client.close()
+    assert not engine.ready, "graceful shutdown stops the engine"
+
+
+def _blur(image: np.ndarray) -> np.ndarray:
+    return np.asarray(cv2.GaussianBlur(image, (9, 9), 0))

@@ -1,0 +1,148 @@
+"""The pieces of the video path on their own: mailbox bounds, output sizing, mask fitting, the
+painter, one RGB conversion per frame, and a bad result costing an overlay, not the video."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import av
+import numpy as np
+import pytest
+from aiortc.mediastreams import MediaStreamError
+
+from inference.detections import Detections
+from stream.tracks import (
+    AnnotatedVideoTrack,
+    FrameMailbox,
+    OverlayPainter,
+    SharedFrame,
+    fit_detections,
+    output_size,
+)
+from tests.stream.rtc_client import photo
+
+
+@dataclass(frozen=True)
+class Result:
+    frame_size: tuple[int, int]
+    detections: Detections
+    texts: tuple[str, ...]
+
+
+def _frame(image: np.ndarray, pts: int = 3000) -> SharedFrame:
+    frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+    frame.pts = pts
+    frame.time_base = fractions.Fraction(1, 90_000)
+    return SharedFrame(frame)
+
+
+def _square(size: tuple[int, int]) -> Detections:
+    h, w = size
+    masks = np.zeros((1, h, w), bool)
+    masks[0, h // 4 : 3 * h // 4, w // 4 : 3 * w // 4] = True
+    box = np.array([[w / 4, h / 4, 3 * w / 4, 3 * h / 4]], np.float32)
+    return Detections(box, np.array([0.8], np.float32), ("cup",), masks, np.array([4]))
+
+
+@pytest.mark.parametrize(
+    ("camera", "setting", "expected"),
+    [
+        ((480, 640), None, (480, 640)),
+        ((480, 640), 480, (480, 640)),
+        ((480, 640), 720, (480, 640)),  # never upscaled
+        ((480, 640), 240, (240, 320)),
+        ((720, 1280), 361, (360, 640)),  # even sides
+        ((640, 480), 320, (320, 240)),  # portrait phone
+    ],
+)
+def test_output_size(
+    camera: tuple[int, int], setting: int | None, expected: tuple[int, int]
+) -> None:
+    assert output_size(*camera, setting) == expected
+
+
+def test_fit_detections_scales_boxes_and_keeps_masks_crisp() -> None:
+    small = _square((120, 160))
+    fitted = fit_detections(small, (120, 160), (240, 320))
+    assert fitted.masks is not None and fitted.masks.shape == (1, 240, 320)
+    assert fitted.masks.dtype == bool
+    np.testing.assert_allclose(fitted.boxes, [[80, 60, 240, 180]])
+    assert fitted.masks[0, 120, 160] and not fitted.masks[0, 10, 10]
+    assert fitted.labels == ("cup",) and fitted.track_ids is not None
+    assert fit_detections(small, (120, 160), (120, 160)) is small
+
+
+def test_mailbox_keeps_the_newest_frames_and_counts_drops() -> None:
+    async def scenario() -> None:
+        box = FrameMailbox(2)
+        frames = [_frame(photo(), pts=i) for i in range(5)]
+        dropped = [box.put(f) for f in frames]
+        assert dropped == [False, False, True, True, True] and box.dropped == 3
+        assert (await box.get()) is frames[3] and (await box.get()) is frames[4]
+        waiter = asyncio.create_task(box.get())
+        await asyncio.sleep(0.01)
+        box.close()
+        with pytest.raises(MediaStreamError):
+            await waiter
+        assert not box.put(frames[0]), "a closed box takes nothing"
+
+    asyncio.run(asyncio.wait_for(scenario(), 5))
+
+
+def test_rgb_is_converted_once_even_when_two_threads_ask() -> None:
+    shared = _frame(photo())
+    arrays: list[np.ndarray] = []
+    barrier = threading.Barrier(4)
+
+    def ask() -> None:
+        barrier.wait()
+        arrays.append(shared.rgb())
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert len(arrays) == 4 and all(a is arrays[0] for a in arrays)
+
+
+def test_painter_draws_a_smaller_result_in_place_and_keeps_timestamps() -> None:
+    image = photo("coffee", 320, 240)
+    painter = OverlayPainter()
+    plain = painter.paint(_frame(image), None)
+    assert (plain.pts, plain.time_base) == (3000, fractions.Fraction(1, 90_000))
+    camera_rgb = _frame(image).rgb()
+    np.testing.assert_array_equal(plain.to_ndarray(format="rgb24"), camera_rgb)
+
+    result = Result((120, 160), _square((120, 160)), ("a cup",))
+    out = painter.paint(_frame(image), result).to_ndarray(format="rgb24")
+    diff = np.abs(out.astype(int) - camera_rgb.astype(int)).sum(axis=2)
+    assert diff[100:140, 120:200].mean() > 30, "the mask is drawn over the middle"
+    assert diff[200:, :].max() == 0 and diff[:, :60].max() == 0, "nothing else changes"
+
+    small = OverlayPainter(output_height=120).paint(_frame(image), result)
+    assert (small.height, small.width) == (120, 160)
+
+
+def test_a_bad_result_costs_the_overlay_not_the_frame() -> None:
+    async def scenario() -> None:
+        box = FrameMailbox(2)
+        errors: list[BaseException] = []
+        broken = Result((240, 320), _square((240, 320)), ("one", "too many texts"))
+        with ThreadPoolExecutor(1) as pool:
+            track = AnnotatedVideoTrack(
+                box, OverlayPainter(), lambda: broken, pool, None, errors.append
+            )
+            box.put(_frame(photo()))
+            frame = await track.recv()
+            assert (frame.width, frame.height) == (320, 240)
+            assert len(errors) == 1 and isinstance(errors[0], ValueError)
+            track.stop()
+            with pytest.raises(MediaStreamError):
+                await track.recv()
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))

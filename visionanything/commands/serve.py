@@ -1,0 +1,200 @@
+"""`visionanything serve`: the live camera server (the page in web/, WebRTC signalling, health
+and metrics), HTTPS with a self-signed certificate by default.
+
+It listens at once and loads the models in the background (`/readyz` says when they are ready);
+it prints the URLs, the LAN one also as a QR code for a phone. Ctrl-C (or SIGTERM) closes every
+session and stops the engine. If the models cannot be loaded it says why and exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from inference.device import DEVICE_CHOICES
+from inference.models import MODEL_SOURCES
+
+if TYPE_CHECKING:
+    from stream.app import EngineFactory, ServerConfig
+    from stream.sessions import EngineLike
+
+log = logging.getLogger("visionanything.serve")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+HTTPS_PORT, HTTP_PORT = 8443, 8080
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run the live camera server",
+        description="Serve the live camera page and stream annotated video back to phones "
+        "over WebRTC. HTTPS by default (phones allow the camera only on secure pages).",
+    )
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
+    parser.add_argument(
+        "--port", type=int, default=None, help=f"default {HTTPS_PORT}, or {HTTP_PORT} with --http"
+    )
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="plain HTTP (for localhost only: phones refuse the camera on http:// LAN pages)",
+    )
+    parser.add_argument(
+        "--cert-dir",
+        type=Path,
+        default=Path(".tls"),
+        help="where the self-signed certificate is kept (generated on first run)",
+    )
+    parser.add_argument(
+        "--models",
+        choices=MODEL_SOURCES,
+        default="real",
+        help="real: checkpoints under weights/; random: random weights (load tests, demos)",
+    )
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument(
+        "--size",
+        type=int,
+        choices=(512, 1024),
+        default=512,
+        help="segmenter encoder input size (512 is ~6x cheaper on CPU)",
+    )
+    parser.add_argument(
+        "--detector-size",
+        type=int,
+        default=512,
+        help="shortest edge of the detector input in pixels (smaller is faster)",
+    )
+    parser.add_argument("--manifest", type=Path, default=None, help="checkpoint manifest")
+    parser.add_argument("--max-sessions", type=int, default=4, help="phones at once")
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=20.0,
+        help="seconds without video before a session is closed",
+    )
+    parser.add_argument(
+        "--output-height",
+        type=int,
+        default=None,
+        help="rows of the video sent back (default: the camera's; never upscaled)",
+    )
+    parser.add_argument(
+        "--offers-per-minute",
+        type=int,
+        default=30,
+        help="signalling rate limit per client address (0: none)",
+    )
+    parser.add_argument("--web-dir", type=Path, default=Path("web"), help="the page's static files")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # imported here: `visionanything segment --help` should not pay for WebRTC or torch
+    from stream.app import ServerConfig
+    from stream.sessions import SessionSettings
+
+    port = args.port if args.port is not None else (HTTP_PORT if args.http else HTTPS_PORT)
+    try:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"--port {port} must lie in 0..65535")
+        if not 64 <= args.detector_size <= 2048:
+            raise ValueError(f"--detector-size {args.detector_size} must lie in 64..2048")
+        config = ServerConfig(
+            session=SessionSettings(
+                idle_timeout_s=args.idle_timeout, output_height=args.output_height
+            ),
+            web_dir=args.web_dir,
+            max_sessions=args.max_sessions,
+            offers_per_minute=args.offers_per_minute,
+        )
+        context = None if args.http else _tls_context(args.cert_dir, args.host)
+    except (ValueError, OSError, ssl.SSLError) as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    return asyncio.run(_serve(args.host, port, context, config, _engine_factory(args)))
+
+
+def _tls_context(cert_dir: Path, host: str) -> ssl.SSLContext:
+    from stream.tls import ensure_certificate, server_ssl_context
+    from stream.urls import certificate_hosts
+
+    return server_ssl_context(ensure_certificate(cert_dir, certificate_hosts(host)))
+
+
+def _engine_factory(args: argparse.Namespace) -> EngineFactory:
+    """Builds the engine; slow (torch import, model construction), run in a background thread."""
+
+    def build() -> EngineLike:
+        from inference.checkpoints import Manifest
+        from inference.detector import DetectorSettings
+        from inference.device import resolve_device
+        from inference.engine import Engine
+        from inference.models import load_models
+
+        device = resolve_device(args.device)
+        log.info("device: %s; models: %s; segmenter size %d", device, args.models, args.size)
+        settings = DetectorSettings(
+            shortest_edge=args.detector_size, longest_edge=max(args.detector_size * 5 // 3, 64)
+        )
+        models = load_models(
+            args.models,
+            device,
+            segmenter_size=args.size,
+            detector_settings=settings,
+            manifest=Manifest.load(args.manifest) if args.models == "real" else None,
+        )
+        return Engine(models)
+
+    return build
+
+
+async def _serve(
+    host: str,
+    port: int,
+    context: ssl.SSLContext | None,
+    config: ServerConfig,
+    factory: EngineFactory,
+) -> int:
+    from aiohttp import web
+
+    from stream.app import create_app
+    from stream.urls import banner, server_urls
+
+    stop = asyncio.Event()
+    status = EXIT_OK
+
+    def fatal(message: str) -> None:
+        nonlocal status
+        log.error("cannot serve without models (%s); stopping", message)
+        status = EXIT_FAILED
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(signum, stop.set)
+    app = create_app(config, engine_factory=factory, on_fatal=fatal)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port, ssl_context=context)
+        await site.start()
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", host, port, exc)
+        await runner.cleanup()
+        return EXIT_FAILED
+    bound_port = int(runner.addresses[0][1]) if runner.addresses else port  # port 0: the OS chose
+    print(banner(server_urls(host, bound_port, https=context is not None), context is not None))
+    print(flush=True)
+    await stop.wait()
+    log.info("shutting down: closing sessions and stopping the engine")
+    await runner.cleanup()
+    return status
