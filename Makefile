@@ -1,11 +1,11 @@
-# Two commands matter: `make demo` (runs the product; until the live server lands, the still-image
-# segment command) and `make test` (sets everything up, then lint, types and the test suite).
+# Two commands matter: `make serve` (runs the product: the live server, HTTPS on port 8443) and
+# `make test` (sets everything up, then lint, types and the test suite).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: setup system-deps lint test demo weights clean
+.PHONY: setup system-deps lint test serve demo weights clean
 
 # Debian packages the tests need (a real Chromium for the browser test). CI runs as root on a
 # fresh machine; elsewhere, install them yourself or the browser test reports what is missing.
@@ -34,10 +34,16 @@ system-deps:
 test: lint system-deps
 	$(BIN)/pytest
 
+MODELS := $(if $(wildcard weights/mobile_sam.pt),real,random)
+
+# The live server; real checkpoints when fetched (`make weights`), random weights otherwise.
+serve: setup
+	$(BIN)/visionanything serve --models $(MODELS)
+
 # Segments the cat photo that ships with scikit-image; random weights unless checkpoints exist.
 demo: setup
 	$(BIN)/visionanything segment "$$($(BIN)/python -c 'import skimage, pathlib; print(pathlib.Path(skimage.__file__).parent / "data" / "chelsea.png")')" \
-		--find "cat" --models $(if $(wildcard weights/mobile_sam.pt),real,random) --out $(OUT)
+		--find "cat" --models $(MODELS) --out $(OUT)
 
 weights: setup
 	$(BIN)/visionanything weights fetch

@@ -161,6 +161,7 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._ids = itertools.count(1)
         self._errors = 0
+        self._closed_totals = {"processed": 0, "dropped": 0, "keyframes": 0}
         self._stages_ms: dict[str, float] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -211,7 +212,11 @@ class Engine:
 
     def close_session(self, session_id: str) -> None:
         with self._lock:
-            self._sessions.pop(session_id, None)
+            closed = self._sessions.pop(session_id, None)
+            if closed is not None:  # keep the process-wide counters monotonic
+                self._closed_totals["processed"] += closed.processed
+                self._closed_totals["dropped"] += closed.dropped
+                self._closed_totals["keyframes"] += closed.keyframes
             if session_id in self._order:
                 self._order.remove(session_id)
         self.broker.forget(session_id)
@@ -282,11 +287,15 @@ class Engine:
     def stats(self) -> dict[str, Any]:
         with self._lock:
             sessions = list(self._sessions.values())
+            totals = self._closed_totals
             return {
                 "sessions": len(sessions),
                 "processed": sum(s.processed for s in sessions),
                 "dropped": sum(s.dropped for s in sessions),
                 "keyframes": sum(s.keyframes for s in sessions),
+                "processed_total": totals["processed"] + sum(s.processed for s in sessions),
+                "dropped_total": totals["dropped"] + sum(s.dropped for s in sessions),
+                "keyframes_total": totals["keyframes"] + sum(s.keyframes for s in sessions),
                 "errors": self._errors,
                 "stages_ms": {k: round(v, 1) for k, v in self._stages_ms.items()},
                 "detect_ms": round(max((s.detect_ms for s in sessions), default=0.0), 1),
