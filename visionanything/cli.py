@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from visionanything.commands import segment, serve, weights
+from visionanything.commands import bench, clip, segment, serve, weights
 
-COMMANDS = (segment, serve, weights)
+COMMANDS = (bench, clip, segment, serve, weights)
 
 
 def build_parser() -> argparse.ArgumentParser:

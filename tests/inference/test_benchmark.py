@@ -1,0 +1,167 @@
+"""The benchmark's measuring functions on tiny settings: FLOP counts are right and consistent,
+timings are positive, the pipeline comparison returns both rates, and `visionanything bench`
+writes valid JSON and Markdown. Timings are reported, never asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from inference.benchmark import (
+    BenchSettings,
+    PeakResult,
+    bench_boxes,
+    bench_decoder,
+    bench_detector,
+    bench_encoder,
+    compare_pipelines,
+    count_flops,
+    measure_peak,
+    run_benchmark,
+    to_markdown,
+)
+from inference.detector import build_random_detector
+from inference.models import Models
+from inference.segmenter import build_random_segmenter
+from stream.loadtest.clip import iter_clip_frames
+from visionanything.cli import main
+
+CPU = torch.device("cpu")
+ENCODER_512_GFLOP = 20.6  # STACK.md
+
+
+@pytest.fixture(scope="module")
+def models() -> Models:
+    return Models(build_random_detector(CPU, tiny=True), build_random_segmenter(CPU, 512))
+
+
+@pytest.fixture(scope="module")
+def peak() -> PeakResult:
+    return measure_peak(CPU, size=256, repeats=2)
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[np.ndarray]:
+    return [f.rgb for f in iter_clip_frames(2.0, 15, (320, 240), seed=0)]
+
+
+def test_peak_and_flop_counting(peak: PeakResult) -> None:
+    assert peak.gflops_per_s > 0 and peak.best_ms > 0 and peak.size == 256
+    a = torch.ones(64, 32)
+    assert count_flops(lambda: a @ torch.ones(32, 16)) == 2 * 64 * 32 * 16
+
+
+def test_encoder_flops_match_the_published_count(models: Models, peak: PeakResult) -> None:
+    result = bench_encoder(models.segmenter, repeats=1, peak=peak)
+    assert result.input_shape == [1, 3, 512, 512]
+    assert result.flops / 1e9 == pytest.approx(ENCODER_512_GFLOP, rel=0.15)
+    assert len(result.times_ms) == 1 and result.median_ms > 0 and result.min_ms > 0
+    assert result.gflops_per_s > 0 and result.peak_fraction > 0
+
+
+def test_decoder_flops_grow_with_the_boxes(
+    models: Models, peak: PeakResult, frames: list[np.ndarray]
+) -> None:
+    (embedding,) = models.segmenter.embed([frames[0]])
+    one, four = (bench_decoder(models.segmenter, embedding, n, 1, peak) for n in (1, 4))
+    assert one.label == "decoder 1 box" and four.label == "decoder 4 boxes"
+    assert 0 < one.flops < four.flops
+    assert four.flops == pytest.approx(4 * one.flops, rel=0.25)  # linear in boxes
+    boxes = bench_boxes(8, (240, 320))
+    assert boxes.shape == (8, 4) and (boxes[:, 2:] > boxes[:, :2]).all()
+    assert np.array_equal(boxes, bench_boxes(8, (240, 320)))
+
+
+def test_detector_flops_grow_with_the_input(
+    models: Models, peak: PeakResult, frames: list[np.ndarray]
+) -> None:
+    small, large = (
+        bench_detector(models.detector, frames[0], size, ["cat", "cup"], 1, peak)
+        for size in (96, 192)
+    )
+    assert small.input_shape[2] == 96 and large.input_shape[2] == 192
+    assert 0 < small.flops < large.flops
+    assert small.median_ms > 0
+
+
+def test_pipeline_comparison_returns_both_rates(models: Models, frames: list[np.ndarray]) -> None:
+    settings = BenchSettings(pipeline_detector_size=128, max_objects=3, box_threshold=0.0)
+    lines: list[str] = []
+    result = compare_pipelines(models, frames, 15.0, settings, progress=lines.append)
+    for pipeline in (result.scheduled, result.naive):
+        assert pipeline.seconds == pytest.approx(2.0)
+        assert pipeline.frames_offered == 30
+        assert pipeline.results >= 1, pipeline
+        assert pipeline.results_per_s == pytest.approx(pipeline.results / 2.0, abs=1e-3)
+        assert pipeline.keyframes >= 1 and pipeline.detect_ms_mean is not None
+        assert pipeline.objects_mean <= 3
+        assert 0 <= pipeline.frames_skipped < 30
+    assert result.naive.segmented >= 1  # a saturated random detector always finds something
+    assert result.ratio is not None and result.ratio > 0
+    assert result.overlay_ratio is not None and result.overlay_ratio > 0
+    assert result.frame_size == (240, 320)
+    assert [line.split(" pipeline")[0] for line in lines] == ["scheduled", "naive"]
+
+
+def test_report_markdown_and_progress(
+    models: Models, frames: list[np.ndarray], peak: PeakResult
+) -> None:
+    settings = BenchSettings(detector_sizes=(96,), boxes=(1,), repeats=1, peak_size=128)
+    lines: list[str] = []
+    report = run_benchmark(models, settings, [], 15.0, frame=frames[0], progress=lines.append)
+    assert [line.split("]")[0] for line in lines] == ["[1/4", "[2/4", "[3/4", "[4/4"]
+    assert [s.label for s in report.stages] == ["encoder 512", "decoder 1 box", "detector 96"]
+    assert report.pipeline is None and report.random_weights
+    text = to_markdown(report)
+    assert "| encoder 512 |" in text and "Pipeline" not in text
+    with pytest.raises(ValueError):
+        run_benchmark(models, settings, [], 15.0)
+    with pytest.raises(ValueError):
+        BenchSettings(boxes=(0,))
+
+
+def test_bench_command_writes_json_and_markdown(tmp_path: Path) -> None:
+    out_json, out_md = tmp_path / "bench.json", tmp_path / "bench.md"
+    status = main(
+        [
+            "bench",
+            "--device=cpu",
+            "--tiny-detector",
+            "--size=512",
+            "--detector-sizes=96,128",
+            "--boxes=1,2",
+            "--pipeline-detector-size=96",
+            "--clip-seconds=1",
+            "--clip-size=320x240",
+            "--repeats=1",
+            "--peak-size=256",
+            f"--json={out_json}",
+            f"--markdown={out_md}",
+        ]
+    )
+    assert status == 0
+    report = json.loads(out_json.read_text())
+    assert report["machine"]["device"] == "cpu" and report["machine"]["torch"] == torch.__version__
+    assert report["machine"]["cpu"]
+    assert report["peak"]["gflops_per_s"] > 0
+    labels = [s["label"] for s in report["stages"]]
+    assert labels == [
+        "encoder 512",
+        "decoder 1 box",
+        "decoder 2 boxes",
+        "detector 96",
+        "detector 128",
+    ]
+    assert all(s["flops"] > 0 for s in report["stages"])
+    pipeline = report["pipeline"]
+    assert pipeline["frames"] == 15 and pipeline["scheduled"]["results"] >= 1
+    assert "naive" in pipeline and "ratio" in pipeline
+    assert report["clip"]["scenes"] == ["chelsea", "coffee"]
+    markdown = out_md.read_text()
+    assert markdown.startswith("## visionanything bench")
+    assert "| detector 128 |" in markdown and "| naive Grounded-SAM |" in markdown
+    assert main(["bench", "--device=cpu", "--boxes=0", "--tiny-detector"]) == 2
