@@ -68,6 +68,14 @@ class EngineSettings:
     announcer: AnnouncerSettings = field(default_factory=AnnouncerSettings)
     default_vocabulary: tuple[str, ...] = DEFAULT_VOCABULARY
 
+    @classmethod
+    def for_device(cls, device_type: str, **changes: Any) -> EngineSettings:
+        """Batch the segmenter's encoder across sessions on a GPU, where a batch of 4 costs
+        little more than one image; on a CPU batching does not lower the per-image cost
+        (STACK.md), so each session's frame goes alone and results come back sooner."""
+        batch = 4 if device_type == "cuda" else 1
+        return cls(**{"max_batch": batch, **changes})
+
 
 @dataclass(frozen=True)
 class FrameResult:

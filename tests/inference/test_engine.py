@@ -272,3 +272,26 @@ def test_broker_keeps_only_the_newest_job_per_session_and_drops_stale_ones() -> 
         assert len(outcomes) == 3
     finally:
         broker.close()
+
+
+@pytest.mark.parametrize(("device", "batch"), [("cpu", 1), ("cuda", 4)])
+def test_settings_batch_across_sessions_only_on_a_gpu(device: str, batch: int) -> None:
+    settings = EngineSettings.for_device(device, max_side=480)
+    assert settings.max_batch == batch and settings.max_side == 480
+
+
+def test_a_batch_of_sessions_is_segmented_together(models: Models) -> None:
+    engine = Engine(models, _settings(max_batch=2))
+    engine.start()
+    try:
+        a, b = Results(), Results()
+        first, second = engine.open_session(a, ["cat"]), engine.open_session(b, ["cup"])
+        for _ in range(45):
+            engine.submit(first, data.chelsea())
+            engine.submit(second, data.coffee()[::2, ::2])  # another size in the same batch
+            time.sleep(1 / 15)
+        a.wait_for(lambda items: any(r.objects for r in items))
+        b.wait_for(lambda items: any(r.objects for r in items))
+        assert a.items[-1].frame_size != b.items[-1].frame_size
+    finally:
+        engine.stop()

@@ -136,7 +136,7 @@ def _engine_factory(args: argparse.Namespace) -> EngineFactory:
         from inference.checkpoints import Manifest
         from inference.detector import DetectorSettings
         from inference.device import resolve_device
-        from inference.engine import Engine
+        from inference.engine import Engine, EngineSettings
         from inference.models import load_models
 
         device = resolve_device(args.device)
@@ -151,7 +151,7 @@ def _engine_factory(args: argparse.Namespace) -> EngineFactory:
             detector_settings=settings,
             manifest=Manifest.load(args.manifest) if args.models == "real" else None,
         )
-        return Engine(models)
+        return Engine(models, EngineSettings.for_device(device.type))
 
     return build
 
