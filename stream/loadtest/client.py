@@ -1,0 +1,776 @@
+"""One simulated phone for load tests: an aiortc peer that streams a clip like a camera and
+measures what comes back.
+
+    phone = Phone(0, clip, fps=15, origin=time.monotonic())
+    if await phone.connect(http, "http://127.0.0.1:8080", ssl=False, timeout_s=15):
+        ...                       # streaming; call phone.tick() once a second
+    await phone.close()
+    result = phone.result()
+
+Frame code: every sent frame carries its counter (16 bits + a CRC-8) as a strip of black and
+white blocks in the bottom-left corner, each bit a pair of blocks (white-black = 1,
+black-white = 0). Comparing the two blocks of a pair, rather than thresholding each block,
+survives VP8/H.264 compression, a rescaled return video and a translucent mask drawn over the
+strip; a strip that cannot be read (a badge or a solid contour over it) fails the contrast or the
+CRC check and the frame counts as unmatched, never as a wrong match. The receive time minus the
+send time of the decoded counter is the video round trip (encode, network, server, decode).
+aiortc's receiver releases a frame only when the next frame's first packet arrives, so an aiortc
+peer (the server's receiver, and this client's) adds about one frame interval each: at 15 fps
+about 130 ms of any measured round trip is that, which a browser phone would not see.
+
+"A new object entering" is a cut in the clip (`Clip.shots`): from the send time of the first
+frame after a cut to the first `objects` message carrying an object id not seen before the cut.
+With `tap=True` the phone also taps the middle of the picture when it connects and after every
+cut, as a child pointing at the new thing would; the server then segments (and tracks) the
+tapped object even when its detector finds nothing (random weights), so the load includes the
+segmenter and the new-object time includes answering a tap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import aiohttp
+import av
+import cv2
+import numpy as np
+import numpy.typing as npt
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+I420 = npt.NDArray[np.uint8]  # (H * 3 / 2, W): the Y plane, then U and V at half resolution
+Clock = Callable[[], float]
+
+VIDEO_CLOCK = 90_000  # RTP video clock: pts in 1/90000 s, as a camera's
+VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
+
+# -- the frame code ------------------------------------------------------------------------------
+
+COUNTER_BITS = 16
+CHECK_BITS = 8
+CODE_ROWS = 3  # 24 bits = 3 rows of 8 bits, each bit two blocks side by side
+CODE_COLUMNS = 16  # blocks per row
+COUNTER_MODULUS = 1 << COUNTER_BITS
+BLACK, WHITE = 16, 235  # video-range luma
+MIN_CONTRAST = 24.0  # luma levels between the two blocks of a bit, or the strip is unreadable
+NEW_OBJECT_TIMEOUT_S = 10.0  # a cut with no new object id for this long counts as missed
+MAX_SAMPLES = 200_000  # latency samples kept per client
+MAX_ERRORS = 50  # error texts kept per client (all are counted)
+
+
+def code_block(size: tuple[int, int]) -> int:
+    """Side in pixels of one code block for frames of (width, height): 1/40 of the shorter side,
+    even, at least 8 (12 px at 640×480)."""
+    block = max(8, round(min(size) / 40))
+    return block + block % 2
+
+
+def check_code_fits(size: tuple[int, int]) -> None:
+    """ValueError unless frames of (width, height) can carry the code strip."""
+    width, height = size
+    block = code_block(size)
+    if width < CODE_COLUMNS * block or height < 2 * CODE_ROWS * block or width % 2 or height % 2:
+        raise ValueError(
+            f"frames of {width}x{height} cannot carry the frame code: they must be even-sized "
+            f"and at least {CODE_COLUMNS * block}x{2 * CODE_ROWS * block}"
+        )
+
+
+def crc8(data: bytes) -> int:
+    """CRC-8 (polynomial 0x07, initial value 0)."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def code_bits(counter: int) -> npt.NDArray[np.bool_]:
+    """The 24 bits (MSB first) that encode `counter` modulo 2**16: counter, then its CRC-8."""
+    value = counter % COUNTER_MODULUS
+    word = (value << CHECK_BITS) | crc8(value.to_bytes(2, "big"))
+    total = COUNTER_BITS + CHECK_BITS
+    return np.array([(word >> (total - 1 - k)) & 1 for k in range(total)], dtype=bool)
+
+
+def stamp_code(frame: I420, size: tuple[int, int], counter: int) -> None:
+    """Draw `counter`'s code into the bottom-left corner of an I420 frame, in place (grey
+    chroma under the strip, so the blocks stay black and white whatever the picture)."""
+    width, height = size
+    block = code_block(size)
+    bits = code_bits(counter).reshape(CODE_ROWS, CODE_COLUMNS // 2)
+    pairs = np.empty((CODE_ROWS, CODE_COLUMNS), dtype=np.uint8)
+    pairs[:, 0::2] = np.where(bits, WHITE, BLACK)
+    pairs[:, 1::2] = np.where(bits, BLACK, WHITE)
+    pattern = np.repeat(np.repeat(pairs, block, axis=0), block, axis=1)
+    top = height - CODE_ROWS * block
+    frame[top:height, : CODE_COLUMNS * block] = pattern
+    flat = frame.reshape(-1)
+    quarter = width * height // 4
+    for start in (width * height, width * height + quarter):  # U, then V
+        chroma = flat[start : start + quarter].reshape(height // 2, width // 2)
+        chroma[top // 2 :, : CODE_COLUMNS * block // 2] = 128
+
+
+def frame_luma(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
+    """The Y plane of a decoded frame as (H, W) uint8, without a copy for planar YUV."""
+    if frame.format.name in ("yuv420p", "yuvj420p", "yuv422p", "yuv444p", "nv12"):
+        plane = frame.planes[0]
+        rows = np.frombuffer(memoryview(plane), dtype=np.uint8)[: plane.line_size * frame.height]
+        return rows.reshape(frame.height, plane.line_size)[:, : frame.width]
+    return np.asarray(frame.to_ndarray(format="gray"), dtype=np.uint8)
+
+
+def read_code(luma: npt.NDArray[np.uint8], sent_size: tuple[int, int]) -> int | None:
+    """The counter (mod 2**16) in a returned frame's luma, or None when the strip is unreadable.
+
+    `sent_size` is the (width, height) the frame was sent at; a server that returns the video
+    at another size scales the strip with it.
+    """
+    sent_width, sent_height = sent_size
+    block = code_block(sent_size)
+    height, width = luma.shape
+    sx, sy = width / sent_width, height / sent_height
+    strip_w, strip_h = CODE_COLUMNS * block, CODE_ROWS * block
+    region = luma[round((sent_height - strip_h) * sy) : height, : round(strip_w * sx)]
+    if region.shape != (strip_h, strip_w):
+        if min(region.shape) < 4:
+            return None
+        region = np.asarray(
+            cv2.resize(region, (strip_w, strip_h), interpolation=cv2.INTER_AREA), dtype=np.uint8
+        )
+    inset = block // 4  # block edges blur in compression: read each block's middle
+    blocks = np.asarray(region, dtype=np.float32).reshape(CODE_ROWS, block, CODE_COLUMNS, block)
+    means = blocks[:, inset : block - inset, :, inset : block - inset].mean(axis=(1, 3))
+    contrast = means[:, 0::2] - means[:, 1::2]
+    if float(np.abs(contrast).min()) < MIN_CONTRAST:
+        return None
+    word = 0
+    for bit in (contrast > 0).reshape(-1):
+        word = (word << 1) | int(bit)
+    counter, check = word >> CHECK_BITS, word & ((1 << CHECK_BITS) - 1)
+    return counter if crc8(counter.to_bytes(2, "big")) == check else None
+
+
+# -- the clip ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Clip:
+    """What the phones film, decoded once and shared by all of them.
+
+    frames:   I420 arrays (H * 3 / 2, W) uint8
+    fps:      the clip's own frame rate (the default sending rate)
+    size:     (width, height), even, large enough for the frame code
+    shots:    a shot number per frame; where it changes the clip cuts to a new scene
+    wrap_cut: whether looping from the last frame to the first is a cut too
+    source:   where the frames came from, for the report
+    """
+
+    frames: Sequence[I420]
+    fps: float
+    size: tuple[int, int]
+    shots: Sequence[int]
+    wrap_cut: bool
+    source: str
+
+    def __post_init__(self) -> None:
+        if not self.frames:
+            raise ValueError("a clip needs at least one frame")
+        if len(self.shots) != len(self.frames):
+            raise ValueError("a clip needs one shot number per frame")
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise ValueError(f"a clip's fps must be positive, got {self.fps}")
+        check_code_fits(self.size)
+        width, height = self.size
+        if self.frames[0].shape != (height * 3 // 2, width):
+            raise ValueError(f"clip frames must be I420 arrays of {width}x{height}")
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def cuts(self) -> int:
+        """Cuts in one pass through the clip, the loop back to the start included."""
+        inner = sum(1 for a, b in zip(self.shots, self.shots[1:], strict=False) if a != b)
+        return inner + int(self.wrap_cut)
+
+    def is_cut(self, previous: int, position: int) -> bool:
+        """Whether going from frame `previous` to frame `position` passes a cut."""
+        if position > previous:
+            return self.shots[position] != self.shots[previous]
+        if position == previous:
+            return False
+        return (
+            self.wrap_cut
+            or self.shots[previous] != self.shots[-1]
+            or self.shots[position] != self.shots[0]
+        )
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+
+
+class ClientFailure(Exception):
+    """Something that stops a phone from connecting; the message is meant for the operator."""
+
+
+def loopback_host(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def ssl_mode(url: str) -> bool:
+    """aiohttp's `ssl` argument for `url`: False (no certificate check) for https on loopback,
+    where the server's certificate is self-signed; True (verify) everywhere else."""
+    return not (urlsplit(url).scheme == "https" and loopback_host(url))
+
+
+def describe_connection_error(url: str, exc: BaseException) -> str:
+    """A one-line reason why `url` could not be reached."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return (
+            f"cannot reach {url}: its TLS certificate is not trusted "
+            f"({exc.certificate_error}); use the loopback address or --http on the server"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_error = exc.os_error
+        if isinstance(os_error, ConnectionRefusedError) or "refused" in str(os_error).lower():
+            return f"cannot reach {url}: connection refused"
+        return f"cannot reach {url}: {os_error.strerror or os_error}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+        return f"cannot reach {url}: {exc} (https server spoken to over http?)"
+    if isinstance(exc, TimeoutError):
+        return f"cannot reach {url}: no answer in time"
+    return f"cannot reach {url}: {exc}"
+
+
+async def _error_text(response: aiohttp.ClientResponse) -> str:
+    text = (await response.text(errors="replace"))[:500]
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return text.strip() or response.reason or "no reason given"
+    if isinstance(payload, dict) and isinstance(payload.get("error"), str):
+        return str(payload["error"])
+    return text.strip()
+
+
+async def refusal(response: aiohttp.ClientResponse) -> ClientFailure:
+    """The failure for a non-200 answer: 503 is "server busy" with its Retry-After."""
+    reason = await _error_text(response)
+    retry = response.headers.get("Retry-After", "?")
+    if response.status == 503:
+        return ClientFailure(f"server busy (503, Retry-After {retry}): {reason}")
+    if response.status == 429:
+        return ClientFailure(f"rate limited (429, Retry-After {retry}): {reason}")
+    return ClientFailure(f"offer refused (HTTP {response.status}): {reason}")
+
+
+async def post_offer(
+    http: aiohttp.ClientSession, url: str, offer: dict[str, str], ssl: bool
+) -> dict[str, Any]:
+    """POST the offer to `url`/api/offer; the answer, or ClientFailure with a clear reason."""
+    try:
+        async with http.post(f"{url}/api/offer", json=offer, ssl=ssl) as response:
+            if response.status != 200:
+                raise await refusal(response)
+            answer = await response.json(content_type=None)
+    except aiohttp.ClientResponseError as exc:
+        raise ClientFailure(f"bad answer from {url}: {exc.message}") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise ClientFailure(describe_connection_error(url, exc)) from exc
+    except ValueError as exc:
+        raise ClientFailure(f"the answer from {url} is not JSON: {exc}") from exc
+    if not isinstance(answer, dict) or not isinstance(answer.get("sdp"), str):
+        raise ClientFailure(f"the answer from {url} has no SDP")
+    return answer
+
+
+# -- the camera -------------------------------------------------------------------------------
+
+
+class MarkedCamera(MediaStreamTrack):
+    """A camera filming the clip in a loop at `fps`, each frame marked with its counter.
+
+    Like a real camera it never catches up in a burst: a frame slot missed because the sender
+    was late (the encoder is too slow for this machine) is skipped and counted in `skipped`.
+    `on_cut(time)` is called when a frame after a cut is handed to the encoder.
+    """
+
+    kind = "video"
+
+    def __init__(
+        self, clip: Clip, fps: float, clock: Clock, on_cut: Callable[[float], None]
+    ) -> None:
+        super().__init__()
+        self.clip = clip
+        self.fps = fps
+        self.sent = 0
+        self.skipped = 0
+        self.first_at: float | None = None
+        self.last_at: float | None = None
+        self.sent_at = np.full(COUNTER_MODULUS, np.nan)  # by counter mod 2**16
+        self._clock = clock
+        self._on_cut = on_cut
+        self._start = 0.0
+        self._slot = -1
+        self._position = -1
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError("the camera is stopped")
+        now = self._clock()
+        if self._slot < 0:
+            self._start, slot = now, 0
+        else:
+            slot = self._slot + 1
+            late = now - (self._start + slot / self.fps)
+            if late > 1.0 / self.fps:
+                missed = int(late * self.fps)
+                slot += missed
+                self.skipped += missed
+            await asyncio.sleep(max(0.0, self._start + slot / self.fps - now))
+        self._slot = slot
+        position = slot % len(self.clip)
+        image = np.array(self.clip.frames[position], copy=True)
+        stamp_code(image, self.clip.size, self.sent)
+        frame = av.VideoFrame.from_ndarray(image, format="yuv420p")
+        frame.pts = round(slot * VIDEO_CLOCK / self.fps)
+        frame.time_base = VIDEO_TIME_BASE
+        at = self._clock()
+        self.sent_at[self.sent % COUNTER_MODULUS] = at
+        if self._position >= 0 and self.clip.is_cut(self._position, position):
+            self._on_cut(at)
+        self._position = position
+        self.first_at = self.first_at if self.first_at is not None else at
+        self.last_at = at
+        self.sent += 1
+        return frame
+
+
+# -- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecondSample:
+    """One client over one second of the run (rates per second; t: seconds since the start)."""
+
+    t: float
+    fps_out: float
+    fps_in: float
+    latency_p50_ms: float | None
+    latency_max_ms: float | None
+    objects_per_s: float
+    server_overlay_fps: float | None  # the engine's result rate, from the last `stats`
+    server_fps_in: float | None
+    connected: bool
+
+
+State = Literal["ok", "failed", "disconnected"]
+
+
+@dataclass
+class ClientResult:
+    """Everything one phone measured. Times in seconds from the run's start unless named _ms;
+    setup times (`*_s`) from the moment the phone began to connect."""
+
+    index: int
+    state: State
+    failure: str | None = None
+    session: str | None = None
+    offer_s: float | None = None  # ICE gathering + POST /api/offer answered
+    connected_s: float | None = None  # WebRTC connectionState "connected"
+    first_frame_s: float | None = None  # first returned frame decoded
+    first_objects_s: float | None = None  # first `objects` message with an object in it
+    streamed_s: float = 0.0
+    frames_sent: int = 0
+    frames_received: int = 0
+    frames_matched: int = 0  # returned frames whose code was read
+    frames_unmatched: int = 0  # returned frames whose code could not be read
+    frames_dropped: int = 0  # sent up to the last matched frame, never returned
+    camera_skipped: int = 0  # frame slots this machine was too slow to send
+    fps_out: float = 0.0
+    fps_in: float = 0.0
+    latency_ms: list[tuple[float, float]] = field(default_factory=list)  # (t, ms)
+    objects_messages: int = 0
+    objects_per_s: float = 0.0
+    say_messages: int = 0
+    stats_messages: int = 0
+    server_overlay_fps: float | None = None  # mean over the stats messages
+    server_dropped: int | None = None  # frames the engine skipped (expected: newest wins)
+    server_dropped_out: int | None = None  # video frames the server dropped
+    cuts: int = 0
+    cuts_missed: int = 0
+    taps_sent: int = 0
+    new_object_s: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    error_count: int = 0
+    disconnects: int = 0
+    series: list[SecondSample] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok" and self.error_count == 0
+
+
+# -- the phone -------------------------------------------------------------------------------
+
+
+class Phone:
+    """One simulated phone: connect, stream, measure, close. Never raises from its callbacks;
+    whatever goes wrong ends up in `result()`."""
+
+    def __init__(
+        self,
+        index: int,
+        clip: Clip,
+        fps: float,
+        origin: float,
+        clock: Clock = time.monotonic,
+        *,
+        tap: bool = False,
+    ) -> None:
+        self.index = index
+        self.tap = tap
+        self.taps_sent = 0
+        self.channel: RTCDataChannel | None = None
+        self.clip = clip
+        self.origin = origin
+        self._clock = clock
+        self.pc: RTCPeerConnection | None = None
+        self.camera = MarkedCamera(clip, fps, clock, self._on_cut)
+        self.session: str | None = None
+        self.failure: str | None = None
+        self.closing = False
+        self.started_at: float | None = None
+        self.offer_at: float | None = None
+        self.connected_at: float | None = None
+        self.first_frame_at: float | None = None
+        self.first_objects_at: float | None = None
+        self.disconnected_at: float | None = None
+        self.received = 0
+        self.matched = 0
+        self.unmatched = 0
+        self._last_full_counter = -1
+        self._received_at_last_match = 0
+        self.latencies: list[tuple[float, float]] = []
+        self.objects_messages = 0
+        self.say_messages = 0
+        self.stats_messages = 0
+        self.last_stats: dict[str, Any] | None = None
+        self._overlay_fps: list[float] = []
+        self.errors: list[str] = []
+        self.error_count = 0
+        self.cuts = 0
+        self.cuts_missed = 0
+        self.new_object_s: list[float] = []
+        self._seen_ids: set[int] = set()
+        self._pending_cut: tuple[float, frozenset[int]] | None = None
+        self.series: list[SecondSample] = []
+        self._tick: tuple[float, int, int, int, int] | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    # -- connecting ------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self.connected_at is not None and self.failure is None
+
+    @property
+    def live(self) -> bool:
+        """Connected and not (yet) disconnected."""
+        return self.connected and self.disconnected_at is None
+
+    async def connect(
+        self, http: aiohttp.ClientSession, url: str, ssl: bool, timeout_s: float
+    ) -> bool:
+        """Offer (after ICE gathering), apply the answer and wait for "connected". Returns
+        whether it worked; otherwise `failure` says why and the peer connection is closed."""
+        self.started_at = self._clock()
+        stage = "gathering ICE candidates"
+        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTrack(self.camera)
+        channel = self.channel = pc.createDataChannel("events")
+        channel.on("message", self._on_message)
+        channel.on("open", self._send_tap)
+        pc.on("track", self._on_track)
+        pc.on("connectionstatechange", self._on_state)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await pc.setLocalDescription(await pc.createOffer())  # gathers ICE first
+                description = pc.localDescription
+                stage = f"waiting for the answer from {url}"
+                answer = await post_offer(
+                    http, url, {"sdp": description.sdp, "type": description.type}, ssl
+                )
+                self.offer_at = self._clock()
+                self.session = str(answer.get("session")) if answer.get("session") else None
+                stage = "connecting (ICE/DTLS)"
+                await pc.setRemoteDescription(
+                    RTCSessionDescription(answer["sdp"], str(answer.get("type", "answer")))
+                )
+                while pc.connectionState not in ("connected", "failed", "closed"):
+                    self._changed.clear()
+                    await self._changed.wait()
+                if pc.connectionState != "connected":
+                    raise ClientFailure(f"the WebRTC connection {pc.connectionState} (ICE/DTLS)")
+        except ClientFailure as exc:
+            self.failure = str(exc)
+        except TimeoutError:
+            self.failure = f"timed out after {timeout_s:g} s while {stage}"
+        except Exception as exc:  # aiortc raises many kinds on a bad answer
+            self.failure = f"connection setup failed while {stage}: {exc!r}"[:500]
+        if self.failure is not None:
+            await self.close()
+            return False
+        return True
+
+    def _on_state(self) -> None:
+        pc = self.pc
+        if pc is None:
+            return
+        state = pc.connectionState
+        if state == "connected" and self.connected_at is None:
+            self.connected_at = self._clock()
+        elif state in ("failed", "closed") and self.connected_at is not None:
+            self._disconnect(f"the WebRTC connection {state}")
+        self._changed.set()
+
+    def _disconnect(self, reason: str) -> None:
+        if self.closing or self.disconnected_at is not None:
+            return
+        self.disconnected_at = self._clock()
+        self._error(f"disconnected at {self.disconnected_at - self.origin:.1f} s: {reason}")
+
+    def _error(self, text: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(text[:300])
+
+    # -- what comes back ---------------------------------------------------------------------
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "video" and self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(
+                self._read(track), name=f"phone-{self.index}-video"
+            )
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                self._disconnect("the returned video ended")
+                return
+            if isinstance(frame, av.VideoFrame):
+                self._frame_back(frame, self._clock())
+
+    def _frame_back(self, frame: av.VideoFrame, now: float) -> None:
+        self.received += 1
+        if self.first_frame_at is None:
+            self.first_frame_at = now
+        try:
+            counter = read_code(frame_luma(frame), self.clip.size)
+        except (ValueError, cv2.error):
+            counter = None
+        sent = self.camera.sent
+        full = sent - 1 - ((sent - 1 - counter) % COUNTER_MODULUS) if counter is not None else -1
+        sent_at = self.camera.sent_at[full % COUNTER_MODULUS] if full >= 0 else math.nan
+        if full < 0 or math.isnan(sent_at) or sent_at > now:
+            self.unmatched += 1
+            return
+        self.matched += 1
+        if full > self._last_full_counter:
+            self._last_full_counter = full
+            self._received_at_last_match = self.received
+        if len(self.latencies) < MAX_SAMPLES:
+            self.latencies.append((now - self.origin, (now - sent_at) * 1000.0))
+
+    def _on_message(self, raw: str | bytes) -> None:
+        now = self._clock()
+        try:
+            message = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            self._error("a data-channel message that is not JSON")
+            return
+        if not isinstance(message, dict):
+            self._error("a data-channel message that is not a JSON object")
+            return
+        kind = message.get("type")
+        if kind == "objects":
+            self._on_objects(message, now)
+        elif kind == "stats":
+            self.stats_messages += 1
+            self.last_stats = message
+            overlay = message.get("overlay_fps")
+            if isinstance(overlay, int | float) and self.live:
+                self._overlay_fps.append(float(overlay))
+        elif kind == "say":
+            self.say_messages += 1
+        elif kind == "error":
+            self._error(f"server error {message.get('code', '?')}: {message.get('message', '')!s}")
+
+    def _on_objects(self, message: dict[str, Any], now: float) -> None:
+        self.objects_messages += 1
+        found = message.get("objects")
+        ids = {
+            int(obj["id"])
+            for obj in (found if isinstance(found, list) else [])
+            if isinstance(obj, dict) and isinstance(obj.get("id"), int)
+        }
+        if ids and self.first_objects_at is None:
+            self.first_objects_at = now
+        pending = self._pending_cut
+        if pending is not None:
+            cut_at, known = pending
+            if now - cut_at > NEW_OBJECT_TIMEOUT_S:
+                self.cuts_missed += 1
+                self._pending_cut = None
+            elif ids - known:
+                self.new_object_s.append(now - cut_at)
+                self._pending_cut = None
+        self._seen_ids |= ids
+
+    def _on_cut(self, at: float) -> None:
+        self.cuts += 1
+        if self._pending_cut is not None:  # the last cut never showed a new object
+            self.cuts_missed += 1
+        self._pending_cut = (at, frozenset(self._seen_ids))
+        self._send_tap()
+
+    def _send_tap(self) -> None:
+        channel = self.channel
+        if not self.tap or self.closing or channel is None or channel.readyState != "open":
+            return
+        with contextlib.suppress(Exception):  # a closing channel: the tap is moot
+            channel.send(json.dumps({"type": "tap", "x": 0.5, "y": 0.5}))
+            self.taps_sent += 1
+
+    # -- once a second -----------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> SecondSample:
+        """Rates since the last tick (or since connecting), appended to `series`."""
+        now = self._clock() if now is None else now
+        previous = self._tick or (
+            self.connected_at or now,
+            0,
+            0,
+            0,
+            0,
+        )
+        since, sent, received, objects, index = previous
+        elapsed = max(now - since, 1e-6)
+        recent = [ms for _, ms in self.latencies[index:]]
+        stats = self.last_stats or {}
+        sample = SecondSample(
+            t=round(now - self.origin, 3),
+            fps_out=round((self.camera.sent - sent) / elapsed, 2),
+            fps_in=round((self.received - received) / elapsed, 2),
+            latency_p50_ms=round(float(np.median(recent)), 1) if recent else None,
+            latency_max_ms=round(max(recent), 1) if recent else None,
+            objects_per_s=round((self.objects_messages - objects) / elapsed, 2),
+            server_overlay_fps=_number(stats.get("overlay_fps")),
+            server_fps_in=_number(stats.get("fps_in")),
+            connected=self.live,
+        )
+        self._tick = (
+            now,
+            self.camera.sent,
+            self.received,
+            self.objects_messages,
+            len(self.latencies),
+        )
+        self.series.append(sample)
+        return sample
+
+    # -- the end -------------------------------------------------------------------------------
+
+    async def close(self, timeout_s: float = 10.0) -> None:
+        """Stop streaming and close the peer connection (not counted as a disconnect)."""
+        self.closing = True
+        now = self._clock()
+        if self._pending_cut is not None and now - self._pending_cut[0] > NEW_OBJECT_TIMEOUT_S:
+            self.cuts_missed += 1
+        self._pending_cut = None
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self.pc is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(timeout_s):
+                    await self.pc.close()
+
+    def result(self) -> ClientResult:
+        started = self.started_at if self.started_at is not None else self.origin
+
+        def since_start(at: float | None) -> float | None:
+            return None if at is None else round(at - started, 3)
+
+        camera = self.camera
+        streamed = (
+            (camera.last_at - camera.first_at)
+            if camera.first_at is not None and camera.last_at is not None
+            else 0.0
+        )
+        state: State = "failed" if self.failure is not None else "ok"
+        if self.failure is None and self.disconnected_at is not None:
+            state = "disconnected"
+        stats = self.last_stats or {}
+        return ClientResult(
+            index=self.index,
+            state=state,
+            failure=self.failure,
+            session=self.session,
+            offer_s=since_start(self.offer_at),
+            connected_s=since_start(self.connected_at),
+            first_frame_s=since_start(self.first_frame_at),
+            first_objects_s=since_start(self.first_objects_at),
+            streamed_s=round(streamed, 3),
+            frames_sent=camera.sent,
+            frames_received=self.received,
+            frames_matched=self.matched,
+            frames_unmatched=self.unmatched,
+            frames_dropped=max(0, self._last_full_counter + 1 - self._received_at_last_match),
+            camera_skipped=camera.skipped,
+            fps_out=round(camera.sent / streamed, 2) if streamed > 0 else 0.0,
+            fps_in=round(self.received / streamed, 2) if streamed > 0 else 0.0,
+            latency_ms=[(round(t, 3), round(ms, 1)) for t, ms in self.latencies],
+            objects_messages=self.objects_messages,
+            objects_per_s=round(self.objects_messages / streamed, 2) if streamed > 0 else 0.0,
+            say_messages=self.say_messages,
+            stats_messages=self.stats_messages,
+            server_overlay_fps=(
+                round(float(np.mean(self._overlay_fps)), 2) if self._overlay_fps else None
+            ),
+            server_dropped=_count(stats.get("dropped")),
+            server_dropped_out=_count(stats.get("dropped_out")),
+            cuts=self.cuts,
+            cuts_missed=self.cuts_missed,
+            taps_sent=self.taps_sent,
+            new_object_s=[round(s, 3) for s in self.new_object_s],
+            errors=list(self.errors),
+            error_count=self.error_count,
+            disconnects=int(self.disconnected_at is not None),
+            series=list(self.series),
+        )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

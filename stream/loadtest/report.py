@@ -1,0 +1,293 @@
+"""What a load test found: a table (p50 / p95 / max per metric across all clients' samples)
+with a line per client, a JSON document with everything (per-second series included) and a PNG
+plot of latency and frame rates over time.
+
+Samples per metric: setup times, dropped and unmatched frames are one sample per client; the
+latency is one sample per matched frame; rates are one sample per client-second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stream.loadtest.client import ClientResult
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+@dataclass(frozen=True)
+class ClipSummary:
+    source: str
+    frames: int
+    fps: float
+    size: tuple[int, int]
+    cuts: int  # per pass through the clip
+
+
+@dataclass
+class LoadTestResult:
+    """A whole run. `failure` is set when the run could not start at all (server down)."""
+
+    url: str
+    clients_asked: int
+    duration_s: float
+    fps: float | None
+    started_at: str
+    clip: ClipSummary | None = None
+    elapsed_s: float = 0.0
+    failure: str | None = None
+    clients: list[ClientResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and bool(self.clients) and all(c.ok for c in self.clients)
+
+    @property
+    def exit_status(self) -> int:
+        return EXIT_OK if self.ok else EXIT_FAILED
+
+    def problems(self) -> list[str]:
+        """One line per thing that went wrong, for the operator."""
+        if self.failure is not None:
+            return [self.failure]
+        lines = []
+        for client in self.clients:
+            if client.failure is not None:
+                lines.append(f"client {client.index} failed to connect: {client.failure}")
+            elif client.error_count:
+                shown = "; ".join(client.errors[:3])
+                more = f" (+{client.error_count - 3} more)" if client.error_count > 3 else ""
+                lines.append(f"client {client.index}: {client.error_count} error(s): {shown}{more}")
+        return lines
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    name: str
+    n: int
+    p50: float | None
+    p95: float | None
+    max: float | None
+
+
+def _row(name: str, samples: list[float]) -> MetricRow:
+    values = [v for v in samples if math.isfinite(v)]
+    if not values:
+        return MetricRow(name, 0, None, None, None)
+    p50, p95 = np.percentile(values, [50, 95])
+    return MetricRow(name, len(values), float(p50), float(p95), float(max(values)))
+
+
+def summarise(result: LoadTestResult) -> list[MetricRow]:
+    """The table's rows, in order."""
+    clients = [c for c in result.clients if c.state != "failed"]
+
+    def each(values: list[float | None]) -> list[float]:
+        return [v for v in values if v is not None]
+
+    seconds = [s for c in clients for s in c.series if s.connected]
+    return [
+        _row("connect (s)", each([c.connected_s for c in clients])),
+        _row("first frame back (s)", each([c.first_frame_s for c in clients])),
+        _row("first objects (s)", each([c.first_objects_s for c in clients])),
+        _row("latency (ms)", [ms for c in clients for _, ms in c.latency_ms]),
+        _row("fps out (sent)", [s.fps_out for s in seconds]),
+        _row("fps in (returned)", [s.fps_in for s in seconds]),
+        _row("objects msgs/s", [s.objects_per_s for s in seconds]),
+        _row("overlay fps (server)", each([s.server_overlay_fps for s in seconds])),
+        _row("new object (s)", [v for c in clients for v in c.new_object_s]),
+        _row("dropped frames", [float(c.frames_dropped) for c in clients]),
+        _row(
+            "unmatched frames (%)",
+            [_percent(c.frames_unmatched, c.frames_received) for c in clients],
+        ),
+        _row("errors", [float(c.error_count) for c in result.clients]),
+    ]
+
+
+def _percent(part: int, whole: int) -> float:
+    return 100.0 * part / whole if whole else math.nan
+
+
+def _cell(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def _or_dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _client_line(c: ClientResult) -> str:
+    if c.state == "failed":
+        return f"client {c.index}: FAILED - {c.failure}"
+    latencies = [ms for _, ms in c.latency_ms]
+    latency = "latency -"
+    if latencies:
+        p50, p95 = np.percentile(latencies, [50, 95])
+        latency = f"latency p50 {p50:.0f} / p95 {p95:.0f} ms"
+    matched = _percent(c.frames_matched, c.frames_received)
+    read = "-" if math.isnan(matched) else f"{matched:.0f}"
+    new_object = f"{float(np.median(c.new_object_s)):.2f} s" if c.new_object_s else "-"
+    taps = f", {c.taps_sent} taps" if c.taps_sent else ""
+    overlay = "-" if c.server_overlay_fps is None else f"{c.server_overlay_fps:.1f}"
+    parts = [
+        f"client {c.index} ({c.session or '?'}): {c.state}",
+        f"connect {_cell(c.connected_s)} s, first frame {_cell(c.first_frame_s)} s",
+        f"out {c.fps_out:.1f} fps, in {c.fps_in:.1f} fps, {latency}",
+        f"sent {c.frames_sent}, back {c.frames_received} ({read} % read), "
+        f"dropped {c.frames_dropped} (server: {_or_dash(c.server_dropped_out)} outgoing), "
+        f"camera skipped {c.camera_skipped}",
+        f"objects {c.objects_per_s:.1f}/s, overlay {overlay} fps (server), "
+        f"engine skipped {_or_dash(c.server_dropped)}",
+        f"new object {new_object} ({len(c.new_object_s)}/{c.cuts} cuts{taps})",
+        f"errors {c.error_count}",
+    ]
+    return " | ".join(parts)
+
+
+def format_table(result: LoadTestResult) -> str:
+    """The end-of-run report as text."""
+    lines = [
+        f"load test: {result.clients_asked} client(s) -> {result.url}, "
+        f"{result.duration_s:g} s"
+        + (f" at {result.fps:g} fps" if result.fps else "")
+        + (
+            f"; clip: {result.clip.source}, {result.clip.frames} frames, "
+            f"{result.clip.size[0]}x{result.clip.size[1]}, {result.clip.cuts} cut(s) a loop"
+            if result.clip
+            else ""
+        )
+    ]
+    if result.failure is None:
+        rows = summarise(result)
+        width = max(len(r.name) for r in rows)
+        lines.append(f"{'metric':<{width}}  {'n':>6}  {'p50':>8}  {'p95':>8}  {'max':>8}")
+        lines.append("-" * (width + 36))
+        for r in rows:
+            lines.append(
+                f"{r.name:<{width}}  {r.n:>6}  {_cell(r.p50):>8}  {_cell(r.p95):>8}  "
+                f"{_cell(r.max):>8}"
+            )
+        lines.extend(_client_line(c) for c in result.clients)
+    problems = result.problems()
+    if problems:
+        lines.append("FAILED:")
+        lines.extend(f"  {p}" for p in problems)
+    else:
+        connected = sum(c.state == "ok" for c in result.clients)
+        lines.append(f"OK: {connected}/{result.clients_asked} client(s) ran to the end, no errors")
+    return "\n".join(lines)
+
+
+def to_dict(result: LoadTestResult) -> dict[str, Any]:
+    """Everything, JSON-ready: the config, the summary rows, every client with its samples
+    (latency as [t, ms] pairs) and per-second series."""
+    return {
+        "ok": result.ok,
+        "exit_status": result.exit_status,
+        "url": result.url,
+        "clients_asked": result.clients_asked,
+        "duration_s": result.duration_s,
+        "fps": result.fps,
+        "started_at": result.started_at,
+        "elapsed_s": result.elapsed_s,
+        "clip": asdict(result.clip) if result.clip else None,
+        "failure": result.failure,
+        "problems": result.problems(),
+        "summary": [asdict(r) for r in summarise(result)] if result.failure is None else [],
+        "clients": [{**asdict(c), "ok": c.ok} for c in result.clients],
+    }
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def write_json(result: LoadTestResult, path: Path) -> None:
+    """Write `to_dict(result)` to `path` (atomically; strict JSON: no NaN)."""
+    text = json.dumps(to_dict(result), indent=1, allow_nan=False)
+    _atomic_write(path, text.encode("utf-8") + b"\n")
+
+
+def write_plot(result: LoadTestResult, path: Path) -> None:
+    """A PNG: round-trip latency over time (each matched frame, and the per-second median) and
+    frame rates over time (returned solid, sent dashed, the server's overlay rate dotted), one
+    colour per client. Needs matplotlib (drawn with the Agg backend, no display)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise RuntimeError("--plot needs matplotlib: pip install matplotlib") from exc
+
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    colours = plt.get_cmap("tab10")
+    for n, c in enumerate(r for r in result.clients if r.state != "failed"):
+        colour = colours(n % 10)
+        if c.latency_ms:
+            t, ms = zip(*c.latency_ms, strict=True)
+            top.scatter(t, ms, s=6, color=colour, alpha=0.5, linewidths=0)
+        seconds = [s for s in c.series if s.latency_p50_ms is not None]
+        top.plot(
+            [s.t for s in seconds],
+            [s.latency_p50_ms for s in seconds],
+            color=colour,
+            label=f"client {c.index} p50/s",
+        )
+        t_series = [s.t for s in c.series]
+        bottom.plot(t_series, [s.fps_in for s in c.series], color=colour, label=f"{c.index} in")
+        bottom.plot(
+            t_series,
+            [s.fps_out for s in c.series],
+            color=colour,
+            linestyle="--",
+            label=f"{c.index} out",
+        )
+        overlay = [
+            (s.t, s.server_overlay_fps) for s in c.series if s.server_overlay_fps is not None
+        ]
+        if overlay:
+            bottom.plot(
+                *zip(*overlay, strict=True),
+                color=colour,
+                linestyle=":",
+                label=f"{c.index} overlay",
+            )
+    top.set_ylabel("round-trip latency (ms)")
+    top.set_ylim(bottom=0)
+    top.grid(alpha=0.3)
+    top.set_title(
+        f"{result.clients_asked} client(s) -> {result.url} ({result.started_at})", fontsize=10
+    )
+    bottom.set_ylabel("frames per second")
+    bottom.set_xlabel("time since start (s)")
+    bottom.set_ylim(bottom=0)
+    bottom.grid(alpha=0.3)
+    for axes in (top, bottom):
+        if axes.get_legend_handles_labels()[0]:
+            axes.legend(fontsize=7, ncol=4, loc="lower right")
+    figure.tight_layout()
+    partial = path.with_name(f".{path.name}.partial.png")
+    try:
+        figure.savefig(partial, format="png", dpi=100)
+        os.replace(partial, path)
+    finally:
+        plt.close(figure)
+        partial.unlink(missing_ok=True)

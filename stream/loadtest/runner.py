@@ -1,0 +1,289 @@
+"""Many phones at once: prepare the clip, check the server, connect N `Phone`s concurrently,
+stream for a while with a progress line a second, close them and collect a `LoadTestResult`.
+
+    clip = load_clip(Path("clip.mp4"))               # or load_clip(None): the built-in clip
+    result = await run_loadtest(LoadTestConfig(url, clients=4, duration_s=20), clip)
+
+Nothing here raises for a server that is down or full: the result says what went wrong
+(`result.failure` for the whole run, `ClientResult.failure` per phone) and `result.ok` is False.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import urlsplit
+
+import aiohttp
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from stream.loadtest.client import (
+    I420,
+    ClientFailure,
+    Clip,
+    Phone,
+    SecondSample,
+    check_code_fits,
+    describe_connection_error,
+    ssl_mode,
+)
+from stream.loadtest.report import ClipSummary, LoadTestResult
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+MAX_CLIP_BYTES = 200 * 1024 * 1024  # ≈ 30 s of 640×480 at 15 fps, shared by all phones
+GENERATED_SECONDS = 20.0  # the built-in clip: five scenes, a cut every 4 s
+GENERATED_SIZE = (640, 480)
+CUT_THRESHOLD = 0.12  # mean absolute luma change (0..1) between frames that makes a cut
+MAX_CLIENTS = 64
+
+
+class ClipError(Exception):
+    """The clip could not be prepared (a missing, unreadable or too small video)."""
+
+
+@dataclass(frozen=True)
+class LoadTestConfig:
+    """A load test: `clients` phones against `url` for `duration_s` seconds of streaming
+    (after they have connected), each sending `fps` frames a second (None: the clip's rate)."""
+
+    url: str = DEFAULT_URL
+    clients: int = 1
+    duration_s: float = 20.0
+    fps: float | None = None
+    connect_timeout_s: float = 15.0
+    wait_ready_s: float = 0.0  # wait this long for /readyz to say 200 before giving up
+    tap: bool = False  # tap the middle of the picture on connecting and after every cut
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"the URL must look like http://HOST:PORT, got {self.url!r}")
+        if not 1 <= self.clients <= MAX_CLIENTS:
+            raise ValueError(f"clients must lie in 1..{MAX_CLIENTS}, got {self.clients}")
+        if not (math.isfinite(self.duration_s) and 0 < self.duration_s <= 3600):
+            raise ValueError(f"duration must lie in (0, 3600] seconds, got {self.duration_s}")
+        if self.fps is not None and not (math.isfinite(self.fps) and 1 <= self.fps <= 120):
+            raise ValueError(f"fps must lie in 1..120, got {self.fps}")
+        if not self.connect_timeout_s > 0 or self.wait_ready_s < 0:
+            raise ValueError("the connect timeout must be positive and the ready wait >= 0")
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/")
+
+
+# -- the clip ------------------------------------------------------------------------------------
+
+
+def _thumbnail(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    small = cv2.resize(grey, (32, 24), interpolation=cv2.INTER_AREA)
+    return np.asarray(small, dtype=np.float32) / 255.0
+
+
+def _is_cut(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> bool:
+    return float(np.abs(a - b).mean()) > CUT_THRESHOLD
+
+
+def _i420(rgb: npt.NDArray[np.uint8]) -> I420:
+    height, width = rgb.shape[:2]
+    even = rgb[: height - height % 2, : width - width % 2]
+    return np.asarray(cv2.cvtColor(np.ascontiguousarray(even), cv2.COLOR_RGB2YUV_I420))
+
+
+def clip_from_frames(
+    frames: list[npt.NDArray[np.uint8]],
+    fps: float,
+    source: str,
+    scenes: list[str] | None = None,
+) -> Clip:
+    """A `Clip` from RGB frames (H, W, 3). `scenes` names each frame's scene (a change is a
+    cut); without it cuts are found by frame difference, as the engine's scene test does."""
+    if not frames:
+        raise ValueError(f"{source} holds no frames")
+    height, width = frames[0].shape[:2]
+    size = (width - width % 2, height - height % 2)
+    check_code_fits(size)
+    if scenes is not None:
+        shots, shot = [0], 0
+        for name, next_name in itertools.pairwise(scenes):
+            shot += name != next_name
+            shots.append(shot)
+        wrap_cut = scenes[-1] != scenes[0]
+    else:
+        thumbs = [_thumbnail(rgb) for rgb in frames]
+        shots, shot = [0], 0
+        for thumb, next_thumb in itertools.pairwise(thumbs):
+            shot += _is_cut(thumb, next_thumb)
+            shots.append(shot)
+        wrap_cut = len(frames) > 1 and _is_cut(thumbs[-1], thumbs[0])
+    return Clip(
+        frames=[_i420(rgb) for rgb in frames],
+        fps=fps,
+        size=size,
+        shots=shots,
+        wrap_cut=wrap_cut,
+        source=source,
+    )
+
+
+def load_clip(
+    video: Path | None,
+    fps: float | None = None,
+    *,
+    seconds: float = GENERATED_SECONDS,
+    size: tuple[int, int] = GENERATED_SIZE,
+) -> Clip:
+    """The frames the phones send, decoded once into memory (at most MAX_CLIP_BYTES of them).
+
+    video: a file PyAV reads; None makes the built-in clip (`iter_clip_frames`: real photos,
+    camera motion, cuts) of `seconds` at `size` and `fps` (default 15). FileNotFoundError or
+    ValueError for a file that is missing or holds no usable video.
+    """
+    from stream.loadtest.clip import iter_clip_frames, read_video_frames
+
+    if video is None:
+        frame_rate = max(1, min(120, round(fps))) if fps is not None else 15
+        made = list(iter_clip_frames(seconds, frame_rate, size))
+        name = f"built-in clip ({seconds:g} s, {size[0]}x{size[1]}, {frame_rate} fps)"
+        return clip_from_frames([f.rgb for f in made], frame_rate, name, [f.scene for f in made])
+    opened: list[float | None] = []
+    frames: list[npt.NDArray[np.uint8]] = []
+    used = 0
+    for rgb in read_video_frames(video, on_open=opened.append):
+        frames.append(rgb)
+        used += rgb.nbytes // 2  # kept as I420: half the bytes of RGB
+        if used >= MAX_CLIP_BYTES:
+            log.warning("%s is long: using its first %d frames only", video, len(frames))
+            break
+    rate = opened[0] if opened and opened[0] else 15.0
+    return clip_from_frames(frames, rate, str(video))
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+async def check_server(http: aiohttp.ClientSession, url: str, wait_ready_s: float = 0.0) -> None:
+    """Fail fast (ClientFailure) when `url` cannot be reached; wait up to `wait_ready_s` for its
+    `/readyz` to say 200. A server without /readyz (404) is taken as ready."""
+    deadline = time.monotonic() + wait_ready_s
+    while True:
+        try:
+            async with http.get(
+                f"{url}/readyz", ssl=ssl_mode(url), timeout=aiohttp.ClientTimeout(total=10)
+            ) as response:
+                status = response.status
+                text = (await response.text(errors="replace")).strip()[:200]
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise ClientFailure(describe_connection_error(url, exc)) from exc
+        if status != 503:
+            return
+        if time.monotonic() >= deadline:
+            raise ClientFailure(f"server not ready (503 from {url}/readyz): {text}")
+        await asyncio.sleep(1.0)
+
+
+def _progress_line(elapsed: float, phones: list[Phone], samples: list[SecondSample]) -> str:
+    latencies = [s.latency_p50_ms for s in samples if s.latency_p50_ms is not None]
+    latency = f"{float(np.median(latencies)):5.0f} ms" if latencies else "    - ms"
+    return (
+        f"[{elapsed:5.1f} s] connected {sum(p.live for p in phones)}/{len(phones)}"
+        f" | out {sum(s.fps_out for s in samples):5.1f} fps"
+        f" | in {sum(s.fps_in for s in samples):5.1f} fps"
+        f" | latency p50 {latency}"
+        f" | objects {sum(s.objects_per_s for s in samples):4.1f}/s"
+        f" | errors {sum(p.error_count for p in phones)}"
+    )
+
+
+async def _stream(
+    phones: list[Phone], duration_s: float, progress: TextIO | None, clock: float
+) -> None:
+    """Let the connected phones stream for `duration_s`, ticking each once a second."""
+    live = [p for p in phones if p.connected]
+    start = time.monotonic()
+    next_tick = start + 1.0
+    end = start + duration_s
+    while live and any(p.live for p in live):
+        now = time.monotonic()
+        if now >= end:
+            break
+        await asyncio.sleep(max(0.0, min(next_tick, end) - now))
+        now = time.monotonic()
+        if now >= next_tick or now >= end:
+            samples = [p.tick(now) for p in live]
+            next_tick += 1.0
+            if progress is not None:
+                print(_progress_line(now - clock, live, samples), file=progress, flush=True)
+
+
+async def run_loadtest(
+    config: LoadTestConfig,
+    clip: Clip | Callable[[], Clip],
+    *,
+    progress: TextIO | None = sys.stderr,
+) -> LoadTestResult:
+    """Run the load test with `clip`, or with what `clip()` returns: a loader is called (in a
+    thread) only once the server has answered, so a server that is down fails at once. A
+    loader's errors (a bad video file) are raised as ClipError."""
+    url = config.base_url
+    result = LoadTestResult(
+        url=url,
+        clients_asked=config.clients,
+        duration_s=config.duration_s,
+        fps=config.fps,
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as http:
+        try:
+            await check_server(http, url, config.wait_ready_s)
+        except ClientFailure as exc:
+            result.failure = str(exc)
+            return result
+        if not isinstance(clip, Clip):
+            if progress is not None:
+                print("preparing the clip ...", file=progress, flush=True)
+            try:
+                clip = await asyncio.to_thread(clip)
+            except (ValueError, OSError) as exc:
+                raise ClipError(str(exc)) from exc
+        fps = config.fps or clip.fps
+        result.fps = fps
+        result.clip = ClipSummary(clip.source, len(clip), clip.fps, clip.size, clip.cuts)
+        origin = time.monotonic()
+        phones = [Phone(i + 1, clip, fps, origin, tap=config.tap) for i in range(config.clients)]
+        if progress is not None:
+            print(
+                f"connecting {len(phones)} client(s) to {url} ({fps:g} fps, {clip.size[0]}x"
+                f"{clip.size[1]}) ...",
+                file=progress,
+                flush=True,
+            )
+        ssl = ssl_mode(url)
+        try:
+            await asyncio.gather(
+                *(p.connect(http, url, ssl, config.connect_timeout_s) for p in phones)
+            )
+            if progress is not None:
+                for phone in phones:
+                    if phone.failure is not None:
+                        print(f"client {phone.index}: {phone.failure}", file=progress, flush=True)
+            await _stream(phones, config.duration_s, progress, origin)
+        finally:
+            await asyncio.gather(*(p.close() for p in phones), return_exceptions=True)
+    result.elapsed_s = round(time.monotonic() - origin, 3)
+    result.clients = [p.result() for p in phones]
+    return result

@@ -1,0 +1,152 @@
+"""The load test: the frame code survives VP8 and an overlay; `visionanything loadtest` with two
+phones against the real app (fake engine) measures setup, rates and latency and writes JSON and a
+PNG; a closed port and a full server fail clearly with a non-zero exit status."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from stream.app import ServerConfig, create_app
+from stream.loadtest.client import Clip, code_block, frame_luma, read_code, stamp_code
+from stream.loadtest.runner import load_clip
+from tests.stream.fake_engine import FakeEngine
+from tests.stream.rtc_client import serving
+from visionanything.cli import main
+
+SIZE = (320, 240)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def clip() -> Clip:
+    return load_clip(None, 15, seconds=4, size=SIZE)
+
+
+def _vp8_round_trip(frames: list[np.ndarray]) -> Iterator[av.VideoFrame]:
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
+    encoder.bit_rate, encoder.time_base = 250_000, fractions.Fraction(1, 15)
+    encoder.options = {"deadline": "realtime", "cpu-used": "8"}
+    decoder = av.CodecContext.create("vp8", "r")
+    for n, image in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(image, format="yuv420p")
+        frame.pts = n
+        for packet in encoder.encode(frame):
+            yield from decoder.decode(packet)
+
+
+def test_frame_code_survives_vp8_a_translucent_overlay_and_rescaling(clip: Clip) -> None:
+    block = code_block(SIZE)
+    counters = [n * 977 % 65536 for n in range(30)]
+    images = []
+    for n, counter in enumerate(counters):
+        image = np.array(clip.frames[n % len(clip)])
+        stamp_code(image, SIZE, counter)
+        rgb = av.VideoFrame.from_ndarray(image, format="yuv420p").to_ndarray(format="rgb24")
+        strip = rgb[SIZE[1] - 3 * block :, : 8 * block]  # half the strip under a red mask
+        strip[:] = (0.55 * strip + 0.45 * np.array([230, 38, 51])).astype(np.uint8)
+        images.append(av.VideoFrame.from_ndarray(rgb, format="rgb24").to_ndarray(format="yuv420p"))
+    decoded = list(_vp8_round_trip(images))
+    assert len(decoded) >= 25
+    for counter, frame in zip(counters, decoded, strict=False):
+        assert read_code(frame_luma(frame), SIZE) == counter
+        smaller = frame.reformat(width=240, height=180)  # a server that sends back less
+        assert read_code(frame_luma(smaller), SIZE) == counter
+
+
+def test_an_unreadable_strip_is_unmatched_never_a_wrong_counter(clip: Clip) -> None:
+    image = np.array(clip.frames[0])
+    stamp_code(image, SIZE, 1234)
+    luma = image[: SIZE[1]]
+    assert read_code(luma, SIZE) == 1234
+    covered = luma.copy()
+    covered[-code_block(SIZE) :, :40] = 200  # a badge over part of the strip
+    assert read_code(covered, SIZE) is None
+    flipped = luma.copy()
+    block = code_block(SIZE)
+    flipped[-block:, :block], flipped[-block:, block : 2 * block] = (
+        luma[-block:, block : 2 * block].copy(),
+        luma[-block:, :block].copy(),
+    )  # one bit flipped: the CRC notices
+    assert read_code(flipped, SIZE) is None
+
+
+def _loadtest(argv: list[str]) -> int:
+    return main(["loadtest", "--size", f"{SIZE[0]}x{SIZE[1]}", *argv])
+
+
+async def _against_server(config: ServerConfig, argv: list[str]) -> int:
+    engine = FakeEngine(delay_s=0.2)
+    async with serving(create_app(config, engine=engine)) as base:
+        # the CLI runs its own event loop: in a thread, while this loop serves
+        return await asyncio.to_thread(_loadtest, ["--url", base, *argv])
+
+
+def test_two_clients_run_to_the_end_and_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_json, out_png = tmp_path / "lt.json", tmp_path / "lt.png"
+    argv = ["--clients", "2", "--duration", "4", "--fps", "15"]
+    argv += ["--json", str(out_json), "--plot", str(out_png)]
+    status = asyncio.run(asyncio.wait_for(_against_server(ServerConfig(), argv), 60))
+    captured = capsys.readouterr()
+    assert status == 0, captured.out + captured.err
+    for metric in ("connect (s)", "latency (ms)", "fps in (returned)", "dropped frames"):
+        assert metric in captured.out
+    assert "OK: 2/2 client(s)" in captured.out
+    assert "connected 2/2" in captured.err  # the live progress lines
+    assert out_png.read_bytes().startswith(PNG_SIGNATURE)
+
+    report = json.loads(out_json.read_text())
+    assert report["ok"] and report["exit_status"] == 0
+    assert {row["name"] for row in report["summary"]} >= {"latency (ms)", "new object (s)"}
+    assert len(report["clients"]) == 2
+    for client in report["clients"]:
+        assert client["state"] == "ok" and client["error_count"] == 0
+        assert 0 < client["offer_s"] <= client["connected_s"] < 10
+        assert client["first_frame_s"] is not None and client["first_objects_s"] is not None
+        assert 12 <= client["fps_out"] <= 18, client["fps_out"]
+        assert client["fps_in"] >= 0.75 * client["fps_out"]
+        latencies = [ms for _, ms in client["latency_ms"]]
+        assert len(latencies) >= 30
+        assert all(0 < ms < 2000 for ms in latencies)
+        assert client["frames_matched"] >= 0.9 * client["frames_received"]
+        assert client["frames_dropped"] <= 0.1 * client["frames_sent"]
+        assert client["objects_messages"] >= 1 and client["stats_messages"] >= 2
+        assert len(client["series"]) >= 3
+        assert any(s["latency_p50_ms"] for s in client["series"])
+
+
+def test_a_closed_port_fails_clearly(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    status = _loadtest(["--url", url, "--clients", "2", "--duration", "1"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert f"cannot reach {url}: connection refused" in captured.out
+
+
+def test_a_full_server_is_reported_as_busy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_json = tmp_path / "busy.json"
+    argv = ["--clients", "2", "--duration", "2", "--json", str(out_json)]
+    status = asyncio.run(asyncio.wait_for(_against_server(ServerConfig(max_sessions=1), argv), 45))
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "server busy (503, Retry-After 5)" in captured.out
+    report = json.loads(out_json.read_text())
+    states = sorted(client["state"] for client in report["clients"])
+    assert states == ["failed", "ok"]
+    assert not report["ok"]

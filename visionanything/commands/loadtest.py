@@ -1,0 +1,143 @@
+"""`visionanything loadtest`: many simulated phones against a running server.
+
+    visionanything loadtest --clients 4 --duration 20                 # the built-in clip
+    visionanything loadtest --video clip.mp4 --clients 2 --json out.json --plot out.png
+
+Each client is an aiortc peer that streams the clip in a loop (frames marked with a counter)
+and reads the returned video and the data channel. Progress goes to stderr once a second; the
+table (p50 / p95 / max per metric, a line per client) to stdout at the end.
+Exit status: 0 every client connected and saw no errors; 1 the server could not be reached or
+was busy, a client failed to connect, saw an error message or was disconnected; 2 bad arguments
+or an unreadable video.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("visionanything.loadtest")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _size(text: str) -> tuple[int, int]:
+    from stream.loadtest.clip import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "loadtest",
+        help="stream a clip from N simulated phones and measure latency and frame rates",
+        description="Run N concurrent WebRTC clients against a server, each streaming a clip "
+        "in a loop as a phone would, and measure connection setup, returned fps, round-trip "
+        "latency, overlay updates, time to new objects, dropped frames and errors.",
+    )
+    parser.add_argument(
+        "--video",
+        type=Path,
+        default=None,
+        help="video file to stream (any format PyAV reads; default: the built-in clip)",
+    )
+    parser.add_argument("--clients", type=int, default=1, help="phones at once (default 1)")
+    parser.add_argument(
+        "--duration", type=float, default=20.0, help="seconds of streaming (default 20)"
+    )
+    parser.add_argument(
+        "--url", default="http://127.0.0.1:8080", help="the server (default %(default)s)"
+    )
+    parser.add_argument(
+        "--fps", type=float, default=None, help="frames per second sent (default: the clip's)"
+    )
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write JSON here")
+    parser.add_argument(
+        "--plot", type=Path, default=None, metavar="OUT.png", help="write a PNG plot here"
+    )
+    parser.add_argument(
+        "--size",
+        type=_size,
+        default=(640, 480),
+        help="WIDTHxHEIGHT of the built-in clip (default 640x480; ignored with --video)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=15.0,
+        help="seconds for a client to connect (default 15)",
+    )
+    parser.add_argument(
+        "--wait-ready",
+        type=float,
+        default=0.0,
+        help="wait up to this many seconds for the server's /readyz (default: do not wait)",
+    )
+    parser.add_argument(
+        "--tap",
+        action="store_true",
+        help="tap the middle of the picture on connecting and after every cut, so the server "
+        "segments something even when its detector finds nothing (random weights)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # imported here: other commands should not pay for aiortc
+    from stream.loadtest.report import format_table, write_json, write_plot
+    from stream.loadtest.runner import ClipError, LoadTestConfig, load_clip, run_loadtest
+
+    try:
+        config = LoadTestConfig(
+            url=args.url,
+            clients=args.clients,
+            duration_s=args.duration,
+            fps=args.fps,
+            connect_timeout_s=args.connect_timeout,
+            wait_ready_s=args.wait_ready,
+            tap=args.tap,
+        )
+        if args.video is not None and not args.video.is_file():
+            raise ValueError(f"no video file at {args.video}")
+        for out in (args.json, args.plot):
+            if out is not None and not out.parent.is_dir():
+                raise ValueError(f"cannot write {out}: the folder {out.parent} does not exist")
+    except ValueError as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    logging.getLogger("aioice").setLevel(logging.WARNING)  # one line per candidate otherwise
+    logging.getLogger("aiortc").setLevel(logging.WARNING)
+
+    progress = None if args.quiet else sys.stderr
+    try:
+        result = asyncio.run(
+            run_loadtest(
+                config, lambda: load_clip(args.video, args.fps, size=args.size), progress=progress
+            )
+        )
+    except ClipError as exc:
+        log.error("cannot use the video: %s", exc)
+        return EXIT_USAGE
+    print(format_table(result), flush=True)
+    if result.failure is not None:
+        log.error("load test failed: %s", result.failure)
+    try:
+        if args.json is not None:
+            write_json(result, args.json)
+            log.info("wrote %s", args.json)
+        if args.plot is not None:
+            write_plot(result, args.plot)
+            log.info("wrote %s", args.plot)
+    except (OSError, RuntimeError) as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
+    status: int = result.exit_status
+    return status
