@@ -462,7 +462,7 @@ class Engine:
                 track_id = session.tracker.add(TAP_LABEL, 0.0, box)
                 self._ask_what(session, frame, box, track_id)
         session.taps.clear()
-        prompts = session.tracker.prompts()
+        prompts = session.tracker.prompts(self.settings.max_objects)
         if not len(prompts):
             return Detections.empty((height, width)).with_track_ids(np.zeros(0, np.int64))
         segmented = segmenter.segment(prompts, embedding=embedding, mask_threshold=mask_threshold)

@@ -115,15 +115,19 @@ class BoxTracker:
                 return True
         return False
 
-    def prompts(self) -> Detections:
-        """Current tracks as box prompts (with track ids) for the segmenter."""
-        if not self.tracks:
+    def prompts(self, limit: int | None = None) -> Detections:
+        """Current tracks as box prompts (with track ids) for the segmenter; with `limit`, only
+        the most confident ones (the mask decoder's cost grows with every prompt)."""
+        tracks = self.tracks
+        if limit is not None and len(tracks) > limit:
+            tracks = sorted(tracks, key=lambda t: -t.score)[:limit]
+        if not tracks:
             return Detections.empty().with_track_ids(np.zeros(0, np.int64))
         return Detections(
-            boxes=np.array([t.box for t in self.tracks], dtype=np.float32),
-            scores=np.array([t.score for t in self.tracks], dtype=np.float32),
-            labels=tuple(t.label for t in self.tracks),
-            track_ids=np.array([t.id for t in self.tracks], dtype=np.int64),
+            boxes=np.array([t.box for t in tracks], dtype=np.float32),
+            scores=np.array([t.score for t in tracks], dtype=np.float32),
+            labels=tuple(t.label for t in tracks),
+            track_ids=np.array([t.id for t in tracks], dtype=np.int64),
         )
 
     def update_masks(self, segmented: Detections) -> Detections:

@@ -87,3 +87,12 @@ def test_mask_box(pixels: int, expected: list[float] | None) -> None:
         mask[5 : 5 + side, 5 : 5 + side] = True
     box = mask_box(mask)
     assert (box is None) if expected is None else box.tolist() == expected  # type: ignore[union-attr]
+
+
+def test_prompts_keep_the_most_confident_tracks_when_limited() -> None:
+    tracker = BoxTracker()
+    boxes = [[i * 20, 0, i * 20 + 10, 10] for i in range(5)]
+    scores = np.array([0.2, 0.9, 0.5, 0.7, 0.1], np.float32)
+    tracker.update_detections(Detections(np.array(boxes, np.float32), scores, ("cat",) * 5))
+    assert len(tracker.prompts()) == 5
+    assert sorted(tracker.prompts(limit=2).scores.tolist()) == pytest.approx([0.7, 0.9])
