@@ -20,6 +20,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from stream.urls import banner, certificate_hosts, lan_addresses, qr_code, server_urls
 from visionanything.cli import build_parser
@@ -187,3 +188,10 @@ def test_serve_exits_with_a_clear_error_when_the_weights_are_missing(tmp_path: P
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (3, 1), (16, 8)])
+def test_models_leave_cores_for_the_video_codecs(cores: int, threads: int) -> None:
+    from visionanything.commands.serve import model_threads
+
+    assert model_threads(cores) == threads
