@@ -19,6 +19,7 @@ from typing import Any
 
 from inference.device import DEVICE_CHOICES
 from inference.models import MODEL_SOURCES
+from visionanything.commands.options import frame_size
 
 log = logging.getLogger("visionanything.bench")
 
@@ -33,15 +34,6 @@ def _int_list(text: str) -> tuple[int, ...]:
     if not values:
         raise argparse.ArgumentTypeError("expected at least one number")
     return values
-
-
-def _size(text: str) -> tuple[int, int]:
-    from stream.loadtest.clip import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers: Any) -> None:
@@ -98,7 +90,7 @@ def register(subparsers: Any) -> None:
     # For tests: a tiny random detector, a small peak matmul and a small clip.
     parser.add_argument("--tiny-detector", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--peak-size", type=int, default=2048, help=argparse.SUPPRESS)
-    parser.add_argument("--clip-size", type=_size, default=(640, 480), help=argparse.SUPPRESS)
+    parser.add_argument("--clip-size", type=frame_size, default=(640, 480), help=argparse.SUPPRESS)
     parser.set_defaults(run=run)
 
 

@@ -14,18 +14,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from visionanything.commands.options import frame_size
+
 log = logging.getLogger("visionanything.clip")
 
 EXIT_OK, EXIT_USAGE = 0, 2
-
-
-def _size(text: str) -> tuple[int, int]:
-    from stream.loadtest.clip import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +33,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length (default 20)")
     parser.add_argument("--fps", type=int, default=15, help="frames per second (default 15)")
     parser.add_argument(
-        "--size", type=_size, default=(640, 480), help="WIDTHxHEIGHT, even (default 640x480)"
+        "--size", type=frame_size, default=(640, 480), help="WIDTHxHEIGHT, even (default 640x480)"
     )
     parser.add_argument("--seed", type=int, default=0, help="hand shake and noise (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")

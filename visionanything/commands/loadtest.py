@@ -20,18 +20,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from visionanything.commands.options import frame_size
+
 log = logging.getLogger("visionanything.loadtest")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _size(text: str) -> tuple[int, int]:
-    from stream.loadtest.clip import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers: Any) -> None:
@@ -64,7 +57,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--size",
-        type=_size,
+        type=frame_size,
         default=(640, 480),
         help="WIDTHxHEIGHT of the built-in clip (default 640x480; ignored with --video)",
     )

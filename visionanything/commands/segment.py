@@ -22,13 +22,14 @@ from PIL.PngImagePlugin import PngInfo
 
 from inference.checkpoints import CheckpointError, Manifest
 from inference.detections import Detections
-from inference.device import DEVICE_CHOICES, DeviceError, resolve_device
+from inference.device import DeviceError, resolve_device
 from inference.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
 from inference.labels import describe_object, say_objects
 from inference.lighting import LightingSettings
-from inference.models import MODEL_SOURCES, load_models
+from inference.models import load_models
 from inference.overlay import Badge, OverlayRenderer, colours_for, to_hex
 from inference.vocabulary import VocabularyError, parse_vocabulary
+from visionanything.commands.options import add_model_options
 
 if TYPE_CHECKING:
     from inference.models import Models
@@ -49,26 +50,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="JPEG/PNG/WebP files")
     parser.add_argument("--find", required=True, help='what to look for, e.g. "cat, cup"')
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument(
-        "--models",
-        choices=MODEL_SOURCES,
-        default="real",
-        help="real: checkpoints under weights/; random: random weights (testing)",
-    )
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    parser.add_argument(
-        "--size",
-        type=int,
-        choices=(512, 1024),
-        default=512,
-        help="segmenter encoder input size (512 is ~6x cheaper on CPU)",
-    )
-    parser.add_argument(
-        "--detector-size",
-        type=int,
-        default=800,
-        help="shortest edge of the detector input in pixels (smaller is faster)",
-    )
+    add_model_options(parser, detector_size=800, random_use="testing")
     parser.add_argument("--box-threshold", type=float, default=None)
     parser.add_argument("--text-threshold", type=float, default=None)
     parser.add_argument("--mask-threshold", type=float, default=None)
@@ -83,7 +65,6 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_MAX_SIDE,
         help="larger images are downscaled to this longest side first",
     )
-    parser.add_argument("--manifest", type=Path, default=None, help="checkpoint manifest")
     parser.set_defaults(run=run)
 
 

@@ -18,8 +18,7 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inference.device import DEVICE_CHOICES
-from inference.models import MODEL_SOURCES
+from visionanything.commands.options import add_model_options
 
 if TYPE_CHECKING:
     from stream.app import EngineFactory, ServerConfig
@@ -53,26 +52,7 @@ def register(subparsers: Any) -> None:
         default=Path(".tls"),
         help="where the self-signed certificate is kept (generated on first run)",
     )
-    parser.add_argument(
-        "--models",
-        choices=MODEL_SOURCES,
-        default="real",
-        help="real: checkpoints under weights/; random: random weights (load tests, demos)",
-    )
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    parser.add_argument(
-        "--size",
-        type=int,
-        choices=(512, 1024),
-        default=512,
-        help="segmenter encoder input size (512 is ~6x cheaper on CPU)",
-    )
-    parser.add_argument(
-        "--detector-size",
-        type=int,
-        default=512,
-        help="shortest edge of the detector input in pixels (smaller is faster)",
-    )
+    add_model_options(parser, detector_size=512, random_use="load tests, demos")
     parser.add_argument(
         "--torch-threads",
         type=int,
@@ -80,7 +60,6 @@ def register(subparsers: Any) -> None:
         help="CPU threads for the models (default on a CPU: half the cores, so the video "
         "codecs keep the rest and the returned video stays smooth)",
     )
-    parser.add_argument("--manifest", type=Path, default=None, help="checkpoint manifest")
     parser.add_argument("--max-sessions", type=int, default=4, help="phones at once")
     parser.add_argument(
         "--idle-timeout",
