@@ -7,8 +7,8 @@ xyxy in that frame's own pixels, each labelled with one vocabulary word. Post-pr
 never partial phrases, and boxes go through class-wise NMS.
 
 Builders: `load_detector` (checked checkpoint from the manifest) and `build_random_detector`
-(the same architecture with random weights, full size or tiny for unit tests); `build_detector`
-picks one by name from `DETECTOR_BUILDERS`.
+(the same architecture with random weights, full size or tiny for unit tests);
+`inference.models.load_models` picks between them for `--models real|random`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import string
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -482,30 +482,6 @@ def build_random_detector(
     return Detector(
         model, tokenizer, image_processor, device, settings, weights="random", name=name
     )
-
-
-DetectorBuilder = Callable[..., Detector]
-DETECTOR_BUILDERS: dict[str, DetectorBuilder] = {
-    "checkpoint": load_detector,
-    "random": build_random_detector,
-}
-
-
-def build_detector(
-    models: str,
-    device: torch.device,
-    settings: DetectorSettings | None = None,
-    *,
-    manifest: Manifest | None = None,
-) -> Detector:
-    """`--models checkpoint` (needs the manifest) or `--models random`."""
-    if models not in DETECTOR_BUILDERS:
-        raise ValueError(f"unknown models {models!r}; choose one of {', '.join(DETECTOR_BUILDERS)}")
-    if models == "checkpoint":
-        return load_detector(
-            manifest if manifest is not None else Manifest.load(), device, settings
-        )
-    return build_random_detector(device, settings)
 
 
 def full_config() -> GroundingDinoConfig:

@@ -32,11 +32,11 @@ from inference.detector import (
     Detector,
     DetectorSettings,
     VocabularyTooLongError,
-    build_detector,
     build_random_detector,
     load_detector,
     postprocess,
 )
+from inference.models import load_models
 from inference.vocabulary import EMPTY_MESSAGE, VocabularyError
 
 CPU = torch.device("cpu")
@@ -339,15 +339,15 @@ def test_random_detector_says_so(caplog: pytest.LogCaptureFixture) -> None:
     json.dumps(info)  # goes into logs and /readyz as is
 
 
-def test_build_detector_names_the_choices() -> None:
-    with pytest.raises(ValueError, match="choose one of checkpoint, random"):
-        build_detector("pretrained", CPU)
+def test_model_sources_are_named_in_the_error() -> None:
+    with pytest.raises(ValueError, match="choose one of"):
+        load_models("pretrained", CPU)  # type: ignore[arg-type]
 
 
-def test_build_detector_checkpoint_uses_the_manifest(tmp_path: Path) -> None:
+def test_load_detector_uses_the_manifest_directory(tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path, _empty_model_dir(tmp_path))
     with pytest.raises(CheckpointError, match=r"config\.json is missing") as error:
-        build_detector("checkpoint", CPU, manifest=Manifest(manifest.entries, tmp_path / "gone"))
+        load_detector(Manifest(manifest.entries, tmp_path / "gone"), CPU)
     assert FETCH_COMMAND in str(error.value)
 
 
