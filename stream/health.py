@@ -83,6 +83,12 @@ class StreamMetrics:
             ["stage"],
             registry=r,
         )
+        self.server_delay_seconds = Histogram(
+            f"{PREFIX}_server_delay_seconds",
+            "Camera frame decoded -> the same frame, annotated, handed to the video encoder",
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
         self.overlay_updates = Counter(
             f"{PREFIX}_overlay_updates", "Model results received (overlay updates)", registry=r
         )
@@ -118,6 +124,10 @@ class StreamMetrics:
         self._live.numbers = numbers
         self._live.engine_stats = engine_stats
         self._live.readiness = readiness
+
+    def frame_out(self, delay_s: float) -> None:
+        self.frames_out.inc()
+        self.server_delay_seconds.observe(delay_s)
 
     def observe_stages(self, timings_ms: Mapping[str, float]) -> None:
         for stage, ms in timings_ms.items():

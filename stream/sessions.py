@@ -320,7 +320,7 @@ class Session:
                 OverlayPainter(self.settings.output_height),
                 self._overlay_result,
                 self._executor,
-                on_frame_out=self.metrics.frames_out.inc,
+                on_frame_out=self.metrics.frame_out,
                 on_error=self._overlay_failed,
             )
             # added while the offer is applied, so it rides the camera's sendrecv transceiver

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -57,10 +58,11 @@ class SharedFrame:
     Nobody may modify the returned array in place (the engine and the painter share it).
     """
 
-    __slots__ = ("_lock", "_rgb", "frame")
+    __slots__ = ("_lock", "_rgb", "arrived", "frame")
 
     def __init__(self, frame: av.VideoFrame) -> None:
         self.frame = frame
+        self.arrived = time.perf_counter()  # decoded and handed over by the pump
         self._rgb: RGBArray | None = None
         self._lock = threading.Lock()
 
@@ -208,7 +210,7 @@ class AnnotatedVideoTrack(MediaStreamTrack):
         painter: OverlayPainter,
         latest: Callable[[], RenderableResult | None],
         executor: Executor,
-        on_frame_out: Callable[[], None] | None = None,
+        on_frame_out: Callable[[float], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         super().__init__()
@@ -234,8 +236,8 @@ class AnnotatedVideoTrack(MediaStreamTrack):
                 self._on_error(exc)
             frame = await loop.run_in_executor(self._executor, self._painter.paint, shared, None)
         self.frames_out += 1
-        if self._on_frame_out is not None:
-            self._on_frame_out()
+        if self._on_frame_out is not None:  # the server's share of the latency, before encoding
+            self._on_frame_out(time.perf_counter() - shared.arrived)
         return frame
 
     def stop(self) -> None:

@@ -21,6 +21,7 @@ METRIC_NAMES = [
     "visionanything_overlay_fps",
     "visionanything_frames_in_total",
     "visionanything_frames_out_total",
+    "visionanything_server_delay_seconds_bucket",
     "visionanything_frames_dropped_total",
     "visionanything_overlay_updates_total",
     "visionanything_stage_seconds_bucket",

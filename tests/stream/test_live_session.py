@@ -63,6 +63,19 @@ async def _live_session() -> None:
             assert 0 < results < received / 2, (results, received)
             assert max(latencies) < 0.1, f"/healthz took {max(latencies) * 1000:.0f} ms"
 
+            # every returned frame records the server's share of the latency (before encoding)
+            async with http.get(f"{base}/metrics") as response:
+                scraped = dict(
+                    line.rsplit(" ", 1)
+                    for line in (await response.text()).splitlines()
+                    if line.startswith("visionanything_server_delay_seconds_")
+                    and "_bucket" not in line
+                )
+            count = float(scraped["visionanything_server_delay_seconds_count"])
+            total = float(scraped["visionanything_server_delay_seconds_sum"])
+            assert count >= received and 0 < total / count < 0.5, (count, total)
+            print(f"server delay before the encoder: mean {1000 * total / count:.1f} ms")
+
             objects = await client.wait_for("objects")
             assert objects["objects"][0]["label"] == "cat"
             assert set(objects["objects"][0]) == {"id", "label", "say", "score", "box", "colour"}
