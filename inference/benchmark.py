@@ -42,10 +42,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from inference.broker import DetectionBroker, DetectionJob, DetectionOutcome, InProcessBroker
 from inference.detector import Detector
 from inference.engine import DEFAULT_VOCABULARY, Engine, EngineSettings, FrameResult
-from inference.grounded_segmentation import StageTimer, segment_image
+from inference.grounded_segmentation import segment_image
 from inference.lighting import LightingSettings
 from inference.models import Models
 from inference.segmenter import ImageEmbedding, Segmenter
+from inference.timing import StageTimer
 
 Progress = Callable[[str], None]
 Frame = npt.NDArray[np.uint8]

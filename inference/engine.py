@@ -41,6 +41,7 @@ from inference.labels import (
 from inference.lighting import LightingSettings, LightingTracker, preprocess
 from inference.models import Models
 from inference.overlay import colours_for, to_hex
+from inference.timing import StageTimer
 from inference.tracker import BoxTracker, TrackerSettings, mask_box
 from inference.vocabulary import parse_vocabulary
 
@@ -357,15 +358,15 @@ class Engine:
 
     def _process(self, batch: list[tuple[_Session, FrameSource, int]]) -> None:
         started = time.perf_counter()
-        timings: dict[str, float] = {}
+        timer = StageTimer()
         frames: list[npt.NDArray[np.uint8]] = []
         model_frames: list[npt.NDArray[np.uint8]] = []
         lighting: list[dict[str, Any]] = []
-        with _timed(timings, "convert"):
+        with timer.stage("convert"):
             for _, source, _ in batch:
                 frame = check_frame(source() if callable(source) else source)
                 frames.append(fit_within(frame, self.settings.max_side))
-        with _timed(timings, "lighting"):
+        with timer.stage("lighting"):
             for (session, _, _), frame in zip(batch, frames, strict=True):
                 report = session.lighting.update(frame)
                 model_frames.append(preprocess(frame, report))
@@ -375,16 +376,17 @@ class Engine:
         prompted = [i for i, (s, _, _) in enumerate(batch) if s.tracker.tracks or s.taps]
         embeddings = {}
         if prompted:
-            with _timed(timings, "encode"):
+            with timer.stage("encode"):
                 embedded = self.models.segmenter.embed([model_frames[i] for i in prompted])
             embeddings = dict(zip(prompted, embedded, strict=True))
         for i, (session, _, index) in enumerate(batch):
-            per_session = dict(timings)
-            with _timed(per_session, "decode"):
+            per_session = timer.copy()
+            with per_session.stage("decode"):
                 detections = self._segment(session, model_frames[i], embeddings.get(i), lighting[i])
-            result = self._publish(session, index, frames[i], detections, lighting[i], per_session)
-            per_session["total"] = (time.perf_counter() - started) * 1000
-            self._record(session, per_session)
+            per_session.milliseconds["total"] = (time.perf_counter() - started) * 1000
+            timings = per_session.milliseconds
+            result = self._publish(session, index, frames[i], detections, lighting[i], timings)
+            self._record(session, timings)
             if result is not None:
                 session.on_result(result)
 
@@ -559,20 +561,6 @@ class Engine:
                 for table in (session.stages_ms, self._stages_ms):
                     previous = table.get(stage)
                     table[stage] = ms if previous is None else 0.8 * previous + 0.2 * ms
-
-
-class _timed:
-    """Adds the elapsed milliseconds of a block to `table[name]`."""
-
-    def __init__(self, table: dict[str, float], name: str) -> None:
-        self.table, self.name = table, name
-
-    def __enter__(self) -> None:
-        self.started = time.perf_counter()
-
-    def __exit__(self, *_: object) -> None:
-        elapsed = (time.perf_counter() - self.started) * 1000
-        self.table[self.name] = self.table.get(self.name, 0.0) + elapsed
 
 
 def _thumbnail(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:

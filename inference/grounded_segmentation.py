@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -13,25 +11,7 @@ import numpy.typing as npt
 from inference.detections import Detections
 from inference.lighting import LightingReport, LightingSettings, assess, preprocess
 from inference.models import Models
-
-
-@dataclass
-class StageTimer:
-    """Wall-clock milliseconds per named stage, in the order they ran."""
-
-    milliseconds: dict[str, float] = field(default_factory=dict)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            elapsed = (time.perf_counter() - start) * 1000.0
-            self.milliseconds[name] = self.milliseconds.get(name, 0.0) + elapsed
-
-    def rounded(self, digits: int = 1) -> dict[str, float]:
-        return {name: round(ms, digits) for name, ms in self.milliseconds.items()}
+from inference.timing import StageTimer
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,8 @@ def _segment_one(
     renderer: OverlayRenderer,
     lighting: LightingSettings,
 ) -> dict[str, Any]:
-    from inference.grounded_segmentation import StageTimer, segment_image
+    from inference.grounded_segmentation import segment_image
+    from inference.timing import StageTimer
 
     timer = StageTimer()
     started = time.perf_counter()
