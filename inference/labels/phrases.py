@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import html
 import itertools
-import json
 import math
 import numbers
 import re
@@ -34,6 +33,8 @@ from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
 from typing import Any, Literal
+
+from inference.labels.packaged import read_json
 
 Band = Literal["high", "medium", "low"]
 BANDS: tuple[Band, ...] = ("high", "medium", "low")
@@ -159,12 +160,7 @@ def load_language(code: str = "en") -> Language:
 
 @functools.lru_cache(maxsize=16)
 def _load(code: str) -> Language:
-    source = f"{_DATA_FOLDER}/{code}.json"
-    path = resources.files(_DATA_PACKAGE) / _DATA_FOLDER / f"{code}.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LanguageDataError(f"{source}: cannot read: {exc}") from exc
+    source, raw = read_json(_DATA_PACKAGE, _DATA_FOLDER, code, LanguageDataError)
     try:
         language = _parse(raw)
     except (KeyError, TypeError, ValueError) as exc:

@@ -14,13 +14,14 @@ caption short. Spoken names in other languages come from the language files (see
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
+
+from inference.labels.packaged import read_json
 
 _PACKAGE = "inference.labels"
 _FOLDER = "themes"
@@ -88,12 +89,7 @@ def load_theme(name: str) -> Theme:
 
 @functools.lru_cache(maxsize=64)
 def _load(name: str) -> Theme:
-    source = f"{_FOLDER}/{name}.json"
-    path = resources.files(_PACKAGE) / _FOLDER / f"{name}.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ThemeDataError(f"{source}: cannot read: {exc}") from exc
+    source, raw = read_json(_PACKAGE, _FOLDER, name, ThemeDataError)
     try:
         theme = _parse(raw)
     except (KeyError, TypeError, ValueError) as exc:
