@@ -70,6 +70,9 @@ async def _session(engine: Engine) -> None:
             # the models are slower than the camera: the engine drops frames, the video does not
             assert stats["dropped"] > 0
             assert received >= 0.7 * 15 * elapsed
+            # the announcer speaks once an object has stayed a moment
+            say = await client.wait_for("say", timeout=30)
+            assert say["text"] and say["ids"], say
 
             # freeze the overlay, then compare what comes back with what we sent
             client.send({"type": "mode", "mode": "pause"})
