@@ -171,8 +171,16 @@ class OverlayPainter:
         self._fitted: tuple[RenderableResult, tuple[int, int], Detections] | None = None
 
     def paint(self, shared: SharedFrame, result: RenderableResult | None) -> av.VideoFrame:
+        camera = shared.frame
+        height, width = output_size(camera.height, camera.width, self.output_height)
+        if (result is None or not len(result.detections)) and (height, width) == (
+            camera.height,
+            camera.width,
+        ):
+            # nothing to draw: the decoded frame goes back as it is, with its own timestamps,
+            # sparing two colour conversions (most frames before the first detection)
+            return camera
         rgb = shared.rgb()
-        height, width = output_size(rgb.shape[0], rgb.shape[1], self.output_height)
         if (height, width) != rgb.shape[:2]:
             rgb = np.asarray(cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA))
         if result is not None and len(result.detections):

@@ -128,6 +128,17 @@ def test_painter_draws_a_smaller_result_in_place_and_keeps_timestamps() -> None:
     assert (small.height, small.width) == (120, 160)
 
 
+@pytest.mark.parametrize("result", [None, Result((240, 320), Detections.empty((240, 320)), ())])
+def test_nothing_to_draw_sends_the_camera_frame_without_converting_it(
+    result: Result | None,
+) -> None:
+    shared = _frame(photo("coffee", 320, 240))
+    assert OverlayPainter().paint(shared, result) is shared.frame
+    assert shared._rgb is None, "no RGB round trip for a frame with nothing on it"
+    resized = OverlayPainter(output_height=120).paint(shared, result)
+    assert resized is not shared.frame and (resized.height, resized.width) == (120, 160)
+
+
 def test_a_bad_result_costs_the_overlay_not_the_frame() -> None:
     async def scenario() -> None:
         box = FrameMailbox(2)
