@@ -84,6 +84,8 @@ class FrameResult:
 
     detections: masks (N, H, W) at frame_size (H, W), track_ids and labels
     texts:      badge/chip text per object
+    luma:       (H, W) uint8 gray of the processed frame (before lighting preprocessing), so the
+                stream can follow the masks to newer camera frames by optical flow
     objects:    ready for the `objects` data-channel message (boxes normalised to 0..1)
     """
 
@@ -96,6 +98,7 @@ class FrameResult:
     say: SayEvent | None
     lighting: dict[str, Any]
     timings_ms: dict[str, float]
+    luma: npt.NDArray[np.uint8] | None = None  # (H, W) gray of the frame the masks were made on
 
 
 class _RateMeter:
@@ -553,6 +556,7 @@ class Engine:
             say=say,
             lighting=lighting,
             timings_ms={k: round(v, 1) for k, v in timings.items()},
+            luma=cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if len(detections) else None,
         )
 
     def _record(self, session: _Session, timings: dict[str, float]) -> None:
