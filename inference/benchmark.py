@@ -39,7 +39,13 @@ import numpy.typing as npt
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from inference.broker import DetectionBroker, DetectionJob, DetectionOutcome, InProcessBroker
+from inference.broker import (
+    DetectionBroker,
+    DetectionJob,
+    DetectionOutcome,
+    InProcessBroker,
+    JobPurpose,
+)
 from inference.detector import Detector
 from inference.engine import DEFAULT_VOCABULARY, Engine, EngineSettings, FrameResult
 from inference.grounded_segmentation import segment_image
@@ -356,8 +362,8 @@ class _CountingBroker:
         self.collected.extend((now, outcome) for outcome in outcomes)
         return outcomes
 
-    def pending(self, session_id: str) -> bool:
-        return self.inner.pending(session_id)
+    def pending(self, session_id: str, purpose: JobPurpose = "keyframe") -> bool:
+        return self.inner.pending(session_id, purpose)
 
     def forget(self, session_id: str) -> None:
         self.inner.forget(session_id)

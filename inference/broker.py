@@ -2,8 +2,10 @@
 in-process implementation (a worker thread that owns the detector).
 
 Detection is slow (seconds on a CPU), so the engine never waits for it: it submits a job and
-picks the outcome up on a later cycle. One pending job per session; a newer job replaces an
-older one that has not started (newest frame wins), and sessions are served round-robin.
+picks the outcome up on a later cycle. One pending job per session and purpose (a keyframe and a
+tap each have their own slot, so a tap never pushes out a keyframe); a newer job replaces an
+older one of the same slot that has not started (newest frame wins), and sessions are served
+round-robin.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.detections import Detections
-from inference.detector import Detector
+from inference.detector import Detector, VocabularyTooLongError
+from inference.vocabulary import VocabularyError
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +49,41 @@ class DetectionJob:
 
 @dataclass(frozen=True)
 class DetectionOutcome:
+    """`error_code` says what kind of failure `error` describes: "dropped" (too old to run),
+    "vocabulary_too_long", "bad_vocabulary" (the phone can fix those) or "detector_failed"."""
+
     job: DetectionJob
     detections: Detections | None
     error: str | None
     elapsed_ms: float
+    error_code: str | None = None
+
+
+def error_code_for(exc: BaseException) -> str:
+    """The outcome's `error_code` for an exception raised by `Detector.detect`."""
+    if isinstance(exc, VocabularyTooLongError):
+        return "vocabulary_too_long"
+    if isinstance(exc, VocabularyError):
+        return "bad_vocabulary"
+    return "detector_failed"
 
 
 class DetectionBroker(Protocol):
     """Where keyframe detections run: in this process (default) or on workers via Redis."""
 
     def submit(self, job: DetectionJob) -> None:
-        """Queue `job`, replacing the session's pending one; never blocks."""
+        """Queue `job`, replacing the pending job of the same session and purpose; never
+        blocks."""
 
     def collect(self) -> list[DetectionOutcome]:
         """Outcomes finished since the last call (never blocks)."""
 
-    def pending(self, session_id: str) -> bool:
-        """A job of this session is queued or running."""
+    def pending(self, session_id: str, purpose: JobPurpose = "keyframe") -> bool:
+        """A job of this session and purpose is queued, or running and not forgotten."""
 
     def forget(self, session_id: str) -> None:
-        """Drop the session's queued job and any outcome not yet collected."""
+        """Drop the session's queued jobs and any outcome not yet collected; the answer of a
+        job already running is thrown away."""
 
     def set_listener(self, listener: Callable[[], None]) -> None:
         """Called (from any thread) when an outcome is ready, so the engine can wake up."""
@@ -82,10 +100,10 @@ class InProcessBroker:
     def __init__(self, detector: Detector, *, max_age_s: float = 10.0) -> None:
         self.detector = detector
         self.max_age_s = max_age_s
-        self._queue: OrderedDict[str, DetectionJob] = OrderedDict()
-        self._running: str | None = None
+        self._queue: OrderedDict[tuple[str, JobPurpose], DetectionJob] = OrderedDict()
+        self._running: DetectionJob | None = None
+        self._running_forgotten = False
         self._outcomes: list[DetectionOutcome] = []
-        self._forgotten: set[str] = set()
         self._lock = threading.Condition()
         self._listener: Callable[[], None] | None = None
         self._closed = False
@@ -100,15 +118,22 @@ class InProcessBroker:
         self._listener = listener
 
     def submit(self, job: DetectionJob) -> None:
+        key = (job.session_id, job.purpose)
         with self._lock:
-            self._forgotten.discard(job.session_id)
-            self._queue.pop(job.session_id, None)  # re-queue at the back: round-robin
-            self._queue[job.session_id] = job
+            self._queue.pop(key, None)  # re-queue at the back: round-robin
+            self._queue[key] = job
             self._lock.notify()
 
-    def pending(self, session_id: str) -> bool:
+    def pending(self, session_id: str, purpose: JobPurpose = "keyframe") -> bool:
         with self._lock:
-            return session_id in self._queue or self._running == session_id
+            if (session_id, purpose) in self._queue:
+                return True
+            running = self._running
+            return (
+                running is not None
+                and not self._running_forgotten
+                and (running.session_id, running.purpose) == (session_id, purpose)
+            )
 
     def collect(self) -> list[DetectionOutcome]:
         with self._lock:
@@ -117,10 +142,11 @@ class InProcessBroker:
 
     def forget(self, session_id: str) -> None:
         with self._lock:
-            self._queue.pop(session_id, None)
+            for key in [key for key in self._queue if key[0] == session_id]:
+                del self._queue[key]
             self._outcomes = [o for o in self._outcomes if o.job.session_id != session_id]
-            if self._running == session_id:
-                self._forgotten.add(session_id)
+            if self._running is not None and self._running.session_id == session_id:
+                self._running_forgotten = True
 
     def close(self) -> None:
         with self._lock:
@@ -136,16 +162,16 @@ class InProcessBroker:
             if self._closed:
                 return None
             _, job = self._queue.popitem(last=False)
-            self._running = job.session_id
+            self._running, self._running_forgotten = job, False
             return job
 
     def _work(self) -> None:
         while (job := self._next_job()) is not None:
             outcome = self._run(job)
             with self._lock:
-                self._running = None
-                if job.session_id in self._forgotten:
-                    self._forgotten.discard(job.session_id)
+                forgotten = self._running_forgotten
+                self._running, self._running_forgotten = None, False
+                if forgotten:
                     continue
                 self._outcomes.append(outcome)
             if self._listener is not None:
@@ -154,7 +180,7 @@ class InProcessBroker:
     def _run(self, job: DetectionJob) -> DetectionOutcome:
         age = time.monotonic() - job.submitted_at
         if age > self.max_age_s:
-            return DetectionOutcome(job, None, f"dropped: job {age:.1f} s old", 0.0)
+            return DetectionOutcome(job, None, f"dropped: job {age:.1f} s old", 0.0, "dropped")
         started = time.perf_counter()
         try:
             (found,) = self.detector.detect(
@@ -164,7 +190,11 @@ class InProcessBroker:
                 text_threshold=job.text_threshold,
             )
         except Exception as exc:  # one bad job must not kill the detector thread
-            log.exception("detection failed for session %s", job.session_id)
+            code = error_code_for(exc)
+            text = str(exc)  # the vocabulary errors are meant for the phone as they are
+            if code == "detector_failed":
+                log.exception("detection failed for session %s", job.session_id)
+                text = f"{type(exc).__name__}: {exc}"
             elapsed = (time.perf_counter() - started) * 1000
-            return DetectionOutcome(job, None, f"{type(exc).__name__}: {exc}", elapsed)
+            return DetectionOutcome(job, None, text, elapsed, code)
         return DetectionOutcome(job, found, None, (time.perf_counter() - started) * 1000)

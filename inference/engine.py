@@ -6,9 +6,17 @@ box prompts from the tracker (+ tap points) → tracker follows the masks → an
 Keyframes (first frame, vocabulary change, scene change, refresh interval) are detected
 asynchronously: the segmenter never waits for the detector.
 
-Thread model: callers (the event loop) only touch the thread-safe methods below, which store a
-frame or a request under a lock and wake the worker. `on_result` callbacks run in the worker
-thread; callers hop back to their own loop themselves.
+Thread model: the worker thread owns every per-session object that changes while it runs
+(tracker, announcer, lighting, vocabulary, generation, taps, speech, pause). Callers (the event
+loop) only touch the thread-safe methods below: they store a frame, or a request (new words,
+a tap, speech on/off, pause) under a lock and wake the worker, which applies the requests at the
+top of its next cycle. `on_result` callbacks run in the worker thread; callers hop back to their
+own loop themselves.
+
+Failures: every step of a cycle runs inside error handling. An exception in one session's part
+of a cycle is logged with its traceback and counted (`errors`), and the worker goes on with the
+other sessions and the next frame. Should the worker thread die anyway, `ready` is false and
+`problem` says why, and a watchdog starts a new worker thread.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -44,6 +52,9 @@ from inference.overlay import colours_for, to_hex
 from inference.timing import StageTimer
 from inference.tracker import BoxTracker, TrackerSettings, mask_box
 from inference.vocabulary import parse_vocabulary
+
+if TYPE_CHECKING:  # the segmenter imports torch: only for the type
+    from inference.segmenter import ImageEmbedding
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +90,14 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A problem to tell the phone about, e.g. code "vocabulary_too_long" with a message."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class FrameResult:
     """What the stream needs for one processed frame.
 
@@ -99,6 +118,7 @@ class FrameResult:
     lighting: dict[str, Any]
     timings_ms: dict[str, float]
     luma: npt.NDArray[np.uint8] | None = None  # (H, W) gray of the frame the masks were made on
+    notices: tuple[Notice, ...] = ()  # problems the phone should hear about (sent as `error`)
 
 
 class _RateMeter:
@@ -123,16 +143,43 @@ class _RateMeter:
             self._times.popleft()
 
 
+MAX_PENDING_TAPS = 4  # taps waiting for the worker; older ones are dropped (newest wins)
+
+
+@dataclass
+class _Requests:
+    """Changes asked for by callers, applied by the worker at the top of its next cycle.
+    Guarded by the engine's lock; every field is bounded (newest wins)."""
+
+    vocabulary: tuple[str, ...] | None = None
+    speech: bool | None = None
+    paused: bool | None = None
+    taps: list[tuple[float, float]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.vocabulary is not None
+            or self.speech is not None
+            or self.paused is not None
+            or self.taps
+        )
+
+
 @dataclass
 class _Session:
+    """One phone. Everything below `requests` is owned by the worker thread; callers read only
+    the counters and the immutable snapshots (`vocabulary`, `object_count`) under the lock."""
+
     id: str
     on_result: Callable[[FrameResult], None]
     vocabulary: tuple[str, ...]
     tracker: BoxTracker
     lighting: LightingTracker
     announcer: Announcer
+    previous_vocabulary: tuple[str, ...] = ()
+    requests: _Requests = field(default_factory=_Requests)  # guarded by the engine's lock
+    frame: FrameSource | None = None  # guarded by the engine's lock
     generation: int = 0
-    frame: FrameSource | None = None
     frame_index: int = 0
     paused: bool = False
     speech: bool = True
@@ -141,6 +188,8 @@ class _Session:
     key_time: float = float("-inf")
     key_wanted: bool = True
     frame_size: tuple[int, int] | None = None
+    notices: list[Notice] = field(default_factory=list)
+    object_count: int = 0
     submitted: int = 0
     processed: int = 0
     dropped: int = 0
@@ -152,6 +201,19 @@ class _Session:
     last_lighting: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class _Prepared:
+    """One session's frame between the steps of a cycle."""
+
+    session: _Session
+    index: int
+    frame: npt.NDArray[np.uint8]  # RGB at the processing size
+    model_frame: npt.NDArray[np.uint8]  # the same after lighting preprocessing
+    lighting: dict[str, Any]
+    timer: StageTimer
+    embedding: ImageEmbedding | None = None
+
+
 class Engine:
     """Owns the models; serves any number of sessions from one worker thread."""
 
@@ -160,6 +222,8 @@ class Engine:
         models: Models,
         settings: EngineSettings | None = None,
         broker: DetectionBroker | None = None,
+        *,
+        watchdog_interval_s: float = 0.5,
     ) -> None:
         self.models = models
         self.settings = settings or EngineSettings()
@@ -171,8 +235,13 @@ class Engine:
         self._wake = threading.Event()
         self._running = False
         self._thread: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+        self._watchdog_interval_s = watchdog_interval_s
+        self._stopped = threading.Event()
         self._ids = itertools.count(1)
         self._errors = 0
+        self._worker_restarts = 0
+        self._worker_failure: str | None = None
         self._closed_totals = {"processed": 0, "dropped": 0, "keyframes": 0}
         self._stages_ms: dict[str, float] = {}
 
@@ -182,12 +251,18 @@ class Engine:
         if self._thread is not None:
             return
         self._running = True
-        self._thread = threading.Thread(target=self._work, name="engine", daemon=True)
-        self._thread.start()
+        self._stopped.clear()
+        self._start_worker()
+        self._watchdog = threading.Thread(target=self._watch, name="engine-watchdog", daemon=True)
+        self._watchdog.start()
 
     def stop(self) -> None:
         self._running = False
+        self._stopped.set()
         self._wake.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=5)
+            self._watchdog = None
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
@@ -195,12 +270,46 @@ class Engine:
 
     @property
     def ready(self) -> bool:
-        alive = self._thread is not None and self._thread.is_alive()
-        return alive and self.broker.healthy
+        return self.problem is None
+
+    @property
+    def problem(self) -> str | None:
+        """Why the engine cannot serve right now (for `/readyz`), or None when it can."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            failure = self._worker_failure
+            if failure is None:
+                return "engine worker is not running"
+            return f"engine worker died ({failure}); restarting it"
+        if not self.broker.healthy:
+            return "detection broker unreachable"
+        return None
 
     @property
     def themes(self) -> tuple[str, ...]:
         return tuple(theme_names())
+
+    def _start_worker(self) -> None:
+        self._thread = threading.Thread(target=self._run_worker, name="engine", daemon=True)
+        self._thread.start()
+
+    def _run_worker(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:  # recorded for /readyz; the watchdog restarts the worker
+            self._worker_failure = f"{type(exc).__name__}: {exc}"
+            log.critical("engine worker died; the watchdog restarts it", exc_info=True)
+
+    def _watch(self) -> None:
+        """Restart the worker thread if it dies while the engine runs."""
+        while not self._stopped.wait(self._watchdog_interval_s):
+            thread = self._thread
+            if self._running and thread is not None and not thread.is_alive():
+                with self._lock:
+                    self._worker_restarts += 1
+                    restarts = self._worker_restarts
+                log.error("engine worker restarted (%d restarts so far)", restarts)
+                self._start_worker()
 
     # -- sessions (thread-safe, never block on the models) ----------------------------------
 
@@ -216,7 +325,7 @@ class Engine:
             lighting=LightingTracker(self.settings.lighting),
             announcer=Announcer(self.settings.announcer),
         )
-        session.announcer.set_vocabulary(words)
+        session.announcer.set_vocabulary(words)  # not shared with the worker yet
         with self._lock:
             self._sessions[session.id] = session
             self._order.append(session.id)
@@ -248,39 +357,42 @@ class Engine:
     def set_vocabulary(
         self, session_id: str, words: str | None = None, theme: str | None = None
     ) -> tuple[str, ...]:
-        """Raises VocabularyError or KeyError (unknown theme) with a clear message."""
+        """Ask for new words (or a theme's); the worker applies them on its next cycle and
+        detects a keyframe for them. Returns the cleaned words.
+
+        Raises VocabularyError or KeyError (unknown theme) with a clear message. A vocabulary
+        too long for the detector is found by the detector; the phone hears of it through the
+        next result's `notices`, and the session goes back to its previous words.
+        """
         vocabulary = load_theme(theme).words if theme is not None else parse_vocabulary(words or "")
-        with self._lock:
-            session = self._session(session_id)
-            session.vocabulary = tuple(vocabulary)
-            session.generation += 1
-            session.key_wanted = True
-            session.tracker.reset()
-            session.announcer.set_vocabulary(session.vocabulary)
-        self.broker.forget(session_id)
-        self._wake.set()
-        return session.vocabulary
+        self._request(session_id, vocabulary=tuple(vocabulary))
+        return tuple(vocabulary)
 
     def tap(self, session_id: str, x: float, y: float) -> None:
         with self._lock:
-            self._session(session_id).taps.append((x, y))
+            taps = self._session(session_id).requests.taps
+            taps.append((x, y))
+            del taps[:-MAX_PENDING_TAPS]
         self._wake.set()
 
     def set_paused(self, session_id: str, paused: bool) -> None:
-        with self._lock:
-            self._session(session_id).paused = paused
+        self._request(session_id, paused=paused)
 
     def set_speech(self, session_id: str, on: bool) -> None:
+        self._request(session_id, speech=on)
+
+    def _request(self, session_id: str, **changes: Any) -> None:
         with self._lock:
-            session = self._session(session_id)
-            session.speech = on
-            if on:
-                session.announcer.reset()
+            requests = self._session(session_id).requests
+            for name, value in changes.items():
+                setattr(requests, name, value)
+        self._wake.set()
 
     def session_stats(self, session_id: str) -> dict[str, Any]:
         now = time.monotonic()
         with self._lock:
             s = self._session(session_id)
+            requested = s.requests
             return {
                 "frames_submitted": s.submitted,
                 "frames_processed": s.processed,
@@ -290,10 +402,10 @@ class Engine:
                 "detect_ms": round(s.detect_ms, 1),
                 "keyframes": s.keyframes,
                 "errors": s.errors,
-                "objects": len(s.tracker.tracks),
-                "vocabulary": list(s.vocabulary),
+                "objects": s.object_count,
+                "vocabulary": list(requested.vocabulary or s.vocabulary),
                 "lighting": dict(s.last_lighting),
-                "paused": s.paused,
+                "paused": s.paused if requested.paused is None else requested.paused,
             }
 
     def stats(self) -> dict[str, Any]:
@@ -309,6 +421,7 @@ class Engine:
                 "dropped_total": totals["dropped"] + sum(s.dropped for s in sessions),
                 "keyframes_total": totals["keyframes"] + sum(s.keyframes for s in sessions),
                 "errors": self._errors,
+                "worker_restarts": self._worker_restarts,
                 "stages_ms": {k: round(v, 1) for k, v in self._stages_ms.items()},
                 "detect_ms": round(max((s.detect_ms for s in sessions), default=0.0), 1),
             }
@@ -330,18 +443,65 @@ class Engine:
             self._wake.clear()
             if not self._running:
                 break
-            self._apply_detections(self.broker.collect())
-            batch = self._take_batch()
-            if batch:
-                try:
-                    self._process(batch)
-                except Exception:  # keep serving the other sessions
-                    log.exception("engine cycle failed")
-                    with self._lock:
-                        self._errors += 1
-                        for session, *_ in batch:
-                            session.errors += 1
-                self._wake.set()  # more frames may have arrived meanwhile
+            try:
+                if self._cycle():
+                    self._wake.set()  # more frames may have arrived meanwhile
+            except Exception:  # a bug outside any one session: log it, count it, go on
+                self._failed(None, "engine cycle failed")
+
+    def _cycle(self) -> bool:
+        """One round: requests, detections, then one batch of frames. True if it segmented."""
+        self._apply_requests()
+        self._apply_detections(self.broker.collect())
+        batch = self._take_batch()
+        if batch:
+            self._process(batch)
+        return bool(batch)
+
+    def _failed(self, session: _Session | None, what: str) -> None:
+        """Log the exception being handled (with its traceback) and count it."""
+        where = f" (session {session.id})" if session is not None else ""
+        log.exception("%s%s", what, where)
+        with self._lock:
+            self._errors += 1
+            if session is not None:
+                session.errors += 1
+
+    def _apply_requests(self) -> None:
+        with self._lock:
+            pending = []
+            for session in self._sessions.values():
+                if session.requests:
+                    pending.append((session, session.requests))
+                    session.requests = _Requests()
+        for session, requests in pending:
+            try:
+                self._apply(session, requests)
+            except Exception:
+                self._failed(session, "applying a request failed")
+
+    def _apply(self, session: _Session, requests: _Requests) -> None:
+        if requests.vocabulary is not None and requests.vocabulary != session.vocabulary:
+            self._change_vocabulary(session, requests.vocabulary)
+        if requests.speech is not None:
+            if requests.speech and not session.speech:
+                session.announcer.reset()
+            session.speech = requests.speech
+        if requests.paused is not None:
+            session.paused = requests.paused
+        session.taps.extend(requests.taps)
+        del session.taps[:-MAX_PENDING_TAPS]
+
+    def _change_vocabulary(self, session: _Session, vocabulary: tuple[str, ...]) -> None:
+        session.previous_vocabulary = session.vocabulary
+        session.vocabulary = vocabulary
+        session.generation += 1
+        session.key_wanted = True
+        session.tracker.reset()
+        session.object_count = 0
+        session.announcer.set_vocabulary(vocabulary)
+        # the old words' jobs are dropped; an answer already being computed is thrown away
+        self.broker.forget(session.id)
 
     def _take_batch(self) -> list[tuple[_Session, FrameSource, int]]:
         """Up to max_batch sessions with a waiting frame, fairly (round-robin)."""
@@ -361,37 +521,55 @@ class Engine:
 
     def _process(self, batch: list[tuple[_Session, FrameSource, int]]) -> None:
         started = time.perf_counter()
-        timer = StageTimer()
-        frames: list[npt.NDArray[np.uint8]] = []
-        model_frames: list[npt.NDArray[np.uint8]] = []
-        lighting: list[dict[str, Any]] = []
-        with timer.stage("convert"):
-            for _, source, _ in batch:
-                frame = check_frame(source() if callable(source) else source)
-                frames.append(fit_within(frame, self.settings.max_side))
-        with timer.stage("lighting"):
-            for (session, _, _), frame in zip(batch, frames, strict=True):
-                report = session.lighting.update(frame)
-                model_frames.append(preprocess(frame, report))
-                lighting.append(report.to_dict())
-        for (session, _, index), frame, light in zip(batch, model_frames, lighting, strict=True):
-            self._maybe_keyframe(session, frame, index, light)
-        prompted = [i for i, (s, _, _) in enumerate(batch) if s.tracker.tracks or s.taps]
-        embeddings = {}
+        prepared: list[_Prepared] = []
+        for session, source, index in batch:
+            try:
+                prepared.append(self._prepare(session, source, index))
+            except Exception:
+                self._failed(session, "preparing a frame failed")
+        prompted = [p for p in prepared if p.session.tracker.tracks or p.session.taps]
         if prompted:
-            with timer.stage("encode"):
-                embedded = self.models.segmenter.embed([model_frames[i] for i in prompted])
-            embeddings = dict(zip(prompted, embedded, strict=True))
-        for i, (session, _, index) in enumerate(batch):
-            per_session = timer.copy()
-            with per_session.stage("decode"):
-                detections = self._segment(session, model_frames[i], embeddings.get(i), lighting[i])
-            per_session.milliseconds["total"] = (time.perf_counter() - started) * 1000
-            timings = per_session.milliseconds
-            result = self._publish(session, index, frames[i], detections, lighting[i], timings)
-            self._record(session, timings)
-            if result is not None:
-                session.on_result(result)
+            timer = StageTimer()
+            try:
+                with timer.stage("encode"):
+                    embedded = self.models.segmenter.embed([p.model_frame for p in prompted])
+            except Exception:
+                for p in prompted:
+                    self._failed(p.session, "encoding a frame failed")
+                prepared = [p for p in prepared if p not in prompted]
+            else:
+                for p, embedding in zip(prompted, embedded, strict=True):
+                    p.embedding = embedding
+                    p.timer.milliseconds.update(timer.milliseconds)
+        for p in prepared:
+            try:
+                self._finish(p, started)
+            except Exception:
+                self._failed(p.session, "segmenting a frame failed")
+
+    def _prepare(self, session: _Session, source: FrameSource, index: int) -> _Prepared:
+        """Convert, measure the lighting, maybe submit a keyframe: one session's frame."""
+        timer = StageTimer()
+        with timer.stage("convert"):
+            frame = fit_within(
+                check_frame(source() if callable(source) else source), self.settings.max_side
+            )
+        with timer.stage("lighting"):
+            report = session.lighting.update(frame)
+            model_frame = preprocess(frame, report)
+            lighting = report.to_dict()
+        self._maybe_keyframe(session, model_frame, index, lighting)
+        return _Prepared(session, index, frame, model_frame, lighting, timer)
+
+    def _finish(self, p: _Prepared, started: float) -> None:
+        with p.timer.stage("decode"):
+            detections = self._segment(p.session, p.model_frame, p.embedding, p.lighting)
+        p.timer.milliseconds["total"] = (time.perf_counter() - started) * 1000
+        timings = p.timer.milliseconds
+        result = self._publish(p.session, p.index, p.frame, detections, p.lighting, timings)
+        self._record(p.session, timings)
+        if result is not None:
+            p.session.on_result(result)
 
     def _maybe_keyframe(
         self, session: _Session, frame: npt.NDArray[np.uint8], index: int, lighting: dict[str, Any]
@@ -430,21 +608,43 @@ class Engine:
                 session = self._sessions.get(outcome.job.session_id)
             if session is None or outcome.job.generation != session.generation:
                 continue  # closed, or the vocabulary changed since
-            session.detect_ms = outcome.elapsed_ms
-            if outcome.detections is None:
-                if outcome.error and not outcome.error.startswith("dropped"):
+            try:
+                self._apply_detection(session, outcome)
+            except Exception:
+                self._failed(session, "applying a detection failed")
+
+    def _apply_detection(self, session: _Session, outcome: DetectionOutcome) -> None:
+        session.detect_ms = outcome.elapsed_ms
+        if outcome.detections is None:
+            if outcome.error_code in ("vocabulary_too_long", "bad_vocabulary"):
+                self._refuse_vocabulary(session, outcome)
+            elif outcome.error_code != "dropped":
+                with self._lock:
                     session.errors += 1
-                continue
-            found = _rescale(outcome.detections, outcome.job.frame, session.frame_size)
-            if outcome.job.purpose == "tap" and outcome.job.track_id is not None:
-                if len(found):
-                    best = int(np.argmax(found.scores))
-                    session.tracker.relabel(
-                        outcome.job.track_id, found.labels[best], float(found.scores[best])
-                    )
-                continue
-            keep = np.argsort(-found.scores)[: self.settings.max_objects]
-            session.tracker.update_detections(found[keep])
+            return
+        found = _rescale(outcome.detections, outcome.job.frame, session.frame_size)
+        if outcome.job.purpose == "tap" and outcome.job.track_id is not None:
+            if len(found):
+                best = int(np.argmax(found.scores))
+                session.tracker.relabel(
+                    outcome.job.track_id, found.labels[best], float(found.scores[best])
+                )
+            return
+        keep = np.argsort(-found.scores)[: self.settings.max_objects]
+        session.tracker.update_detections(found[keep])
+
+    def _refuse_vocabulary(self, session: _Session, outcome: DetectionOutcome) -> None:
+        """The detector cannot take these words: tell the phone, go back to the last good ones."""
+        refused = session.vocabulary
+        message = outcome.error or "the detector cannot use these words"
+        previous = session.previous_vocabulary
+        if previous and previous != refused:
+            self._change_vocabulary(session, previous)
+            message += f" (still finding: {', '.join(previous)})"
+        session.previous_vocabulary = ()  # never bounce back to the refused words
+        code = outcome.error_code or "bad_vocabulary"
+        session.notices.append(Notice(code, message))
+        log.info("session %s: vocabulary refused by the detector: %s", session.id, code)
 
     def _segment(
         self,
@@ -509,8 +709,10 @@ class Engine:
         timings: dict[str, float],
     ) -> FrameResult | None:
         now = time.monotonic()
-        session.processed += 1
-        session.last_lighting = lighting
+        with self._lock:
+            session.processed += 1
+            session.last_lighting = lighting
+            session.object_count = len(detections)
         if session.paused:
             return None
         language = self.settings.language
@@ -546,6 +748,7 @@ class Engine:
                 ],
             )
         session.overlay_rate.tick(now)
+        notices, session.notices = tuple(session.notices), []
         return FrameResult(
             session_id=session.id,
             frame_index=index,
@@ -556,7 +759,8 @@ class Engine:
             say=say,
             lighting=lighting,
             timings_ms={k: round(v, 1) for k, v in timings.items()},
-            luma=cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if len(detections) else None,
+            luma=_gray(frame) if len(detections) else None,
+            notices=notices,
         )
 
     def _record(self, session: _Session, timings: dict[str, float]) -> None:
@@ -594,3 +798,7 @@ def _grow(box: npt.NDArray[np.float32], margin: float, width: int, height: int) 
         int(min(width, box[2] + dx)),
         int(min(height, box[3] + dy)),
     ]
+
+
+def _gray(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    return np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), dtype=np.uint8)

@@ -85,8 +85,9 @@ class EngineSlot:
             return Readiness(False, f"failed: {self.error}")
         if self.engine is None:
             return Readiness(False, "starting: loading models")
-        if not self.engine.ready:
-            return Readiness(False, "engine not ready (worker stopped or broker unreachable)")
+        problem = self.engine.problem
+        if problem is not None:
+            return Readiness(False, problem)
         return Readiness(True)
 
     def stats(self) -> dict[str, Any] | None:

@@ -52,6 +52,14 @@ class SayLike(Protocol):
     def ids(self) -> tuple[int, ...]: ...
 
 
+class NoticeLike(Protocol):
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
 class EngineResult(RenderableResult, Protocol):
     """An engine result as the stream uses it (`inference.engine.FrameResult` fits)."""
 
@@ -67,6 +75,9 @@ class EngineResult(RenderableResult, Protocol):
     @property
     def timings_ms(self) -> dict[str, float]: ...
 
+    @property
+    def notices(self) -> tuple[NoticeLike, ...]: ...
+
 
 class EngineLike(Protocol):
     """The part of `inference.engine.Engine` the stream calls. Every method is thread-safe,
@@ -78,6 +89,9 @@ class EngineLike(Protocol):
 
     @property
     def ready(self) -> bool: ...
+
+    @property
+    def problem(self) -> str | None: ...  # why it is not ready, for /readyz
 
     @property
     def themes(self) -> tuple[str, ...]: ...
@@ -374,6 +388,9 @@ class Session:
         self.metrics.overlay_updates.inc()
         self.metrics.observe_stages(result.timings_ms)
         self._offer_objects(result)
+        for notice in result.notices:
+            self.metrics.errors.labels(kind="vocabulary").inc()
+            self._reply_error(notice.code, notice.message)
         if result.say is not None:
             self.send("say", text=result.say.text, ids=list(result.say.ids))
 

@@ -41,6 +41,7 @@ class FakeResult:
     say: FakeSay | None
     lighting: dict[str, Any]
     timings_ms: dict[str, float]
+    notices: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -98,7 +99,15 @@ class FakeEngine:
 
     @property
     def ready(self) -> bool:
-        return self.healthy and self._thread is not None and self._thread.is_alive()
+        return self.problem is None
+
+    @property
+    def problem(self) -> str | None:
+        if not self.healthy:
+            return "detection broker unreachable"
+        if self._thread is None or not self._thread.is_alive():
+            return "engine worker is not running"
+        return None
 
     @property
     def themes(self) -> tuple[str, ...]:

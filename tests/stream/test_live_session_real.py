@@ -98,6 +98,18 @@ async def _session(engine: Engine) -> None:
             overlay_change = mean_abs_diff(_blur(returned), _blur(image), masks)
             assert codec_loss < 8, codec_loss
             assert overlay_change > 3 * codec_loss, (codec_loss, overlay_change)
+
+            # words too long for the detector's text encoder: an error, and the old words stay
+            client.send({"type": "mode", "mode": "live"})
+            too_long = ", ".join("qzxv" * 9 + chr(97 + i) for i in range(20))
+            client.send({"type": "vocabulary", "words": too_long})
+            error = await client.wait_for(
+                "error", lambda m: m["code"] == "vocabulary_too_long", timeout=20
+            )
+            assert "tokens" in error["message"] and "still finding" in error["message"]
+            await client.wait_for(
+                "stats", lambda m: m["vocabulary"] == hello["vocabulary"], timeout=10
+            )
         finally:
             await client.close()
     assert not engine.ready, "graceful shutdown stops the engine"
