@@ -747,7 +747,8 @@ class Engine:
                     if detections.labels[i] != TAP_LABEL
                 ],
             )
-        session.overlay_rate.tick(now)
+        with self._lock:  # session_stats reads (and trims) the meter on the caller's thread
+            session.overlay_rate.tick(now)
         notices, session.notices = tuple(session.notices), []
         return FrameResult(
             session_id=session.id,
