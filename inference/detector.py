@@ -9,6 +9,13 @@ never partial phrases, and boxes go through class-wise NMS.
 Builders: `load_detector` (checked checkpoint from the manifest) and `build_random_detector`
 (the same architecture with random weights, full size or tiny for unit tests);
 `inference.models.load_models` picks between them for `--models real|random`.
+
+Runtimes (`Detector(..., runtime=...)` or `detector.with_runtime(name)`; see
+`inference.detector_runtime`): "torch" runs transformers' forward as is (text recomputed per call,
+the reference); "fast" runs the text side once per vocabulary and our image-side module in
+PyTorch; "openvino" converts that image side to OpenVINO f32 per input size (cached on disk),
+falling back to "fast" where it cannot.
+All three give the same detections up to float rounding; `detect()` is the same for all.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from transformers import (
 
 from inference.checkpoints import FETCH_COMMAND, CheckpointError, Manifest, require
 from inference.detections import Detections
+from inference.detector_runtime import ImageSideRunner, check_runtime
 from inference.frames import check_frame
 from inference.vocabulary import VocabularyError, parse_vocabulary
 
@@ -133,7 +141,16 @@ class Detector:
         weights: str,
         source: str | None = None,
         name: str | None = None,
+        runtime: str = "torch",
+        fp16: bool = False,
+        cache_dir: Path | None = None,
+        runner: ImageSideRunner | None = None,
     ) -> None:
+        """runtime: "torch" | "fast" | "openvino" (see the module docstring).
+        fp16: on CUDA only, run the "fast" image side under fp16 autocast (opt-in, unmeasured).
+        cache_dir: where "openvino" keeps converted models (default `default_cache_dir()`).
+        runner: the runtime state of another detector on the same model, to share it.
+        """
         if weights not in ("checkpoint", "random"):
             raise ValueError(f"weights must be 'checkpoint' or 'random', got {weights!r}")
         module: torch.nn.Module = model  # transformers' own `.to` typing confuses mypy
@@ -149,6 +166,10 @@ class Detector:
         self.max_text_len = int(model.config.max_text_len)
         self._text_cache: OrderedDict[tuple[str, ...], EncodedText] = OrderedDict()
         self._align_delimiters()
+        self.runtime = check_runtime(runtime)
+        if runner is not None and runner.model is not model:
+            raise ValueError("a shared runner must belong to the same model")
+        self.runner = runner or ImageSideRunner(model, device, cache_dir=cache_dir, fp16=fp16)
 
     # -- text --------------------------------------------------------------------------------
 
@@ -255,28 +276,9 @@ class Detector:
             return []
 
         batch = len(frames)
-        pixels = self.image_processor(
-            images=list(frames),
-            size={
-                "shortest_edge": self.settings.shortest_edge,
-                "longest_edge": self.settings.longest_edge,
-            },
-            input_data_format="channels_last",
-            return_tensors="pt",
-        )
-        with torch.inference_mode():
-            outputs = self.model(
-                pixel_values=pixels["pixel_values"].to(self.device),
-                pixel_mask=pixels["pixel_mask"].to(self.device),
-                input_ids=text.input_ids.expand(batch, -1).to(self.device),
-                attention_mask=text.attention_mask.expand(batch, -1).to(self.device),
-                token_type_ids=text.token_type_ids.expand(batch, -1).to(self.device),
-            )
-            token_count = text.token_count
-            # logits (B, Q, max_text_len): -inf beyond the caption; keep the caption's T tokens.
-            probs = outputs.logits[:, :, :token_count].float().sigmoid().clamp(max=_MAX_PROB)
-            probs = probs.cpu()
-            boxes = outputs.pred_boxes.float().cpu()  # (B, Q, 4) cx, cy, w, h in [0, 1]
+        pixels = self._preprocess(list(frames))
+        logits, boxes = self._forward(pixels["pixel_values"], pixels["pixel_mask"], text)
+        probs = logits.sigmoid().clamp(max=_MAX_PROB)
         return [
             postprocess(
                 probs[i],
@@ -291,6 +293,47 @@ class Detector:
             )
             for i in range(batch)
         ]
+
+    def _forward(
+        self, pixel_values: torch.Tensor, pixel_mask: torch.Tensor, text: EncodedText
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw model outputs on the CPU: logits (B, Q, T) over the caption's T tokens and boxes
+        (B, Q, 4) cx, cy, w, h in [0, 1], both float32, by this detector's runtime."""
+        batch = int(pixel_values.shape[0])
+        if self.runtime == "torch" or self.runner.unsupported is not None:
+            with torch.inference_mode():
+                outputs = self.model(
+                    pixel_values=pixel_values.to(self.device),
+                    pixel_mask=pixel_mask.to(self.device),
+                    input_ids=text.input_ids.expand(batch, -1).to(self.device),
+                    attention_mask=text.attention_mask.expand(batch, -1).to(self.device),
+                    token_type_ids=text.token_type_ids.expand(batch, -1).to(self.device),
+                )
+                # logits (B, Q, max_text_len): -inf beyond the caption; keep its T tokens.
+                logits = outputs.logits[:, :, : text.token_count].float().cpu()
+                return logits, outputs.pred_boxes.float().cpu()
+        side = self.runner.text_side(text.words, text.input_ids, text.token_type_ids)
+        return self.runner.run(self.runtime, pixel_values, pixel_mask, side)
+
+    def raw_outputs(
+        self, frames: Sequence[npt.NDArray[np.uint8]], vocabulary: Sequence[str]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's logits (B, Q, T) and boxes (B, Q, 4) for frames, before post-processing
+        (for comparing runtimes)."""
+        text = self.encode_text(vocabulary)
+        pixels = self._preprocess(list(frames))
+        return self._forward(pixels["pixel_values"], pixels["pixel_mask"], text)
+
+    def _preprocess(self, frames: list[npt.NDArray[np.uint8]]) -> Any:
+        return self.image_processor(
+            images=frames,
+            size={
+                "shortest_edge": self.settings.shortest_edge,
+                "longest_edge": self.settings.longest_edge,
+            },
+            input_data_format="channels_last",
+            return_tensors="pt",
+        )
 
     def describe(self) -> dict[str, Any]:
         """What is loaded, for start-up logs, /readyz and `stats`."""
@@ -309,6 +352,7 @@ class Detector:
             "num_queries": int(config.num_queries),
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "settings": asdict(self.settings),
+            "runtime": self.runtime,
         }
 
     def with_settings(self, **changes: Any) -> Detector:
@@ -322,6 +366,24 @@ class Detector:
             weights=self.weights,
             source=self.source,
             name=self.name,
+            runtime=self.runtime,
+            runner=self.runner,
+        )
+
+    def with_runtime(self, runtime: str) -> Detector:
+        """A detector sharing this model and its runtime state (text cache, converted models)
+        that runs `runtime`: "torch", "fast" or "openvino"."""
+        return Detector(
+            self.model,
+            self.tokenizer,
+            self.image_processor,
+            self.device,
+            self.settings,
+            weights=self.weights,
+            source=self.source,
+            name=self.name,
+            runtime=runtime,
+            runner=self.runner,
         )
 
     def _align_delimiters(self) -> None:
@@ -412,7 +474,11 @@ def postprocess(
 
 
 def load_detector(
-    manifest: Manifest, device: torch.device, settings: DetectorSettings | None = None
+    manifest: Manifest,
+    device: torch.device,
+    settings: DetectorSettings | None = None,
+    *,
+    runtime: str = "torch",
 ) -> Detector:
     """Grounding DINO from the checked checkpoint files listed in the manifest.
 
@@ -451,6 +517,7 @@ def load_detector(
         weights="checkpoint",
         source=str(directory),
         name=directory.name,
+        runtime=runtime,
     )
     log.info("detector: %s from %s on %s", detector.name, directory, device)
     return detector
@@ -462,6 +529,7 @@ def build_random_detector(
     *,
     seed: int = 0,
     tiny: bool = False,
+    runtime: str = "torch",
 ) -> Detector:
     """The Grounding DINO architecture with random weights, for load tests and tests.
 
@@ -480,7 +548,14 @@ def build_random_detector(
     name = f"{CHECKPOINT_NAME}-test" if tiny else CHECKPOINT_NAME
     log.warning("detector %s: %s (seed %d)", name, RANDOM_WARNING, seed)
     return Detector(
-        model, tokenizer, image_processor, device, settings, weights="random", name=name
+        model,
+        tokenizer,
+        image_processor,
+        device,
+        settings,
+        weights="random",
+        name=name,
+        runtime=runtime,
     )
 
 

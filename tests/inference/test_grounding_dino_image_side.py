@@ -1,0 +1,268 @@
+"""The detector's fast runtimes against transformers' forward ("torch", the reference).
+
+"fast" (text side cached per vocabulary + our image-side module in PyTorch) must give the same
+outputs as transformers; "openvino" (that module converted, f32) the same within float rounding.
+Tiny random models for most checks, one full-size random model at a small input.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import torch
+from torch import nn
+
+from inference.detector import Detector, DetectorSettings, build_random_detector
+from inference.detector_runtime import (
+    CONVERT_MESSAGE,
+    ImageSideRunner,
+    check_runtime,
+    compare_detector_paths,
+)
+from inference.grounding_dino_image_side import GroundingDinoImageSide
+
+CPU = torch.device("cpu")
+SMALL = DetectorSettings(shortest_edge=160, longest_edge=256)
+VOCABULARY = ("cat", "cup", "teddy bear")
+OTHER = ("astronaut", "dog")
+ALL = {"box_threshold": 0.0, "text_threshold": 0.0}
+HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
+needs_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="openvino is not installed")
+
+Frame = npt.NDArray[np.uint8]
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return build_random_detector(CPU, SMALL, seed=0, tiny=True)
+
+
+def frames(*sizes: tuple[int, int], seed: int = 0) -> list[Frame]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in sizes]
+
+
+def count_calls(module: nn.Module) -> list[int]:
+    calls = [0]
+
+    def hook(*_: object) -> None:
+        calls[0] += 1
+
+    module.register_forward_hook(hook)
+    return calls
+
+
+def assert_same_outputs(
+    reference: tuple[torch.Tensor, torch.Tensor],
+    got: tuple[torch.Tensor, torch.Tensor],
+    atol: float,
+) -> None:
+    assert got[0].shape == reference[0].shape and got[1].shape == reference[1].shape
+    assert (got[0] - reference[0]).abs().max().item() < atol
+    assert (got[1] - reference[1]).abs().max().item() < atol
+
+
+def assert_same_detections(reference: Detector, other: Detector, batch: list[Frame]) -> None:
+    for want, got in zip(
+        reference.detect(batch, VOCABULARY, **ALL),
+        other.detect(batch, VOCABULARY, **ALL),
+        strict=True,
+    ):
+        assert len(want) > 0 and got.labels == want.labels
+        np.testing.assert_allclose(got.boxes, want.boxes, atol=1e-2)
+        np.testing.assert_allclose(got.scores, want.scores, atol=1e-4)
+
+
+# -- "fast": same maths in PyTorch ------------------------------------------------------------
+
+
+def test_fast_runtime_matches_transformers(detector: Detector) -> None:
+    fast = detector.with_runtime("fast")
+    batch = frames((300, 451), (200, 128))  # two sizes: the batch is padded, masks matter
+    for vocabulary in (VOCABULARY, OTHER):
+        reference = detector.raw_outputs(batch, vocabulary)
+        assert reference[0].shape == (2, 30, detector.encode_text(vocabulary).token_count)
+        assert_same_outputs(reference, fast.raw_outputs(batch, vocabulary), atol=1e-4)
+    assert_same_detections(detector, fast, batch)
+
+
+def test_text_side_is_cached_per_vocabulary(detector: Detector) -> None:
+    fast = build_random_detector(CPU, SMALL, seed=1, tiny=True, runtime="fast")
+    bert_calls = count_calls(fast.model.model.text_backbone)
+    frame = frames((120, 160))
+    fast.detect(frame, VOCABULARY)
+    assert bert_calls[0] == 1
+    fast.detect(frame, list(VOCABULARY))
+    fast.with_settings(box_threshold=0.1).detect(frame, VOCABULARY)  # shares the cache
+    assert bert_calls[0] == 1 and fast.runner.text_side_runs == 1
+    fast.detect(frame, OTHER)
+    assert bert_calls[0] == 2
+    fast.detect(frame, VOCABULARY)  # still cached (LRU of several vocabularies)
+    assert bert_calls[0] == 2
+    reference = fast.with_runtime("torch")
+    reference.detect(frame, VOCABULARY)
+    reference.detect(frame, VOCABULARY)
+    assert bert_calls[0] == 4, "the reference path recomputes the text every call"
+
+
+def test_runtime_names_are_checked(detector: Detector) -> None:
+    assert check_runtime("openvino") == "openvino"
+    with pytest.raises(ValueError, match="runtime"):
+        detector.with_runtime("tensorrt")
+    assert detector.with_runtime("fast").describe()["runtime"] == "fast"
+    assert detector.with_runtime("fast").runner is detector.runner
+
+
+def test_image_side_module_is_a_plain_module(detector: Detector) -> None:
+    side = GroundingDinoImageSide(detector.model)
+    assert isinstance(side, nn.Module)
+    own = {id(p) for p in side.parameters()}
+    assert own and own <= {id(p) for p in detector.model.parameters()}, "shares, never copies"
+
+
+# -- "openvino": converted, cached on disk -----------------------------------------------------
+
+
+@needs_openvino
+def test_openvino_matches_and_its_cache_is_reused_or_rebuilt(
+    detector: Detector, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = ImageSideRunner(detector.model, CPU, cache_dir=tmp_path)
+    openvino = Detector(
+        detector.model,
+        detector.tokenizer,
+        detector.image_processor,
+        CPU,
+        SMALL,
+        weights="random",
+        runtime="openvino",
+        runner=runner,
+    )
+    batch = frames((300, 451))
+    with caplog.at_level(logging.WARNING):
+        got = openvino.raw_outputs(batch, VOCABULARY)
+    assert CONVERT_MESSAGE in caplog.text
+    assert runner.conversions == 1 and runner.openvino_failure((160, 240)) is None
+    assert_same_outputs(detector.raw_outputs(batch, VOCABULARY), got, atol=1e-3)
+    # the caption length and batch size are dynamic: no new conversion
+    assert_same_outputs(
+        detector.raw_outputs(batch * 2, OTHER), openvino.raw_outputs(batch * 2, OTHER), atol=1e-3
+    )
+    assert_same_detections(detector, openvino, batch)
+    assert runner.conversions == 1
+    directory = runner.cache_path((160, 240))
+    assert (directory / "model.xml").is_file() and (directory / "model.bin").stat().st_size > 0
+
+    # a new process (new runner) reads the cached model instead of converting
+    again = ImageSideRunner(detector.model, CPU, cache_dir=tmp_path)
+    second = openvino.with_runtime("openvino")
+    second.runner = again
+    assert_same_outputs(got, second.raw_outputs(batch, VOCABULARY), atol=1e-4)
+    assert again.conversions == 0
+
+    # a corrupt file is noticed and rebuilt
+    data = bytearray((directory / "model.bin").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (directory / "model.bin").write_bytes(bytes(data))
+    rebuilt = ImageSideRunner(detector.model, CPU, cache_dir=tmp_path)
+    second.runner = rebuilt
+    with caplog.at_level(logging.WARNING):
+        assert_same_outputs(got, second.raw_outputs(batch, VOCABULARY), atol=1e-4)
+    assert rebuilt.conversions == 1 and "rebuilding" in caplog.text
+
+
+def test_openvino_failure_falls_back_to_fast(
+    detector: Detector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = ImageSideRunner(detector.model, CPU, cache_dir=tmp_path)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("no conversion rule for aten::something")
+
+    monkeypatch.setattr(runner, "_convert", broken)
+    openvino = detector.with_runtime("openvino")
+    openvino.runner = runner
+    batch = frames((120, 160))
+    got = openvino.raw_outputs(batch, VOCABULARY)
+    failure = runner.openvino_failure((160, 213))
+    assert failure is not None and "aten::something" in failure
+    assert_same_outputs(detector.raw_outputs(batch, VOCABULARY), got, atol=1e-4)
+
+
+# -- the benchmark's comparison ---------------------------------------------------------------
+
+
+def test_compare_detector_paths_reports_each_path(
+    detector: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines: list[str] = []
+    runner = detector.runner
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(runner, "_load_or_convert", broken)
+    rows = compare_detector_paths(
+        detector, sizes=(96,), repeats=1, runtimes=("fast", "openvino"), progress=lines.append
+    )
+    assert [(r.shortest_edge, r.path) for r in rows] == [
+        (96, "before"),
+        (96, "fast"),
+        (96, "openvino"),
+    ]
+    before, fast, openvino = rows
+    assert before.error is None and before.median_ms is not None and before.median_ms > 0
+    assert fast.error is None and fast.logits_max_abs_diff is not None
+    assert fast.logits_max_abs_diff < 1e-4 and fast.same_labels is True
+    assert openvino.error is not None and "boom" in openvino.error  # reported, not raised
+    assert fast.input_size == (96, 128) and lines
+
+
+# -- full size, small input --------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_full_size_fast_and_openvino_match_transformers(tmp_path: Path) -> None:
+    full = build_random_detector(CPU, DetectorSettings(shortest_edge=192, longest_edge=256), seed=0)
+    batch = frames((480, 640))
+    reference = full.raw_outputs(batch, VOCABULARY)
+    assert reference[0].shape == (1, 900, full.encode_text(VOCABULARY).token_count)
+    fast = full.with_runtime("fast")
+    assert_same_outputs(reference, fast.raw_outputs(batch, VOCABULARY), atol=1e-4)
+    if HAS_OPENVINO:
+        openvino = full.with_runtime("openvino")
+        openvino.runner.cache_dir = tmp_path
+        got = openvino.raw_outputs(batch, VOCABULARY)
+        assert openvino.runner.conversions == 1
+        assert_matched(reference, got, atol=1e-3)
+
+
+def assert_matched(
+    reference: tuple[torch.Tensor, torch.Tensor],
+    got: tuple[torch.Tensor, torch.Tensor],
+    atol: float,
+) -> None:
+    """Same queries up to order: near-equal top-k scores may swap places between runtimes."""
+    want = torch.cat([reference[0][0], reference[1][0]], -1)  # (Q, T + 4)
+    have = torch.cat([got[0][0], got[1][0]], -1)
+    distance = torch.cdist(have, want, p=float("inf")).min(dim=1).values
+    assert (distance < atol).float().mean().item() > 0.99
