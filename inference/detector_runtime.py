@@ -3,10 +3,12 @@
 - "torch": transformers' `GroundingDinoForObjectDetection.forward` as is (BERT and the phrase
   masks recomputed for every frame). The reference path.
 - "fast": the text side once per vocabulary (`compute_text_side`, small LRU cache) and our
-  `GroundingDinoImageSide` module in eager PyTorch for the frames. Same maths, same ops.
+  `GroundingDinoImageSide` module in eager PyTorch for the frames. Same maths; only the
+  deformable-attention sums run in another order (logits differ by ~1e-5).
 - "openvino": the same image side converted with `openvino.convert_model` (spatial size fixed,
   batch and caption length dynamic) and compiled for the CPU in f32 (precision hint f32: its
-  default on CPUs with bf16 is lossy bf16). One converted model per input size, cached on disk
+  default on CPUs with bf16 is lossy bf16) once per batch size, the caption length left
+  dynamic (a new vocabulary never recompiles). One converted model per input size, cached on disk
   (`<cache dir>/grounding_dino_openvino/<key>/`, key = sha256 of the image side's weights, input
   size, OpenVINO and torch versions, max_text_len and this file's format version; written to a
   temporary directory and renamed into place; a file that fails its recorded sha256 is rebuilt).
@@ -54,7 +56,7 @@ log = logging.getLogger(__name__)
 RUNTIMES = ("torch", "fast", "openvino")
 CONVERT_MESSAGE = "converting Grounding DINO image side to OpenVINO (first run only)…"
 CACHE_ENV = "VISIONANYTHING_CACHE_DIR"
-_CACHE_FORMAT = 1  # bump when GroundingDinoImageSide's inputs or maths change
+_CACHE_FORMAT = 2  # bump when GroundingDinoImageSide's inputs or maths change
 _TEXT_CACHE_SIZE = 16
 _MODEL_FILES = ("model.xml", "model.bin")
 
@@ -105,7 +107,8 @@ class ImageSideRunner:
         self.unsupported = supports_image_side(self.config)
         self._image_side: GroundingDinoImageSide | None = None
         self._text: OrderedDict[tuple[Any, ...], TextSide] = OrderedDict()
-        self._compiled: dict[tuple[int, int], Any] = {}
+        self._converted: dict[tuple[int, int], Any] = {}  # per (H, W): ov.Model
+        self._compiled: dict[tuple[tuple[int, int], int], Any] = {}  # per ((H, W), batch)
         self._failed: dict[tuple[int, int], str] = {}
         self._weights_digest: str | None = None
         self.text_side_runs = 0  # how often BERT ran (tests, stats)
@@ -196,14 +199,20 @@ class ImageSideRunner:
     def _openvino_model(
         self, pixel_values: torch.Tensor, pixel_mask: torch.Tensor, text: TextSide
     ) -> Any | None:
+        """The compiled model for this input size and batch size, or None (then use torch)."""
         size = (int(pixel_values.shape[-2]), int(pixel_values.shape[-1]))
-        compiled = self._compiled.get(size)
+        batch = int(pixel_values.shape[0])
+        compiled = self._compiled.get((size, batch))
         if compiled is not None:
             return compiled
         if size in self._failed:
             return None
         try:
-            compiled = self._load_or_convert(size, pixel_values, pixel_mask, text)
+            converted = self._converted.get(size)
+            if converted is None:
+                converted = self._load_or_convert(size, pixel_values, pixel_mask, text)
+                self._converted[size] = converted
+            compiled = self._compile(converted, batch)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
             self._failed[size] = reason
@@ -214,8 +223,26 @@ class ImageSideRunner:
                 reason,
             )
             return None
-        self._compiled[size] = compiled
+        self._compiled[(size, batch)] = compiled
         return compiled
+
+    def _compile(self, converted: Any, batch: int) -> Any:
+        """Compile for the CPU in f32 with the batch size fixed (the caption length stays
+        dynamic): a static batch measured ~5-10 % faster than a dynamic one."""
+        ov = importlib.import_module("openvino")
+        model = converted.clone()
+        shapes = {}
+        for port in model.inputs:
+            shape = port.get_partial_shape()
+            shape[0] = batch
+            shapes[port] = shape
+        model.reshape(shapes)
+        threads = max(1, torch.get_num_threads())
+        return ov.Core().compile_model(
+            model,
+            "CPU",
+            {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads},
+        )
 
     def cache_key(self, size: tuple[int, int]) -> str:
         """Directory name of the converted model for input size (H, W)."""
@@ -253,9 +280,7 @@ class ImageSideRunner:
         text: TextSide,
     ) -> Any:
         if self.device.type != "cpu":
-            raise RuntimeError(
-                f"OpenVINO runs here on the CPU only, the detector is on {self.device}"
-            )
+            raise RuntimeError(f"OpenVINO runs on the CPU here; the detector is on {self.device}")
         if self.unsupported is not None:
             raise RuntimeError(self.unsupported)
         ov = importlib.import_module("openvino")
@@ -274,12 +299,7 @@ class ImageSideRunner:
         if model is None:
             model = self._convert(ov, size, pixel_values, pixel_mask, text)
             _save_atomically(ov, model, directory)
-        threads = max(1, torch.get_num_threads())
-        return core.compile_model(
-            model,
-            "CPU",
-            {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads},
-        )
+        return model
 
     def _convert(
         self,

@@ -25,7 +25,7 @@ from inference.detector_runtime import (
     check_runtime,
     compare_detector_paths,
 )
-from inference.grounding_dino_image_side import GroundingDinoImageSide
+from inference.grounding_dino_image_side import GroundingDinoImageSide, sample_levels
 
 CPU = torch.device("cpu")
 SMALL = DetectorSettings(shortest_edge=160, longest_edge=256)
@@ -137,6 +137,28 @@ def test_image_side_module_is_a_plain_module(detector: Detector) -> None:
     assert isinstance(side, nn.Module)
     own = {id(p) for p in side.parameters()}
     assert own and own <= {id(p) for p in detector.model.parameters()}, "shares, never copies"
+
+
+def test_deformable_sampling_matches_transformers_kernel() -> None:
+    from transformers.models.grounding_dino.modeling_grounding_dino import (
+        MultiScaleDeformableAttention,
+    )
+
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(12, 16), (6, 8), (3, 4)]
+    total = sum(h * w for h, w in shapes)
+    value = torch.randn(2, total, 4, 8, generator=generator)
+    # points partly outside the maps (zero padding) and on pixel edges
+    locations = torch.rand(2, 50, 4, 3, 2, 2, generator=generator) * 1.4 - 0.2
+    locations[0, 0] = 0.5
+    weights = torch.rand(2, 50, 4, 3, 2, generator=generator)
+    weights = (weights / weights.sum(dim=(-1, -2), keepdim=True)).contiguous()
+    spatial = torch.tensor(shapes)
+    starts = torch.cat([spatial.new_zeros(1), spatial.prod(1).cumsum(0)[:-1]])
+    want = MultiScaleDeformableAttention()(value, spatial, shapes, starts, locations, weights, 64)
+    got = sample_levels(value, shapes, locations, weights)
+    assert got.shape == want.shape == (2, 50, 32)
+    assert (got - want).abs().max().item() < 1e-5 and want.abs().max().item() > 0.1
 
 
 # -- "openvino": converted, cached on disk -----------------------------------------------------
