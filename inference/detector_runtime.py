@@ -386,6 +386,9 @@ class PathTiming:
     matched_max_abs_diff: against "before" with each query matched to its nearest reference
                  query (max-norm over logits and boxes): insensitive to near-tied queries that
                  swap places in the top-k selection
+    queries_matched: share of queries with a reference query within 1e-3 (1.0 = the same set;
+                 float rounding can change which encoder token is 900th of ~4000 when scores
+                 lie 1e-4 apart, and then that query and, through self-attention, others differ)
     same_labels: the detections (thresholds 0, NMS, top `max_detections`) carry the same labels
     error:       why the path failed or fell back (then timings are None), else None
     """
@@ -399,6 +402,7 @@ class PathTiming:
     logits_max_abs_diff: float | None = None
     boxes_max_abs_diff: float | None = None
     matched_max_abs_diff: float | None = None
+    queries_matched: float | None = None
     same_labels: bool | None = None
     error: str | None = None
 
@@ -473,12 +477,13 @@ def compare_detector_paths(
                 times = tuple(float(t) for t in entry["times"])
                 row = replace(row, median_ms=float(np.median(times)), times_ms=times)
                 if reference is not None and name != "before":
-                    logits, boxes, matched = _differences(reference, entry["outputs"])
+                    logits, boxes, matched, share = _differences(reference, entry["outputs"])
                     row = replace(
                         row,
                         logits_max_abs_diff=logits,
                         boxes_max_abs_diff=boxes,
                         matched_max_abs_diff=matched,
+                        queries_matched=share,
                         same_labels=entry["labels"] == state["before"].get("labels"),
                     )
             rows.append(row)
@@ -488,15 +493,16 @@ def compare_detector_paths(
 
 def _differences(
     reference: tuple[torch.Tensor, torch.Tensor], other: tuple[torch.Tensor, torch.Tensor]
-) -> tuple[float, float, float]:
-    """Max |Δ| of logits, of boxes (same query index) and query-matched (see `PathTiming`)."""
+) -> tuple[float, float, float, float]:
+    """Max |Δ| of logits, of boxes (same query index), query-matched, and the share of queries
+    matched within 1e-3 (see `PathTiming`)."""
     logits = float((other[0] - reference[0]).abs().max())
     boxes = float((other[1] - reference[1]).abs().max())
     want = torch.cat([reference[0], reference[1]], -1).flatten(0, 1)  # (B·Q, T + 4)
     have = torch.cat([other[0], other[1]], -1).flatten(0, 1)
     finite = torch.isfinite(want).all(0) & torch.isfinite(have).all(0)
     matched = torch.cdist(have[:, finite], want[:, finite], p=float("inf")).min(dim=1).values
-    return logits, boxes, float(matched.max())
+    return logits, boxes, float(matched.max()), float((matched < 1e-3).float().mean())
 
 
 def _describe_row(row: PathTiming, frame_size: tuple[int, int]) -> str:
@@ -507,7 +513,8 @@ def _describe_row(row: PathTiming, frame_size: tuple[int, int]) -> str:
     if row.logits_max_abs_diff is not None:
         text += (
             f", max |Δ| logits {row.logits_max_abs_diff:.2e} boxes {row.boxes_max_abs_diff:.2e}"
-            f" (query-matched {row.matched_max_abs_diff:.2e}), same labels {row.same_labels}"
+            f" (query-matched {row.matched_max_abs_diff:.2e}, {row.queries_matched:.1%} of"
+            f" queries within 1e-3), same labels {row.same_labels}"
         )
     return text
 
