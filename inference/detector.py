@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import string
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -314,6 +315,15 @@ class Detector:
                 return logits, outputs.pred_boxes.float().cpu()
         side = self.runner.text_side(text.words, text.input_ids, text.token_type_ids)
         return self.runner.run(self.runtime, pixel_values, pixel_mask, side)
+
+    def warm_up(self, frame_size: tuple[int, int] = (480, 640)) -> float:
+        """Run one detection on a blank (H, W) frame so that an "openvino" detector converts or
+        loads its model for that input size now (first run: ~20-60 s on 2 cores) rather than on
+        the first keyframe. Returns the seconds it took."""
+        started = time.perf_counter()
+        height, width = frame_size
+        self.detect([np.zeros((height, width, 3), np.uint8)], ["thing"])
+        return time.perf_counter() - started
 
     def raw_outputs(
         self, frames: Sequence[npt.NDArray[np.uint8]], vocabulary: Sequence[str]

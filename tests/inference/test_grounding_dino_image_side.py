@@ -125,6 +125,13 @@ def test_text_side_is_cached_per_vocabulary(detector: Detector) -> None:
     assert bert_calls[0] == 4, "the reference path recomputes the text every call"
 
 
+def test_warm_up_runs_one_detection(detector: Detector) -> None:
+    fast = detector.with_runtime("fast")
+    before = fast.runner.text_side_runs
+    assert fast.warm_up((90, 120)) > 0
+    assert fast.runner.text_side_runs == before + 1
+
+
 def test_runtime_names_are_checked(detector: Detector) -> None:
     assert check_runtime("openvino") == "openvino"
     with pytest.raises(ValueError, match="runtime"):
