@@ -171,6 +171,12 @@ class Detector:
         if runner is not None and runner.model is not model:
             raise ValueError("a shared runner must belong to the same model")
         self.runner = runner or ImageSideRunner(model, device, cache_dir=cache_dir, fp16=fp16)
+        if self.runtime != "torch" and self.runner.unsupported is not None:
+            log.warning(
+                "detector: runtime %r unavailable (%s); using transformers' forward",
+                self.runtime,
+                self.runner.unsupported,
+            )
 
     # -- text --------------------------------------------------------------------------------
 
@@ -380,9 +386,17 @@ class Detector:
             runner=self.runner,
         )
 
-    def with_runtime(self, runtime: str) -> Detector:
+    def with_runtime(self, runtime: str, *, fp16: bool | None = None) -> Detector:
         """A detector sharing this model and its runtime state (text cache, converted models)
-        that runs `runtime`: "torch", "fast" or "openvino"."""
+        that runs `runtime`: "torch", "fast" or "openvino".
+
+        fp16: when given, switch fp16 autocast of the "fast" image side on CUDA on or off for
+        every detector sharing this model (ignored on the CPU; opt-in and unmeasured: no GPU
+        was at hand when it was written).
+        """
+        check_runtime(runtime)
+        if fp16 is not None:
+            self.runner.fp16 = fp16
         return Detector(
             self.model,
             self.tokenizer,

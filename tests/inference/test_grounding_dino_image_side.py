@@ -132,6 +132,18 @@ def test_warm_up_runs_one_detection(detector: Detector) -> None:
     assert fast.runner.text_side_runs == before + 1
 
 
+def test_fp16_autocast_is_cuda_only(detector: Detector) -> None:
+    batch = frames((120, 160))
+    fast = detector.with_runtime("fast", fp16=True)
+    try:
+        assert fast.runner.fp16 and detector.runner.fp16  # shared runtime state
+        assert_same_outputs(
+            detector.raw_outputs(batch, VOCABULARY), fast.raw_outputs(batch, VOCABULARY), 1e-4
+        )
+    finally:
+        detector.runner.fp16 = False
+
+
 def test_runtime_names_are_checked(detector: Detector) -> None:
     assert check_runtime("openvino") == "openvino"
     with pytest.raises(ValueError, match="runtime"):
