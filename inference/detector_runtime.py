@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUNTIMES = ("torch", "fast", "openvino")
+NOISE_FLOOR = "noise floor"
 CONVERT_MESSAGE = "converting Grounding DINO image side to OpenVINO (first run only)…"
 CACHE_ENV = "VISIONANYTHING_CACHE_DIR"
 _CACHE_FORMAT = 2  # bump when GroundingDinoImageSide's inputs or maths change
@@ -376,8 +377,9 @@ def _save_atomically(ov: Any, model: Any, directory: Path) -> None:
 class PathTiming:
     """One detection path at one input size, as `compare_detector_paths` measured it.
 
-    path:        "before" (transformers' forward, text recomputed: runtime "torch") or the
-                 runtime name of an "after" path ("fast", "openvino")
+    path:        "before" (transformers' forward, text recomputed: runtime "torch"), the
+                 runtime name of an "after" path ("fast", "openvino"), or "noise floor"
+                 (untimed: "before" on pixels with 1e-5 noise, see `compare_detector_paths`)
     input_size:  (H, W) the model saw (frames are 480×640 unless given)
     median_ms:   median wall time of `Detector.detect` on one frame (pre- and post-processing
                  included), None when the path failed
@@ -416,13 +418,18 @@ def compare_detector_paths(
     runtimes: Sequence[str] = ("fast", "openvino"),
     frame: npt.NDArray[np.uint8] | None = None,
     vocabulary: Sequence[str] = ("cat", "cup", "teddy bear", "astronaut"),
+    noise_floor: bool = True,
 ) -> list[PathTiming]:
     """Time the reference path ("before") and the faster runtimes ("after") per shortest edge.
 
     For each size: a warm-up call per path (OpenVINO converts or loads its cached model then),
     then `repeats` rounds timing every path once per round (interleaved, so machine drift hits
     all paths alike), then the outputs compared with "before". A path that fails is reported
-    in its row's `error`, never raised. Returns one row per (size, path), "before" first.
+    in its row's `error`, never raised. Returns one row per (size, path), "before" first, and
+    with `noise_floor` a last untimed row per size, path "noise floor": "before" against
+    itself with 1e-5 noise on the pixels. Random weights make the model chaotic on some inputs
+    (1e-5 of input noise can move logits by 10+): runtime differences no larger than that
+    floor are rounding, not a wrong runtime.
     """
     report = progress or (lambda line: log.info("%s", line))
     picture = frame if frame is not None else _test_frame()
@@ -488,7 +495,41 @@ def compare_detector_paths(
                     )
             rows.append(row)
             report(_describe_row(row, (height, width)))
+        if reference is not None and noise_floor:
+            rows.append(_noise_floor(paths["before"], picture, vocabulary, reference, edge))
+            report(_describe_row(rows[-1], (height, width)))
     return rows
+
+
+def _noise_floor(
+    before: Detector,
+    picture: npt.NDArray[np.uint8],
+    vocabulary: Sequence[str],
+    reference: tuple[torch.Tensor, torch.Tensor],
+    edge: int,
+) -> PathTiming:
+    """The reference path against itself with 1e-5 noise on its normalised pixels: how far
+    outputs move from rounding-sized input changes alone (untimed)."""
+    name = NOISE_FLOOR
+    try:
+        pixels = before._preprocess([picture])
+        values = pixels["pixel_values"]
+        generator = torch.Generator().manual_seed(0)
+        noisy = values + 1e-5 * torch.randn(values.shape, generator=generator)
+        text = before.encode_text(vocabulary)
+        outputs = before._forward(noisy, pixels["pixel_mask"], text)
+        logits, boxes, matched, share = _differences(reference, outputs)
+    except Exception as exc:
+        return PathTiming(shortest_edge=int(edge), path=name, error=f"{type(exc).__name__}: {exc}")
+    return PathTiming(
+        shortest_edge=int(edge),
+        path=name,
+        input_size=(int(values.shape[-2]), int(values.shape[-1])),
+        logits_max_abs_diff=logits,
+        boxes_max_abs_diff=boxes,
+        matched_max_abs_diff=matched,
+        queries_matched=share,
+    )
 
 
 def _differences(
@@ -509,7 +550,10 @@ def _describe_row(row: PathTiming, frame_size: tuple[int, int]) -> str:
     where = f"detector {frame_size[0]}x{frame_size[1]} -> {row.input_size}: {row.path}"
     if row.error is not None:
         return f"{where} FAILED ({row.error})"
-    text = f"{where} median {row.median_ms:.0f} ms (warm-up {row.warmup_ms:.0f} ms)"
+    if row.median_ms is None:
+        text = f"{where} (untimed)"
+    else:
+        text = f"{where} median {row.median_ms:.0f} ms (warm-up {row.warmup_ms:.0f} ms)"
     if row.logits_max_abs_diff is not None:
         text += (
             f", max |Δ| logits {row.logits_max_abs_diff:.2e} boxes {row.boxes_max_abs_diff:.2e}"

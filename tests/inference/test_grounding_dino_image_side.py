@@ -22,6 +22,7 @@ from torch import nn
 from inference.detector import Detector, DetectorSettings, build_random_detector
 from inference.detector_runtime import (
     CONVERT_MESSAGE,
+    NOISE_FLOOR,
     ImageSideRunner,
     check_runtime,
     compare_detector_paths,
@@ -270,8 +271,10 @@ def test_compare_detector_paths_reports_each_path(
         (96, "before"),
         (96, "fast"),
         (96, "openvino"),
+        (96, NOISE_FLOOR),
     ]
-    before, fast, openvino = rows
+    before, fast, openvino, floor = rows
+    assert floor.median_ms is None and floor.error is None and floor.queries_matched is not None
     assert before.error is None and before.median_ms is not None and before.median_ms > 0
     assert fast.error is None and fast.logits_max_abs_diff is not None
     assert fast.logits_max_abs_diff < 1e-4 and fast.same_labels is True
