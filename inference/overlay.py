@@ -357,8 +357,13 @@ class OverlayRenderer:
         scene: npt.NDArray[np.uint8],
         detections: Detections,
         texts: Sequence[str] | None = None,
+        opacities: Sequence[float] | npt.NDArray[np.floating[Any]] | None = None,
     ) -> npt.NDArray[np.uint8]:
         """A new RGB uint8 image (H, W, 3): `scene` with every object drawn on it.
+
+        `opacities` (N values in 0..1, default all 1) fade whole objects: an object's fill,
+        contour and badge are blended over the scene with that weight (0: not drawn at all), so a
+        mask whose motion was lost can fade out instead of vanishing at once.
 
         With masks (N, H, W): a translucent fill of the object's colour over the mask and an
         opaque contour, a darker shade of the colour, along the mask's inner border; larger
@@ -375,6 +380,7 @@ class OverlayRenderer:
         out: npt.NDArray[np.uint8] = np.array(scene, dtype=np.uint8, copy=True, order="C")
         if len(detections) == 0:
             return out
+        weights = _opacities(opacities, len(detections))
         metrics = self.style.metrics(out.shape)
         colours = colours_for(detections)
         if detections.masks is not None:
@@ -382,13 +388,19 @@ class OverlayRenderer:
                 raise ValueError(
                     f"masks are {detections.masks.shape[1:]} but the scene is {(height, width)}"
                 )
-            self._draw_masks(out, detections.masks, colours, metrics.contour_thickness)
+            self._draw_masks(out, detections.masks, colours, metrics.contour_thickness, weights)
         else:
             for index, colour in enumerate(colours):
+                if weights[index] <= 0:
+                    continue
                 x1, y1, x2, y2 = _box_pixels(detections.boxes[index], height, width)
-                self._draw_outline(out[y1:y2, x1:x2], self._shade(colour), metrics)
+                roi = out[y1:y2, x1:x2]
+                outlined = roi.copy()
+                self._draw_outline(outlined, self._shade(colour), metrics)
+                _blend_into(roi, outlined, weights[index])
         for badge in self.layout(out.shape, detections, texts):
-            self._draw_badge(out, badge, metrics)
+            if weights[badge.index] > 0:
+                self._draw_badge(out, badge, metrics, weights[badge.index])
         return out
 
     def _shade(self, colour: RGB) -> RGB:
@@ -418,10 +430,14 @@ class OverlayRenderer:
         masks: npt.NDArray[np.bool_],
         colours: Sequence[RGB],
         thickness: int,
+        opacities: Sequence[float],
     ) -> None:
-        """Fill and outline each mask (N, H, W) in place on `out` (H, W, 3), largest first."""
+        """Fill and outline each mask (N, H, W) in place on `out` (H, W, 3), largest first,
+        each object blended with its opacity (N values)."""
         regions: list[tuple[int, int, tuple[int, int, int, int]]] = []
         for index in range(len(masks)):
+            if opacities[index] <= 0:
+                continue
             mask_u8 = np.ascontiguousarray(masks[index]).view(np.uint8)
             x, y, w, h = cv2.boundingRect(mask_u8)
             if w == 0 or h == 0:
@@ -430,19 +446,23 @@ class OverlayRenderer:
             regions.append((area, index, (x, y, w, h)))
         # larger first; ties keep object order, so the result never depends on sort stability
         regions.sort(key=lambda item: (-item[0], item[1]))
-        alpha = self.style.fill_alpha
         kernel = self._kernel(thickness)
         for _, index, (x, y, w, h) in regions:
             crop = np.ascontiguousarray(masks[index, y : y + h, x : x + w]).view(np.uint8)
             roi = out[y : y + h, x : x + w]
             colour = colours[index]
+            opacity = min(1.0, float(opacities[index]))
+            alpha = self.style.fill_alpha * opacity
             if alpha > 0:
                 blended = cv2.addWeighted(roi, 1.0 - alpha, _solid(h, w, colour), alpha, 0.0)
                 _copy_where(roi, blended, crop)
             # inner border: mask pixels within `thickness` of a non-mask pixel (or of the frame
             # edge, which closes the outline of objects cut off by the frame)
             eroded = cv2.erode(crop, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-            _copy_where(roi, _solid(h, w, self._shade(colour)), cv2.subtract(crop, eroded))
+            border: npt.NDArray[Any] = _solid(h, w, self._shade(colour))
+            if opacity < 1:
+                border = cv2.addWeighted(roi, 1.0 - opacity, border, opacity, 0.0)
+            _copy_where(roi, border, cv2.subtract(crop, eroded))
 
     @staticmethod
     def _draw_outline(roi: npt.NDArray[np.uint8], colour: RGB, metrics: StyleMetrics) -> None:
@@ -453,8 +473,15 @@ class OverlayRenderer:
         roi[:, :t] = colour
         roi[:, -t:] = colour
 
-    def _draw_badge(self, out: npt.NDArray[np.uint8], badge: Badge, metrics: StyleMetrics) -> None:
-        """Fill the badge rectangle of `out` (H, W, 3) and write its text, clipped to it."""
+    def _draw_badge(
+        self,
+        out: npt.NDArray[np.uint8],
+        badge: Badge,
+        metrics: StyleMetrics,
+        opacity: float = 1.0,
+    ) -> None:
+        """Fill the badge rectangle of `out` (H, W, 3) and write its text, clipped to it
+        (blended over the scene with `opacity` below 1)."""
         roi = out[badge.y1 : badge.y2, badge.x1 : badge.x2]
         (_, text_h), _ = cv2.getTextSize(
             badge.text, self.style.font, metrics.font_scale, metrics.font_thickness
@@ -471,4 +498,26 @@ class OverlayRenderer:
             metrics.font_thickness,
             cv2.LINE_AA,
         )
-        roi[:] = canvas
+        _blend_into(roi, canvas, opacity)
+
+
+def _opacities(
+    opacities: Sequence[float] | npt.NDArray[np.floating[Any]] | None, count: int
+) -> list[float]:
+    """N opacities clipped to 0..1 (all 1 when None); ValueError for a wrong count or NaN."""
+    if opacities is None:
+        return [1.0] * count
+    values = [float(v) for v in np.asarray(opacities, dtype=np.float64).reshape(-1)]
+    if len(values) != count:
+        raise ValueError(f"opacities must have one entry per object ({count}), got {len(values)}")
+    if any(math.isnan(v) for v in values):
+        raise ValueError("opacities must not be NaN")
+    return [min(1.0, max(0.0, v)) for v in values]
+
+
+def _blend_into(dst: npt.NDArray[np.uint8], src: npt.NDArray[np.uint8], opacity: float) -> None:
+    """dst = src·opacity + dst·(1 − opacity), in place (opacity 1: a plain copy)."""
+    if opacity >= 1:
+        dst[...] = src
+    elif opacity > 0:
+        dst[...] = cv2.addWeighted(dst, 1.0 - opacity, src, opacity, 0.0)

@@ -123,6 +123,9 @@ class ClipFrame:
     rgb:   (H, W, 3) uint8
     scene: the photo on screen (a change of scene between frames is a cut)
     dim:   the brightness factor applied, 1.0 = normal light, DIM_LEVEL at the darkest
+    view:  (2, 3) float64, the true camera: frame pixel (x, y, 1) → photo pixel. Within a scene
+           the photo is still, so view[b]⁻¹ · view[a] moves points from frame a to frame b (the
+           ground-truth motion, e.g. to carry an object's box)
     """
 
     index: int
@@ -130,6 +133,7 @@ class ClipFrame:
     rgb: npt.NDArray[np.uint8]
     scene: str
     dim: float
+    view: npt.NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True)
@@ -337,13 +341,10 @@ def _scaled_photo(name: str, frame_size: tuple[int, int]) -> npt.NDArray[np.uint
     return np.asarray(resized, dtype=np.uint8)
 
 
-def _render(
-    photo: npt.NDArray[np.uint8],
-    camera: _Camera,
-    shake: tuple[float, float, float],
-    frame_size: tuple[int, int],
-) -> npt.NDArray[np.uint8]:
-    """Warp the view of `photo` into a (H, W, 3) frame: src = c + R(roll)·(dst − centre)/zoom."""
+def _view(
+    camera: _Camera, shake: tuple[float, float, float], frame_size: tuple[int, int]
+) -> npt.NDArray[np.float64]:
+    """(2, 3) frame pixel → photo pixel: src = c + R(roll)·(dst − centre)/zoom."""
     width, height = frame_size
     dx, dy, droll = shake
     roll = camera.roll + droll
@@ -356,6 +357,14 @@ def _render(
         ],
         dtype=np.float64,
     )
+    return matrix
+
+
+def _render(
+    photo: npt.NDArray[np.uint8], matrix: npt.NDArray[np.float64], frame_size: tuple[int, int]
+) -> npt.NDArray[np.uint8]:
+    """Warp the view of `photo` into a (H, W, 3) frame through `matrix` (see `_view`)."""
+    width, height = frame_size
     warped = cv2.warpAffine(
         photo,
         matrix,
@@ -415,8 +424,9 @@ def _frames(scenes: list[Scene], fps: int, size: tuple[int, int], seed: int) -> 
             move = min(1.0, (index - scene.start) / (SCENE_SECONDS * fps))
             camera = _path(scene.spec, move, photo_size, size)
             dim = dim_profile(u) if scene.dim else 1.0
-            rgb = _expose(_render(photo, camera, shake.at(t, rng), size), dim, rng)
-            yield ClipFrame(index=index, t=t, rgb=rgb, scene=scene.name, dim=dim)
+            view = _view(camera, shake.at(t, rng), size)
+            rgb = _expose(_render(photo, view, size), dim, rng)
+            yield ClipFrame(index=index, t=t, rgb=rgb, scene=scene.name, dim=dim, view=view)
 
 
 # -- writing -------------------------------------------------------------------------------------

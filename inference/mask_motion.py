@@ -1,0 +1,452 @@
+"""Masks that follow the picture between segmentations.
+
+The models make masks for a frame that is already `model time` old when they arrive; the video
+goes out at the camera's rate. `MaskFollower` moves each object's last mask onto every newer
+camera frame with cheap motion estimation:
+
+    reset(result luma, detections)          a new result: its frame becomes the reference
+    follow(camera luma) → (moved, alphas)   each outgoing frame: reference → ... → this frame
+
+Per `follow` call (all at a reduced working resolution, at most `max_width` px wide):
+  1. corners (cv2.goodFeaturesToTrack) inside each object's current mask, slightly grown, on the
+     previous frame (at most `max_points` per object; the object's box when the mask has too few);
+  2. pyramidal Lucas-Kanade (cv2.calcOpticalFlowPyrLK, `pyramid_levels`) forward to this frame and
+     back again, all objects in one call; points that do not come back within
+     `forward_backward_px` are dropped;
+  3. a similarity (rotation, uniform scale, translation) per object with RANSAC
+     (cv2.estimateAffinePartial2D), checked: enough inliers, a large enough inlier share, a small
+     median residual and a plausible step (scale and rotation);
+  4. the object's transform (reference frame → this frame) is chained with that step, and its
+     reference mask is warped once, straight from the reference (no blur from re-warping).
+
+The chain runs from the previously followed frame to the current one, so each step sees only one
+frame interval of motion (except the first after `reset`, which spans the model's lag; the
+pyramid covers it). An object whose step fails (a cut, blur, a texture-less view, a bad fit)
+keeps its last position but fades: its alpha drops by 1/`fade_frames` per failed step and never
+comes back before the next result, so a mask never sticks, opaque, in the wrong place.
+
+Only numpy and OpenCV; no threads of its own. One instance per video stream, one call at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from inference.detections import Detections
+
+Luma = npt.NDArray[np.uint8]
+Affine = npt.NDArray[np.float64]  # (2, 3)
+
+
+@dataclass(frozen=True)
+class FollowSettings:
+    """How hard to look for motion (costs grow with max_width², max_points and pyramid_levels).
+
+    max_width            working resolution: frames are downscaled to at most this width
+    max_points           corners tracked per object and step
+    min_inliers          a step with fewer RANSAC inliers fails
+    min_inlier_share     ... as does one where fewer than this share of the tracked points fit
+    pyramid_levels       Lucas-Kanade pyramid levels above the base (3: about ±80 working px)
+    window               Lucas-Kanade window side (working px)
+    forward_backward_px  a point must come back within this distance (working px)
+    ransac_px            RANSAC inlier threshold (working px)
+    max_residual_px      a step whose median inlier residual is larger fails (working px)
+    max_step_scale       a step may scale by at most this factor (or its inverse)
+    max_step_degrees     ... and rotate by at most this much
+    fade_frames          failed steps until a mask has faded out completely
+    grow_px              masks are shrunk (or grown) by this much (working px) to find corners
+    history              recent frames kept (working size) to catch a new result up with
+    match_level          a kept frame whose mean absolute gray difference to a new result's frame
+                         is below this (0..255) is taken for that frame
+    """
+
+    max_width: int = 320
+    max_points: int = 40
+    min_inliers: int = 8
+    min_inlier_share: float = 0.4
+    pyramid_levels: int = 3
+    window: int = 21
+    forward_backward_px: float = 1.0
+    ransac_px: float = 1.5
+    max_residual_px: float = 1.0
+    max_step_scale: float = 1.35
+    max_step_degrees: float = 20.0
+    fade_frames: int = 4
+    grow_px: int = 3
+    history: int = 16
+    match_level: float = 8.0
+
+    def __post_init__(self) -> None:
+        if not 32 <= self.max_width <= 1280:
+            raise ValueError(f"max_width must lie in 32..1280, got {self.max_width}")
+        if self.max_points < 4 or self.min_inliers < 3 or self.fade_frames < 1:
+            raise ValueError("max_points >= 4, min_inliers >= 3 and fade_frames >= 1 please")
+        if not 0 <= self.pyramid_levels <= 5 or self.window < 5:
+            raise ValueError("pyramid_levels must lie in 0..5 and window be at least 5")
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What the last `follow` call did (for tests and tuning): per object, whether its motion
+    was found, with how many points and inliers, and the step's median residual (working px)."""
+
+    ok: tuple[bool, ...]
+    points: tuple[int, ...]
+    inliers: tuple[int, ...]
+    residual_px: tuple[float, ...]
+
+
+_IDENTITY: Affine = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+def _compose(after: Affine, before: Affine) -> Affine:
+    """The 2×3 affine doing `before`, then `after`."""
+    full = np.vstack([before, [0.0, 0.0, 1.0]])
+    return np.asarray(after @ full, dtype=np.float64)
+
+
+def working_size(frame_size: tuple[int, int], max_width: int) -> tuple[int, int]:
+    """(h, w) of the working resolution for a (H, W) frame: at most `max_width` wide (and at most
+    as tall as wide would allow for a portrait frame: the longer side ≤ max_width·4/3)."""
+    height, width = frame_size
+    scale = min(1.0, max_width / width, max_width * 4 / 3 / height)
+    return max(8, round(height * scale)), max(8, round(width * scale))
+
+
+class MaskFollower:
+    """Moves the masks of the newest result onto newer frames (see the module docstring).
+
+    Shapes: reference luma (H, W) uint8 = the result's frame size, masks (N, H, W) bool; camera
+    luma (h', w') uint8 of any size with the same aspect ratio (another aspect: the camera
+    turned, every step fails). Not thread-safe: one call at a time.
+    """
+
+    def __init__(self, settings: FollowSettings | None = None) -> None:
+        self.settings = settings or FollowSettings()
+        self._detections: Detections | None = None
+        self._size: tuple[int, int] = (0, 0)  # the reference frame (H, W)
+        self._work: tuple[int, int] = (0, 0)  # working (h, w)
+        self._ref_small: npt.NDArray[np.uint8] = np.zeros((0, 1, 1), np.uint8)  # (N, h, w) 0/1
+        self._ref_full: list[npt.NDArray[np.uint8] | None] = []  # (H, W) 0/1 per object
+        self._transforms: list[Affine] = []  # working px: reference → the last followed frame
+        self._alphas: npt.NDArray[np.float32] = np.zeros(0, np.float32)
+        # per object, the working-size luma of the last frame it was found on (objects found on
+        # the same frame share the array)
+        self._anchors: list[Luma] = []
+        self._kernel = cv2.getStructuringElement(
+            cv2.MORPH_ELLIPSE, (2 * self.settings.grow_px + 1, 2 * self.settings.grow_px + 1)
+        )
+        self.last_step: StepReport | None = None
+        self._history: deque[Luma] = deque(maxlen=self.settings.history)
+        self.caught_up = 0  # steps the last reset replayed from the history
+
+    @property
+    def detections(self) -> Detections | None:
+        """The reference detections (None before the first `reset`)."""
+        return self._detections
+
+    @property
+    def alphas(self) -> npt.NDArray[np.float32]:
+        """(N,) current opacity of each object in 0..1 (a copy)."""
+        return self._alphas.copy()
+
+    def reset(self, luma: Luma, detections: Detections) -> None:
+        """Start again from a new result. When its frame is one of the recent frames `follow`
+        or `observe` saw, the frames since then are replayed (one flow step each, at most
+        `history`), so the masks are caught up to the newest frame in short steps.
+
+        luma:       (H, W) uint8 gray of the frame the masks were made on
+        detections: N objects; masks (N, H, W) bool (None: boxes only, moved by the same motion,
+                    estimated inside the boxes)
+        """
+        luma = np.asarray(luma)
+        if luma.ndim != 2 or luma.dtype != np.uint8:
+            raise ValueError(f"luma must be a (H, W) uint8 array, got {luma.dtype} {luma.shape}")
+        height, width = luma.shape
+        if detections.masks is not None and detections.masks.shape[1:] != (height, width):
+            raise ValueError(
+                f"masks are {detections.masks.shape[1:]} but the luma is {(height, width)}"
+            )
+        self._detections = detections
+        self._size = (height, width)
+        self._work = h, w = working_size((height, width), self.settings.max_width)
+        reference = self._shrink(luma)
+        n = len(detections)
+        self._ref_small = np.zeros((n, h, w), np.uint8)
+        self._ref_full = []
+        sx, sy = w / width, h / height
+        for i in range(n):
+            if detections.masks is not None:
+                full = np.ascontiguousarray(detections.masks[i]).view(np.uint8)
+                self._ref_full.append(full)
+                small = cv2.resize(full, (w, h), interpolation=cv2.INTER_NEAREST)
+                if not small.any() and full.any():  # a sliver thinner than a working pixel
+                    small = (cv2.resize(full, (w, h), interpolation=cv2.INTER_AREA) > 0).astype(
+                        np.uint8
+                    )
+                self._ref_small[i] = small
+            else:
+                self._ref_full.append(None)
+                x1, y1, x2, y2 = detections.boxes[i]
+                cv2.rectangle(
+                    self._ref_small[i],
+                    (int(x1 * sx), int(y1 * sy)),
+                    (math.ceil(x2 * sx) - 1, math.ceil(y2 * sy) - 1),
+                    1,
+                    thickness=-1,
+                )
+        self._transforms = [_IDENTITY.copy() for _ in range(n)]
+        self._anchors = [reference] * n
+        self._alphas = np.ones(n, np.float32)
+        self.last_step = None
+        self.caught_up = 0
+        kept = [f for f in self._history if f.shape == reference.shape]
+        if kept and n:
+            # the result's frame is (nearly) one the stream already showed: replay the frames
+            # since then one at a time, so every flow step spans one frame interval, not the lag
+            small = cv2.resize(reference, (max(1, w // 4), max(1, h // 4)))
+            differences = [
+                float(cv2.norm(small, cv2.resize(f, (small.shape[1], small.shape[0])), cv2.NORM_L1))
+                / small.size
+                for f in kept
+            ]
+            best = int(np.argmin(differences))
+            if differences[best] < self.settings.match_level:
+                for frame in kept[best + 1 :]:
+                    self._step(frame)
+                self.caught_up = len(kept) - best - 1
+
+    def follow(
+        self, luma: Luma, output_size: tuple[int, int] | None = None
+    ) -> tuple[Detections, npt.NDArray[np.float32]]:
+        """Move every object onto the frame whose gray is `luma`.
+
+        luma:        (h', w') uint8, the newest frame (any size with the reference's aspect)
+        output_size: (Ho, Wo) the returned masks and boxes refer to (default: the reference's
+                     (H, W)); the warp resizes too, so no separate resize is needed
+        Returns the N objects moved (masks (N, Ho, Wo) bool when the reference had masks; boxes
+        the moved masks' bounding boxes) and their alphas (N,) float32 in 0..1, in the reference
+        order. Objects whose alpha is 0 are still returned (where they were last found).
+        """
+        detections = self._detections
+        if detections is None:
+            raise RuntimeError("follow() before reset()")
+        out_size = output_size or self._size
+        current = self._current(luma)
+        if current is None:  # another aspect ratio: the camera turned
+            self._fail_all()
+        else:
+            self._step(current)
+            self._history.append(current)
+        return self._render(detections, out_size), self._alphas.copy()
+
+    def observe(self, luma: Luma) -> None:
+        """Remember a frame shown without following (no result yet), so that a result made on it
+        can be caught up (see `reset`). Cheap: one resize."""
+        if self._work == (0, 0):
+            self._work = working_size(luma.shape[:2], self.settings.max_width)
+            self._size = (luma.shape[0], luma.shape[1])
+        current = self._current(luma)
+        if current is not None:
+            self._history.append(current)
+
+    # -- motion --------------------------------------------------------------------------------
+
+    def _shrink(self, luma: Luma) -> Luma:
+        h, w = self._work
+        if luma.shape == (h, w):
+            return np.ascontiguousarray(luma)
+        return np.asarray(cv2.resize(luma, (w, h), interpolation=cv2.INTER_AREA), np.uint8)
+
+    def _current(self, luma: Luma) -> Luma | None:
+        luma = np.asarray(luma)
+        if luma.ndim != 2 or luma.dtype != np.uint8:
+            raise ValueError(f"luma must be a (H, W) uint8 array, got {luma.dtype} {luma.shape}")
+        ref_h, ref_w = self._size
+        if abs(luma.shape[0] / luma.shape[1] - ref_h / ref_w) > 0.02 * ref_h / ref_w:
+            return None
+        return self._shrink(luma)
+
+    def _fail_all(self) -> None:
+        n = len(self._alphas)
+        self._alphas = np.maximum(0.0, self._alphas - 1.0 / self.settings.fade_frames).astype(
+            np.float32
+        )
+        self.last_step = StepReport((False,) * n, (0,) * n, (0,) * n, (math.inf,) * n)
+
+    def _corners(self, anchor: Luma, index: int) -> npt.NDArray[np.float32]:
+        """Up to max_points corners (K, 1, 2) on `anchor` inside object `index`'s mask there
+        (shrunk by grow_px; grown by it when the inside has few corners), or inside its box
+        grown by a quarter when the mask has too few."""
+        s = self.settings
+        h, w = self._work
+        region = cv2.warpAffine(
+            self._ref_small[index], self._transforms[index], (w, h), flags=cv2.INTER_NEAREST
+        )
+        x, y, bw, bh = cv2.boundingRect(region)
+        if bw == 0 or bh == 0:
+            return np.zeros((0, 1, 2), np.float32)
+        found = None
+        # inside first (away from the outline, whose corners mix object and background motion),
+        # then the grown mask (a plain object has corners on its outline only), then the box
+        for attempt in (cv2.erode(region, self._kernel), cv2.dilate(region, self._kernel)):
+            found = cv2.goodFeaturesToTrack(
+                anchor, s.max_points, 0.01, 3, mask=attempt, blockSize=5
+            )
+            if found is not None and len(found) >= 2 * s.min_inliers:
+                break
+        if found is None or len(found) < s.min_inliers:
+            box = np.zeros((h, w), np.uint8)
+            gx, gy = bw // 4 + 1, bh // 4 + 1
+            box[max(0, y - gy) : y + bh + gy, max(0, x - gx) : x + bw + gx] = 1
+            found = cv2.goodFeaturesToTrack(anchor, s.max_points, 0.01, 3, mask=box, blockSize=5)
+        if found is None:
+            return np.zeros((0, 1, 2), np.float32)
+        return np.asarray(found, np.float32).reshape(-1, 1, 2)
+
+    def _step(self, current: Luma) -> None:
+        """One step for every visible object, from its anchor (the last frame it was found on:
+        usually the previous frame) to `current`; objects sharing an anchor share one flow call."""
+        n = len(self._alphas)
+        ok = [False] * n
+        points, inliers, residuals = [0] * n, [0] * n, [math.inf] * n
+        groups: dict[int, list[int]] = {}
+        for i in range(n):
+            if self._alphas[i] > 0:
+                groups.setdefault(id(self._anchors[i]), []).append(i)
+        for members in groups.values():
+            anchor = self._anchors[members[0]]
+            corners = [self._corners(anchor, i) for i in members]
+            for i, found in zip(members, corners, strict=True):
+                points[i] = len(found)
+            if not any(len(c) for c in corners):
+                continue
+            start = np.concatenate([c for c in corners if len(c)])
+            good, moved = self._flow(anchor, current, start)
+            offset = 0
+            for i, found in zip(members, corners, strict=True):
+                k = len(found)
+                keep = good[offset : offset + k]
+                src = start[offset : offset + k][keep].reshape(-1, 2)
+                dst = moved[offset : offset + k][keep].reshape(-1, 2)
+                offset += k
+                step, inliers[i], residuals[i] = self._fit(src, dst)
+                if step is not None:
+                    self._transforms[i] = _compose(step, self._transforms[i])
+                    ok[i] = True
+        fade = 1.0 / self.settings.fade_frames
+        for i in range(n):
+            if ok[i]:
+                self._anchors[i] = current
+                self._alphas[i] = min(1.0, self._alphas[i] + fade)
+            elif self._alphas[i] > 0:  # lost: keep its anchor and try again on the next frame
+                self._alphas[i] = max(0.0, self._alphas[i] - fade)
+        self.last_step = StepReport(tuple(ok), tuple(points), tuple(inliers), tuple(residuals))
+
+    def _flow(
+        self, anchor: Luma, current: Luma, start: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32]]:
+        """Lucas-Kanade forward and back: which points (K,) came back, and where they went."""
+        s = self.settings
+        window = (s.window, s.window)
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(
+            anchor, current, start, None, winSize=window, maxLevel=s.pyramid_levels,
+            criteria=criteria,
+        )  # fmt: skip
+        back, status_back, _ = cv2.calcOpticalFlowPyrLK(
+            current, anchor, moved, None, winSize=window, maxLevel=s.pyramid_levels,
+            criteria=criteria,
+        )  # fmt: skip
+        distance = np.linalg.norm((back - start).reshape(-1, 2), axis=1)
+        good = (status.reshape(-1) == 1) & (status_back.reshape(-1) == 1)
+        good &= distance < s.forward_backward_px
+        return good, np.asarray(moved, np.float32)
+
+    def _fit(
+        self, src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32]
+    ) -> tuple[Affine | None, int, float]:
+        """A checked similarity src → dst (working px), its inlier count and median residual."""
+        s = self.settings
+        if len(src) < s.min_inliers:
+            return None, len(src), math.inf
+        matrix, mask = cv2.estimateAffinePartial2D(
+            src,
+            dst,
+            method=cv2.RANSAC,
+            ransacReprojThreshold=s.ransac_px,
+            maxIters=200,
+            confidence=0.99,
+            refineIters=10,
+        )
+        if matrix is None or mask is None:
+            return None, 0, math.inf
+        inlier = mask.reshape(-1).astype(bool)
+        used = int(inlier.sum())
+        projected = src[inlier] @ matrix[:, :2].T + matrix[:, 2]
+        residual = float(np.median(np.linalg.norm(projected - dst[inlier], axis=1))) if used else 0
+        scale = math.hypot(matrix[0, 0], matrix[1, 0])
+        degrees = abs(math.degrees(math.atan2(matrix[1, 0], matrix[0, 0])))
+        plausible = (
+            used >= s.min_inliers
+            and used >= s.min_inlier_share * len(src)
+            and residual <= s.max_residual_px
+            and 1 / s.max_step_scale <= scale <= s.max_step_scale
+            and degrees <= s.max_step_degrees
+        )
+        return (np.asarray(matrix, np.float64) if plausible else None), used, residual
+
+    # -- output ----------------------------------------------------------------------------------
+
+    def _output_matrix(self, index: int, out_size: tuple[int, int]) -> Affine:
+        """Reference (H, W) pixels → output (Ho, Wo) pixels for object `index`."""
+        (height, width), (h, w) = self._size, self._work
+        to_work = np.array([[w / width, 0.0, 0.0], [0.0, h / height, 0.0]])
+        from_work = np.array([[out_size[1] / w, 0.0, 0.0], [0.0, out_size[0] / h, 0.0]])
+        return _compose(from_work, _compose(self._transforms[index], to_work))
+
+    def _render(self, detections: Detections, out_size: tuple[int, int]) -> Detections:
+        out_h, out_w = out_size
+        n = len(detections)
+        boxes = np.zeros((n, 4), np.float32)
+        masks = np.zeros((n, out_h, out_w), bool) if detections.masks is not None else None
+        for i in range(n):
+            matrix = self._output_matrix(i, out_size)
+            corners = detections.boxes[i][[0, 1, 2, 1, 2, 3, 0, 3]].reshape(4, 2)
+            moved = corners @ matrix[:, :2].T + matrix[:, 2]
+            lo = np.clip(np.floor(moved.min(axis=0)) - 1, 0, [out_w, out_h])
+            hi = np.clip(np.ceil(moved.max(axis=0)) + 1, 0, [out_w, out_h])
+            boxes[i] = [lo[0], lo[1], max(lo[0], hi[0] - 2), max(lo[1], hi[1] - 2)]
+            reference = self._ref_full[i]
+            if masks is None or reference is None:
+                boxes[i] = np.clip(
+                    [moved[:, 0].min(), moved[:, 1].min(), moved[:, 0].max(), moved[:, 1].max()],
+                    0,
+                    [out_w, out_h, out_w, out_h],
+                )
+                continue
+            # warp only the rectangle the moved box covers (plus a margin: a mask may stick out
+            # of its box by a pixel or two): the cost follows the object's area
+            x0, y0 = int(lo[0]), int(lo[1])
+            x1, y1 = int(hi[0]), int(hi[1])
+            if x1 <= x0 or y1 <= y0:
+                continue  # moved out of the picture
+            shifted = matrix.copy()
+            shifted[:, 2] -= (x0, y0)
+            patch = cv2.warpAffine(reference, shifted, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST)
+            masks[i, y0:y1, x0:x1] = patch.view(bool)
+            x, y, bw, bh = cv2.boundingRect(patch)
+            if bw and bh:
+                boxes[i] = [x0 + x, y0 + y, x0 + x + bw, y0 + y + bh]
+            else:
+                boxes[i] = [x0, y0, x0, y0]
+        return Detections(
+            boxes, detections.scores, detections.labels, masks, detections.track_ids,
+            dict(detections.extra),
+        )  # fmt: skip
