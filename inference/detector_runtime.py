@@ -558,8 +558,10 @@ def _describe_row(row: PathTiming, frame_size: tuple[int, int]) -> str:
         text += (
             f", max |Δ| logits {row.logits_max_abs_diff:.2e} boxes {row.boxes_max_abs_diff:.2e}"
             f" (query-matched {row.matched_max_abs_diff:.2e}, {row.queries_matched:.1%} of"
-            f" queries within 1e-3), same labels {row.same_labels}"
+            f" queries within 1e-3)"
         )
+        if row.same_labels is not None:
+            text += f", same labels {row.same_labels}"
     return text
 
 
