@@ -52,7 +52,7 @@ class FollowSettings:
     max_points           corners tracked per object and step
     min_inliers          a step with fewer RANSAC inliers fails
     min_inlier_share     ... as does one where fewer than this share of the tracked points fit
-    pyramid_levels       Lucas-Kanade pyramid levels above the base (3: about ±80 working px)
+    pyramid_levels       Lucas-Kanade pyramid levels above the base (3: about ±60 working px)
     window               Lucas-Kanade window side (working px)
     forward_backward_px  a point must come back within this distance (working px)
     ransac_px            RANSAC inlier threshold (working px)
@@ -67,11 +67,11 @@ class FollowSettings:
     """
 
     max_width: int = 320
-    max_points: int = 40
+    max_points: int = 24
     min_inliers: int = 8
     min_inlier_share: float = 0.4
     pyramid_levels: int = 3
-    window: int = 21
+    window: int = 15
     forward_backward_px: float = 1.0
     ransac_px: float = 1.5
     max_residual_px: float = 1.0
@@ -79,7 +79,7 @@ class FollowSettings:
     max_step_degrees: float = 20.0
     fade_frames: int = 4
     grow_px: int = 3
-    history: int = 16
+    history: int = 4
     match_level: float = 8.0
 
     def __post_init__(self) -> None:
@@ -292,23 +292,24 @@ class MaskFollower:
         x, y, bw, bh = cv2.boundingRect(region)
         if bw == 0 or bh == 0:
             return np.zeros((0, 1, 2), np.float32)
+        # work in the object's box grown by a quarter (corner scores cost per pixel looked at)
+        gx, gy = bw // 4 + 1, bh // 4 + 1
+        x0, y0 = max(0, x - gx), max(0, y - gy)
+        x1, y1 = min(w, x + bw + gx), min(h, y + bh + gy)
+        image = anchor[y0:y1, x0:x1]
+        inside = np.ascontiguousarray(region[y0:y1, x0:x1])
         found = None
         # inside first (away from the outline, whose corners mix object and background motion),
         # then the grown mask (a plain object has corners on its outline only), then the box
-        for attempt in (cv2.erode(region, self._kernel), cv2.dilate(region, self._kernel)):
-            found = cv2.goodFeaturesToTrack(
-                anchor, s.max_points, 0.01, 3, mask=attempt, blockSize=5
-            )
+        for attempt in (cv2.erode(inside, self._kernel), cv2.dilate(inside, self._kernel), None):
+            found = cv2.goodFeaturesToTrack(image, s.max_points, 0.01, 3, mask=attempt, blockSize=5)
             if found is not None and len(found) >= 2 * s.min_inliers:
                 break
-        if found is None or len(found) < s.min_inliers:
-            box = np.zeros((h, w), np.uint8)
-            gx, gy = bw // 4 + 1, bh // 4 + 1
-            box[max(0, y - gy) : y + bh + gy, max(0, x - gx) : x + bw + gx] = 1
-            found = cv2.goodFeaturesToTrack(anchor, s.max_points, 0.01, 3, mask=box, blockSize=5)
         if found is None:
             return np.zeros((0, 1, 2), np.float32)
-        return np.asarray(found, np.float32).reshape(-1, 1, 2)
+        corners = np.asarray(found, np.float32).reshape(-1, 1, 2)
+        corners += np.array([x0, y0], np.float32)
+        return corners
 
     def _step(self, current: Luma) -> None:
         """One step for every visible object, from its anchor (the last frame it was found on:
@@ -355,7 +356,7 @@ class MaskFollower:
         """Lucas-Kanade forward and back: which points (K,) came back, and where they went."""
         s = self.settings
         window = (s.window, s.window)
-        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.05)
         moved, status, _ = cv2.calcOpticalFlowPyrLK(
             anchor, current, start, None, winSize=window, maxLevel=s.pyramid_levels,
             criteria=criteria,

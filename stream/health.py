@@ -89,6 +89,11 @@ class StreamMetrics:
             buckets=STAGE_BUCKETS,
             registry=r,
         )
+        self.frames_with_masks = Counter(
+            f"{PREFIX}_frames_with_masks",
+            "Outgoing frames that carried at least one mask (fresh or followed)",
+            registry=r,
+        )
         self.overlay_updates = Counter(
             f"{PREFIX}_overlay_updates", "Model results received (overlay updates)", registry=r
         )

@@ -136,6 +136,8 @@ class SessionSettings:
     stats_interval_s    `stats` messages this often
     max_buffered_bytes  skip `objects`/`stats` while more than this waits in the data channel
                         (a phone that stops reading must not make us buffer without bound)
+    follow_masks        move the newest masks onto every camera frame by optical flow (False:
+                        draw them where the model saw them, e.g. to compare in a benchmark)
     """
 
     idle_timeout_s: float = 20.0
@@ -145,6 +147,7 @@ class SessionSettings:
     stats_interval_s: float = 1.0
     max_buffered_bytes: int = 256 * 1024
     close_timeout_s: float = 5.0
+    follow_masks: bool = True
 
     def __post_init__(self) -> None:
         if self.idle_timeout_s <= 0:
@@ -331,7 +334,7 @@ class Session:
             self._camera = track
             self.out_track = AnnotatedVideoTrack(
                 self.mailbox,
-                OverlayPainter(self.settings.output_height),
+                OverlayPainter(self.settings.output_height, follow=self.settings.follow_masks),
                 self._overlay_result,
                 self._executor,
                 on_frame_out=self.metrics.frame_out,
@@ -521,7 +524,7 @@ class Session:
         """Once per stats interval: measure the frame rates and send `stats`."""
         interval = self.settings.stats_interval_s
         last_time = time.monotonic()
-        last_in = last_out = last_results = 0
+        last_in = last_out = last_results = last_masks = 0
         last_engine_dropped = 0
         while not self.closed:
             await asyncio.sleep(interval)
@@ -531,11 +534,17 @@ class Session:
             self.fps_in = (self.frames_in - last_in) / elapsed
             self.fps_out = (frames_out - last_out) / elapsed
             self.overlay_fps = (self.results - last_results) / elapsed
-            last_time, last_in, last_out, last_results = (
+            # outgoing frames that carried at least one mask (fresh or followed)
+            masks_drawn = self.out_track.painter.masks_drawn if self.out_track else 0
+            masks_fps = (masks_drawn - last_masks) / elapsed
+            if masks_drawn > last_masks:
+                self.metrics.frames_with_masks.inc(masks_drawn - last_masks)
+            last_time, last_in, last_out, last_results, last_masks = (
                 now,
                 self.frames_in,
                 frames_out,
                 self.results,
+                masks_drawn,
             )
             try:
                 stats = dict(self.engine.session_stats(self.id))
@@ -553,6 +562,7 @@ class Session:
                 session=self.id,
                 fps_in=round(self.fps_in, 2),
                 fps_out=round(self.fps_out, 2),
+                masks_fps=round(masks_fps, 2),
                 frames_in=self.frames_in,
                 frames_out=frames_out,
                 dropped_out=self.mailbox.dropped,

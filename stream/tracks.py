@@ -29,6 +29,7 @@ import numpy.typing as npt
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from inference.detections import Detections
+from inference.mask_motion import MaskFollower
 from inference.overlay import OverlayRenderer
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ class RenderableResult(Protocol):
     @property
     def texts(self) -> tuple[str, ...]: ...
 
+    @property
+    def luma(self) -> npt.NDArray[np.uint8] | None: ...  # (H, W) gray of the result's frame
+
 
 class SharedFrame:
     """One camera frame whose RGB pixels are computed at most once, by whichever thread asks
@@ -58,12 +62,13 @@ class SharedFrame:
     Nobody may modify the returned array in place (the engine and the painter share it).
     """
 
-    __slots__ = ("_lock", "_rgb", "arrived", "frame")
+    __slots__ = ("_lock", "_luma", "_rgb", "arrived", "frame")
 
     def __init__(self, frame: av.VideoFrame) -> None:
         self.frame = frame
         self.arrived = time.perf_counter()  # decoded and handed over by the pump
         self._rgb: RGBArray | None = None
+        self._luma: npt.NDArray[np.uint8] | None = None
         self._lock = threading.Lock()
 
     def rgb(self) -> RGBArray:
@@ -71,6 +76,47 @@ class SharedFrame:
             if self._rgb is None:
                 self._rgb = np.asarray(self.frame.to_ndarray(format="rgb24"), dtype=np.uint8)
             return self._rgb
+
+    def luma(self) -> npt.NDArray[np.uint8]:
+        """(H, W) uint8 gray, full range (as cv2's RGB→gray of `rgb()` would give): the Y plane
+        of a YUV frame copied under the lock (no conversion), else the gray of `rgb()`."""
+        with self._lock:
+            if self._luma is None:
+                frame = self.frame
+                if frame.format.name in _YUV_PLANAR:
+                    plane = frame.planes[0]
+                    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+                    y = np.ascontiguousarray(rows[: frame.height, : frame.width])
+                    self._luma = y if frame.format.name.startswith("yuvj") else _LIMITED_TO_FULL[y]
+            if self._luma is not None:
+                return self._luma
+        gray = np.asarray(cv2.cvtColor(self.rgb(), cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+        with self._lock:
+            self._luma = gray
+        return gray
+
+    def copy(self) -> av.VideoFrame:
+        """A new frame with a copy of this one's pixels and its timestamps, made under the lock.
+
+        The pass-through for frames with nothing drawn on them: the encoder must never get the
+        shared frame itself, which the engine may be converting (`rgb()`) in its thread.
+        """
+        with self._lock:
+            frame = self.frame
+            try:  # its own format: a copy of the planes, no swscale
+                out = av.VideoFrame.from_ndarray(frame.to_ndarray(), format=frame.format.name)
+            except (ValueError, TypeError):  # a format from_ndarray does not take
+                out = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            out.pts = frame.pts
+            out.time_base = frame.time_base
+        return out
+
+
+_YUV_PLANAR = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"})
+# limited-range (16-235) Y → full-range gray, as swscale's YUV → RGB expands it
+_LIMITED_TO_FULL: npt.NDArray[np.uint8] = np.clip(
+    np.round((np.arange(256) - 16) * 255 / 219), 0, 255
+).astype(np.uint8)
 
 
 class FrameMailbox:
@@ -160,12 +206,24 @@ class OverlayPainter:
     """Turns a camera frame plus the newest result into the outgoing frame.
 
     Runs in a worker thread, one call at a time per track (the encoder asks for frames one by
-    one), so its small cache needs no lock. Owns its renderer (which caches kernels).
+    one), so its small cache and its `MaskFollower` need no lock. Owns its renderer (which caches
+    kernels). With `follow` (the default) the newest result's masks are moved onto each camera
+    frame by optical flow (`inference.mask_motion`) and drawn with their fade alpha; without it
+    they are drawn where the model saw them. `masks_drawn` counts the outgoing frames that
+    carried at least one mask (written here, read by the session's stats).
     """
 
-    def __init__(self, output_height: int | None = None, renderer: OverlayRenderer | None = None):
+    def __init__(
+        self,
+        output_height: int | None = None,
+        renderer: OverlayRenderer | None = None,
+        follow: bool = True,
+    ) -> None:
         self.output_height = output_height
         self.renderer = renderer or OverlayRenderer()
+        self.follower: MaskFollower | None = MaskFollower() if follow else None
+        self._following: RenderableResult | None = None  # the result the follower was reset with
+        self.masks_drawn = 0
         # the last result fitted to the output size: results change at the model's rate, frames
         # at the camera's, so most frames reuse it
         self._fitted: tuple[RenderableResult, tuple[int, int], Detections] | None = None
@@ -173,23 +231,44 @@ class OverlayPainter:
     def paint(self, shared: SharedFrame, result: RenderableResult | None) -> av.VideoFrame:
         camera = shared.frame
         height, width = output_size(camera.height, camera.width, self.output_height)
-        if (result is None or not len(result.detections)) and (height, width) == (
-            camera.height,
-            camera.width,
-        ):
-            # nothing to draw: the decoded frame goes back as it is, with its own timestamps,
-            # sparing two colour conversions (most frames before the first detection)
-            return camera
+        nothing = result is None or not len(result.detections)
+        follower = self.follower
+        if follower is not None and nothing:
+            # remembered, so a result made on this frame can be caught up through the later ones
+            follower.observe(shared.luma())
+        if nothing and (height, width) == (camera.height, camera.width):
+            # nothing to draw: a copy of the decoded frame goes back (never the shared frame,
+            # which the engine may be converting), sparing two colour conversions
+            return shared.copy()
         rgb = shared.rgb()
         if (height, width) != rgb.shape[:2]:
             rgb = np.asarray(cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA))
         if result is not None and len(result.detections):
-            rgb = self.renderer.annotate(rgb, self._fit(result, (height, width)), result.texts)
+            detections, opacities = self._place(shared, result, (height, width))
+            if detections.masks is not None and any(
+                o > 0 and m.any() for o, m in zip(opacities, detections.masks, strict=True)
+            ):
+                self.masks_drawn += 1
+            rgb = self.renderer.annotate(rgb, detections, result.texts, opacities)
         out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         # the camera's timestamps: the encoder paces and orders by them
         out.pts = shared.frame.pts
         out.time_base = shared.frame.time_base
         return out
+
+    def _place(
+        self, shared: SharedFrame, result: RenderableResult, size: tuple[int, int]
+    ) -> tuple[Detections, list[float]]:
+        """The result's objects on this frame (followed when possible) and their opacities."""
+        follower, luma = self.follower, result.luma
+        masks = result.detections.masks
+        if follower is None or luma is None or masks is None or luma.shape != masks.shape[1:]:
+            return self._fit(result, size), [1.0] * len(result.detections)
+        if self._following is not result:
+            follower.reset(luma, result.detections)
+            self._following = result
+        moved, alphas = follower.follow(shared.luma(), size)
+        return moved, [float(a) for a in alphas]
 
     def _fit(self, result: RenderableResult, size: tuple[int, int]) -> Detections:
         cached = self._fitted
@@ -229,6 +308,10 @@ class AnnotatedVideoTrack(MediaStreamTrack):
         self._on_frame_out = on_frame_out
         self._on_error = on_error
         self.frames_out = 0
+
+    @property
+    def painter(self) -> OverlayPainter:
+        return self._painter
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":

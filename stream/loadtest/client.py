@@ -375,6 +375,7 @@ class SecondSample:
     server_overlay_fps: float | None  # the engine's result rate, from the last `stats`
     server_fps_in: float | None
     connected: bool
+    masks_fps: float | None = None  # returned frames carrying a mask per second (last `stats`)
 
 
 State = Literal["ok", "failed", "disconnected"]
@@ -408,6 +409,7 @@ class ClientResult:
     say_messages: int = 0
     stats_messages: int = 0
     server_overlay_fps: float | None = None  # mean over the stats messages
+    masks_fps: list[float] = field(default_factory=list)  # per stats message: masks drawn/s
     server_dropped: int | None = None  # frames the engine skipped (expected: newest wins)
     server_dropped_out: int | None = None  # video frames the server dropped
     cuts: int = 0
@@ -470,6 +472,7 @@ class Phone:
         self.stats_messages = 0
         self.last_stats: dict[str, Any] | None = None
         self._overlay_fps: list[float] = []
+        self._masks_fps: list[float] = []
         self.errors: list[str] = []
         self.error_count = 0
         self.cuts = 0
@@ -617,6 +620,9 @@ class Phone:
             overlay = message.get("overlay_fps")
             if isinstance(overlay, int | float) and self.live:
                 self._overlay_fps.append(float(overlay))
+            masks = _number(message.get("masks_fps"))
+            if masks is not None and self.live and len(self._masks_fps) < MAX_SAMPLES:
+                self._masks_fps.append(masks)
         elif kind == "say":
             self.say_messages += 1
         elif kind == "error":
@@ -684,6 +690,7 @@ class Phone:
             server_overlay_fps=_number(stats.get("overlay_fps")),
             server_fps_in=_number(stats.get("fps_in")),
             connected=self.live,
+            masks_fps=_number(stats.get("masks_fps")),
         )
         self._tick = (
             now,
@@ -755,6 +762,7 @@ class Phone:
             server_overlay_fps=(
                 round(float(np.mean(self._overlay_fps)), 2) if self._overlay_fps else None
             ),
+            masks_fps=list(self._masks_fps),
             server_dropped=_count(stats.get("dropped")),
             server_dropped_out=_count(stats.get("dropped_out")),
             cuts=self.cuts,

@@ -102,6 +102,7 @@ def summarise(result: LoadTestResult) -> list[MetricRow]:
         _row("fps in (returned)", [s.fps_in for s in seconds]),
         _row("objects msgs/s", [s.objects_per_s for s in seconds]),
         _row("overlay fps (server)", each([s.server_overlay_fps for s in seconds])),
+        _row("masks drawn per second", [v for c in clients for v in c.masks_fps]),
         _row("new object (s)", [v for c in clients for v in c.new_object_s]),
         _row("dropped frames", [float(c.frames_dropped) for c in clients]),
         _row(
@@ -141,6 +142,10 @@ def _client_line(c: ClientResult) -> str:
     new_object = f"{float(np.median(c.new_object_s)):.2f} s" if c.new_object_s else "-"
     taps = f", {c.taps_sent} taps" if c.taps_sent else ""
     overlay = "-" if c.server_overlay_fps is None else f"{c.server_overlay_fps:.1f}"
+    masks = "masks drawn -"
+    if c.masks_fps:
+        m50, m95 = np.percentile(c.masks_fps, [50, 95])
+        masks = f"masks drawn p50 {m50:.1f} / p95 {m95:.1f} per s"
     parts = [
         f"client {c.index} ({c.session or '?'}): {c.state}",
         f"connect {_cell(c.connected_s)} s, first frame {_cell(c.first_frame_s)} s",
@@ -148,7 +153,7 @@ def _client_line(c: ClientResult) -> str:
         f"sent {c.frames_sent}, back {c.frames_received} ({read} % read), "
         f"dropped {c.frames_dropped} (server: {_or_dash(c.server_dropped_out)} outgoing), "
         f"camera skipped {c.camera_skipped}",
-        f"objects {c.objects_per_s:.1f}/s, overlay {overlay} fps (server), "
+        f"objects {c.objects_per_s:.1f}/s, overlay {overlay} fps (server), {masks}, "
         f"engine skipped {_or_dash(c.server_dropped)}",
         f"new object {new_object} ({len(c.new_object_s)}/{c.cuts} cuts{taps})",
         f"errors {c.error_count}",
@@ -206,8 +211,19 @@ def to_dict(result: LoadTestResult) -> dict[str, Any]:
         "failure": result.failure,
         "problems": result.problems(),
         "summary": [asdict(r) for r in summarise(result)] if result.failure is None else [],
-        "clients": [{**asdict(c), "ok": c.ok} for c in result.clients],
+        "clients": [
+            {**asdict(c), "ok": c.ok, "masks_fps_p50_p95": _p50_p95(c.masks_fps)}
+            for c in result.clients
+        ],
     }
+
+
+def _p50_p95(values: list[float]) -> list[float] | None:
+    """[p50, p95] of `values` (None when empty), for the JSON."""
+    if not values:
+        return None
+    p50, p95 = np.percentile(values, [50, 95])
+    return [round(float(p50), 2), round(float(p95), 2)]
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

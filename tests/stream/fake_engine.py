@@ -42,6 +42,7 @@ class FakeResult:
     lighting: dict[str, Any]
     timings_ms: dict[str, float]
     notices: tuple[Any, ...] = ()
+    luma: npt.NDArray[np.uint8] | None = None  # (H, W) gray of the frame; None: masks not followed
 
 
 @dataclass

@@ -86,6 +86,9 @@ async def _live_session() -> None:
             assert stats["lighting"]["state"] == "normal"
             assert stats["vocabulary"] == ["cat", "cup"]
             assert stats["session"] == answer["session"]
+            # every outgoing frame after the first result carries the cat's mask
+            stats = await client.wait_for("stats", lambda m: m["masks_fps"] > 0)
+            assert 5 < stats["masks_fps"] <= 20, stats
 
             # the returned picture is the photo, changed only where the cat's mask is
             assert client.last_frame is not None

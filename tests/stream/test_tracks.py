@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import av
+import cv2
 import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError
@@ -31,6 +32,7 @@ class Result:
     frame_size: tuple[int, int]
     detections: Detections
     texts: tuple[str, ...]
+    luma: np.ndarray | None = None
 
 
 def _frame(image: np.ndarray, pts: int = 3000) -> SharedFrame:
@@ -133,8 +135,12 @@ def test_nothing_to_draw_sends_the_camera_frame_without_converting_it(
     result: Result | None,
 ) -> None:
     shared = _frame(photo("coffee", 320, 240))
-    assert OverlayPainter().paint(shared, result) is shared.frame
+    plain = OverlayPainter(follow=False).paint(shared, result)
     assert shared._rgb is None, "no RGB round trip for a frame with nothing on it"
+    # never the shared frame itself: the engine may be converting it in its thread
+    assert plain is not shared.frame
+    assert (plain.pts, plain.time_base) == (shared.frame.pts, shared.frame.time_base)
+    np.testing.assert_array_equal(plain.to_ndarray(), shared.frame.to_ndarray())
     resized = OverlayPainter(output_height=120).paint(shared, result)
     assert resized is not shared.frame and (resized.height, resized.width) == (120, 160)
 
@@ -157,3 +163,52 @@ def test_a_bad_result_costs_the_overlay_not_the_frame() -> None:
                 await track.recv()
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_the_pass_through_copies_a_yuv_frame_and_its_luma_is_full_range() -> None:
+    image = photo("coffee", 320, 240)
+    yuv = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+    yuv.pts, yuv.time_base = 4500, fractions.Fraction(1, 90_000)
+    shared = SharedFrame(yuv)
+    copy = OverlayPainter().paint(shared, None)
+    assert copy is not yuv and copy.format.name == "yuv420p" and copy.pts == 4500
+    np.testing.assert_array_equal(copy.to_ndarray(), yuv.to_ndarray())
+    gray = cv2.cvtColor(yuv.to_ndarray(format="rgb24"), cv2.COLOR_RGB2GRAY).astype(int)
+    assert np.abs(shared.luma().astype(int) - gray).mean() < 3
+
+
+def _moved_photo(dx: int) -> np.ndarray:
+    """The coffee photo shifted right by dx pixels (the picture moves, as when the phone pans)."""
+    wide = photo("coffee", 400, 300)
+    return np.ascontiguousarray(wide[30:270, 40 - dx : 360 - dx])
+
+
+def test_the_painter_follows_the_masks_to_the_current_frame_and_counts_them() -> None:
+    size = (240, 320)
+    made_on = _moved_photo(0)
+    masks = np.zeros((1, *size), bool)
+    masks[0, 80:160, 100:200] = True
+    detections = Detections(
+        np.array([[100, 80, 200, 160]], np.float32), np.array([0.9]), ("cup",), masks, np.array([3])
+    )
+    gray = cv2.cvtColor(made_on, cv2.COLOR_RGB2GRAY)
+    result = Result(size, detections, ("a cup",), gray)
+    following, still = OverlayPainter(), OverlayPainter(follow=False)
+    for painter in (following, still):
+        painter.paint(_frame(made_on), None)
+        for dx in (4, 8, 12):
+            out = painter.paint(_frame(_moved_photo(dx)), result)
+    assert following.masks_drawn == 3 and still.masks_drawn == 3
+    camera = _moved_photo(12).astype(int)
+    moved = (
+        np.abs(
+            following.paint(_frame(_moved_photo(12)), result).to_ndarray(format="rgb24").astype(int)
+            - camera
+        ).sum(axis=2)
+        > 0
+    )
+    assert moved[100:150, 120:205].mean() > 0.9, "the overlay moved right with the picture"
+    assert moved[100:150, 100:108].mean() < 0.1, "and left the strip it uncovered"
+    out_still = np.abs(out.to_ndarray(format="rgb24").astype(int) - camera).sum(axis=2) > 0
+    assert out_still[100:150, 100:108].mean() > 0.9, "without following it stays put"
+    assert following.follower is not None and following.follower.caught_up >= 0

@@ -74,6 +74,13 @@ def register(subparsers: Any) -> None:
         help="rows of the video sent back (default: the camera's; never upscaled)",
     )
     parser.add_argument(
+        "--no-follow-masks",
+        dest="follow_masks",
+        action="store_false",
+        help="draw masks where the model saw them instead of moving them with the picture "
+        "between results (optical flow); for comparing",
+    )
+    parser.add_argument(
         "--offers-per-minute",
         type=int,
         default=30,
@@ -98,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--torch-threads {args.torch_threads} must be at least 1")
         config = ServerConfig(
             session=SessionSettings(
-                idle_timeout_s=args.idle_timeout, output_height=args.output_height
+                idle_timeout_s=args.idle_timeout,
+                output_height=args.output_height,
+                follow_masks=args.follow_masks,
             ),
             web_dir=args.web_dir,
             max_sessions=args.max_sessions,
@@ -152,6 +161,7 @@ def _engine_factory(args: argparse.Namespace) -> EngineFactory:
             segmenter_size=args.size,
             detector_settings=settings,
             manifest=Manifest.load(args.manifest) if args.models == "real" else None,
+            runtime=args.runtime,
         )
         return Engine(models, EngineSettings.for_device(device.type))
 
