@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from inference.checkpoints import Manifest
@@ -18,6 +19,9 @@ log = logging.getLogger(__name__)
 
 ModelSource = Literal["real", "random"]
 MODEL_SOURCES: tuple[ModelSource, ...] = ("real", "random")
+ENCODER_RUNTIMES = ("auto", "torch", "openvino", "onnxruntime", "openvino-bf16")
+"""Segmenter encoder runtimes (`inference.encoder_runtimes`), here so the CLI lists them
+without importing torch."""
 
 
 @dataclass(frozen=True)
@@ -41,22 +45,31 @@ def load_models(
     detector_settings: DetectorSettings | None = None,
     manifest: Manifest | None = None,
     seed: int = 0,
+    runtime: str = "torch",
+    encoder_cache_dir: Path | None = None,
 ) -> Models:
     """`real`: checked checkpoints from the manifest (never downloaded here); `random`: the same
-    architectures with random weights, reported as such in logs and outputs."""
+    architectures with random weights, reported as such in logs and outputs.
+
+    runtime: the segmenter encoder's runtime ("auto", "torch", "openvino", "onnxruntime",
+    "openvino-bf16"; see `inference.encoder_runtimes`), exported graphs kept under
+    `encoder_cache_dir` (default `default_cache_dir()`). The commands default to "auto".
+    """
     from inference.detector import build_random_detector, load_detector
+    from inference.encoder_runtimes import check_runtime
     from inference.segmenter import build_random_segmenter, load_segmenter
 
+    check_runtime(runtime)
     if source == "random":
         log.warning("models: RANDOM WEIGHTS - results show the pipeline working, not real objects")
-        return Models(
-            build_random_detector(device, detector_settings, seed=seed),
-            build_random_segmenter(device, segmenter_size, seed=seed),
-        )
-    if source != "real":
+        detector = build_random_detector(device, detector_settings, seed=seed)
+        segmenter = build_random_segmenter(device, segmenter_size, seed=seed)
+    elif source == "real":
+        manifest = manifest or Manifest.load()
+        detector = load_detector(manifest, device, detector_settings)
+        segmenter = load_segmenter(manifest, device, segmenter_size)
+    else:
         raise ValueError(f"unknown model source {source!r}; choose one of {MODEL_SOURCES}")
-    manifest = manifest or Manifest.load()
-    return Models(
-        load_detector(manifest, device, detector_settings),
-        load_segmenter(manifest, device, segmenter_size),
-    )
+    chosen = segmenter.set_runtime(runtime, cache_dir=encoder_cache_dir)
+    log.info("models: segmenter encoder runtime %s (--runtime %s)", chosen, runtime)
+    return Models(detector, segmenter)

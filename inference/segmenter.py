@@ -81,6 +81,7 @@ class Segmenter:
         self.mask_threshold = mask_threshold
         self.image_size: int = int(model.image_encoder.img_size)
         self.encoder: EncoderRuntime = encoder or model.image_encoder
+        self.runtime: str = "custom" if encoder is not None else "torch"
         self._mean = model.pixel_mean.view(1, 3, 1, 1)
         self._std = model.pixel_std.view(1, 3, 1, 1)
         self._embedding: ImageEmbedding | None = None
@@ -93,7 +94,38 @@ class Segmenter:
             "source": self.source,
             "device": str(self.device),
             "image_size": self.image_size,
+            "runtime": self.runtime,
         }
+
+    def set_runtime(
+        self,
+        name: str = "auto",
+        *,
+        cache_dir: Path | None = None,
+        progress: Callable[[str], None] | None = None,
+        fp16: bool = False,
+    ) -> str:
+        """Run the encoder on runtime `name` ("auto", "torch", "openvino", "onnxruntime" or
+        "openvino-bf16"; see `inference.encoder_runtimes`) and return the one chosen.
+
+        cache_dir: where exported graphs are kept (default `default_cache_dir()`);
+        fp16: fp16 autocast for torch on CUDA (off by default, unmeasured).
+        Raises `EncoderRuntimeError` (a ValueError) when a named runtime cannot be used here.
+        """
+        from inference.encoder_runtimes import build_encoder
+
+        build = build_encoder(self, name, cache_dir=cache_dir, progress=progress, fp16=fp16)
+        self.encoder = build.encoder
+        self.runtime = build.runtime
+        self._embedding = None
+        log.info(
+            "segmenter: encoder runtime %s (asked for %s%s, built in %.1f s)",
+            build.runtime,
+            name,
+            f"; {build.note}" if build.note else "",
+            build.build_s,
+        )
+        return build.runtime
 
     # -- encoder ---------------------------------------------------------------------------
 
@@ -103,7 +135,7 @@ class Segmenter:
         scale = self.image_size / max(height, width)
         return max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5))
 
-    def _prepare(self, frames: Sequence[npt.NDArray[np.uint8]]) -> torch.Tensor:
+    def prepare(self, frames: Sequence[npt.NDArray[np.uint8]]) -> torch.Tensor:
         """Frames → (B, 3, S, S) normalised and zero-padded at the bottom and right."""
         size = self.image_size
         batch = torch.zeros((len(frames), 3, size, size), dtype=torch.float32)
@@ -127,7 +159,7 @@ class Segmenter:
             check_frame(frame)
         keys = list(keys) if keys is not None else [None] * len(frames)
         with torch.inference_mode():
-            features = self.encoder(self._prepare(frames))
+            features = self.encoder(self.prepare(frames))
         return [
             ImageEmbedding(
                 features=features[i],

@@ -19,7 +19,7 @@ from typing import Any
 
 from inference.device import DEVICE_CHOICES
 from inference.models import MODEL_SOURCES
-from visionanything.commands.options import frame_size
+from visionanything.commands.options import add_runtime_option, frame_size
 
 log = logging.getLogger("visionanything.bench")
 
@@ -87,6 +87,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write everything as JSON")
     parser.add_argument("--markdown", type=Path, metavar="OUT.md", help="write the report")
     parser.add_argument("--manifest", type=Path, default=None, help="checkpoint manifest (real)")
+    add_runtime_option(parser)
     # For tests: a tiny random detector, a small peak matmul and a small clip.
     parser.add_argument("--tiny-detector", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--peak-size", type=int, default=2048, help=argparse.SUPPRESS)
@@ -124,10 +125,16 @@ def run(args: argparse.Namespace) -> int:
                 build_random_detector(device, seed=args.seed, tiny=True),
                 build_random_segmenter(device, args.size, seed=args.seed),
             )
+            models.segmenter.set_runtime(args.runtime)
         else:
             manifest = Manifest.load(args.manifest) if args.models == "real" else None
             models = load_models(
-                args.models, device, segmenter_size=args.size, manifest=manifest, seed=args.seed
+                args.models,
+                device,
+                segmenter_size=args.size,
+                manifest=manifest,
+                seed=args.seed,
+                runtime=args.runtime,
             )
     except (DeviceError, CheckpointError, ValueError) as exc:
         log.error("%s", exc)

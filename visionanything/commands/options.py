@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from inference.device import DEVICE_CHOICES
-from inference.models import MODEL_SOURCES
+from inference.models import ENCODER_RUNTIMES, MODEL_SOURCES
 
 SEGMENTER_SIZES = (512, 1024)
 
@@ -14,7 +14,7 @@ SEGMENTER_SIZES = (512, 1024)
 def add_model_options(
     parser: argparse.ArgumentParser, *, detector_size: int, random_use: str
 ) -> None:
-    """--models, --device, --size, --detector-size and --manifest."""
+    """--models, --device, --size, --detector-size, --manifest and --runtime."""
     parser.add_argument(
         "--models",
         choices=MODEL_SOURCES,
@@ -36,6 +36,20 @@ def add_model_options(
         help="shortest edge of the detector input in pixels (smaller is faster)",
     )
     parser.add_argument("--manifest", type=Path, default=None, help="checkpoint manifest")
+    add_runtime_option(parser)
+
+
+def add_runtime_option(parser: argparse.ArgumentParser) -> None:
+    """--runtime: the segmenter encoder's runtime (see `inference.encoder_runtimes`)."""
+    parser.add_argument(
+        "--runtime",
+        choices=ENCODER_RUNTIMES,
+        default="auto",
+        help="segmenter encoder runtime. auto: OpenVINO f32 on a CPU when installed, else ONNX "
+        "Runtime, else torch; torch on CUDA. openvino-bf16 is lossy (~2x faster on CPUs with "
+        "bf16) and falls back to f32 unless its masks match. Exported graphs are cached under "
+        "$VISIONANYTHING_CACHE_DIR (default ~/.cache/visionanything)",
+    )
 
 
 def frame_size(text: str) -> tuple[int, int]:

@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             segmenter_size=args.size,
             detector_settings=settings,
             manifest=manifest,
+            runtime=args.runtime,
         )
         models.detector.encode_text(vocabulary)  # a too-long vocabulary fails before any image
     except (VocabularyError, DeviceError, CheckpointError, ValueError) as exc:
