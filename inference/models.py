@@ -70,6 +70,5 @@ def load_models(
         segmenter = load_segmenter(manifest, device, segmenter_size)
     else:
         raise ValueError(f"unknown model source {source!r}; choose one of {MODEL_SOURCES}")
-    chosen = segmenter.set_runtime(runtime, cache_dir=encoder_cache_dir)
-    log.info("models: segmenter encoder runtime %s (--runtime %s)", chosen, runtime)
+    segmenter.set_runtime(runtime, cache_dir=encoder_cache_dir)  # logs the runtime it chose
     return Models(detector, segmenter)

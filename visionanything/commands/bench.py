@@ -140,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return EXIT_USAGE
     print_progress(
-        f"bench on {device} ({torch.get_num_threads()} threads), segmenter {args.size}, "
+        f"bench on {device} ({torch.get_num_threads()} threads), segmenter {args.size} "
+        f"on {models.segmenter.runtime}, "
         f"{'tiny random' if args.tiny_detector else args.models} models"
     )
     clip: dict[str, Any] = {
