@@ -77,7 +77,9 @@ CACHE_SUBDIR = "mobile_sam_encoder"
 ONNX_OPSET = 17
 _CACHE_FORMAT = 1  # bump when the exported graph's inputs, outputs or export settings change
 _ONNX_FILE = "encoder.onnx"
-_PACKAGES = {"openvino": "openvino", "onnxruntime": "onnxruntime"}  # module → pip name
+# module → pip name; "onnx" is what torch's exporter needs to write the graph (torch 2.14
+# raises "Module onnx is not installed!" without it), onnxruntime only runs it
+_PACKAGES = {"openvino": "openvino", "onnxruntime": "onnxruntime", "onnx": "onnx"}
 _LABELS = {"openvino": "OpenVINO", "onnxruntime": "ONNX Runtime"}
 
 Progress = Callable[[str], None]
@@ -486,7 +488,11 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: Path) -> None:
 
 
 def _save_onnx_atomically(context: BuildContext, directory: Path) -> None:
-    """Export to a temporary directory with a meta.json of sha256s, then rename into place."""
+    """Export to a temporary directory with a meta.json of sha256s, then rename into place.
+
+    Needs the `onnx` package (a cached graph loads without it); checked before anything is
+    written so that a missing package leaves the cache untouched."""
+    _require("onnx", "onnxruntime")
     directory.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:

@@ -192,6 +192,23 @@ def test_missing_package_says_what_to_install(
     assert not list(tmp_path.iterdir())
 
 
+def test_exporting_for_onnxruntime_without_the_onnx_package_says_what_to_install(
+    segmenter: Segmenter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch's exporter writes the graph with the `onnx` package; onnxruntime alone only runs it."""
+    real_import = importlib.import_module
+
+    def fake_import(module: str, package: str | None = None) -> Any:
+        if module.split(".")[0] == "onnx":
+            raise ModuleNotFoundError(f"No module named {module!r}")
+        return real_import(module, package)
+
+    monkeypatch.setattr(encoder_runtimes.importlib, "import_module", fake_import)
+    with pytest.raises(EncoderRuntimeError, match=r"needs the onnx package.*`pip install onnx`"):
+        build_encoder(segmenter, "onnxruntime", cache_dir=tmp_path)
+    assert not list(tmp_path.rglob("*.onnx"))
+
+
 def test_auto_picks_openvino_then_onnxruntime_then_torch(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
