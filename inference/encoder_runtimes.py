@@ -439,6 +439,11 @@ def _build_openvino_bf16(context: BuildContext) -> _Built:
     _check_cpu(context, "openvino-bf16")
     model, exported = _openvino_model(context)
     f32 = compile_openvino(model, "f32")
+    ov = _require("openvino", "openvino-bf16")
+    if "BF16" not in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        note = "openvino-bf16: this CPU has no bf16 support; using openvino f32"
+        log.warning("segmenter: %s", note)
+        return _Built(f32, exported=exported, runtime="openvino", note=note)
     bf16 = compile_openvino(model, "bf16")
     worst = masks_agree(context.segmenter, f32, bf16)
     if worst < BF16_MIN_IOU:

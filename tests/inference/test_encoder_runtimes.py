@@ -300,6 +300,31 @@ def test_bf16_only_when_its_masks_agree(
         assert build.note is None
 
 
+def test_bf16_on_a_cpu_without_bf16_runs_f32(
+    first_builds: dict[str, EncoderBuild],
+    segmenter: Segmenter,
+    cache_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    openvino = importlib.import_module("openvino")
+    real_get_property = openvino.Core.get_property
+
+    def no_bf16(self: Any, *args: Any) -> Any:
+        if args == ("CPU", "OPTIMIZATION_CAPABILITIES"):
+            return ["FP32", "INT8"]
+        return real_get_property(self, *args)
+
+    monkeypatch.setattr(openvino.Core, "get_property", no_bf16)
+    monkeypatch.setattr(encoder_runtimes, "masks_agree", _never_called)
+    build = build_encoder(segmenter, "openvino-bf16", cache_dir=cache_dir)
+    assert build.runtime == "openvino"
+    assert build.note is not None and "no bf16" in build.note
+
+
+def _never_called(*args: Any) -> float:
+    raise AssertionError("masks_agree should not run")
+
+
 def test_segmenter_set_runtime_and_describe(cache_dir: Path, first_builds: Any) -> None:
     segmenter = build_random_segmenter(CPU, SIZE, seed=0)  # same weights: the cache applies
     assert segmenter.describe()["runtime"] == "torch"
