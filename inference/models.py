@@ -22,6 +22,8 @@ MODEL_SOURCES: tuple[ModelSource, ...] = ("real", "random")
 ENCODER_RUNTIMES = ("auto", "torch", "openvino", "onnxruntime", "openvino-bf16")
 """Segmenter encoder runtimes (`inference.encoder_runtimes`), here so the CLI lists them
 without importing torch."""
+DETECTOR_RUNTIMES = ("auto", "torch", "fast", "openvino")
+"""Detector runtimes (`inference.detector_runtime`); `resolve_detector_runtime` picks "auto"."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ def load_models(
     seed: int = 0,
     runtime: str = "torch",
     encoder_cache_dir: Path | None = None,
+    detector_runtime: str = "torch",
 ) -> Models:
     """`real`: checked checkpoints from the manifest (never downloaded here); `random`: the same
     architectures with random weights, reported as such in logs and outputs.
@@ -54,12 +57,16 @@ def load_models(
     runtime: the segmenter encoder's runtime ("auto", "torch", "openvino", "onnxruntime",
     "openvino-bf16"; see `inference.encoder_runtimes`), exported graphs kept under
     `encoder_cache_dir` (default `default_cache_dir()`). The commands default to "auto".
+    detector_runtime: "auto", "torch" (transformers' forward as is), "fast" (text side cached per
+    vocabulary, our image-side module) or "openvino" (that module converted per input size,
+    cached on disk); see `resolve_detector_runtime`.
     """
     from inference.detector import build_random_detector, load_detector
     from inference.encoder_runtimes import check_runtime
     from inference.segmenter import build_random_segmenter, load_segmenter
 
     check_runtime(runtime)
+    detector_runtime = resolve_detector_runtime(detector_runtime, device)
     if source == "random":
         log.warning("models: RANDOM WEIGHTS - results show the pipeline working, not real objects")
         detector = build_random_detector(device, detector_settings, seed=seed)
@@ -71,4 +78,22 @@ def load_models(
     else:
         raise ValueError(f"unknown model source {source!r}; choose one of {MODEL_SOURCES}")
     segmenter.set_runtime(runtime, cache_dir=encoder_cache_dir)  # logs the runtime it chose
+    if detector_runtime != detector.runtime:
+        detector = detector.with_runtime(detector_runtime)
+    log.info("detector runtime: %s", detector_runtime)
     return Models(detector, segmenter)
+
+
+def resolve_detector_runtime(name: str, device: torch.device) -> str:
+    """The detector runtime to use for `name` on `device`.
+
+    "auto" is "openvino" on a CPU when OpenVINO imports (measured ~2x faster than transformers'
+    forward at 384 on 2 cores, same outputs within 1e-4), else "fast"; "fast" on CUDA (OpenVINO
+    runs on the CPU only). Other names pass through after checking."""
+    from inference.detector_runtime import check_runtime, openvino_version
+
+    if name != "auto":
+        return check_runtime(name)
+    if device.type == "cpu" and openvino_version() is not None:
+        return "openvino"
+    return "fast"

@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
                 manifest=manifest,
                 seed=args.seed,
                 runtime=args.runtime,
+                detector_runtime=args.detector_runtime,
             )
     except (DeviceError, CheckpointError, ValueError) as exc:
         log.error("%s", exc)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from inference.device import DEVICE_CHOICES
-from inference.models import ENCODER_RUNTIMES, MODEL_SOURCES
+from inference.models import DETECTOR_RUNTIMES, ENCODER_RUNTIMES, MODEL_SOURCES
 
 SEGMENTER_SIZES = (512, 1024)
 
@@ -40,7 +40,8 @@ def add_model_options(
 
 
 def add_runtime_option(parser: argparse.ArgumentParser) -> None:
-    """--runtime: the segmenter encoder's runtime (see `inference.encoder_runtimes`)."""
+    """--runtime (the segmenter encoder's, `inference.encoder_runtimes`) and --detector-runtime
+    (`inference.detector_runtime`)."""
     parser.add_argument(
         "--runtime",
         choices=ENCODER_RUNTIMES,
@@ -49,6 +50,14 @@ def add_runtime_option(parser: argparse.ArgumentParser) -> None:
         "Runtime, else torch; torch on CUDA. openvino-bf16 is lossy (~2x faster on CPUs with "
         "bf16) and falls back to f32 unless its masks match. Exported graphs are cached under "
         "$VISIONANYTHING_CACHE_DIR (default ~/.cache/visionanything)",
+    )
+    parser.add_argument(
+        "--detector-runtime",
+        choices=DETECTOR_RUNTIMES,
+        default="auto",
+        help="detector runtime. torch: transformers' forward; fast: text side cached per "
+        "vocabulary and a leaner image side; openvino: that image side converted once per input "
+        "size (cached like --runtime); auto: openvino on a CPU when installed, else fast",
     )
 
 

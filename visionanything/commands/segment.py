@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             detector_settings=settings,
             manifest=manifest,
             runtime=args.runtime,
+            detector_runtime=args.detector_runtime,
         )
         models.detector.encode_text(vocabulary)  # a too-long vocabulary fails before any image
     except (VocabularyError, DeviceError, CheckpointError, ValueError) as exc:

@@ -162,7 +162,14 @@ def _engine_factory(args: argparse.Namespace) -> EngineFactory:
             detector_settings=settings,
             manifest=Manifest.load(args.manifest) if args.models == "real" else None,
             runtime=args.runtime,
+            detector_runtime=args.detector_runtime,
         )
+        if models.detector.runtime == "openvino":
+            # convert (first run) or load the detector for a phone's landscape and portrait
+            # frames now, while /readyz says "starting", not on the first keyframes
+            for size in ((480, 640), (640, 480)):
+                seconds = models.detector.warm_up(size)
+                log.info("detector ready for %dx%d frames in %.1f s", size[1], size[0], seconds)
         return Engine(models, EngineSettings.for_device(device.type))
 
     return build
