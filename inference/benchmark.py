@@ -23,13 +23,14 @@ imports `stream`. On CUDA every timing synchronises the device.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,16 @@ from inference.broker import (
     JobPurpose,
 )
 from inference.detector import Detector
+from inference.detector_runtime import PathTiming, compare_detector_paths
+from inference.encoder_runtimes import EncoderRuntimeResult, compare_encoder_runtimes
 from inference.engine import DEFAULT_VOCABULARY, Engine, EngineSettings, FrameResult
 from inference.grounded_segmentation import segment_image
 from inference.lighting import LightingSettings
+from inference.mask_following_bench import (
+    InscribedEllipses,
+    boxes_from_views,
+    measure_mask_following,
+)
 from inference.models import Models
 from inference.segmenter import ImageEmbedding, Segmenter
 from inference.timing import StageTimer
@@ -72,6 +80,11 @@ class BenchSettings:
     vocabulary: tuple[str, ...] = DEFAULT_VOCABULARY
     peak_size: int = 2048  # the fp32 matmul that measures the peak
     peak_repeats: int = 5
+    # runtimes compared side by side in the same run (each against eager torch)
+    encoder_runtimes: tuple[str, ...] = ("torch", "openvino", "onnxruntime", "openvino-bf16")
+    detector_runtimes: tuple[str, ...] = ("fast", "openvino")  # against "before" (torch)
+    following_lags: tuple[int, ...] = (3, 8)  # frames between a mask's frame and its use
+    before_pipeline: bool = True  # also run the scheduled pipeline on eager torch ("before")
 
     def __post_init__(self) -> None:
         if self.repeats < 1:
@@ -154,6 +167,7 @@ class PipelineComparison:
     max_objects: int
     box_threshold: float
     text_threshold: float
+    scheduled_before: PipelineResult | None = None  # the same, encoder and detector on torch
 
 
 @dataclass
@@ -165,6 +179,9 @@ class BenchReport:
     peak: PeakResult
     stages: list[StageResult] = field(default_factory=list)
     pipeline: PipelineComparison | None = None
+    encoder_runtimes: list[EncoderRuntimeResult] = field(default_factory=list)
+    detector_paths: list[PathTiming] = field(default_factory=list)
+    mask_following: list[dict[str, Any]] = field(default_factory=list)
     clip: dict[str, Any] = field(default_factory=dict)
     total_s: float = 0.0
 
@@ -237,8 +254,11 @@ def _stage(
     device: torch.device,
     repeats: int,
     peak: PeakResult,
+    flops_fn: Callable[[], object] | None = None,
 ) -> StageResult:
-    flops = count_flops(fn)  # also warms up the kernels
+    """Time `fn`; count FLOPs on `flops_fn` (default `fn`): an exported runtime (OpenVINO,
+    ONNX Runtime) is invisible to torch's counter, so its eager twin is counted instead."""
+    flops = count_flops(flops_fn or fn)  # also warms up the kernels
     times = time_calls(fn, device, repeats, warmup=1)
     median = statistics.median(times)
     rate = flops / (median / 1000.0) / 1e9 if median > 0 else 0.0
@@ -269,9 +289,13 @@ def bench_encoder(segmenter: Segmenter, repeats: int, peak: PeakResult) -> Stage
         with torch.inference_mode():
             segmenter.encoder(pixels)
 
-    return _stage(
-        "encoder", f"encoder {size}", size, pixels.shape, encode, segmenter.device, repeats, peak
-    )
+    def encode_eager() -> None:
+        with torch.inference_mode():
+            segmenter.model.image_encoder(pixels)
+
+    label = f"encoder {size} ({segmenter.runtime})"
+    device = segmenter.device
+    return _stage("encoder", label, size, pixels.shape, encode, device, repeats, peak, encode_eager)
 
 
 def bench_boxes(count: int, frame_size: tuple[int, int]) -> npt.NDArray[np.float32]:
@@ -328,18 +352,24 @@ def bench_detector(
         return_tensors="pt",
     )["pixel_values"]
 
+    eager = sized.with_runtime("torch")
+
     def detect() -> None:
         sized.detect([frame], vocabulary)
 
+    def detect_eager() -> None:
+        eager.detect([frame], vocabulary)
+
     return _stage(
         "detector",
-        f"detector {shortest_edge}",
+        f"detector {shortest_edge} ({detector.runtime})",
         shortest_edge,
         pixels.shape,
         detect,
         detector.device,
         repeats,
         peak,
+        detect_eager,
     )
 
 
@@ -539,6 +569,14 @@ def compare_pipelines(
         f"scheduled pipeline: {scheduled.results_per_s:.2f} results/s "
         f"({scheduled.segmented_per_s:.2f} with masks), {scheduled.keyframes} keyframes"
     )
+    before = None
+    if settings.before_pipeline and _runtimes(models) != ("torch", "torch"):
+        with eager_runtimes(models) as eager:
+            before = run_scheduled(eager, frames, fps, settings)
+        say(
+            f"scheduled pipeline on torch (before): {before.results_per_s:.2f} results/s "
+            f"({before.segmented_per_s:.2f} with masks), {before.keyframes} keyframes"
+        )
     naive = run_naive(models, frames, fps, settings)
     say(f"naive pipeline: {naive.results_per_s:.2f} frames/s")
 
@@ -557,7 +595,59 @@ def compare_pipelines(
         max_objects=settings.max_objects,
         box_threshold=settings.box_threshold,
         text_threshold=settings.text_threshold,
+        scheduled_before=before,
     )
+
+
+def _runtimes(models: Models) -> tuple[str, str]:
+    return models.segmenter.runtime, models.detector.runtime
+
+
+@contextlib.contextmanager
+def eager_runtimes(models: Models) -> Iterator[Models]:
+    """`models` with the encoder and the detector on plain torch (the path before runtimes),
+    for as long as the block runs; the segmenter's runtime is restored afterwards."""
+    segmenter = models.segmenter
+    encoder, runtime = segmenter.encoder, segmenter.runtime
+    segmenter.encoder, segmenter.runtime = segmenter.model.image_encoder, "torch"
+    try:
+        yield Models(models.detector.with_runtime("torch"), segmenter)
+    finally:
+        segmenter.encoder, segmenter.runtime = encoder, runtime
+
+
+# -- masks that follow the picture ----------------------------------------------------------
+
+
+def bench_mask_following(
+    segmenter: Segmenter,
+    frames: Sequence[Frame],
+    views: Sequence[npt.NDArray[np.float64]],
+    lags: Sequence[int],
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Drawn masks against each frame's own masks, with and without following, per lag.
+
+    Two "segmenters" per lag: `InscribedEllipses` (masks fixed to the picture, carried by the
+    clip's true camera: the geometry check) and the real MobileSAM (with random weights its
+    masks are speckle tied to the frame rather than the picture, so following cannot help it;
+    with checkpoints it is the real number). Frames: one continuous shot with its views.
+    """
+    height, width = frames[0].shape[:2]
+    first = np.array([[width * 0.3, height * 0.25, width * 0.7, height * 0.75]], np.float32)
+    boxes = boxes_from_views(first, views)
+    rows: list[dict[str, Any]] = []
+    for name, masks in (("picture-anchored", InscribedEllipses()), ("segmenter", segmenter)):
+        for lag in lags:
+            if len(frames) <= 2 * lag:
+                continue
+            result = measure_mask_following(masks, frames, boxes, lag, progress)
+            rows.append({"masks": name, "weights": _weights(segmenter, name), **result.to_dict()})
+    return rows
+
+
+def _weights(segmenter: Segmenter, name: str) -> str:
+    return "-" if name == "picture-anchored" else segmenter.weights
 
 
 # -- the whole run ---------------------------------------------------------------------------
@@ -599,11 +689,14 @@ def run_benchmark(
     frame: Frame | None = None,
     progress: Progress | None = None,
     clip: dict[str, Any] | None = None,
+    shot: tuple[Sequence[Frame], Sequence[npt.NDArray[np.float64]]] | None = None,
 ) -> BenchReport:
     """Peak, every model stage, then the pipeline comparison on `frames` (RGB (H, W, 3)).
 
     `frame` is the still the stages use (default frames[0]); no `frames`: no pipelines.
     `progress` gets one line per finished step ("[3/9] decoder 8 boxes: 412 ms").
+    `shot`: frames of one continuous shot and their true camera views (`ClipFrame.view`) for
+    the mask-following check; None skips it.
     """
     if frame is None:
         if not frames:
@@ -611,7 +704,9 @@ def run_benchmark(
         frame = frames[0]
     started = time.perf_counter()
     device = models.segmenter.device
-    steps = 2 + len(settings.boxes) + len(settings.detector_sizes) + (2 if frames else 0)
+    before = settings.before_pipeline and _runtimes(models) != ("torch", "torch")
+    steps = 2 + len(settings.boxes) + len(settings.detector_sizes) + (2 + before if frames else 0)
+    steps += bool(settings.encoder_runtimes) + bool(settings.detector_runtimes) + bool(shot)
     step = 0
 
     def done(text: str) -> None:
@@ -648,6 +743,26 @@ def run_benchmark(
                 models.detector, frame, size, settings.vocabulary, settings.repeats, peak
             )
         )
+    if settings.encoder_runtimes:
+        report.encoder_runtimes = compare_encoder_runtimes(
+            models.segmenter, settings.encoder_runtimes, settings.repeats, progress, frame=frame
+        )
+        done("encoder runtimes compared")
+    if settings.detector_runtimes:
+        report.detector_paths = compare_detector_paths(
+            models.detector,
+            settings.detector_sizes,
+            settings.repeats,
+            progress,
+            runtimes=settings.detector_runtimes,
+            frame=frame,
+        )
+        done("detector before/after compared")
+    if shot is not None:
+        report.mask_following = bench_mask_following(
+            models.segmenter, shot[0], shot[1], settings.following_lags, progress
+        )
+        done("mask following measured")
     if frames:
         report.pipeline = compare_pipelines(models, frames, fps, settings, done)
     report.total_s = round(time.perf_counter() - started, 1)
@@ -703,7 +818,10 @@ def to_markdown(report: BenchReport) -> str:
             "| detect ms | encode ms | decode ms | latency ms | objects | first masks s |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for name, r in (("scheduled (Engine)", p.scheduled), ("naive Grounded-SAM", p.naive)):
+        rows = [("scheduled (Engine)", p.scheduled), ("naive Grounded-SAM", p.naive)]
+        if p.scheduled_before is not None:
+            rows.insert(1, ("scheduled, torch runtimes (before)", p.scheduled_before))
+        for name, r in rows:
             first = "–" if r.first_masks_s is None else f"{r.first_masks_s:.1f}"
             lines.append(
                 f"| {name} | {r.results} | {r.results_per_s:.2f} | {r.segmented_per_s:.2f} "
@@ -718,8 +836,89 @@ def to_markdown(report: BenchReport) -> str:
             f"Scheduled / naive: **{ratio}** frames with masks per second ({overlay} overlay "
             "updates, which also count the engine's empty updates before its first detection).",
         ]
+    lines += _runtime_lines(report) + _following_lines(report)
     lines += ["", f"Total {report.total_s:.0f} s."]
     return "\n".join(lines) + "\n"
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _error(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1e}"
+
+
+def _runtime_lines(report: BenchReport) -> list[str]:
+    lines: list[str] = []
+    if report.encoder_runtimes:
+        lines += [
+            "",
+            "### Segmenter encoder by runtime (same photo, interleaved repeats)",
+            "",
+            "| runtime | ran as | median ms | min ms | max abs error vs eager | build s | note |",
+            "|---|---|---:|---:|---:|---:|---|",
+        ]
+        for r in report.encoder_runtimes:
+            note = r.error or r.note or ""
+            lines.append(
+                f"| {r.runtime} | {r.resolved or 'failed'} | {_num(r.median_ms, 1)} "
+                f"| {_num(r.min_ms, 1)} | {_error(r.max_abs_error_vs_eager)} "
+                f"| {_num(r.build_s, 1)} | {note.replace('|', '/')[:120]} |"
+            )
+    if report.detector_paths:
+        lines += [
+            "",
+            "### Detector before (transformers' forward) and after (text cached, own image side)",
+            "",
+            "| shortest edge | path | input | median ms | logits max diff | boxes max diff "
+            "| queries matched | same labels |",
+            "|---:|---|---|---:|---:|---:|---:|---|",
+        ]
+        for d in report.detector_paths:
+            size = "–" if d.input_size is None else f"{d.input_size[0]}×{d.input_size[1]}"
+            matched = "–" if d.queries_matched is None else f"{100 * d.queries_matched:.0f}%"
+            labels = "–" if d.same_labels is None else ("yes" if d.same_labels else "no")
+            median = d.error[:60] if d.error else _num(d.median_ms)
+            lines.append(
+                f"| {d.shortest_edge} | {d.path} | {size} | {median} "
+                f"| {_error(d.logits_max_abs_diff)} | {_error(d.boxes_max_abs_diff)} "
+                f"| {matched} | {labels} |"
+            )
+        lines += [
+            "",
+            '"noise floor": the reference path on pixels with 1e-5 noise (untimed): how much a '
+            "random-weight model moves on its own; runtime differences at that level are noise.",
+        ]
+    return lines
+
+
+def _following_lines(report: BenchReport) -> list[str]:
+    if not report.mask_following:
+        return []
+    lines = [
+        "",
+        "### Masks that follow the picture (one continuous shot of the clip)",
+        "",
+        "Mean IoU of the mask drawn on frame t (made on an older frame) against the mask for "
+        "frame t itself, without and with following.",
+        "",
+        "| masks | lag frames | IoU without | IoU with | follow ms/frame | mean alpha | scored |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in report.mask_following:
+        lines.append(
+            f"| {row['masks']} | {row['lag_frames']} | {row['iou_without']:.3f} "
+            f"| {row['iou_with']:.3f} | {row['follow_ms_per_frame']:.1f} "
+            f"| {row['mean_alpha']:.2f} | {row['objects']} |"
+        )
+    lines += [
+        "",
+        "picture-anchored: an ellipse fixed in the photo, carried by the clip's true camera "
+        "(geometry). segmenter: MobileSAM itself; with random weights its masks are speckle "
+        "tied to the frame, not the picture, so following cannot help there.",
+    ]
+    return lines
 
 
 def print_progress(line: str) -> None:

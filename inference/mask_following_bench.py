@@ -79,6 +79,38 @@ class FollowingResult:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
+@dataclass(frozen=True)
+class _EllipseEmbedding:
+    frame_size: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class _EllipseMasks:
+    masks: npt.NDArray[np.bool_]
+
+
+class InscribedEllipses:
+    """A stand-in segmenter whose masks are fixed to the picture: the ellipse inscribed in each
+    box prompt. Given the objects' true boxes (`boxes_from_views`), its mask on every frame is
+    where the object really is, so following can be scored on geometry alone (random-weight
+    MobileSAM masks are speckle tied to the frame, not the picture)."""
+
+    def embed(self, frames: Sequence[Frame]) -> list[_EllipseEmbedding]:
+        return [_EllipseEmbedding((int(f.shape[0]), int(f.shape[1]))) for f in frames]
+
+    def predict(self, boxes: Any = None, *, embedding: Any = None) -> _EllipseMasks:
+        """boxes (N, 4) xyxy → masks (N, H, W) bool at the embedded frame's size."""
+        height, width = embedding.frame_size
+        box_array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        ys, xs = np.mgrid[0:height, 0:width]
+        masks = np.zeros((len(box_array), height, width), bool)
+        for i, (x1, y1, x2, y2) in enumerate(box_array):
+            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+            rx, ry = max((x2 - x1) / 2, 1.0), max((y2 - y1) / 2, 1.0)
+            masks[i] = ((xs + 0.5 - cx) / rx) ** 2 + ((ys + 0.5 - cy) / ry) ** 2 <= 1.0
+        return _EllipseMasks(masks)
+
+
 def boxes_from_views(
     first_boxes: npt.ArrayLike, views: Sequence[npt.ArrayLike]
 ) -> npt.NDArray[np.float32]:

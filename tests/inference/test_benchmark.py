@@ -110,14 +110,22 @@ def test_pipeline_comparison_returns_both_rates(models: Models, frames: list[np.
 def test_report_markdown_and_progress(
     models: Models, frames: list[np.ndarray], peak: PeakResult
 ) -> None:
-    settings = BenchSettings(detector_sizes=(96,), boxes=(1,), repeats=1, peak_size=128)
+    settings = BenchSettings(
+        detector_sizes=(96,),
+        boxes=(1,),
+        repeats=1,
+        peak_size=128,
+        encoder_runtimes=(),
+        detector_runtimes=(),
+    )
     lines: list[str] = []
     report = run_benchmark(models, settings, [], 15.0, frame=frames[0], progress=lines.append)
     assert [line.split("]")[0] for line in lines] == ["[1/4", "[2/4", "[3/4", "[4/4"]
-    assert [s.label for s in report.stages] == ["encoder 512", "decoder 1 box", "detector 96"]
+    labels = [s.label for s in report.stages]
+    assert labels == ["encoder 512 (torch)", "decoder 1 box", "detector 96 (torch)"]
     assert report.pipeline is None and report.random_weights
     text = to_markdown(report)
-    assert "| encoder 512 |" in text and "Pipeline" not in text
+    assert "| encoder 512 (torch) |" in text and "Pipeline" not in text
     with pytest.raises(ValueError):
         run_benchmark(models, settings, [], 15.0)
     with pytest.raises(ValueError):
@@ -139,6 +147,9 @@ def test_bench_command_writes_json_and_markdown(tmp_path: Path) -> None:
             "--clip-size=320x240",
             "--repeats=1",
             "--peak-size=256",
+            "--encoder-runtimes=torch,openvino",
+            "--detector-runtimes=fast,openvino",
+            "--following-lags=2",
             f"--json={out_json}",
             f"--markdown={out_md}",
         ]
@@ -149,19 +160,32 @@ def test_bench_command_writes_json_and_markdown(tmp_path: Path) -> None:
     assert report["machine"]["cpu"]
     assert report["peak"]["gflops_per_s"] > 0
     labels = [s["label"] for s in report["stages"]]
+    runtime = report["models"]["segmenter"]["runtime"]
     assert labels == [
-        "encoder 512",
+        f"encoder 512 ({runtime})",
         "decoder 1 box",
         "decoder 2 boxes",
-        "detector 96",
-        "detector 128",
+        "detector 96 (openvino)",
+        "detector 128 (openvino)",
     ]
-    assert all(s["flops"] > 0 for s in report["stages"])
+    assert all(s["flops"] > 0 for s in report["stages"]), "exported runtimes are counted eagerly"
+    by_runtime = {r["runtime"]: r for r in report["encoder_runtimes"]}
+    assert by_runtime["torch"]["max_abs_error_vs_eager"] == 0
+    assert by_runtime["openvino"]["max_abs_error_vs_eager"] < 1e-3
+    paths = {(d["shortest_edge"], d["path"]) for d in report["detector_paths"]}
+    assert {(96, "before"), (96, "fast"), (128, "openvino")} <= paths
+    following = {row["masks"]: row for row in report["mask_following"]}
+    anchored = following["picture-anchored"]
+    assert anchored["lag_frames"] == 2 and anchored["objects"] > 0
+    assert anchored["iou_with"] > anchored["iou_without"], "following must help on the clip"
+    assert "segmenter" in following
     pipeline = report["pipeline"]
     assert pipeline["frames"] == 15 and pipeline["scheduled"]["results"] >= 1
     assert "naive" in pipeline and "ratio" in pipeline
     assert report["clip"]["scenes"] == ["chelsea", "coffee"]
     markdown = out_md.read_text()
     assert markdown.startswith("## visionanything bench")
-    assert "| detector 128 |" in markdown and "| naive Grounded-SAM |" in markdown
+    assert "| detector 128 (openvino) |" in markdown and "| naive Grounded-SAM |" in markdown
+    assert "scheduled, torch runtimes (before)" in markdown
+    assert "Masks that follow the picture" in markdown and "encoder by runtime" in markdown
     assert main(["bench", "--device=cpu", "--boxes=0", "--tiny-detector"]) == 2

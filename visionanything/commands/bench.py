@@ -11,6 +11,7 @@ checkpoints or an unavailable device.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -34,6 +35,10 @@ def _int_list(text: str) -> tuple[int, ...]:
     if not values:
         raise argparse.ArgumentTypeError("expected at least one number")
     return values
+
+
+def _name_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def register(subparsers: Any) -> None:
@@ -82,6 +87,30 @@ def register(subparsers: Any) -> None:
         help="seconds of clip played through each pipeline; 0 skips them (default 8)",
     )
     parser.add_argument("--fps", type=int, default=15, help="clip frame rate (default 15)")
+    parser.add_argument(
+        "--encoder-runtimes",
+        type=_name_list,
+        default=("torch", "openvino", "onnxruntime", "openvino-bf16"),
+        metavar="NAME,NAME",
+        help="encoder runtimes compared against eager torch ('' skips; default "
+        "torch,openvino,onnxruntime,openvino-bf16)",
+    )
+    parser.add_argument(
+        "--detector-runtimes",
+        type=_name_list,
+        default=("fast", "openvino"),
+        metavar="NAME,NAME",
+        help="detector runtimes compared with transformers' forward at --detector-sizes "
+        "('' skips; default fast,openvino)",
+    )
+    parser.add_argument(
+        "--following-lags",
+        type=_int_list,
+        default=(3, 8),
+        metavar="N,N",
+        help="frames between a mask's frame and the frame it is drawn on, for the "
+        "mask-following check (default 3,8)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per stage (default 3)")
     parser.add_argument("--seed", type=int, default=0, help="clip and random weights seed")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write everything as JSON")
@@ -101,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     from inference.benchmark import BenchSettings, print_progress, run_benchmark, to_markdown
     from inference.checkpoints import CheckpointError, Manifest
     from inference.device import DeviceError, resolve_device
-    from inference.models import Models, load_models
+    from inference.models import Models, load_models, resolve_detector_runtime
     from stream.loadtest.clip import iter_clip_frames, plan_scenes
 
     try:
@@ -112,6 +141,9 @@ def run(args: argparse.Namespace) -> int:
             repeats=args.repeats,
             pipeline_detector_size=args.pipeline_detector_size,
             peak_size=args.peak_size,
+            encoder_runtimes=args.encoder_runtimes,
+            detector_runtimes=args.detector_runtimes,
+            following_lags=args.following_lags,
         )
         if not 0 <= args.clip_seconds <= 600:
             raise ValueError(f"--clip-seconds must lie in 0..600, got {args.clip_seconds}")
@@ -126,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
                 build_random_segmenter(device, args.size, seed=args.seed),
             )
             models.segmenter.set_runtime(args.runtime)
+            detector_runtime = resolve_detector_runtime(args.detector_runtime, device)
+            models = Models(models.detector.with_runtime(detector_runtime), models.segmenter)
         else:
             manifest = Manifest.load(args.manifest) if args.models == "real" else None
             models = load_models(
@@ -152,7 +186,18 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "scenes": [s.name for s in plan_scenes(seconds, args.fps)],
     }
-    frames = [f.rgb for f in clip_frames]
+    clip_list = list(clip_frames)
+    frames = [f.rgb for f in clip_list]
+    # the first continuous shot (up to the first cut) carries its true camera views
+    shot_frames = list(
+        itertools.takewhile(
+            lambda f: f.scene == clip_list[0].scene and f.view is not None, clip_list
+        )
+    )
+    shot = None
+    if args.following_lags and len(shot_frames) > 2 * min(args.following_lags):
+        shot_views = [f.view for f in shot_frames if f.view is not None]
+        shot = ([f.rgb for f in shot_frames], shot_views)
     report = run_benchmark(
         models,
         settings,
@@ -161,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
         frame=frames[0],
         progress=print_progress,
         clip=clip,
+        shot=shot,
     )
     markdown = to_markdown(report)
     sys.stdout.write(markdown)
