@@ -22,8 +22,10 @@ Per `follow` call (all at a reduced working resolution, at most `max_width` px w
 The chain runs from the previously followed frame to the current one, so each step sees only one
 frame interval of motion (except the first after `reset`, which spans the model's lag; the
 pyramid covers it). An object whose step fails (a cut, blur, a texture-less view, a bad fit)
-keeps its last position but fades: its alpha drops by 1/`fade_frames` per failed step and never
-comes back before the next result, so a mask never sticks, opaque, in the wrong place.
+keeps its last position but fades: its alpha drops by 1/`fade_frames` per failed step, so a mask
+never sticks, opaque, in the wrong place. A step that succeeds again (the object found from its
+last good frame) raises the alpha by the same amount; one that has faded to 0 stays out until the
+next result.
 
 Only numpy and OpenCV; no threads of its own. One instance per video stream, one call at a time.
 """
@@ -33,6 +35,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -134,6 +137,7 @@ class MaskFollower:
         self._work: tuple[int, int] = (0, 0)  # working (h, w)
         self._ref_small: npt.NDArray[np.uint8] = np.zeros((0, 1, 1), np.uint8)  # (N, h, w) 0/1
         self._ref_full: list[npt.NDArray[np.uint8] | None] = []  # (H, W) 0/1 per object
+        self._ref_bounds: npt.NDArray[np.float32] = np.zeros((0, 4), np.float32)  # box ∪ mask
         self._transforms: list[Affine] = []  # working px: reference → the last followed frame
         self._alphas: npt.NDArray[np.float32] = np.zeros(0, np.float32)
         # per object, the working-size luma of the last frame it was found on (objects found on
@@ -180,11 +184,19 @@ class MaskFollower:
         n = len(detections)
         self._ref_small = np.zeros((n, h, w), np.uint8)
         self._ref_full = []
+        self._ref_bounds = np.asarray(detections.boxes, np.float32).reshape(-1, 4).copy()
         sx, sy = w / width, h / height
         for i in range(n):
             if detections.masks is not None:
                 full = np.ascontiguousarray(detections.masks[i]).view(np.uint8)
                 self._ref_full.append(full)
+                x, y, bw, bh = cv2.boundingRect(full)
+                if bw and bh:  # a mask may reach outside its prompt box: warp all of it
+                    bounds = self._ref_bounds[i]
+                    self._ref_bounds[i] = [
+                        min(bounds[0], x), min(bounds[1], y),
+                        max(bounds[2], x + bw), max(bounds[3], y + bh),
+                    ]  # fmt: skip
                 small = cv2.resize(full, (w, h), interpolation=cv2.INTER_NEAREST)
                 if not small.any() and full.any():  # a sliver thinner than a working pixel
                     small = (cv2.resize(full, (w, h), interpolation=cv2.INTER_AREA) > 0).astype(
@@ -275,9 +287,7 @@ class MaskFollower:
 
     def _fail_all(self) -> None:
         n = len(self._alphas)
-        self._alphas = np.maximum(0.0, self._alphas - 1.0 / self.settings.fade_frames).astype(
-            np.float32
-        )
+        self._alphas = _faded(self._alphas - 1.0 / self.settings.fade_frames)
         self.last_step = StepReport((False,) * n, (0,) * n, (0,) * n, (math.inf,) * n)
 
     def _corners(self, anchor: Luma, index: int) -> npt.NDArray[np.float32]:
@@ -347,7 +357,7 @@ class MaskFollower:
                 self._anchors[i] = current
                 self._alphas[i] = min(1.0, self._alphas[i] + fade)
             elif self._alphas[i] > 0:  # lost: keep its anchor and try again on the next frame
-                self._alphas[i] = max(0.0, self._alphas[i] - fade)
+                self._alphas[i] = _faded(self._alphas[i : i + 1] - fade)[0]
         self.last_step = StepReport(tuple(ok), tuple(points), tuple(inliers), tuple(residuals))
 
     def _flow(
@@ -419,7 +429,7 @@ class MaskFollower:
         masks = np.zeros((n, out_h, out_w), bool) if detections.masks is not None else None
         for i in range(n):
             matrix = self._output_matrix(i, out_size)
-            corners = detections.boxes[i][[0, 1, 2, 1, 2, 3, 0, 3]].reshape(4, 2)
+            corners = self._ref_bounds[i][[0, 1, 2, 1, 2, 3, 0, 3]].reshape(4, 2)
             moved = corners @ matrix[:, :2].T + matrix[:, 2]
             lo = np.clip(np.floor(moved.min(axis=0)) - 1, 0, [out_w, out_h])
             hi = np.clip(np.ceil(moved.max(axis=0)) + 1, 0, [out_w, out_h])
@@ -451,3 +461,11 @@ class MaskFollower:
             boxes, detections.scores, detections.labels, masks, detections.track_ids,
             dict(detections.extra),
         )  # fmt: skip
+
+
+def _faded(alphas: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
+    """Alphas after a fade step, with float dust (1 - 5 × 0.2 ≈ 6e-17) rounded to exactly 0, so
+    a faded mask is neither drawn nor counted."""
+    out = np.asarray(alphas, np.float32).copy()
+    out[out < 1e-4] = 0.0
+    return out

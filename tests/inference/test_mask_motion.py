@@ -20,7 +20,7 @@ from inference.mask_following_bench import (
     boxes_from_views,
     measure_mask_following,
 )
-from inference.mask_motion import MaskFollower, working_size
+from inference.mask_motion import FollowSettings, MaskFollower, working_size
 from inference.overlay import OverlayRenderer
 
 H, W = 240, 320
@@ -118,8 +118,9 @@ def test_a_late_result_is_caught_up_through_the_frames_shown_since() -> None:
     assert _iou(moved.masks[0], truth.astype(bool)) > 0.85 and alphas[0] == 1.0
 
 
-def test_a_cut_makes_the_mask_fade_instead_of_sticking() -> None:
-    follower = MaskFollower()
+@pytest.mark.parametrize("fade_frames", [3, 4, 5])
+def test_a_cut_makes_the_mask_fade_instead_of_sticking(fade_frames: int) -> None:
+    follower = MaskFollower(FollowSettings(fade_frames=fade_frames))
     first = shot(0)
     follower.reset(first.luma, _detections(first))
     follower.follow(shot(1).luma)
@@ -130,6 +131,24 @@ def test_a_cut_makes_the_mask_fade_instead_of_sticking() -> None:
     assert follower.follow(elsewhere)[1][0] == 0.0, "and stays out until the next result"
     follower.reset(elsewhere, _detections(first))
     assert follower.follow(elsewhere)[1][0] == 1.0
+
+
+def test_a_mask_reaching_outside_its_box_is_moved_whole() -> None:
+    """A segmenter's mask may stick out of its prompt box: all of it follows the picture."""
+    follower = MaskFollower()
+    first = shot(0)
+    x1, y1, x2, y2 = first.box
+    small_box = np.array([x1, y1, (x1 + x2) / 2, (y1 + y2) / 2], np.float32)
+    detections = Detections(
+        small_box[None], np.array([0.9], np.float32), ("ball",), first.mask[None]
+    )
+    follower.reset(first.luma, detections)
+    for t in (1, 2, 3):
+        now = shot(t)
+        moved, _ = follower.follow(now.luma)
+    assert moved.masks is not None
+    assert moved.masks[0].sum() > 0.8 * now.mask.sum()
+    assert _iou(moved.masks[0], now.mask) > 0.85
 
 
 def test_one_bad_frame_dims_the_mask_and_it_recovers() -> None:
