@@ -82,7 +82,7 @@ class FollowSettings:
     max_step_degrees: float = 20.0
     fade_frames: int = 4
     grow_px: int = 3
-    history: int = 4
+    history: int = 16  # ~1 s at 15 fps: a CPU engine's results arrive up to a second late
     match_level: float = 8.0
 
     def __post_init__(self) -> None:
