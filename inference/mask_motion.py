@@ -312,14 +312,16 @@ class MaskFollower:
         # inside first (away from the outline, whose corners mix object and background motion),
         # then the grown mask (a plain object has corners on its outline only), then the box
         for attempt in (cv2.erode(inside, self._kernel), cv2.dilate(inside, self._kernel), None):
-            found = cv2.goodFeaturesToTrack(image, s.max_points, 0.01, 3, mask=attempt, blockSize=5)
+            found = cv2.goodFeaturesToTrack(
+                image, 3 * s.max_points, 0.01, 3, mask=attempt, blockSize=5
+            )
             if found is not None and len(found) >= 2 * s.min_inliers:
                 break
         if found is None:
             return np.zeros((0, 1, 2), np.float32)
-        corners = np.asarray(found, np.float32).reshape(-1, 1, 2)
+        corners = _spread(np.asarray(found, np.float32).reshape(-1, 2), image.shape, s.max_points)
         corners += np.array([x0, y0], np.float32)
-        return corners
+        return corners.reshape(-1, 1, 2)
 
     def _step(self, current: Luma) -> None:
         """One step for every visible object, from its anchor (the last frame it was found on:
@@ -469,3 +471,30 @@ def _faded(alphas: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
     out = np.asarray(alphas, np.float32).copy()
     out[out < 1e-4] = 0.0
     return out
+
+
+def _spread(
+    corners: npt.NDArray[np.float32], shape: tuple[int, ...], count: int
+) -> npt.NDArray[np.float32]:
+    """Up to `count` of `corners` (K, 2), strongest first, spread over a 4×4 grid of the (H, W)
+    region: one cell round-robin at a time. A small patch of strong corners that does not move
+    with the object (an overlay, a changing code strip, a reflection) then holds only its share
+    of the points, and RANSAC can outvote it."""
+    if len(corners) <= count:
+        return corners
+    height, width = shape[0], shape[1]
+    cells = (np.minimum(corners[:, 1] * 4 // max(height, 1), 3) * 4).astype(int) + np.minimum(
+        corners[:, 0] * 4 // max(width, 1), 3
+    ).astype(int)
+    queues: dict[int, list[int]] = {}
+    for index, cell in enumerate(cells):  # goodFeaturesToTrack lists the strongest first
+        queues.setdefault(int(cell), []).append(index)
+    picked: list[int] = []
+    rank = 0
+    while len(picked) < count:
+        row = [queue[rank] for queue in queues.values() if rank < len(queue)]
+        if not row:
+            break
+        picked.extend(row[: count - len(picked)])
+        rank += 1
+    return corners[np.array(picked)]

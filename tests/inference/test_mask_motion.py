@@ -20,7 +20,7 @@ from inference.mask_following_bench import (
     boxes_from_views,
     measure_mask_following,
 )
-from inference.mask_motion import FollowSettings, MaskFollower, working_size
+from inference.mask_motion import FollowSettings, MaskFollower, _spread, working_size
 from inference.overlay import OverlayRenderer
 
 H, W = 240, 320
@@ -149,6 +149,20 @@ def test_a_mask_reaching_outside_its_box_is_moved_whole() -> None:
     assert moved.masks is not None
     assert moved.masks[0].sum() > 0.8 * now.mask.sum()
     assert _iou(moved.masks[0], now.mask) > 0.85
+
+
+def test_tracked_points_are_spread_so_a_dense_patch_cannot_outvote_the_object() -> None:
+    """A patch of strong corners that does not move with the object (the load-test frame-code
+    strip, a screen) keeps only its share of the points; RANSAC can then outvote it."""
+    rng = np.random.default_rng(0)
+    patch = rng.uniform([0, 0], [20, 20], (60, 2))  # strongest, all in one corner cell
+    elsewhere = rng.uniform([30, 30], [200, 200], (40, 2))
+    corners = np.concatenate([patch, elsewhere]).astype(np.float32)
+    picked = _spread(corners, (200, 200), 24)
+    assert len(picked) == 24
+    in_patch = int(((picked[:, 0] < 20) & (picked[:, 1] < 20)).sum())
+    assert in_patch <= 3, in_patch  # a plain top-24 would take 24 from the patch
+    assert len(_spread(corners[:10], (200, 200), 24)) == 10
 
 
 def test_one_bad_frame_dims_the_mask_and_it_recovers() -> None:
