@@ -15,11 +15,12 @@ from skimage import data
 from inference.broker import DetectionJob, DetectionOutcome, InProcessBroker
 from inference.detections import Detections
 from inference.detector import build_random_detector
-from inference.engine import Engine, EngineSettings, FrameResult
+from inference.engine import Engine, EngineSettings
 from inference.labels import AnnouncerSettings
 from inference.lighting import LightingSettings
 from inference.models import Models
 from inference.segmenter import build_random_segmenter
+from tests.inference.engine_results import Results
 
 CPU = torch.device("cpu")
 
@@ -46,23 +47,6 @@ def engine(models: Models) -> Iterator[Engine]:
     engine.start()
     yield engine
     engine.stop()
-
-
-class Results:
-    def __init__(self) -> None:
-        self.items: list[FrameResult] = []
-        self.arrived = threading.Event()
-
-    def __call__(self, result: FrameResult) -> None:
-        self.items.append(result)
-        self.arrived.set()
-
-    def wait_for(self, condition: Callable[[list[FrameResult]], bool], timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition(self.items):
-            assert time.monotonic() < deadline, f"timed out; {len(self.items)} results so far"
-            self.arrived.wait(0.2)
-            self.arrived.clear()
 
 
 def _copier(frame: np.ndarray) -> Callable[[], np.ndarray]:

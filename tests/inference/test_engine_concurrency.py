@@ -19,12 +19,13 @@ from skimage import data
 from inference.broker import DetectionJob, InProcessBroker
 from inference.detections import Detections
 from inference.detector import build_random_detector
-from inference.engine import Engine, EngineSettings, FrameResult
+from inference.engine import Engine, EngineSettings
 from inference.labels import Announcer, AnnouncerSettings
 from inference.lighting import LightingSettings, LightingTracker
 from inference.models import Models
 from inference.segmenter import build_random_segmenter
 from inference.tracker import BoxTracker
+from tests.inference.engine_results import Results
 
 CPU = torch.device("cpu")
 FRAME = np.ascontiguousarray(data.chelsea()[::2, ::2])  # 150×225: cheap cycles
@@ -45,21 +46,8 @@ def _settings(**changes: Any) -> EngineSettings:
     return EngineSettings(**base)
 
 
-class Results:
-    def __init__(self) -> None:
-        self.items: list[FrameResult] = []
-        self.arrived = threading.Event()
-
-    def __call__(self, result: FrameResult) -> None:
-        self.items.append(result)
-        self.arrived.set()
-
-    def wait_for(self, condition: Callable[[list[FrameResult]], bool], timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition(self.items):
-            assert time.monotonic() < deadline, f"timed out; {len(self.items)} results so far"
-            self.arrived.wait(0.1)
-            self.arrived.clear()
+def _results() -> Results:
+    return Results(timeout_s=60, poll_s=0.1)
 
 
 class Feeder:
@@ -114,7 +102,7 @@ def touches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 def test_requests_from_another_thread_never_touch_worker_owned_objects(
     engine: Engine, touches: list[tuple[str, str]]
 ) -> None:
-    results = Results()
+    results = _results()
     session = engine.open_session(results, ["cat", "cup"])
     touches.clear()  # the session was built on this thread before the worker could see it
     rng = random.Random(0)
@@ -188,7 +176,7 @@ def test_vocabulary_change_gets_its_keyframe_and_a_tap_never_replaces_it(
     engine = Engine(models, _settings(refresh_s=1000.0), broker)
     engine.start()
     try:
-        results = Results()
+        results = _results()
         session = engine.open_session(results, ["cat"])
         with Feeder(engine, session):
             assert detector.started.wait(30)  # the first keyframe runs, held at the gate
@@ -214,7 +202,7 @@ def test_vocabulary_change_gets_its_keyframe_and_a_tap_never_replaces_it(
 
 
 def test_a_vocabulary_too_long_for_the_detector_is_reported_and_undone(engine: Engine) -> None:
-    results = Results()
+    results = _results()
     session = engine.open_session(results, ["cat", "cup"])
     too_long = ", ".join("qzxv" * 9 + chr(97 + i) for i in range(20))  # ~800 word-piece tokens
     with Feeder(engine, session):
@@ -234,7 +222,7 @@ def test_a_vocabulary_too_long_for_the_detector_is_reported_and_undone(engine: E
 def test_an_exception_in_a_cycle_is_counted_and_the_session_keeps_getting_results(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    results = Results()
+    results = _results()
     session = engine.open_session(results, ["cat"])
     calls = {"n": 0}
     original = LightingTracker.update
@@ -264,7 +252,7 @@ def test_a_dead_worker_is_reported_and_restarted(
     engine = Engine(models, _settings(), watchdog_interval_s=1.0)
     engine.start()
     try:
-        results = Results()
+        results = _results()
         session = engine.open_session(results, ["cat"])
         with Feeder(engine, session):
             results.wait_for(lambda items: len(items) >= 2)
