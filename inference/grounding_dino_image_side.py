@@ -389,8 +389,7 @@ class GroundingDinoImageSide(nn.Module):
             layer.self_attn, hidden + positions, hidden, valid, reference, shapes
         )
         hidden = layer.self_attn_layer_norm(hidden + attended)
-        feed = layer.fc2(layer.activation_fn(layer.fc1(hidden)))
-        return layer.final_layer_norm(hidden + feed)
+        return _feed_forward(layer, hidden)
 
     def _decoder_layer(
         self,
@@ -420,8 +419,7 @@ class GroundingDinoImageSide(nn.Module):
             layer.encoder_attn, hidden + query_pos, vision, valid, reference, shapes
         )
         hidden = layer.encoder_attn_layer_norm(hidden + attended)
-        feed = layer.fc2(layer.activation_fn(layer.fc1(hidden)))
-        return layer.final_layer_norm(hidden + feed)
+        return _feed_forward(layer, hidden)
 
     def _deformable_attention(
         self,
@@ -503,3 +501,10 @@ def sample_levels(
     assert total is not None, "at least one level"
     out = total.view(batch, heads, count, channels).transpose(1, 2)
     return out.reshape(batch, count, heads * channels)
+
+
+def _feed_forward(layer: Any, hidden: torch.Tensor) -> torch.Tensor:
+    """An encoder or decoder layer's FFN with its residual and post-norm: (B, N, D) → same."""
+    feed = layer.fc2(layer.activation_fn(layer.fc1(hidden)))
+    out: torch.Tensor = layer.final_layer_norm(hidden + feed)
+    return out
