@@ -110,12 +110,46 @@ def test_a_late_result_is_caught_up_through_the_frames_shown_since() -> None:
         follower.observe(np.asarray(cv2.resize(shot(t).luma, (2 * W, 2 * H)), np.uint8))
     first, now = shot(0), shot(4)
     follower.reset(first.luma, _detections(first))
-    assert follower.caught_up == 3
+    assert follower.behind == 3 and follower.caught_up == 0
     big = np.asarray(cv2.resize(now.luma, (2 * W, 2 * H)), np.uint8)
     moved, alphas = follower.follow(big, output_size=(2 * H, 2 * W))
+    assert follower.caught_up == 3 and follower.behind == 0
     assert moved.masks is not None and moved.masks.shape == (1, 2 * H, 2 * W)
     truth = cv2.resize(now.mask.view(np.uint8), (2 * W, 2 * H), interpolation=cv2.INTER_NEAREST)
     assert _iou(moved.masks[0], truth.astype(bool)) > 0.85 and alphas[0] == 1.0
+
+
+def test_a_long_backlog_is_caught_up_a_few_steps_per_frame() -> None:
+    """A result 10 frames late: each outgoing frame makes at most catch_up_steps flow steps, the
+    masks lag less with every frame (by catch_up_steps - 1) and end on the newest frame."""
+    follower = MaskFollower(FollowSettings(catch_up_steps=4))
+    for t in range(11):
+        follower.observe(shot(t).luma)
+    first = shot(0)
+    follower.reset(first.luma, _detections(first))
+    assert follower.behind == 10
+    steps = []
+    original = follower._step
+
+    def counted(frame: npt.NDArray[np.uint8]) -> None:
+        steps[-1] += 1
+        original(frame)
+
+    follower._step = counted  # type: ignore[method-assign]
+    lags = []
+    t = 11
+    while follower.behind or not steps:
+        steps.append(0)
+        moved, _ = follower.follow(shot(t).luma)
+        lags.append(follower.behind)
+        t += 1
+    assert lags == [7, 4, 1, 0] and max(steps) == 4
+    # every frame stepped through once: the 10 kept ones and the 4 shown meanwhile, of which
+    # all but the last were stepped on while a newer one was already out
+    assert sum(steps) == 14 and follower.caught_up == 13
+    assert moved.masks is not None and _iou(moved.masks[0], shot(t - 1).mask) > 0.85
+    with pytest.raises(ValueError, match="catch_up_steps"):
+        FollowSettings(catch_up_steps=1)
 
 
 @pytest.mark.parametrize("fade_frames", [3, 4, 5])
