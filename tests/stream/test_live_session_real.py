@@ -67,6 +67,7 @@ async def _session(engine: Engine, follow: bool) -> None:
             await asyncio.sleep(STEADY_S)
             elapsed = time.monotonic() - started
             sent, received = client.track.sent - sent0, client.received - received0
+            print(f"follow={follow}: sent {sent}, got back {received} in {elapsed:.1f} s")
             assert abs(received - sent) <= 0.1 * sent, f"sent {sent}, got back {received}"
             stats = await client.wait_for(
                 "stats", lambda m: m["frames_processed"] > 0 and m["masks_fps"] > 0
