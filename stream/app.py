@@ -25,8 +25,11 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from stream.health import Readiness, StreamMetrics, health_routes
+from stream.room_store import MemoryRoomStore, RoomStore
+from stream.rooms import RoomHub
 from stream.sessions import EngineLike, SessionRegistry, SessionSettings
 from stream.signalling import OfferEndpoint
+from stream.viewers import ViewerRegistry
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ class ServerConfig:
     max_offer_bytes    request bodies larger than this get 413
     offers_per_minute  per client address; 0 disables the limit
     render_threads     threads drawing overlays for all sessions
+    max_viewers        screens watching rooms at most (an encoder each, no model time)
+    max_rooms          rooms open at once
     """
 
     session: SessionSettings = field(default_factory=SessionSettings)
@@ -54,6 +59,8 @@ class ServerConfig:
     retry_after_s: int = 5
     render_threads: int = 2
     engine_stop_timeout_s: float = 35.0
+    max_viewers: int = 64
+    max_rooms: int = 100
 
     def __post_init__(self) -> None:
         if self.max_sessions < 1:
@@ -98,6 +105,8 @@ CONFIG_KEY = web.AppKey("config", ServerConfig)
 ENGINE_KEY = web.AppKey("engine", EngineSlot)
 SESSIONS_KEY = web.AppKey("sessions", SessionRegistry)
 METRICS_KEY = web.AppKey("metrics", StreamMetrics)
+ROOMS_KEY = web.AppKey("rooms", RoomHub)
+VIEWERS_KEY = web.AppKey("viewers", ViewerRegistry)
 
 
 def create_app(
@@ -106,16 +115,26 @@ def create_app(
     engine: EngineLike | None = None,
     engine_factory: EngineFactory | None = None,
     on_fatal: Callable[[str], None] | None = None,
+    room_store: RoomStore | None = None,
 ) -> web.Application:
     """The app. Give either a built `engine` (the app starts and stops it) or an
     `engine_factory` (slow: called in a background thread after the server starts listening).
-    `on_fatal(message)` is called if the factory fails (the serve command then exits)."""
+    `on_fatal(message)` is called if the factory fails (the serve command then exits).
+    Rooms are kept in `room_store` (default: in this process)."""
     if (engine is None) == (engine_factory is None):
         raise ValueError("give exactly one of engine and engine_factory")
     config = config or ServerConfig()
     metrics = StreamMetrics()
     registry = SessionRegistry(config.max_sessions, config.session, metrics)
     slot = EngineSlot(engine, engine_factory, on_fatal)
+    rooms = RoomHub(room_store or MemoryRoomStore(config.max_rooms))
+    viewers = ViewerRegistry(
+        config.max_viewers,
+        metrics,
+        max_buffered_bytes=config.session.max_buffered_bytes,
+        connect_timeout_s=max(config.session.idle_timeout_s, config.negotiation_timeout_s),
+        close_timeout_s=config.session.close_timeout_s,
+    )
     metrics.read_live(registry.live_numbers, slot.stats, slot.readiness)
 
     app = web.Application(client_max_size=config.max_offer_bytes)
@@ -123,6 +142,8 @@ def create_app(
     app[ENGINE_KEY] = slot
     app[SESSIONS_KEY] = registry
     app[METRICS_KEY] = metrics
+    app[ROOMS_KEY] = rooms
+    app[VIEWERS_KEY] = viewers
 
     offers = OfferEndpoint(
         registry,
@@ -133,6 +154,8 @@ def create_app(
         offers_per_minute=config.offers_per_minute,
         negotiation_timeout_s=config.negotiation_timeout_s,
         retry_after_s=config.retry_after_s,
+        rooms=rooms,
+        viewers=viewers,
     )
     app.router.add_post("/api/offer", offers.handle)
     app.router.add_routes(health_routes(metrics, slot.readiness))
@@ -251,4 +274,7 @@ async def _idle_reaper(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sessions(app: web.Application) -> None:
-    await app[SESSIONS_KEY].close_all("shutdown")
+    await app[ROOMS_KEY].close()
+    await asyncio.gather(
+        app[SESSIONS_KEY].close_all("shutdown"), app[VIEWERS_KEY].close_all("shutdown")
+    )

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import av
 from aiortc import RTCDataChannel, RTCPeerConnection
+from aiortc.contrib.media import MediaRelay
 from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 
@@ -58,6 +59,19 @@ class NoticeLike(Protocol):
 
     @property
     def message(self) -> str: ...
+
+
+class RoomSettings(Protocol):
+    """What a room imposes on its phones (`stream.room_store.RoomState` fits)."""
+
+    @property
+    def words(self) -> str | None: ...
+
+    @property
+    def theme(self) -> str | None: ...
+
+    @property
+    def speech_muted(self) -> bool: ...
 
 
 class EngineResult(RenderableResult, Protocol):
@@ -160,6 +174,35 @@ class SessionSettings:
             raise ValueError("objects_interval_s must be >= 0 and stats_interval_s > 0")
 
 
+def send_message(
+    channel: RTCDataChannel | None,
+    kind: str,
+    fields: Mapping[str, Any],
+    metrics: StreamMetrics,
+    owner: str,
+    max_buffered_bytes: int,
+    *,
+    essential: bool = True,
+) -> bool:
+    """Send one data-channel message if the channel is open; returns whether it went out.
+
+    Non-essential messages (objects, stats) are skipped while the channel is congested; the
+    next one carries newer data anyway.
+    """
+    if channel is None or channel.readyState != "open":
+        return False
+    if not essential and channel.bufferedAmount > max_buffered_bytes:
+        metrics.errors.labels(kind="congested").inc()
+        return False
+    try:
+        channel.send(protocol.encode(kind, **fields))
+    except (InvalidStateError, ValueError) as exc:
+        log.warning("session %s: could not send %s: %r", owner, kind, exc)
+        return False
+    metrics.messages.labels(direction="out", type=kind).inc()
+    return True
+
+
 # Background tasks that nothing else holds on to (closing a session from an event handler):
 # the loop keeps only weak references to tasks, so they are kept here until they finish.
 _detached: set[asyncio.Task[None]] = set()
@@ -225,13 +268,20 @@ class Session:
         self.out_track: AnnotatedVideoTrack | None = None
         self._camera: MediaStreamTrack | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._on_closed: list[Callable[[Session], None]] = []
+        self._on_closed: list[Callable[[Session], object]] = []
         self._objects_sent: list[dict[str, Any]] | None = None
         self._objects_sent_at = float("-inf")
         self._objects_pending: EngineResult | None = None
         self._objects_timer: asyncio.TimerHandle | None = None
         self._overlay_errors = 0
         self.fps_in = self.fps_out = self.overlay_fps = 0.0
+        # in a room: the annotated video goes out through a relay, so the room's screen can
+        # read it too; the presenter's messages are copied to the room's viewers
+        self.relay: MediaRelay | None = None
+        self.on_room_message: Callable[[str, dict[str, Any]], None] | None = None
+        self.room_muted = False
+        self._room_words: tuple[str | None, str | None] = (None, None)
+        self._room_message: dict[str, Any] | None = None
         self.id = engine.open_session(self._result_from_engine)
         pc.on("track", self._on_track)
         pc.on("datachannel", self._on_datachannel)
@@ -245,7 +295,7 @@ class Session:
         """The offer gave us a video track to read (set while the offer is applied)."""
         return self._camera is not None
 
-    def when_closed(self, callback: Callable[[Session], None]) -> None:
+    def when_closed(self, callback: Callable[[Session], object]) -> None:
         self._on_closed.append(callback)
 
     def schedule_close(self, reason: str, detail: str = "") -> asyncio.Task[None]:
@@ -341,7 +391,11 @@ class Session:
                 on_error=self._overlay_failed,
             )
             # added while the offer is applied, so it rides the camera's sendrecv transceiver
-            self.pc.addTrack(self.out_track)
+            if self.room is None:
+                self.pc.addTrack(self.out_track)
+            else:
+                self.relay = MediaRelay()
+                self.pc.addTrack(self.relay.subscribe(self.out_track, buffered=False))
             self._spawn(pump(track, self._frame_in), "pump-video")
         else:
             # a second video track or audio: read and discard, or aiortc buffers it forever
@@ -360,6 +414,44 @@ class Session:
             log.exception("session %s: engine.submit failed", self.id)
         if self.mailbox.put(shared):
             self.metrics.frames_dropped.labels(stage="outgoing").inc()
+
+    # -- rooms -----------------------------------------------------------------------------------
+
+    def presenter_track(self) -> MediaStreamTrack | None:
+        """A new reader of this phone's annotated video (newest frame wins), for the room's
+        screen; None before the phone sent its camera."""
+        if self.relay is None or self.out_track is None or self.closed:
+            return None
+        return self.relay.subscribe(self.out_track, buffered=False)
+
+    def apply_room(self, room: RoomSettings) -> list[str]:
+        """Take the room's words (when they changed) and its speech setting; returns the
+        problems (also sent to the phone as `error`)."""
+        problems: list[str] = []
+        words = (room.words, room.theme)
+        if words != self._room_words and (room.words or room.theme):
+            self._room_words = words
+            try:
+                self.engine.set_vocabulary(self.id, words=room.words, theme=room.theme)
+                self._objects_sent = None
+            except VocabularyError as exc:
+                problems.append(str(exc))
+                self._reply_error("bad_vocabulary", str(exc))
+            except KeyError as exc:
+                text = str(exc.args[0]) if exc.args else f"unknown theme {room.theme!r}"
+                problems.append(text)
+                self._reply_error("unknown_theme", text)
+        self.room_muted = room.speech_muted
+        self.engine.set_speech(self.id, self.speech and not self.room_muted)
+        return problems
+
+    def _tell_room(self, kind: str, fields: dict[str, Any]) -> None:
+        listener = self.on_room_message
+        if listener is not None:
+            try:
+                listener(kind, fields)
+            except Exception:
+                log.exception("session %s: passing %s to the room failed", self.id, kind)
 
     def _overlay_result(self) -> RenderableResult | None:
         return self.latest
@@ -395,7 +487,9 @@ class Session:
             self.metrics.errors.labels(kind="vocabulary").inc()
             self._reply_error(notice.code, notice.message)
         if result.say is not None:
-            self.send("say", text=result.say.text, ids=list(result.say.ids))
+            say: dict[str, Any] = {"text": result.say.text, "ids": list(result.say.ids)}
+            self.send("say", **say)
+            self._tell_room("say", say)
 
     def _offer_objects(self, result: EngineResult) -> None:
         """Send `objects` when they changed, at most every objects_interval_s; a change that
@@ -423,7 +517,10 @@ class Session:
 
     def _send_objects(self, result: EngineResult) -> None:
         self._objects_pending = None
-        if self.send("objects", essential=False, frame=result.frame_index, objects=result.objects):
+        fields = {"frame": result.frame_index, "objects": result.objects}
+        sent = self.send("objects", essential=False, **fields)
+        self._tell_room("objects", fields)
+        if sent:
             self._objects_sent = result.objects
             self._objects_sent_at = self._loop.time()
 
@@ -450,26 +547,18 @@ class Session:
                 "idle_timeout_s": self.settings.idle_timeout_s,
             },
         )
+        if self._room_message is not None:
+            self.send("room", **self._room_message)
 
     def send(self, kind: str, essential: bool = True, **fields: Any) -> bool:
-        """Send one message if the channel is open; returns whether it went out.
-
-        Non-essential messages (objects, stats) are skipped while the channel is congested;
-        the next one carries newer data anyway.
-        """
-        channel = self.channel
-        if channel is None or channel.readyState != "open":
-            return False
-        if not essential and channel.bufferedAmount > self.settings.max_buffered_bytes:
-            self.metrics.errors.labels(kind="congested").inc()
-            return False
-        try:
-            channel.send(protocol.encode(kind, **fields))
-        except (InvalidStateError, ValueError) as exc:
-            log.warning("session %s: could not send %s: %r", self.id, kind, exc)
-            return False
-        self.metrics.messages.labels(direction="out", type=kind).inc()
-        return True
+        """Send one message if the channel is open; returns whether it went out (see
+        `send_message`)."""
+        if kind == "room":  # kept: the room may speak before the phone's channel is open
+            self._room_message = fields
+        return send_message(
+            self.channel, kind, fields, self.metrics, self.id, self.settings.max_buffered_bytes,
+            essential=essential,
+        )  # fmt: skip
 
     def _reply_error(self, code: str, message: str) -> None:
         self.send("error", code=code, message=message[:500])
@@ -515,8 +604,8 @@ class Session:
                 self._objects_timer.cancel()
                 self._objects_timer = None
         elif isinstance(message, protocol.SpeechMessage):
-            self.speech = message.on
-            self.engine.set_speech(self.id, message.on)
+            self.speech = message.on  # the room's mute wins while it lasts
+            self.engine.set_speech(self.id, message.on and not self.room_muted)
 
     # -- stats -------------------------------------------------------------------------------------
 

@@ -1,13 +1,17 @@
 """`POST /api/offer`: a phone's SDP offer in, our SDP answer out.
 
-Request  {"sdp": "...", "type": "offer", "room"?: "...", "role"?: "..."}   (≤ 64 KiB)
+Request  {"sdp": "...", "type": "offer", "room"?: "CODE", "role"?: "phone" | "viewer"}  (≤ 64 KiB)
 Answer   {"sdp": "...", "type": "answer", "session": "s1"}
+A phone (the default role) sends its camera and gets it back annotated; with a room code it
+joins that room. A viewer (a projector) needs a room code, receives the room's screen and gets
+no engine session; it is not counted against the phones' session cap.
 The page sends its offer after ICE gathering has completed (no trickle ICE), so one round trip
 sets everything up.
 
 Refusals are JSON {"error": "..."}: 400 malformed body or an SDP aiortc rejects, 413 body too
-large, 429 too many offers from one address, 503 + Retry-After while the models load or when
-every session slot is taken. A refused offer leaves nothing behind.
+large, 404 an unknown or ended room code, 429 too many offers from one address, 503 +
+Retry-After while the models load or when every session slot is taken. A refused offer leaves
+nothing behind.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from stream.health import Readiness, StreamMetrics
-from stream.sessions import CapacityError, EngineLike, Session, SessionRegistry
+from stream.room_store import normalise_code
+from stream.rooms import RoomHub
+from stream.sessions import CapacityError, EngineLike, Session, SessionRegistry, detach
+from stream.viewers import ViewerRegistry
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +88,17 @@ def parse_offer(body: bytes) -> Offer:
                 400, f"'{key}' must be 1-64 letters, digits, '-' or '_'", "bad_request"
             )
         names[key] = value
-    return Offer(sdp, names["room"], names["role"])
+    if names["role"] not in (None, "phone", "viewer"):
+        raise OfferError(400, '\'role\' must be "phone" or "viewer"', "bad_request")
+    room = names["room"]
+    if room is not None:
+        code = normalise_code(room)
+        if code is None:
+            raise OfferError(404, f"no room with code {room!r}: check the code", "unknown_room")
+        room = code
+    if names["role"] == "viewer" and room is None:
+        raise OfferError(400, "a viewer needs a 'room' code", "bad_request")
+    return Offer(sdp, room, names["role"])
 
 
 class RateLimiter:
@@ -128,8 +145,12 @@ class OfferEndpoint:
         offers_per_minute: int = 30,
         negotiation_timeout_s: float = 15.0,
         retry_after_s: int = 5,
+        rooms: RoomHub | None = None,
+        viewers: ViewerRegistry | None = None,
     ) -> None:
         self.registry = registry
+        self.rooms = rooms
+        self.viewers = viewers
         self.engine = engine
         self.readiness = readiness
         self.metrics = metrics
@@ -142,6 +163,11 @@ class OfferEndpoint:
         peer = request.remote or "?"
         try:
             offer = await self._read(request, peer)
+            if offer.room is not None:
+                await self._room_exists(offer.room)
+            if offer.role == "viewer":
+                assert offer.room is not None  # parse_offer insists
+                return await self._watch(offer, offer.room, peer)
             engine = self._engine()
             if self.registry.full:
                 raise OfferError(
@@ -171,6 +197,56 @@ class OfferEndpoint:
             raise OfferError(413, f"the body exceeds {self.max_body_bytes} bytes", "too_large")
         return parse_offer(body)
 
+    async def _room_exists(self, code: str) -> None:
+        state = None if self.rooms is None else await self.rooms.store.get(code)
+        if state is None or state.ended:
+            raise OfferError(
+                404, f"no room with code {code}: check the code on the screen", "unknown_room"
+            )
+
+    async def _watch(self, offer: Offer, code: str, peer: str) -> web.Response:
+        """A viewer: the room's screen out, nothing in that counts."""
+        rooms, viewers = self.rooms, self.viewers
+        if rooms is None or viewers is None:  # pragma: no cover - the app wires both
+            raise OfferError(404, "this server has no rooms", "unknown_room")
+        if viewers.full:
+            raise OfferError(
+                503, f"the server is full: {viewers.max_viewers} viewers are watching", "full",
+                self.retry_after_s,
+            )  # fmt: skip
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        viewer = viewers.open(pc, code)
+        answered = False
+        try:
+            async with asyncio.timeout(self.negotiation_timeout_s):
+                try:
+                    await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+                except Exception as exc:
+                    raise OfferError(
+                        400, f"the offer's SDP was rejected: {_describe(exc)}", "bad_request"
+                    ) from exc
+                if not any(t.kind == "video" for t in pc.getTransceivers()):
+                    raise OfferError(
+                        400, "the offer's SDP was rejected: it receives no video", "bad_request"
+                    )
+                try:
+                    screen = await rooms.join_viewer(code, viewer)
+                except KeyError as exc:
+                    raise OfferError(404, f"no room with code {code}", "unknown_room") from exc
+                viewer.when_closed(lambda v: detach(rooms.leave(code, v.id), f"leave-{v.id}"))
+                pc.addTrack(screen)
+                await pc.setLocalDescription(await pc.createAnswer())
+            description = pc.localDescription
+            answered = True
+            return web.json_response(
+                {"sdp": description.sdp, "type": description.type, "session": viewer.id}
+            )
+        except TimeoutError as exc:
+            raise OfferError(504, "negotiation timed out", "negotiation") from exc
+        finally:
+            if not answered:
+                viewer.schedule_close("negotiation_failed")
+
     def _engine(self) -> EngineLike:
         state = self.readiness()
         engine = self.engine()
@@ -192,6 +268,15 @@ class OfferEndpoint:
         answered = False
         try:
             answer = await self._answer(session, offer)
+            if offer.room is not None and self.rooms is not None:
+                try:
+                    await self.rooms.join_phone(offer.room, session)
+                except KeyError as exc:  # the room ended while we negotiated
+                    raise OfferError(
+                        404, f"no room with code {offer.room}", "unknown_room"
+                    ) from exc
+                rooms, code = self.rooms, offer.room
+                session.when_closed(lambda s: detach(rooms.leave(code, s.id), f"leave-{s.id}"))
             answered = True
             return web.json_response(
                 {"sdp": answer.sdp, "type": answer.type, "session": session.id}

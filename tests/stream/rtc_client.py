@@ -102,8 +102,11 @@ class Client:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return {"sdp": self.pc.localDescription.sdp, "type": "offer"}
 
-    async def connect(self, http: aiohttp.ClientSession, base: str) -> dict[str, Any]:
-        payload = await self.offer()
+    async def connect(
+        self, http: aiohttp.ClientSession, base: str, **fields: str
+    ) -> dict[str, Any]:
+        """Offer, answer; `fields` go into the offer (room, role)."""
+        payload = {**await self.offer(), **fields}
         async with http.post(f"{base}/api/offer", json=payload) as response:
             body: dict[str, Any] = await response.json()
             assert response.status == 200, body
