@@ -25,10 +25,13 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from stream.health import Readiness, StreamMetrics, health_routes
+from stream.room_api import install_room_api
 from stream.room_store import MemoryRoomStore, RoomStore
-from stream.rooms import RoomHub
+from stream.rooms import ROOMS_KEY, RoomHub
 from stream.sessions import EngineLike, SessionRegistry, SessionSettings
 from stream.signalling import OfferEndpoint
+from stream.teacher_auth import TeacherAuth
+from stream.teachers import TeacherStore, default_teachers_path
 from stream.viewers import ViewerRegistry
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,8 @@ class ServerConfig:
     render_threads     threads drawing overlays for all sessions
     max_viewers        screens watching rooms at most (an encoder each, no model time)
     max_rooms          rooms open at once
+    teachers_file      teacher accounts (`visionanything teacher add`); None: the default place
+    secure_cookies     mark the teacher's login cookie Secure (served over HTTPS)
     """
 
     session: SessionSettings = field(default_factory=SessionSettings)
@@ -61,6 +66,8 @@ class ServerConfig:
     engine_stop_timeout_s: float = 35.0
     max_viewers: int = 64
     max_rooms: int = 100
+    teachers_file: Path | None = None
+    secure_cookies: bool = False
 
     def __post_init__(self) -> None:
         if self.max_sessions < 1:
@@ -105,7 +112,6 @@ CONFIG_KEY = web.AppKey("config", ServerConfig)
 ENGINE_KEY = web.AppKey("engine", EngineSlot)
 SESSIONS_KEY = web.AppKey("sessions", SessionRegistry)
 METRICS_KEY = web.AppKey("metrics", StreamMetrics)
-ROOMS_KEY = web.AppKey("rooms", RoomHub)
 VIEWERS_KEY = web.AppKey("viewers", ViewerRegistry)
 
 
@@ -142,7 +148,6 @@ def create_app(
     app[ENGINE_KEY] = slot
     app[SESSIONS_KEY] = registry
     app[METRICS_KEY] = metrics
-    app[ROOMS_KEY] = rooms
     app[VIEWERS_KEY] = viewers
 
     offers = OfferEndpoint(
@@ -158,6 +163,9 @@ def create_app(
         viewers=viewers,
     )
     app.router.add_post("/api/offer", offers.handle)
+    teachers = TeacherStore(config.teachers_file or default_teachers_path())
+    TeacherAuth(teachers, secure_cookies=config.secure_cookies).install(app)
+    install_room_api(app, rooms, config.web_dir)
     app.router.add_routes(health_routes(metrics, slot.readiness))
     _add_static(app, config.web_dir)
 

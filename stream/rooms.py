@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from aiohttp import web
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
@@ -228,3 +229,6 @@ class RoomHub:
                 member.send("room", **message)
         for listener in self.on_change:
             listener(state)
+
+
+ROOMS_KEY = web.AppKey("rooms", RoomHub)

@@ -78,6 +78,14 @@ def qr_code(text: str) -> str:
     return out.getvalue()
 
 
+def qr_png(text: str) -> bytes:
+    """`text` as a QR code PNG (8 px modules), e.g. a room's join link for the projector."""
+    image = qrcode.make(text, box_size=8, border=2)
+    out = io.BytesIO()
+    image.save(out)
+    return out.getvalue()
+
+
 def banner(urls: list[str], https: bool) -> str:
     """What `serve` prints once it listens: the URLs, and a QR code of the first LAN one."""
     lines = ["", "VisionAnything Live is listening:"]

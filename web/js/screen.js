@@ -1,0 +1,114 @@
+/**
+ * The projector page (/room/CODE/screen): watches a room. It receives the presenting phone's
+ * annotated video (a recvonly offer with role "viewer"), shows the found things' names big and
+ * the spoken phrase as a caption, and speaks it when the teacher turned projector speech on and
+ * someone pressed "Sound on" here (browsers speak only after a click). It sends nothing that
+ * changes the room. body[data-state]: connecting | waiting | live | ended | missing | offline.
+ */
+import { postOffer, waitForIceGathering, OfferRejectedError } from "./signalling.js";
+
+const RETRY_MS = 3000;
+const code = decodeURIComponent(location.pathname.split("/")[2] || "").toUpperCase();
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const video = /** @type {HTMLVideoElement} */ ($("screen"));
+let projectorSpeech = false;
+let soundOn = false;
+let lastSaid = "";
+/** For tests and curious teachers: the connection, the room's last state, the messages. */
+const debug = { pc: null, room: null, events: [] };
+window.vaScreen = debug;
+
+function setState(state, title) {
+  document.body.dataset.state = state;
+  if (title) $("waiting-title").textContent = title;
+}
+
+function showRoom(room) {
+  if (room.ended) {
+    setState("ended", "This room has ended");
+    $("waiting-help").textContent = "Thank you!";
+    return;
+  }
+  projectorSpeech = Boolean(room.projector_speech);
+  $("sound").hidden = !projectorSpeech || soundOn;
+  if (room.presenting) {
+    setState("live");
+  } else {
+    setState("waiting", "Waiting for a phone…");
+    $("label").textContent = "";
+    $("caption").textContent = "";
+  }
+}
+
+function showObjects(objects) {
+  const names = [...new Set(objects.map((o) => o.label))];
+  $("label").textContent = names.slice(0, 3).join(" · ");
+}
+
+function showSay(text) {
+  $("caption").textContent = text;
+  if (projectorSpeech && soundOn && text !== lastSaid && "speechSynthesis" in window) {
+    speechSynthesis.speak(new SpeechSynthesisUtterance(text));
+  }
+  lastSaid = text;
+}
+
+function onMessage(event) {
+  let message;
+  try {
+    message = JSON.parse(event.data);
+  } catch {
+    return;
+  }
+  debug.events.push(message);
+  if (debug.events.length > 200) debug.events.shift();
+  if (message.type === "room") {
+    debug.room = message;
+    showRoom(message);
+  }
+  else if (message.type === "objects") showObjects(message.objects || []);
+  else if (message.type === "say") showSay(message.text || "");
+}
+
+async function watch() {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  debug.pc = pc;
+  pc.addTransceiver("video", { direction: "recvonly" });
+  const channel = pc.createDataChannel("events");
+  channel.addEventListener("message", onMessage);
+  pc.addEventListener("track", (event) => {
+    video.srcObject = event.streams[0] || new MediaStream([event.track]);
+  });
+  const retry = () => {
+    if (document.body.dataset.state === "ended") return;
+    pc.close();
+    setState("offline", "Reconnecting…");
+    setTimeout(watch, RETRY_MS);
+  };
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc.connectionState === "failed" || pc.connectionState === "closed") retry();
+  });
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitForIceGathering(pc);
+    const answer = await postOffer(pc.localDescription, { room: code, role: "viewer" });
+    await pc.setRemoteDescription(answer);
+  } catch (error) {
+    if (error instanceof OfferRejectedError && error.status === 404) {
+      pc.close();
+      setState("missing", `No room with code “${code}”`);
+      $("waiting-help").textContent = "Check the code, or ask the teacher for a new room.";
+      return;
+    }
+    retry();
+  }
+}
+
+$("qr").setAttribute("src", `/api/rooms/${encodeURIComponent(code)}/qr.png`);
+$("join-code").textContent = code;
+$("sound").addEventListener("click", () => {
+  soundOn = true;
+  $("sound").hidden = true;
+  if ("speechSynthesis" in window) speechSynthesis.speak(new SpeechSynthesisUtterance(""));
+});
+watch();
