@@ -96,6 +96,8 @@ def banner(urls: list[str], https: bool) -> str:
             "  (self-signed certificate: the phone asks once to trust it - "
             "choose 'Advanced' then 'Proceed')"
         )
+    if urls:
+        lines.append(f"  teachers: {urls[0].rstrip('/')}/teacher (rooms for a class screen)")
     if lan:
         lines += ["", f"Scan to open {lan[0]} on a phone on the same network:", qr_code(lan[0])]
     elif not https:

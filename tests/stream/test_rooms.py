@@ -188,3 +188,31 @@ def test_wrong_room_offers_get_clear_refusals(
                 await client.close()
 
     asyncio.run(asyncio.wait_for(run(), 60))
+
+
+def test_a_viewer_that_sends_a_camera_is_never_shown_nor_modelled() -> None:
+    """A "viewer" offering its own camera gets the room's screen (dark while nobody presents);
+    its video is read and thrown away: no engine session, no presenter."""
+
+    async def run() -> None:
+        engine = FakeEngine(delay_s=0.1)
+        app = create_app(ServerConfig(), engine=engine)
+        async with serving(app) as base, aiohttp.ClientSession() as http:
+            room = await app[ROOMS_KEY].store.create("teacher")
+            sneaky = Client(photo("chelsea", *SIZE))
+            try:
+                body = await sneaky.connect(http, base, room=room.code, role="viewer")
+                assert body["session"].startswith("v")
+                await sneaky.wait_until(lambda: sneaky.received >= 2, timeout=10)
+                assert sneaky.last_frame is not None
+                assert float(frame_luma(sneaky.last_frame).mean()) < 40  # the waiting screen
+                assert engine.open_sessions == [] and len(app[SESSIONS_KEY]) == 0
+                phones, viewers = app[ROOMS_KEY].members(room.code)
+                assert phones == [] and len(viewers) == 1
+                state = await sneaky.wait_for("room")
+                assert state["presenting"] is None
+                assert sneaky.track.sent > 10  # it did send video, which went nowhere
+            finally:
+                await sneaky.close()
+
+    asyncio.run(asyncio.wait_for(run(), 60))

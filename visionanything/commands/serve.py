@@ -87,6 +87,19 @@ def register(subparsers: Any) -> None:
         help="signalling rate limit per client address (0: none)",
     )
     parser.add_argument("--web-dir", type=Path, default=Path("web"), help="the page's static files")
+    parser.add_argument(
+        "--teachers-file",
+        type=Path,
+        default=None,
+        help="teacher accounts for classroom rooms, made with `visionanything teacher add` "
+        "(default: $VISIONANYTHING_DATA_DIR/teachers.json or ~/.local/share/visionanything/)",
+    )
+    parser.add_argument(
+        "--max-viewers",
+        type=int,
+        default=64,
+        help="class screens (projectors) watching rooms at once (default 64)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -112,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
             web_dir=args.web_dir,
             max_sessions=args.max_sessions,
             offers_per_minute=args.offers_per_minute,
+            max_viewers=args.max_viewers,
+            teachers_file=args.teachers_file,
+            secure_cookies=not args.http,  # the login cookie travels over HTTPS only
         )
         context = None if args.http else _tls_context(args.cert_dir, args.host)
     except (ValueError, OSError, ssl.SSLError) as exc:
