@@ -184,6 +184,9 @@ function onMessage(text) {
       renderLighting(lighting, message.lighting && message.lighting.state);
       statsLine.textContent = formatStats(message);
       break;
+    case "room":
+      renderRoom(message);
+      break;
     case "error":
       toast.show(`⚠️ ${String(message.message || message.code || "error")}`, { kind: "error" });
       break;
@@ -192,10 +195,23 @@ function onMessage(text) {
   }
 }
 
+/**
+ * A phone in a classroom room: say whether it is on the class screen.
+ * @param {{code?: string, presenting?: string | null, ended?: boolean}} room
+ */
+function renderRoom(room) {
+  const badge = byId("room");
+  badge.hidden = false;
+  const onScreen = Boolean(room.presenting) && room.presenting === debug.session;
+  badge.dataset.presenting = String(onScreen);
+  badge.textContent = room.ended ? "🏫 The room has ended" : onScreen ? "📽 On the class screen!" : `🏫 Room ${room.code || ""}`;
+}
+
 /** The channel opened: tell the server this page's settings. */
 function onOpen() {
   send({ type: "speech", on: speechToggle.value });
-  const vocabulary = picker.message();
+  // in a classroom room the teacher's words apply: this page's saved words are not sent
+  const vocabulary = query.get("room") ? null : picker.message();
   if (vocabulary) send(vocabulary);
   if (pauseToggle.value) send({ type: "mode", mode: "pause" });
 }

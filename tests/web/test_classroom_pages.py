@@ -107,6 +107,8 @@ async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
                 "document.querySelector('#caption').textContent.length > 0", timeout=30_000
             )
             assert "cat" in (await screen.text_content("#label") or "")
+            on_screen = "document.querySelector('#room').dataset.presenting === 'true'"
+            await phones[0].wait_for_function(on_screen, timeout=5_000)
             first = await _screen_frames(screen)
             await screen.wait_for_timeout(1500)
             assert await _screen_frames(screen) > first > 0, "the screen decodes video"
@@ -120,6 +122,8 @@ async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
             await teacher.wait_for_selector(
                 f"li[data-session='{sessions[1]}'][data-presenting=true]"
             )
+            await phones[1].wait_for_function(on_screen, timeout=5_000)
+            assert await phones[0].evaluate(on_screen) is False
             before = await _screen_frames(screen)
             await screen.wait_for_timeout(1500)
             assert await _screen_frames(screen) > before, "video goes on after the switch"
