@@ -136,6 +136,24 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(args.host, port, context, config, _engine_factory(args)))
 
 
+def _teacher_hint(config: ServerConfig) -> None:
+    """Rooms need a teacher account: say how to make the first one, or what is wrong."""
+    from stream.teachers import TeacherFileError, TeacherStore, default_teachers_path
+
+    path = config.teachers_file or default_teachers_path()
+    try:
+        names = TeacherStore(path).names()
+    except TeacherFileError as exc:
+        log.error("teacher accounts cannot be read: %s", exc)
+        return
+    if not names:
+        print(
+            f"No teacher accounts in {path} yet: `visionanything teacher add NAME"
+            + (f" --file {path}`" if config.teachers_file else "`")
+            + " makes one (needed for classroom rooms)."
+        )
+
+
 def _tls_context(cert_dir: Path, host: str) -> ssl.SSLContext:
     from stream.tls import ensure_certificate, server_ssl_context
     from stream.urls import certificate_hosts
@@ -228,6 +246,7 @@ async def _serve(
         return EXIT_FAILED
     bound_port = int(runner.addresses[0][1]) if runner.addresses else port  # port 0: the OS chose
     print(banner(server_urls(host, bound_port, https=context is not None), context is not None))
+    _teacher_hint(config)
     print(flush=True)
     await stop.wait()
     log.info("shutting down: closing sessions and stopping the engine")
