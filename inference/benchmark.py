@@ -408,6 +408,10 @@ class _CountingBroker:
     def healthy(self) -> bool:
         return self.inner.healthy
 
+    @property
+    def degraded(self) -> str | None:
+        return self.inner.degraded
+
 
 def _mean(values: Sequence[float]) -> float | None:
     return round(statistics.fmean(values), 1) if values else None

@@ -93,6 +93,10 @@ class DetectionBroker(Protocol):
     @property
     def healthy(self) -> bool: ...
 
+    @property
+    def degraded(self) -> str | None:
+        """Why detection is paused while the engine goes on (e.g. Redis down), or None."""
+
 
 class InProcessBroker:
     """A daemon thread running `detector.detect` on one job at a time."""
@@ -113,6 +117,10 @@ class InProcessBroker:
     @property
     def healthy(self) -> bool:
         return self._thread.is_alive() and not self._closed
+
+    @property
+    def degraded(self) -> str | None:
+        return None  # the detector thread is ours: alive (healthy) or not
 
     def set_listener(self, listener: Callable[[], None]) -> None:
         self._listener = listener

@@ -286,6 +286,11 @@ class Engine:
         return None
 
     @property
+    def degraded(self) -> str | None:
+        """Serving, but without something (e.g. Redis down: no new labels), or None."""
+        return self.broker.degraded
+
+    @property
     def themes(self) -> tuple[str, ...]:
         return tuple(theme_names())
 
@@ -618,7 +623,9 @@ class Engine:
         if outcome.detections is None:
             if outcome.error_code in ("vocabulary_too_long", "bad_vocabulary"):
                 self._refuse_vocabulary(session, outcome)
-            elif outcome.error_code != "dropped":
+            elif outcome.error_code == "dropped":
+                session.key_wanted = True  # too old to run (e.g. Redis was down): ask again now
+            else:
                 with self._lock:
                     session.errors += 1
             return

@@ -102,7 +102,7 @@ class EngineSlot:
         problem = self.engine.problem
         if problem is not None:
             return Readiness(False, problem)
-        return Readiness(True)
+        return Readiness(True, degraded=self.engine.degraded)
 
     def stats(self) -> dict[str, Any] | None:
         return None if self.engine is None else self.engine.stats()

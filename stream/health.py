@@ -46,6 +46,7 @@ class Readiness:
 
     ready: bool
     reason: str = ""
+    degraded: str | None = None  # ready, but without something (shown, still 200)
 
 
 class StreamMetrics:
@@ -206,6 +207,8 @@ def health_routes(metrics: StreamMetrics, readiness: Callable[[], Readiness]) ->
 
     async def readyz(_: web.Request) -> web.Response:
         state = readiness()
+        if state.ready and state.degraded:
+            return web.json_response({"status": "degraded", "reason": state.degraded})
         if state.ready:
             return web.json_response({"status": "ready"})
         return web.json_response({"status": "not ready", "reason": state.reason}, status=503)

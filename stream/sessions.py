@@ -108,6 +108,9 @@ class EngineLike(Protocol):
     def problem(self) -> str | None: ...  # why it is not ready, for /readyz
 
     @property
+    def degraded(self) -> str | None: ...  # serving without something (e.g. new labels)
+
+    @property
     def themes(self) -> tuple[str, ...]: ...
 
     def open_session(

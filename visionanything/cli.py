@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from visionanything.commands import bench, clip, loadtest, segment, serve, teacher, weights
+from visionanything.commands import bench, clip, loadtest, segment, serve, teacher, weights, worker
 
-COMMANDS = (bench, clip, loadtest, segment, serve, teacher, weights)
+COMMANDS = (bench, clip, loadtest, segment, serve, teacher, weights, worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

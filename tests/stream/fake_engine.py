@@ -69,6 +69,7 @@ class FakeEngine:
         self.busy = busy
         self.process_size = process_size
         self.healthy = True
+        self.degraded_reason: str | None = None
         self.started = self.stopped = False
         self.closed_sessions: list[str] = []
         self.calls: list[tuple[str, str, Any]] = []
@@ -101,6 +102,10 @@ class FakeEngine:
     @property
     def ready(self) -> bool:
         return self.problem is None
+
+    @property
+    def degraded(self) -> str | None:
+        return self.degraded_reason
 
     @property
     def problem(self) -> str | None:

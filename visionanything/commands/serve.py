@@ -95,6 +95,13 @@ def register(subparsers: Any) -> None:
         "(default: $VISIONANYTHING_DATA_DIR/teachers.json or ~/.local/share/visionanything/)",
     )
     parser.add_argument(
+        "--redis",
+        default=None,
+        metavar="URL",
+        help="send keyframe detection to `visionanything worker` processes through this Redis "
+        "(redis://host:6379/0); default: detect in this process",
+    )
+    parser.add_argument(
         "--max-viewers",
         type=int,
         default=64,
@@ -198,13 +205,19 @@ def _engine_factory(args: argparse.Namespace) -> EngineFactory:
             runtime=args.runtime,
             detector_runtime=args.detector_runtime,
         )
-        if models.detector.runtime == "openvino":
+        if models.detector.runtime == "openvino" and not args.redis:
             # convert (first run) or load the detector for a phone's landscape and portrait
             # frames now, while /readyz says "starting", not on the first keyframes
             for size in ((480, 640), (640, 480)):
                 seconds = models.detector.warm_up(size)
                 log.info("detector ready for %dx%d frames in %.1f s", size[1], size[0], seconds)
-        return Engine(models, EngineSettings.for_device(device.type))
+        broker = None
+        if args.redis:
+            from inference.redis_broker import RedisBroker
+
+            broker = RedisBroker(args.redis)
+            log.info("keyframe detection goes to workers through %s", args.redis)
+        return Engine(models, EngineSettings.for_device(device.type), broker=broker)
 
     return build
 

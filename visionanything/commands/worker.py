@@ -1,0 +1,78 @@
+"""`visionanything worker`: a detection worker for `serve --redis` (see
+`inference.detection_worker`): loads Grounding DINO, takes keyframe jobs from Redis, batches
+what is waiting, answers each media server; Prometheus metrics on --metrics-port."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from typing import Any
+
+from visionanything.commands.options import add_model_options
+
+log = logging.getLogger("visionanything.worker")
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "worker",
+        help="run a detection worker for `serve --redis`",
+        description="Take keyframe detection jobs from Redis, run the detector (on a GPU when "
+        "there is one), answer the media servers.",
+    )
+    parser.add_argument("--redis", required=True, metavar="URL", help="redis://host:6379/0")
+    parser.add_argument("--batch", type=int, default=1, help="jobs per detector call (GPU: 4-8)")
+    parser.add_argument(
+        "--metrics-port", type=int, default=9100, help="Prometheus metrics (0: none)"
+    )
+    parser.add_argument("--name", default=None, help="consumer name (default: host-pid)")
+    add_model_options(parser, detector_size=512, random_use="benchmarks and tests")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.batch < 1 or args.batch > 64:
+        log.error("--batch %d must lie in 1..64", args.batch)
+        return 2
+    import redis
+    from prometheus_client import start_http_server
+
+    from inference.checkpoints import Manifest
+    from inference.detection_worker import DetectionWorker, WorkerMetrics
+    from inference.detector import DetectorSettings, build_random_detector, load_detector
+    from inference.device import resolve_device
+    from inference.models import resolve_detector_runtime
+
+    device = resolve_device(args.device)
+    settings = DetectorSettings(
+        shortest_edge=args.detector_size, longest_edge=max(args.detector_size * 5 // 3, 64)
+    )
+    try:
+        if args.models == "random":
+            detector = build_random_detector(device, settings)
+        else:
+            manifest = Manifest.load(args.manifest) if args.manifest else Manifest.load()
+            detector = load_detector(manifest, device, settings)
+        runtime = resolve_detector_runtime(args.detector_runtime, device)
+        if runtime != detector.runtime:
+            detector = detector.with_runtime(runtime)
+    except Exception as exc:
+        log.error("cannot load the detector: %s", exc)
+        return 1
+    metrics = WorkerMetrics()
+    if args.metrics_port:
+        start_http_server(args.metrics_port, registry=metrics.registry)
+        log.info("metrics on :%d/metrics", args.metrics_port)
+    client = redis.Redis.from_url(args.redis, socket_timeout=5.0, socket_connect_timeout=2.0)
+    worker = DetectionWorker(
+        client, detector.detect, name=args.name, batch=args.batch, metrics=metrics
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("worker %s on %s, detector %s (%s)", worker.name, device, detector.runtime, args.redis)
+    worker.run(stop)
+    log.info("worker %s stopped: %d done, %d dropped", worker.name, worker.done, worker.dropped)
+    return 0
