@@ -78,6 +78,8 @@ class RoomStore(Protocol):
 
     async def delete(self, code: str) -> None: ...
 
+    async def close(self) -> None: ...
+
 
 class RoomLimitError(RuntimeError):
     """Too many rooms are open."""
@@ -123,3 +125,6 @@ class MemoryRoomStore:
     async def delete(self, code: str) -> None:
         async with self._lock:
             self._rooms.pop(code, None)
+
+    async def close(self) -> None:
+        """Nothing to release: the rooms go with the process."""

@@ -175,6 +175,10 @@ class RoomHub:
         for room in self._live.values():
             room.feed.stop()
         self._live.clear()
+        try:
+            await self.store.close()
+        except Exception:  # a store that cannot say goodbye must not stop the shutdown
+            log.exception("closing the room store failed")
 
     # -- presenter results ------------------------------------------------------------------
 

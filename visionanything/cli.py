@@ -7,9 +7,19 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from visionanything.commands import bench, clip, loadtest, segment, serve, teacher, weights, worker
+from visionanything.commands import (
+    bench,
+    bench_workers,
+    clip,
+    loadtest,
+    segment,
+    serve,
+    teacher,
+    weights,
+    worker,
+)
 
-COMMANDS = (bench, clip, loadtest, segment, serve, teacher, weights, worker)
+COMMANDS = (bench, bench_workers, clip, loadtest, segment, serve, teacher, weights, worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,5 +1,5 @@
-"""One simulated phone for load tests: an aiortc peer that streams a clip like a camera and
-measures what comes back.
+"""One simulated phone for load tests: an aiortc peer (`stream.loadtest.peer.Peer`) that streams
+a clip like a camera and measures what comes back.
 
     phone = Phone(0, clip, fps=15, origin=time.monotonic())
     if await phone.connect(http, "http://127.0.0.1:8080", ssl=False, timeout_s=15):
@@ -36,19 +36,18 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
-import aiohttp
 import av
 import cv2
 import numpy as np
 import numpy.typing as npt
-from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from stream.loadtest.peer import Clock, Peer, State
+
 I420 = npt.NDArray[np.uint8]  # (H * 3 / 2, W): the Y plane, then U and V at half resolution
-Clock = Callable[[], float]
 
 VIDEO_CLOCK = 90_000  # RTP video clock: pts in 1/90000 s, as a camera's
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
@@ -64,7 +63,6 @@ BLACK, WHITE = 16, 235  # video-range luma
 MIN_CONTRAST = 24.0  # luma levels between the two blocks of a bit, or the strip is unreadable
 NEW_OBJECT_TIMEOUT_S = 10.0  # a cut with no new object id for this long counts as missed
 MAX_SAMPLES = 200_000  # latency samples kept per client
-MAX_ERRORS = 50  # error texts kept per client (all are counted)
 
 
 def code_block(size: tuple[int, int]) -> int:
@@ -218,85 +216,6 @@ class Clip:
         )
 
 
-# -- HTTP ------------------------------------------------------------------------------------
-
-
-class ClientFailure(Exception):
-    """Something that stops a phone from connecting; the message is meant for the operator."""
-
-
-def loopback_host(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def ssl_mode(url: str) -> bool:
-    """aiohttp's `ssl` argument for `url`: False (no certificate check) for https on loopback,
-    where the server's certificate is self-signed; True (verify) everywhere else."""
-    return not (urlsplit(url).scheme == "https" and loopback_host(url))
-
-
-def describe_connection_error(url: str, exc: BaseException) -> str:
-    """A one-line reason why `url` could not be reached."""
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return (
-            f"cannot reach {url}: its TLS certificate is not trusted "
-            f"({exc.certificate_error}); use the loopback address or --http on the server"
-        )
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        os_error = exc.os_error
-        if isinstance(os_error, ConnectionRefusedError) or "refused" in str(os_error).lower():
-            return f"cannot reach {url}: connection refused"
-        return f"cannot reach {url}: {os_error.strerror or os_error}"
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
-        return f"cannot reach {url}: {exc} (https server spoken to over http?)"
-    if isinstance(exc, TimeoutError):
-        return f"cannot reach {url}: no answer in time"
-    return f"cannot reach {url}: {exc}"
-
-
-async def _error_text(response: aiohttp.ClientResponse) -> str:
-    text = (await response.text(errors="replace"))[:500]
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        return text.strip() or response.reason or "no reason given"
-    if isinstance(payload, dict) and isinstance(payload.get("error"), str):
-        return str(payload["error"])
-    return text.strip()
-
-
-async def refusal(response: aiohttp.ClientResponse) -> ClientFailure:
-    """The failure for a non-200 answer: 503 is "server busy" with its Retry-After."""
-    reason = await _error_text(response)
-    retry = response.headers.get("Retry-After", "?")
-    if response.status == 503:
-        return ClientFailure(f"server busy (503, Retry-After {retry}): {reason}")
-    if response.status == 429:
-        return ClientFailure(f"rate limited (429, Retry-After {retry}): {reason}")
-    return ClientFailure(f"offer refused (HTTP {response.status}): {reason}")
-
-
-async def post_offer(
-    http: aiohttp.ClientSession, url: str, offer: dict[str, str], ssl: bool
-) -> dict[str, Any]:
-    """POST the offer to `url`/api/offer; the answer, or ClientFailure with a clear reason."""
-    try:
-        async with http.post(f"{url}/api/offer", json=offer, ssl=ssl) as response:
-            if response.status != 200:
-                raise await refusal(response)
-            answer = await response.json(content_type=None)
-    except aiohttp.ClientResponseError as exc:
-        raise ClientFailure(f"bad answer from {url}: {exc.message}") from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise ClientFailure(describe_connection_error(url, exc)) from exc
-    except ValueError as exc:
-        raise ClientFailure(f"the answer from {url} is not JSON: {exc}") from exc
-    if not isinstance(answer, dict) or not isinstance(answer.get("sdp"), str):
-        raise ClientFailure(f"the answer from {url} has no SDP")
-    return answer
-
-
 # -- the camera -------------------------------------------------------------------------------
 
 
@@ -358,6 +277,28 @@ class MarkedCamera(MediaStreamTrack):
         self.sent += 1
         return frame
 
+    def decode(self, frame: av.VideoFrame, now: float) -> tuple[int, float] | None:
+        """(frame number, send time) of the frame of this camera that `frame` shows (read from
+        its code strip), or None when the strip is unreadable or names no frame sent before
+        `now`. The strip holds the counter modulo 2**16: it is taken as the latest frame sent
+        with that counter, which is right for any round trip under 2**16 frames (over an hour
+        at 15 fps). Used by the phone for its own returned video and by viewers for the
+        presenter's frames, so both measure from the same send time."""
+        try:
+            counter = read_code(frame_luma(frame), self.clip.size)
+        except (ValueError, cv2.error):
+            return None
+        if counter is None:
+            return None
+        sent = self.sent
+        full = sent - 1 - ((sent - 1 - counter) % COUNTER_MODULUS)
+        if full < 0:
+            return None
+        sent_at = float(self.sent_at[full % COUNTER_MODULUS])
+        if math.isnan(sent_at) or sent_at > now:
+            return None
+        return full, sent_at
+
 
 # -- results -------------------------------------------------------------------------------------
 
@@ -376,9 +317,7 @@ class SecondSample:
     server_fps_in: float | None
     connected: bool
     masks_fps: float | None = None  # returned frames carrying a mask per second (last `stats`)
-
-
-State = Literal["ok", "failed", "disconnected"]
+    fps_matched: float | None = None  # returned frames whose code was read, per second
 
 
 @dataclass
@@ -420,6 +359,7 @@ class ClientResult:
     error_count: int = 0
     disconnects: int = 0
     series: list[SecondSample] = field(default_factory=list)
+    presenting: bool | None = None  # in a room: whether this phone presented at the end
 
     @property
     def ok(self) -> bool:
@@ -429,9 +369,12 @@ class ClientResult:
 # -- the phone -------------------------------------------------------------------------------
 
 
-class Phone:
+class Phone(Peer):
     """One simulated phone: connect, stream, measure, close. Never raises from its callbacks;
-    whatever goes wrong ends up in `result()`."""
+    whatever goes wrong ends up in `result()`. With `room` it joins that room (the first phone
+    in a room presents; a `Viewer` reads its frames through the room)."""
+
+    name = "client"  # as the report calls phones
 
     def __init__(
         self,
@@ -442,26 +385,15 @@ class Phone:
         clock: Clock = time.monotonic,
         *,
         tap: bool = False,
+        room: str | None = None,
     ) -> None:
-        self.index = index
+        super().__init__(index, origin, clock, {"room": room} if room is not None else None)
         self.tap = tap
         self.taps_sent = 0
-        self.channel: RTCDataChannel | None = None
         self.clip = clip
-        self.origin = origin
-        self._clock = clock
-        self.pc: RTCPeerConnection | None = None
+        self.room = room
         self.camera = MarkedCamera(clip, fps, clock, self._on_cut)
-        self.session: str | None = None
-        self.failure: str | None = None
-        self.closing = False
-        self.started_at: float | None = None
-        self.offer_at: float | None = None
-        self.connected_at: float | None = None
-        self.first_frame_at: float | None = None
         self.first_objects_at: float | None = None
-        self.disconnected_at: float | None = None
-        self.received = 0
         self.matched = 0
         self.unmatched = 0
         self._last_full_counter = -1
@@ -473,127 +405,36 @@ class Phone:
         self.last_stats: dict[str, Any] | None = None
         self._overlay_fps: list[float] = []
         self._masks_fps: list[float] = []
-        self.errors: list[str] = []
-        self.error_count = 0
         self.cuts = 0
         self.cuts_missed = 0
         self.new_object_s: list[float] = []
         self._seen_ids: set[int] = set()
         self._pending_cut: tuple[float, frozenset[int]] | None = None
         self.series: list[SecondSample] = []
-        self._tick: tuple[float, int, int, int, int] | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._changed = asyncio.Event()
+        self._tick: tuple[float, int, int, int, int, int] | None = None
 
-    # -- connecting ------------------------------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        return self.connected_at is not None and self.failure is None
-
-    @property
-    def live(self) -> bool:
-        """Connected and not (yet) disconnected."""
-        return self.connected and self.disconnected_at is None
-
-    async def connect(
-        self, http: aiohttp.ClientSession, url: str, ssl: bool, timeout_s: float
-    ) -> bool:
-        """Offer (after ICE gathering), apply the answer and wait for "connected". Returns
-        whether it worked; otherwise `failure` says why and the peer connection is closed."""
-        self.started_at = self._clock()
-        stage = "gathering ICE candidates"
-        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    def _prepare(self, pc: RTCPeerConnection) -> None:
         pc.addTrack(self.camera)
-        channel = self.channel = pc.createDataChannel("events")
-        channel.on("message", self._on_message)
-        channel.on("open", self._send_tap)
-        pc.on("track", self._on_track)
-        pc.on("connectionstatechange", self._on_state)
-        try:
-            async with asyncio.timeout(timeout_s):
-                await pc.setLocalDescription(await pc.createOffer())  # gathers ICE first
-                description = pc.localDescription
-                stage = f"waiting for the answer from {url}"
-                answer = await post_offer(
-                    http, url, {"sdp": description.sdp, "type": description.type}, ssl
-                )
-                self.offer_at = self._clock()
-                self.session = str(answer.get("session")) if answer.get("session") else None
-                stage = "connecting (ICE/DTLS)"
-                await pc.setRemoteDescription(
-                    RTCSessionDescription(answer["sdp"], str(answer.get("type", "answer")))
-                )
-                while pc.connectionState not in ("connected", "failed", "closed"):
-                    self._changed.clear()
-                    await self._changed.wait()
-                if pc.connectionState != "connected":
-                    raise ClientFailure(f"the WebRTC connection {pc.connectionState} (ICE/DTLS)")
-        except ClientFailure as exc:
-            self.failure = str(exc)
-        except TimeoutError:
-            self.failure = f"timed out after {timeout_s:g} s while {stage}"
-        except Exception as exc:  # aiortc raises many kinds on a bad answer
-            self.failure = f"connection setup failed while {stage}: {exc!r}"[:500]
-        if self.failure is not None:
-            await self.close()
-            return False
-        return True
 
-    def _on_state(self) -> None:
-        pc = self.pc
-        if pc is None:
-            return
-        state = pc.connectionState
-        if state == "connected" and self.connected_at is None:
-            self.connected_at = self._clock()
-        elif state in ("failed", "closed") and self.connected_at is not None:
-            self._disconnect(f"the WebRTC connection {state}")
-        self._changed.set()
+    def _on_open(self) -> None:
+        self._send_tap()
 
-    def _disconnect(self, reason: str) -> None:
-        if self.closing or self.disconnected_at is not None:
-            return
-        self.disconnected_at = self._clock()
-        self._error(f"disconnected at {self.disconnected_at - self.origin:.1f} s: {reason}")
-
-    def _error(self, text: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(text[:300])
+    @property
+    def presenting(self) -> bool | None:
+        """Whether the room's last `room` message named this phone as the presenter (None
+        outside a room, or before the first such message)."""
+        if self.room is None or self.room_state is None or self.session is None:
+            return None
+        return bool(self.room_state.get("presenting") == self.session)
 
     # -- what comes back ---------------------------------------------------------------------
 
-    def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind == "video" and self._reader is None:
-            self._reader = asyncio.get_running_loop().create_task(
-                self._read(track), name=f"phone-{self.index}-video"
-            )
-
-    async def _read(self, track: MediaStreamTrack) -> None:
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                self._disconnect("the returned video ended")
-                return
-            if isinstance(frame, av.VideoFrame):
-                self._frame_back(frame, self._clock())
-
     def _frame_back(self, frame: av.VideoFrame, now: float) -> None:
-        self.received += 1
-        if self.first_frame_at is None:
-            self.first_frame_at = now
-        try:
-            counter = read_code(frame_luma(frame), self.clip.size)
-        except (ValueError, cv2.error):
-            counter = None
-        sent = self.camera.sent
-        full = sent - 1 - ((sent - 1 - counter) % COUNTER_MODULUS) if counter is not None else -1
-        sent_at = self.camera.sent_at[full % COUNTER_MODULUS] if full >= 0 else math.nan
-        if full < 0 or math.isnan(sent_at) or sent_at > now:
+        sent = self.camera.decode(frame, now)
+        if sent is None:
             self.unmatched += 1
             return
+        full, sent_at = sent
         self.matched += 1
         if full > self._last_full_counter:
             self._last_full_counter = full
@@ -601,17 +442,7 @@ class Phone:
         if len(self.latencies) < MAX_SAMPLES:
             self.latencies.append((now - self.origin, (now - sent_at) * 1000.0))
 
-    def _on_message(self, raw: str | bytes) -> None:
-        now = self._clock()
-        try:
-            message = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            self._error("a data-channel message that is not JSON")
-            return
-        if not isinstance(message, dict):
-            self._error("a data-channel message that is not a JSON object")
-            return
-        kind = message.get("type")
+    def _on_json(self, kind: object, message: dict[str, Any], now: float) -> None:
         if kind == "objects":
             self._on_objects(message, now)
         elif kind == "stats":
@@ -625,8 +456,6 @@ class Phone:
                 self._masks_fps.append(masks)
         elif kind == "say":
             self.say_messages += 1
-        elif kind == "error":
-            self._error(f"server error {message.get('code', '?')}: {message.get('message', '')!s}")
 
     def _on_objects(self, message: dict[str, Any], now: float) -> None:
         self.objects_messages += 1
@@ -669,14 +498,8 @@ class Phone:
     def tick(self, now: float | None = None) -> SecondSample:
         """Rates since the last tick (or since connecting), appended to `series`."""
         now = self._clock() if now is None else now
-        previous = self._tick or (
-            self.connected_at or now,
-            0,
-            0,
-            0,
-            0,
-        )
-        since, sent, received, objects, index = previous
+        previous = self._tick or (self.connected_at or now, 0, 0, 0, 0, 0)
+        since, sent, received, matched, objects, index = previous
         elapsed = max(now - since, 1e-6)
         recent = [ms for _, ms in self.latencies[index:]]
         stats = self.last_stats or {}
@@ -691,11 +514,13 @@ class Phone:
             server_fps_in=_number(stats.get("fps_in")),
             connected=self.live,
             masks_fps=_number(stats.get("masks_fps")),
+            fps_matched=round((self.matched - matched) / elapsed, 2),
         )
         self._tick = (
             now,
             self.camera.sent,
             self.received,
+            self.matched,
             self.objects_messages,
             len(self.latencies),
         )
@@ -711,40 +536,25 @@ class Phone:
         if self._pending_cut is not None and now - self._pending_cut[0] > NEW_OBJECT_TIMEOUT_S:
             self.cuts_missed += 1
         self._pending_cut = None
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        if self.pc is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(timeout_s):
-                    await self.pc.close()
+        await super().close(timeout_s)
 
     def result(self) -> ClientResult:
-        started = self.started_at if self.started_at is not None else self.origin
-
-        def since_start(at: float | None) -> float | None:
-            return None if at is None else round(at - started, 3)
-
         camera = self.camera
         streamed = (
             (camera.last_at - camera.first_at)
             if camera.first_at is not None and camera.last_at is not None
             else 0.0
         )
-        state: State = "failed" if self.failure is not None else "ok"
-        if self.failure is None and self.disconnected_at is not None:
-            state = "disconnected"
         stats = self.last_stats or {}
         return ClientResult(
             index=self.index,
-            state=state,
+            state=self.state(),
             failure=self.failure,
             session=self.session,
-            offer_s=since_start(self.offer_at),
-            connected_s=since_start(self.connected_at),
-            first_frame_s=since_start(self.first_frame_at),
-            first_objects_s=since_start(self.first_objects_at),
+            offer_s=self.since_start(self.offer_at),
+            connected_s=self.since_start(self.connected_at),
+            first_frame_s=self.since_start(self.first_frame_at),
+            first_objects_s=self.since_start(self.first_objects_at),
             streamed_s=round(streamed, 3),
             frames_sent=camera.sent,
             frames_received=self.received,
@@ -773,6 +583,7 @@ class Phone:
             error_count=self.error_count,
             disconnects=int(self.disconnected_at is not None),
             series=list(self.series),
+            presenting=self.presenting,
         )
 
 

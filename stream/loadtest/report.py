@@ -1,9 +1,11 @@
 """What a load test found: a table (p50 / p95 / max per metric across all clients' samples)
-with a line per client, a JSON document with everything (per-second series included) and a PNG
-plot of latency and frame rates over time.
+with a line per client and per viewer, a JSON document with everything (per-second series
+included) and a PNG plot of latency and frame rates over time.
 
 Samples per metric: setup times, dropped and unmatched frames are one sample per client; the
-latency is one sample per matched frame; rates are one sample per client-second.
+latency is one sample per matched frame; rates are one sample per client-second. Viewer rows
+likewise: one sample per viewer, per decoded presenter frame (latency: the presenter's send to
+the viewer's receive) or per viewer-second.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from stream.loadtest.client import ClientResult
+from stream.loadtest.client import ClientResult, SecondSample
+from stream.loadtest.viewer import ViewerResult
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -44,10 +47,19 @@ class LoadTestResult:
     elapsed_s: float = 0.0
     failure: str | None = None
     clients: list[ClientResult] = field(default_factory=list)
+    viewers_asked: int = 0
+    room: str | None = None  # the room the phones and viewers joined
+    viewers: list[ViewerResult] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.failure is None and bool(self.clients) and all(c.ok for c in self.clients)
+        return (
+            self.failure is None
+            and bool(self.clients)
+            and all(c.ok for c in self.clients)
+            and len(self.viewers) == self.viewers_asked
+            and all(v.ok for v in self.viewers)
+        )
 
     @property
     def exit_status(self) -> int:
@@ -65,6 +77,20 @@ class LoadTestResult:
                 shown = "; ".join(client.errors[:3])
                 more = f" (+{client.error_count - 3} more)" if client.error_count > 3 else ""
                 lines.append(f"client {client.index}: {client.error_count} error(s): {shown}{more}")
+        for viewer in self.viewers:
+            if viewer.failure is not None:
+                lines.append(f"viewer {viewer.index} failed to connect: {viewer.failure}")
+                continue
+            if viewer.error_count:
+                shown = "; ".join(viewer.errors[:3])
+                more = f" (+{viewer.error_count - 3} more)" if viewer.error_count > 3 else ""
+                lines.append(f"viewer {viewer.index}: {viewer.error_count} error(s): {shown}{more}")
+            if not viewer.frames_matched:
+                lines.append(
+                    f"viewer {viewer.index}: no frame of this run's phones decoded "
+                    f"({viewer.frames_received} frame(s) received, presenting: "
+                    f"{viewer.presenting or 'nobody'})"
+                )
         return lines
 
 
@@ -110,7 +136,33 @@ def summarise(result: LoadTestResult) -> list[MetricRow]:
             [_percent(c.frames_unmatched, c.frames_received) for c in clients],
         ),
         _row("errors", [float(c.error_count) for c in result.clients]),
+        *(_viewer_rows(result.viewers) if result.viewers_asked else []),
     ]
+
+
+def _viewer_rows(results: list[ViewerResult]) -> list[MetricRow]:
+    viewers = [v for v in results if v.state != "failed"]
+    seconds = [s for v in viewers for s in _watched(v.series)]
+    return [
+        _row("viewer connect (s)", [v.connected_s for v in viewers if v.connected_s is not None]),
+        _row(
+            "viewer first presenter frame (s)",
+            [v.first_presenter_frame_s for v in viewers if v.first_presenter_frame_s is not None],
+        ),
+        _row("viewer latency (ms)", [ms for v in viewers for _, ms in v.latency_ms]),
+        _row("viewer fps in", [s.fps_in for s in seconds]),
+        _row("viewer presenter fps", [s.fps_matched or 0.0 for s in seconds]),
+        _row(
+            "viewer presenter frames seen (%)",
+            [100.0 * v.seen_fraction for v in viewers if v.seen_fraction is not None],
+        ),
+        _row("viewer errors", [float(v.error_count) for v in results]),
+    ]
+
+
+def _watched(series: list[SecondSample]) -> list[SecondSample]:
+    """A viewer's connected seconds."""
+    return [s for s in series if s.connected]
 
 
 def _percent(part: int, whole: int) -> float:
@@ -147,7 +199,7 @@ def _client_line(c: ClientResult) -> str:
         m50, m95 = np.percentile(c.masks_fps, [50, 95])
         masks = f"masks drawn p50 {m50:.1f} / p95 {m95:.1f} per s"
     parts = [
-        f"client {c.index} ({c.session or '?'}): {c.state}",
+        f"client {c.index} ({c.session or '?'}{', presenting' if c.presenting else ''}): {c.state}",
         f"connect {_cell(c.connected_s)} s, first frame {_cell(c.first_frame_s)} s",
         f"out {c.fps_out:.1f} fps, in {c.fps_in:.1f} fps, {latency}",
         f"sent {c.frames_sent}, back {c.frames_received} ({read} % read), "
@@ -157,6 +209,28 @@ def _client_line(c: ClientResult) -> str:
         f"engine skipped {_or_dash(c.server_dropped)}",
         f"new object {new_object} ({len(c.new_object_s)}/{c.cuts} cuts{taps})",
         f"errors {c.error_count}",
+    ]
+    return " | ".join(parts)
+
+
+def _viewer_line(v: ViewerResult) -> str:
+    if v.state == "failed":
+        return f"viewer {v.index}: FAILED - {v.failure}"
+    fps = _p50_p95([s.fps_in for s in _watched(v.series)])
+    rates = f"in p50 {fps[0]:.1f} / p95 {fps[1]:.1f} fps" if fps else "in - fps"
+    latency = _p50_p95([ms for _, ms in v.latency_ms])
+    delay = f"latency p50 {latency[0]:.0f} / p95 {latency[1]:.0f} ms" if latency else "latency -"
+    seen = "-" if v.seen_fraction is None else f"{100 * v.seen_fraction:.0f} %"
+    read = _percent(v.frames_matched, v.frames_received)
+    parts = [
+        f"viewer {v.index} ({v.session or '?'}): {v.state}",
+        f"connect {_cell(v.connected_s)} s, first presenter frame "
+        f"{_cell(v.first_presenter_frame_s)} s",
+        f"{rates}, {delay}",
+        f"presenter frames seen {seen} ({v.presenter_frames_seen}/{v.presenter_frames}), "
+        f"received {v.frames_received} ({'-' if math.isnan(read) else f'{read:.0f}'} % read)",
+        f"objects {v.objects_messages}, say {v.say_messages}",
+        f"errors {v.error_count}",
     ]
     return " | ".join(parts)
 
@@ -173,6 +247,8 @@ def format_table(result: LoadTestResult) -> str:
             if result.clip
             else ""
         )
+        + (f"; room {result.room}" if result.room else "")
+        + (f"; {result.viewers_asked} viewer(s)" if result.viewers_asked else "")
     ]
     if result.failure is None:
         rows = summarise(result)
@@ -185,19 +261,27 @@ def format_table(result: LoadTestResult) -> str:
                 f"{_cell(r.max):>8}"
             )
         lines.extend(_client_line(c) for c in result.clients)
+        lines.extend(_viewer_line(v) for v in result.viewers)
     problems = result.problems()
     if problems:
         lines.append("FAILED:")
         lines.extend(f"  {p}" for p in problems)
     else:
         connected = sum(c.state == "ok" for c in result.clients)
-        lines.append(f"OK: {connected}/{result.clients_asked} client(s) ran to the end, no errors")
+        watching = (
+            f", {sum(v.state == 'ok' for v in result.viewers)}/{result.viewers_asked} viewer(s)"
+            if result.viewers_asked
+            else ""
+        )
+        lines.append(
+            f"OK: {connected}/{result.clients_asked} client(s){watching} ran to the end, no errors"
+        )
     return "\n".join(lines)
 
 
 def to_dict(result: LoadTestResult) -> dict[str, Any]:
-    """Everything, JSON-ready: the config, the summary rows, every client with its samples
-    (latency as [t, ms] pairs) and per-second series."""
+    """Everything, JSON-ready: the config, the summary rows, every client and viewer with its
+    samples (latency as [t, ms] pairs) and per-second series."""
     return {
         "ok": result.ok,
         "exit_status": result.exit_status,
@@ -214,6 +298,17 @@ def to_dict(result: LoadTestResult) -> dict[str, Any]:
         "clients": [
             {**asdict(c), "ok": c.ok, "masks_fps_p50_p95": _p50_p95(c.masks_fps)}
             for c in result.clients
+        ],
+        "room": result.room,
+        "viewers_asked": result.viewers_asked,
+        "viewers": [
+            {
+                **asdict(v),
+                "ok": v.ok,
+                "fps_in_p50_p95": _p50_p95([s.fps_in for s in _watched(v.series)]),
+                "latency_ms_p50_p95": _p50_p95([ms for _, ms in v.latency_ms]),
+            }
+            for v in result.viewers
         ],
     }
 
@@ -244,7 +339,9 @@ def write_json(result: LoadTestResult, path: Path) -> None:
 def write_plot(result: LoadTestResult, path: Path) -> None:
     """A PNG: round-trip latency over time (each matched frame, and the per-second median) and
     frame rates over time (returned solid, sent dashed, the server's overlay rate dotted), one
-    colour per client. Needs matplotlib (drawn with the Agg backend, no display)."""
+    colour per client; viewers, however many, as thin grey lines (per-second latency p50 and
+    received fps) with their median across viewers in black, so 64 of them stay readable.
+    Needs matplotlib (drawn with the Agg backend, no display)."""
     try:
         import matplotlib
 
@@ -286,11 +383,14 @@ def write_plot(result: LoadTestResult, path: Path) -> None:
                 linestyle=":",
                 label=f"{c.index} overlay",
             )
-    top.set_ylabel("round-trip latency (ms)")
+    _plot_viewers(top, bottom, [v for v in result.viewers if v.state != "failed"])
+    top.set_ylabel("latency (ms): round trip; viewers from presenter")
     top.set_ylim(bottom=0)
     top.grid(alpha=0.3)
+    viewers = f" + {result.viewers_asked} viewer(s)" if result.viewers_asked else ""
     top.set_title(
-        f"{result.clients_asked} client(s) -> {result.url} ({result.started_at})", fontsize=10
+        f"{result.clients_asked} client(s){viewers} -> {result.url} ({result.started_at})",
+        fontsize=10,
     )
     bottom.set_ylabel("frames per second")
     bottom.set_xlabel("time since start (s)")
@@ -307,3 +407,36 @@ def write_plot(result: LoadTestResult, path: Path) -> None:
     finally:
         plt.close(figure)
         partial.unlink(missing_ok=True)
+
+
+def _plot_viewers(top: Any, bottom: Any, viewers: list[ViewerResult]) -> None:
+    """Each viewer's per-second latency p50 (top) and received fps (bottom) in thin grey, and
+    the median across viewers at each second in black."""
+    if not viewers:
+        return
+    latency_by_t: dict[float, list[float]] = {}
+    fps_by_t: dict[float, list[float]] = {}
+    for v in viewers:
+        seconds = _watched(v.series)
+        timed = [(s.t, s.latency_p50_ms) for s in seconds if s.latency_p50_ms is not None]
+        if timed:
+            top.plot(*zip(*timed, strict=True), color="grey", linewidth=0.6, alpha=0.5)
+        bottom.plot(
+            [s.t for s in seconds],
+            [s.fps_in for s in seconds],
+            color="grey",
+            linewidth=0.6,
+            alpha=0.5,
+        )
+        for t, ms in timed:
+            latency_by_t.setdefault(t, []).append(ms)
+        for s in seconds:
+            fps_by_t.setdefault(s.t, []).append(s.fps_in)
+    for axes, by_t, label in (
+        (top, latency_by_t, "viewers p50/s (median)"),
+        (bottom, fps_by_t, "viewers in (median)"),
+    ):
+        if by_t:
+            times = sorted(by_t)
+            medians = [float(np.median(by_t[t])) for t in times]
+            axes.plot(times, medians, color="black", linewidth=1.5, label=label)

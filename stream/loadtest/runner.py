@@ -4,6 +4,10 @@ stream for a while with a progress line a second, close them and collect a `Load
     clip = load_clip(Path("clip.mp4"))               # or load_clip(None): the built-in clip
     result = await run_loadtest(LoadTestConfig(url, clients=4, duration_s=20), clip)
 
+A classroom run (`viewers`, with `room` or `teacher`): every phone joins the room, client 1
+first so that it presents in a new room, then the `Viewer`s (projectors) connect and measure the
+room's screen against the presenter's send times; all of them are ticked together each second.
+
 Nothing here raises for a server that is down or full: the result says what went wrong
 (`result.failure` for the whole run, `ClientResult.failure` per phone) and `result.ok` is False.
 """
@@ -17,7 +21,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -28,17 +32,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from stream.loadtest.client import (
-    I420,
-    ClientFailure,
-    Clip,
-    Phone,
-    SecondSample,
-    check_code_fits,
-    describe_connection_error,
-    ssl_mode,
-)
+from stream.loadtest.client import I420, Clip, MarkedCamera, Phone, SecondSample, check_code_fits
+from stream.loadtest.peer import ClientFailure, Peer, describe_connection_error, ssl_mode
 from stream.loadtest.report import ClipSummary, LoadTestResult
+from stream.loadtest.room import check_room_code, run_room
+from stream.loadtest.viewer import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +46,8 @@ GENERATED_SECONDS = 20.0  # the built-in clip: five scenes, a cut every 4 s
 GENERATED_SIZE = (640, 480)
 CUT_THRESHOLD = 0.12  # mean absolute luma change (0..1) between frames that makes a cut
 MAX_CLIENTS = 64
+MAX_VIEWERS = 64  # the server's default viewer cap; each is a VP8 decoder in this process
+VIEWER_CONNECTS_AT_ONCE = 8  # ICE gathering and DTLS handshakes at once, so none times out
 
 
 class ClipError(Exception):
@@ -66,6 +66,10 @@ class LoadTestConfig:
     connect_timeout_s: float = 15.0
     wait_ready_s: float = 0.0  # wait this long for /readyz to say 200 before giving up
     tap: bool = False  # tap the middle of the picture on connecting and after every cut
+    viewers: int = 0  # projectors watching the room
+    room: str | None = None  # join this existing room
+    teacher: str | None = None  # or log in as this teacher and create a room for the run
+    teacher_password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -79,6 +83,19 @@ class LoadTestConfig:
             raise ValueError(f"fps must lie in 1..120, got {self.fps}")
         if not self.connect_timeout_s > 0 or self.wait_ready_s < 0:
             raise ValueError("the connect timeout must be positive and the ready wait >= 0")
+        if not 0 <= self.viewers <= MAX_VIEWERS:
+            raise ValueError(f"viewers must lie in 0..{MAX_VIEWERS}, got {self.viewers}")
+        if self.room is not None and self.teacher is not None:
+            raise ValueError("give either --room (an existing room) or --teacher, not both")
+        if self.viewers and self.room is None and self.teacher is None:
+            raise ValueError(
+                "viewers watch a room: give --room CODE (an existing room) or --teacher NAME "
+                "(log in and create one for the run)"
+            )
+        if self.room is not None:
+            check_room_code(self.room)
+        if self.teacher is not None and (not self.teacher.strip() or self.teacher_password is None):
+            raise ValueError("a teacher login needs a name and a password")
 
     @property
     def base_url(self) -> str:
@@ -196,10 +213,16 @@ async def check_server(http: aiohttp.ClientSession, url: str, wait_ready_s: floa
         await asyncio.sleep(1.0)
 
 
-def _progress_line(elapsed: float, phones: list[Phone], samples: list[SecondSample]) -> str:
+def _progress_line(
+    elapsed: float,
+    phones: list[Phone],
+    samples: list[SecondSample],
+    viewers: list[Viewer],
+    viewer_samples: list[SecondSample],
+) -> str:
     latencies = [s.latency_p50_ms for s in samples if s.latency_p50_ms is not None]
     latency = f"{float(np.median(latencies)):5.0f} ms" if latencies else "    - ms"
-    return (
+    line = (
         f"[{elapsed:5.1f} s] connected {sum(p.live for p in phones)}/{len(phones)}"
         f" | out {sum(s.fps_out for s in samples):5.1f} fps"
         f" | in {sum(s.fps_in for s in samples):5.1f} fps"
@@ -207,13 +230,29 @@ def _progress_line(elapsed: float, phones: list[Phone], samples: list[SecondSamp
         f" | objects {sum(s.objects_per_s for s in samples):4.1f}/s"
         f" | errors {sum(p.error_count for p in phones)}"
     )
+    if not viewers:
+        return line
+    fps = [s.fps_in for s in viewer_samples]
+    rates = f"{float(np.median(fps)):4.1f} (min {min(fps):4.1f}) fps" if fps else "- fps"
+    viewer_latencies = [s.latency_p50_ms for s in viewer_samples if s.latency_p50_ms is not None]
+    viewer_latency = f"{float(np.median(viewer_latencies)):.0f} ms" if viewer_latencies else "- ms"
+    return (
+        f"{line} | viewers {sum(v.live for v in viewers)}/{len(viewers)} in p50 {rates}"
+        f", latency p50 {viewer_latency}, errors {sum(v.error_count for v in viewers)}"
+    )
 
 
 async def _stream(
-    phones: list[Phone], duration_s: float, progress: TextIO | None, clock: float
+    phones: list[Phone],
+    viewers: list[Viewer],
+    duration_s: float,
+    progress: TextIO | None,
+    clock: float,
 ) -> None:
-    """Let the connected phones stream for `duration_s`, ticking each once a second."""
+    """Let the connected phones stream for `duration_s`, ticking each phone and viewer once a
+    second; stops early when no phone streams any more (the viewers would see nothing)."""
     live = [p for p in phones if p.connected]
+    watching = [v for v in viewers if v.connected]
     start = time.monotonic()
     next_tick = start + 1.0
     end = start + duration_s
@@ -225,9 +264,55 @@ async def _stream(
         now = time.monotonic()
         if now >= next_tick or now >= end:
             samples = [p.tick(now) for p in live]
+            viewer_samples = [v.tick(now) for v in watching]
             next_tick += 1.0
             if progress is not None:
-                print(_progress_line(now - clock, live, samples), file=progress, flush=True)
+                line = _progress_line(now - clock, live, samples, watching, viewer_samples)
+                print(line, file=progress, flush=True)
+
+
+async def _connect_phones(
+    phones: list[Phone], http: aiohttp.ClientSession, url: str, ssl: bool, timeout_s: float
+) -> None:
+    """Connect the phones at once; in a room client 1 first, so that it presents (the server
+    makes the first phone to join a room without a presenter present)."""
+    first, rest = (phones[:1], phones[1:]) if phones and phones[0].room else ([], phones)
+    for phone in first:
+        await phone.connect(http, url, ssl, timeout_s)
+    await asyncio.gather(*(p.connect(http, url, ssl, timeout_s) for p in rest))
+
+
+async def _connect_viewers(
+    viewers: list[Viewer], http: aiohttp.ClientSession, url: str, ssl: bool, timeout_s: float
+) -> None:
+    """Connect the viewers, at most VIEWER_CONNECTS_AT_ONCE at a time: 64 ICE gatherings and
+    DTLS handshakes at once on a small machine would time out rather than measure anything."""
+    gate = asyncio.Semaphore(VIEWER_CONNECTS_AT_ONCE)
+
+    async def connect(viewer: Viewer) -> None:
+        async with gate:
+            await viewer.connect(http, url, ssl, timeout_s)
+
+    await asyncio.gather(*(connect(v) for v in viewers))
+
+
+def _report_failures(peers: list[Peer], progress: TextIO | None) -> None:
+    if progress is None:
+        return
+    for peer in peers:
+        if peer.failure is not None:
+            print(f"{peer.name} {peer.index}: {peer.failure}", file=progress, flush=True)
+
+
+async def _prepare(clip: Clip | Callable[[], Clip], progress: TextIO | None) -> Clip:
+    if isinstance(clip, Clip):
+        return clip
+    if progress is not None:
+        print("preparing the clip ...", file=progress, flush=True)
+    try:
+        return await asyncio.to_thread(clip)
+    except (ValueError, OSError) as exc:
+        raise ClipError(str(exc)) from exc
 
 
 async def run_loadtest(
@@ -237,8 +322,9 @@ async def run_loadtest(
     progress: TextIO | None = sys.stderr,
 ) -> LoadTestResult:
     """Run the load test with `clip`, or with what `clip()` returns: a loader is called (in a
-    thread) only once the server has answered, so a server that is down fails at once. A
-    loader's errors (a bad video file) are raised as ClipError."""
+    thread) only once the server has answered (and the room is known), so a server that is down
+    or a wrong room code fails at once. A loader's errors (a bad video file) are raised as
+    ClipError."""
     url = config.base_url
     result = LoadTestResult(
         url=url,
@@ -246,44 +332,67 @@ async def run_loadtest(
         duration_s=config.duration_s,
         fps=config.fps,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        viewers_asked=config.viewers,
     )
+    ssl = ssl_mode(url)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as http:
         try:
             await check_server(http, url, config.wait_ready_s)
+            async with run_room(
+                http,
+                url,
+                ssl,
+                room=config.room,
+                teacher=config.teacher,
+                password=config.teacher_password,
+            ) as code:
+                result.room = code
+                if progress is not None and code is not None:
+                    print(f"room {code}", file=progress, flush=True)
+                await _run(http, config, await _prepare(clip, progress), code, result, progress)
         except ClientFailure as exc:
             result.failure = str(exc)
-            return result
-        if not isinstance(clip, Clip):
+    return result
+
+
+async def _run(
+    http: aiohttp.ClientSession,
+    config: LoadTestConfig,
+    clip: Clip,
+    room: str | None,
+    result: LoadTestResult,
+    progress: TextIO | None,
+) -> None:
+    url, ssl = config.base_url, ssl_mode(config.base_url)
+    fps = config.fps or clip.fps
+    result.fps = fps
+    result.clip = ClipSummary(clip.source, len(clip), clip.fps, clip.size, clip.cuts)
+    origin = time.monotonic()
+    phones = [
+        Phone(i + 1, clip, fps, origin, tap=config.tap, room=room) for i in range(config.clients)
+    ]
+    cameras: dict[str, MarkedCamera] = {}  # by session: how viewers find the presenter's
+    viewers = [Viewer(i + 1, room, cameras, origin) for i in range(config.viewers)] if room else []
+    if progress is not None:
+        print(
+            f"connecting {len(phones)} client(s) to {url} ({fps:g} fps, {clip.size[0]}x"
+            f"{clip.size[1]}) ...",
+            file=progress,
+            flush=True,
+        )
+    timeout_s = config.connect_timeout_s
+    try:
+        await _connect_phones(phones, http, url, ssl, timeout_s)
+        cameras.update({p.session: p.camera for p in phones if p.session is not None})
+        _report_failures(list(phones), progress)
+        if viewers:
             if progress is not None:
-                print("preparing the clip ...", file=progress, flush=True)
-            try:
-                clip = await asyncio.to_thread(clip)
-            except (ValueError, OSError) as exc:
-                raise ClipError(str(exc)) from exc
-        fps = config.fps or clip.fps
-        result.fps = fps
-        result.clip = ClipSummary(clip.source, len(clip), clip.fps, clip.size, clip.cuts)
-        origin = time.monotonic()
-        phones = [Phone(i + 1, clip, fps, origin, tap=config.tap) for i in range(config.clients)]
-        if progress is not None:
-            print(
-                f"connecting {len(phones)} client(s) to {url} ({fps:g} fps, {clip.size[0]}x"
-                f"{clip.size[1]}) ...",
-                file=progress,
-                flush=True,
-            )
-        ssl = ssl_mode(url)
-        try:
-            await asyncio.gather(
-                *(p.connect(http, url, ssl, config.connect_timeout_s) for p in phones)
-            )
-            if progress is not None:
-                for phone in phones:
-                    if phone.failure is not None:
-                        print(f"client {phone.index}: {phone.failure}", file=progress, flush=True)
-            await _stream(phones, config.duration_s, progress, origin)
-        finally:
-            await asyncio.gather(*(p.close() for p in phones), return_exceptions=True)
+                print(f"connecting {len(viewers)} viewer(s) ...", file=progress, flush=True)
+            await _connect_viewers(viewers, http, url, ssl, timeout_s)
+            _report_failures(list(viewers), progress)
+        await _stream(phones, viewers, config.duration_s, progress, origin)
+    finally:
+        await asyncio.gather(*(p.close() for p in [*viewers, *phones]), return_exceptions=True)
     result.elapsed_s = round(time.monotonic() - origin, 3)
     result.clients = [p.result() for p in phones]
-    return result
+    result.viewers = [v.result() for v in viewers]

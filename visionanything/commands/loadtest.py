@@ -2,20 +2,30 @@
 
     visionanything loadtest --clients 4 --duration 20                 # the built-in clip
     visionanything loadtest --video clip.mp4 --clients 2 --json out.json --plot out.png
+    visionanything loadtest --viewers 30 --teacher lee                # a classroom: 1 + 30
 
 Each client is an aiortc peer that streams the clip in a loop (frames marked with a counter)
 and reads the returned video and the data channel. Progress goes to stderr once a second; the
 table (p50 / p95 / max per metric, a line per client) to stdout at the end.
-Exit status: 0 every client connected and saw no errors; 1 the server could not be reached or
-was busy, a client failed to connect, saw an error message or was disconnected; 2 bad arguments
-or an unreadable video.
+
+With `--viewers N` the phones join a room (the first presents) and N simulated projectors watch
+it: the room is `--room CODE`, or one that `--teacher NAME` logs in to create for the run (and
+ends afterwards); the password comes from $VISIONANYTHING_TEACHER_PASSWORD, else a prompt, and
+never from the command line, where other users of the machine could read it.
+Exit status: 0 every client and viewer connected and saw no errors; 1 the server could not be
+reached or was busy, the room or the teacher login was wrong, a client or viewer failed to
+connect, saw an error message or was disconnected, or a viewer never saw the presenter; 2 bad
+arguments or an unreadable video.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import getpass
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +33,8 @@ from typing import Any
 from visionanything.commands.options import frame_size
 
 log = logging.getLogger("visionanything.loadtest")
+
+PASSWORD_ENV = "VISIONANYTHING_TEACHER_PASSWORD"
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -79,6 +91,22 @@ def register(subparsers: Any) -> None:
         help="tap the middle of the picture on connecting and after every cut, so the server "
         "segments something even when its detector finds nothing (random weights)",
     )
+    parser.add_argument(
+        "--viewers",
+        type=int,
+        default=0,
+        help="projectors watching the phones' room (0..64, default 0); needs --room or --teacher",
+    )
+    parser.add_argument(
+        "--room", default=None, metavar="CODE", help="the phones (and viewers) join this room"
+    )
+    parser.add_argument(
+        "--teacher",
+        default=None,
+        metavar="NAME",
+        help=f"log in as this teacher and create a room for the run (password: ${PASSWORD_ENV}, "
+        "else asked for)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(run=run)
 
@@ -97,14 +125,20 @@ def run(args: argparse.Namespace) -> int:
             connect_timeout_s=args.connect_timeout,
             wait_ready_s=args.wait_ready,
             tap=args.tap,
+            viewers=args.viewers,
+            room=args.room,
+            teacher=args.teacher,
+            teacher_password="" if args.teacher is not None else None,  # asked for below
         )
         if args.video is not None and not args.video.is_file():
             raise ValueError(f"no video file at {args.video}")
         for out in (args.json, args.plot):
             if out is not None and not out.parent.is_dir():
                 raise ValueError(f"cannot write {out}: the folder {out.parent} does not exist")
-    except ValueError as exc:
-        log.error("%s", exc)
+        if config.teacher is not None:  # only once every other argument is known to be right
+            config = dataclasses.replace(config, teacher_password=_password(config.teacher))
+    except (ValueError, EOFError) as exc:
+        log.error("%s", str(exc) or "no teacher password given")
         return EXIT_USAGE
     logging.getLogger("aioice").setLevel(logging.WARNING)  # one line per candidate otherwise
     logging.getLogger("aiortc").setLevel(logging.WARNING)
@@ -134,3 +168,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     status: int = result.exit_status
     return status
+
+
+def _password(teacher: str) -> str:
+    """The teacher's password: $VISIONANYTHING_TEACHER_PASSWORD, else a prompt. Asked before
+    the run starts, so no prompt ever waits inside the event loop."""
+    password = os.environ.get(PASSWORD_ENV)
+    if password is not None:
+        return password
+    return getpass.getpass(f"password for teacher {teacher!r}: ")

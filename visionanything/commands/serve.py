@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError, ssl.SSLError) as exc:
         log.error("%s", exc)
         return EXIT_USAGE
-    return asyncio.run(_serve(args.host, port, context, config, _engine_factory(args)))
+    return asyncio.run(_serve(args.host, port, context, config, _engine_factory(args), args.redis))
 
 
 def _teacher_hint(config: ServerConfig) -> None:
@@ -228,6 +228,7 @@ async def _serve(
     context: ssl.SSLContext | None,
     config: ServerConfig,
     factory: EngineFactory,
+    redis_url: str | None = None,
 ) -> int:
     from aiohttp import web
 
@@ -247,7 +248,12 @@ async def _serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(signum, stop.set)
-    app = create_app(config, engine_factory=factory, on_fatal=fatal)
+    room_store = None
+    if redis_url:  # rooms shared by every media server on this Redis
+        from stream.redis_room_store import RedisRoomStore
+
+        room_store = RedisRoomStore(redis_url, max_rooms=config.max_rooms)
+    app = create_app(config, engine_factory=factory, on_fatal=fatal, room_store=room_store)
     runner = web.AppRunner(app)
     await runner.setup()
     try:

@@ -28,6 +28,10 @@ def register(subparsers: Any) -> None:
         "--metrics-port", type=int, default=9100, help="Prometheus metrics (0: none)"
     )
     parser.add_argument("--name", default=None, help="consumer name (default: host-pid)")
+    parser.add_argument("--prefix", default="va", help="Redis key prefix (as the servers')")
+    parser.add_argument(
+        "--torch-threads", type=int, default=None, help="CPU threads for the detector"
+    )
     add_model_options(parser, detector_size=512, random_use="benchmarks and tests")
     parser.set_defaults(run=run)
 
@@ -46,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
     from inference.models import resolve_detector_runtime
 
     device = resolve_device(args.device)
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     settings = DetectorSettings(
         shortest_edge=args.detector_size, longest_edge=max(args.detector_size * 5 // 3, 64)
     )
@@ -67,7 +75,12 @@ def run(args: argparse.Namespace) -> int:
         log.info("metrics on :%d/metrics", args.metrics_port)
     client = redis.Redis.from_url(args.redis, socket_timeout=5.0, socket_connect_timeout=2.0)
     worker = DetectionWorker(
-        client, detector.detect, name=args.name, batch=args.batch, metrics=metrics
+        client,
+        detector.detect,
+        name=args.name,
+        prefix=args.prefix,
+        batch=args.batch,
+        metrics=metrics,
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,30 @@
+"""The worker-scaling benchmark for real, small: one `visionanything worker` process (random
+weights, detector at 256 px) behind a real redis-server, measured for 3 s."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+from skimage import data
+
+from inference.scaleout_benchmark import markdown, measure
+from tests.redis_server import RedisServer
+
+
+def test_one_worker_answers_keyframes_and_the_table_shows_it() -> None:
+    server = RedisServer()
+    server.start()
+    lines: list[str] = []
+    try:
+        frame = np.ascontiguousarray(cv2.resize(np.asarray(data.coffee()), (320, 240)), np.uint8)
+        row = measure(server.url, 1, frame, seconds=3.0, detector_size=256, progress=lines.append)
+    finally:
+        server.stop()
+    assert row.workers == 1 and row.jobs >= 1 and row.dropped == 0 and row.errors == 0
+    assert row.jobs_per_s > 0 and math.isfinite(row.latency_p50_ms)
+    assert row.latency_p95_ms >= row.latency_p50_ms > 0
+    assert any("ready in" in line for line in lines), lines
+    table = markdown([row], "header")
+    assert f"| 1 | {row.torch_threads} | {row.jobs_per_s:.2f} |" in table
