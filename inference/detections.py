@@ -101,7 +101,7 @@ class Detections:
     @property
     def mask_areas(self) -> npt.NDArray[np.int64]:
         """(N,) pixels per mask; zeros when there are no masks."""
-        if self.masks is None:
+        if self.masks is None or len(self) == 0:  # reshape(0, -1) cannot infer the -1
             return np.zeros(len(self), dtype=np.int64)
         return self.masks.reshape(len(self), -1).sum(axis=1).astype(np.int64)
 

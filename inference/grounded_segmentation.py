@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -12,6 +13,12 @@ from inference.detections import Detections
 from inference.lighting import LightingReport, LightingSettings, assess, preprocess
 from inference.models import Models
 from inference.timing import StageTimer
+
+if TYPE_CHECKING:
+    from inference.everything import EverythingSettings
+
+SegmentMode = Literal["find", "everything"]
+SEGMENT_MODES: tuple[SegmentMode, ...] = ("find", "everything")
 
 
 @dataclass(frozen=True)
@@ -28,18 +35,43 @@ def segment_image(
     vocabulary: Sequence[str],
     lighting: LightingSettings | None = None,
     timer: StageTimer | None = None,
+    *,
+    mode: SegmentMode = "find",
+    everything: EverythingSettings | None = None,
 ) -> StillResult:
     """One RGB frame (H, W, 3) → labelled boxes with masks, in frame pixels.
 
     The lighting decides the preprocessing the models see and the thresholds (unless pinned in
     `lighting`). The encoder runs only when something was found: an empty scene costs one
     detector pass.
+
+    mode "find" (default): only the vocabulary's objects. mode "everything": every object the
+    segmenter finds from a point grid (`inference.everything`, tuned by `everything`), masks
+    pairwise disjoint, named from the vocabulary where the detector finds them, else
+    "something".
     """
+    if mode not in SEGMENT_MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {SEGMENT_MODES}")
     timer = timer or StageTimer()
     with timer.stage("lighting"):
         report = assess(frame, lighting)
         model_frame = preprocess(frame, report)
     thresholds = report.thresholds
+    if mode == "everything":
+        from inference.everything import segment_everything
+
+        detections = segment_everything(
+            models.segmenter,
+            models.detector,
+            model_frame,
+            vocabulary,
+            settings=everything,
+            box_threshold=thresholds.box,
+            text_threshold=thresholds.text,
+            mask_threshold=thresholds.mask,
+            timer=timer,
+        )
+        return StillResult(detections, report)
     with timer.stage("detect"):
         (found,) = models.detector.detect(
             [model_frame], vocabulary, box_threshold=thresholds.box, text_threshold=thresholds.text
@@ -54,3 +86,17 @@ def segment_image(
             found, embedding=embedding, mask_threshold=thresholds.mask
         )
     return StillResult(segmented, report)
+
+
+SCHEMA_ID = "visionanything.segment/1"  # the JSON result of `segment` and POST /api/segment
+
+
+def label_map_of(detections: Detections) -> npt.NDArray[np.uint8] | npt.NDArray[np.uint16]:
+    """(H, W) with object i painted as i + 1; where masks overlap, the smaller object wins."""
+    if detections.masks is None:
+        raise ValueError("detections have no masks")
+    dtype = np.uint8 if len(detections) < 256 else np.uint16
+    label_map = np.zeros(detections.masks.shape[1:], dtype=dtype)
+    for i in np.argsort(-detections.mask_areas, kind="stable"):
+        label_map[detections.masks[i]] = i + 1
+    return label_map

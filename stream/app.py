@@ -25,11 +25,14 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from stream.health import Readiness, StreamMetrics, health_routes
+from stream.photo_api import PhotoSettings, install_photo_api
 from stream.room_api import install_room_api
 from stream.room_store import MemoryRoomStore, RoomStore
 from stream.rooms import ROOMS_KEY, RoomHub
 from stream.sessions import EngineLike, SessionRegistry, SessionSettings
 from stream.signalling import OfferEndpoint
+from stream.snapshot_api import install_snapshots
+from stream.snapshots import SnapshotStore, default_snapshots_dir
 from stream.teacher_auth import TeacherAuth
 from stream.teachers import TeacherStore, default_teachers_path
 from stream.viewers import ViewerRegistry
@@ -53,6 +56,11 @@ class ServerConfig:
     max_rooms          rooms open at once
     teachers_file      teacher accounts (`visionanything teacher add`); None: the default place
     secure_cookies     mark the teacher's login cookie Secure (served over HTTPS)
+    photo              limits of the photo API (`POST /api/segment`, stream/photo_api.py)
+    snapshots_dir      the 📸 photo library (SQLite + JPEG files); None: the default place
+                       ($VISIONANYTHING_DATA_DIR/snapshots or ~/.local/share/visionanything/...)
+    snapshots_per_minute  📸 presses saved per phone per minute; more get `snapshot_limit`
+    max_snapshots, max_snapshot_bytes  the library's caps: past them new photos are refused
     """
 
     session: SessionSettings = field(default_factory=SessionSettings)
@@ -68,6 +76,11 @@ class ServerConfig:
     max_rooms: int = 100
     teachers_file: Path | None = None
     secure_cookies: bool = False
+    photo: PhotoSettings = field(default_factory=PhotoSettings)
+    snapshots_dir: Path | None = None
+    snapshots_per_minute: int = 6
+    max_snapshots: int = 1000
+    max_snapshot_bytes: int = 500 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.max_sessions < 1:
@@ -166,6 +179,17 @@ def create_app(
     teachers = TeacherStore(config.teachers_file or default_teachers_path())
     TeacherAuth(teachers, secure_cookies=config.secure_cookies).install(app)
     install_room_api(app, rooms, config.web_dir)
+    install_photo_api(app, config.photo, config.web_dir)
+    install_snapshots(
+        app,
+        SnapshotStore(
+            config.snapshots_dir or default_snapshots_dir(),
+            max_count=config.max_snapshots,
+            max_bytes=config.max_snapshot_bytes,
+        ),
+        config.web_dir,
+        per_session_per_minute=config.snapshots_per_minute,
+    )
     app.router.add_routes(health_routes(metrics, slot.readiness))
     _add_static(app, config.web_dir)
 

@@ -5,6 +5,7 @@ client → server
   {"type": "tap", "x": 0.42, "y": 0.61}          normalised to the video (0..1, origin top left)
   {"type": "mode", "mode": "live" | "pause"}     pause freezes the overlay and speech
   {"type": "speech", "on": true | false}
+  {"type": "snapshot"}                           save the picture now to the teacher's library
 server → client (every message carries "v": 1 and "type")
   objects  {"frame", "objects": [{"id", "label", "say", "score", "box", "colour"}]}
            box = [x1, y1, x2, y2] normalised to the video (0..1)
@@ -12,6 +13,8 @@ server → client (every message carries "v": 1 and "type")
   stats    {...}   (see stream.sessions.Session._stats_loop)
   error    {"code", "message"}
   hello    {"session", "vocabulary", "themes", "limits"}
+  snapshot_saved  {"id"}   a `snapshot` was stored (refusals come as `error`: snapshot_limit,
+                           library_full, no_frame, snapshots_off)
 Unknown or malformed messages get an `error` reply; the session goes on.
 """
 
@@ -57,7 +60,12 @@ class SpeechMessage:
     on: bool
 
 
-ClientMessage = VocabularyMessage | TapMessage | ModeMessage | SpeechMessage
+@dataclass(frozen=True)
+class SnapshotMessage:
+    pass
+
+
+ClientMessage = VocabularyMessage | TapMessage | ModeMessage | SpeechMessage | SnapshotMessage
 
 
 def parse_client_message(raw: str | bytes) -> ClientMessage:
@@ -88,9 +96,12 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         if not isinstance(on, bool):
             raise ProtocolError("bad_message", "speech needs a boolean 'on'")
         return SpeechMessage(on)
+    if kind == "snapshot":
+        return SnapshotMessage()
     raise ProtocolError(
         "unknown_type",
-        f"unknown message type {str(kind)[:40]!r}; expected vocabulary, tap, mode or speech",
+        f"unknown message type {str(kind)[:40]!r}; "
+        "expected vocabulary, tap, mode, speech or snapshot",
     )
 
 

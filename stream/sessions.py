@@ -138,6 +138,13 @@ class EngineLike(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
 
+class Snapshotter(Protocol):
+    """Saves a session's current picture (`stream.snapshots.SnapshotTaker` fits); refuses with
+    `protocol.ProtocolError` (its code goes back in the `error` reply)."""
+
+    async def take(self, session: Session) -> Any: ...  # the saved snapshot, with an `id`
+
+
 # ------------------------------------------------------------------------------- settings
 
 
@@ -229,6 +236,7 @@ _MESSAGE_TYPES: Mapping[type, str] = {
     protocol.TapMessage: "tap",
     protocol.ModeMessage: "mode",
     protocol.SpeechMessage: "speech",
+    protocol.SnapshotMessage: "snapshot",
 }
 
 
@@ -261,6 +269,8 @@ class Session:
         self.frames_in = 0
         self.results = 0
         self.latest: EngineResult | None = None
+        self.latest_frame: SharedFrame | None = None  # the newest camera frame (for snapshots)
+        self.snapshots: Snapshotter | None = None  # set by the registry; None: no snapshots
         self.paused = False
         self.speech = True
         self.closed = False
@@ -339,6 +349,7 @@ class Session:
             self.out_track.stop()
         self.mailbox.close()
         self.latest = None
+        self.latest_frame = None
         self.metrics.sessions_closed.labels(reason=reason).inc()
         log.info(
             "session %s closed: %s%s (%.1f s, %d frames in, %d out, %d results)",
@@ -408,7 +419,7 @@ class Session:
         self.last_frame_at = time.monotonic()
         self.frames_in += 1
         self.metrics.frames_in.inc()
-        shared = SharedFrame(frame)
+        shared = self.latest_frame = SharedFrame(frame)
         try:
             # the engine calls shared.rgb in its own thread: no pixel work on the loop
             self.engine.submit(self.id, shared.rgb)
@@ -609,6 +620,25 @@ class Session:
         elif isinstance(message, protocol.SpeechMessage):
             self.speech = message.on  # the room's mute wins while it lasts
             self.engine.set_speech(self.id, message.on and not self.room_muted)
+        elif isinstance(message, protocol.SnapshotMessage):
+            self._spawn(self._snapshot(), "snapshot")
+
+    async def _snapshot(self) -> None:
+        """Save the picture now (only ever on a press); reply `snapshot_saved` or `error`."""
+        if self.snapshots is None:
+            self._reply_error("snapshots_off", "this server does not keep snapshots")
+            return
+        try:
+            saved = await self.snapshots.take(self)
+        except protocol.ProtocolError as exc:
+            self._reply_error(exc.code, str(exc))
+            return
+        except Exception:
+            self.metrics.errors.labels(kind="snapshot").inc()
+            log.exception("session %s: saving a snapshot failed", self.id)
+            self._reply_error("internal", "the server could not save the photo")
+            return
+        self.send("snapshot_saved", id=saved.id)
 
     # -- stats -------------------------------------------------------------------------------------
 
@@ -681,6 +711,7 @@ class SessionRegistry:
         self.settings = settings
         self.metrics = metrics
         self.executor: Executor | None = None  # the overlay thread pool, set by the app
+        self.snapshots: Snapshotter | None = None  # given to every new session
         self._sessions: dict[str, Session] = {}
 
     def __len__(self) -> int:
@@ -714,6 +745,7 @@ class SessionRegistry:
         session = Session(
             pc, engine, self.settings, self.metrics, self.executor, room=room, role=role, peer=peer
         )
+        session.snapshots = self.snapshots
         session.when_closed(self._forget)
         self._sessions[session.id] = session
         self.metrics.sessions_opened.inc()

@@ -11,6 +11,7 @@ from visionanything.commands import (
     bench,
     bench_workers,
     clip,
+    eval,
     loadtest,
     segment,
     serve,
@@ -19,7 +20,7 @@ from visionanything.commands import (
     worker,
 )
 
-COMMANDS = (bench, bench_workers, clip, loadtest, segment, serve, teacher, weights, worker)
+COMMANDS = (bench, bench_workers, clip, eval, loadtest, segment, serve, teacher, weights, worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

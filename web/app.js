@@ -120,6 +120,15 @@ function applyPause(paused, tell) {
   if (tell) send({ type: "mode", mode: paused ? "pause" : "live" });
 }
 
+// 📸: the server saves the picture as it is now (with its labels) to the teacher's library
+byId("snapshot").addEventListener("click", () => {
+  if (controller.state !== State.LIVE) {
+    toast.show("📷 Start the camera first");
+    return;
+  }
+  if (send({ type: "snapshot" })) toast.show("📸 Saving the photo…");
+});
+
 const statsToggle = bindToggle(byId("stats-toggle"), {
   label: "Show numbers",
   initial: loadSetting("stats", false),
@@ -186,6 +195,9 @@ function onMessage(text) {
       break;
     case "room":
       renderRoom(message);
+      break;
+    case "snapshot_saved":
+      toast.show("📸 Photo saved for your teacher");
       break;
     case "error":
       toast.show(`⚠️ ${String(message.message || message.code || "error")}`, { kind: "error" });

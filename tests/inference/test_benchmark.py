@@ -91,12 +91,14 @@ def test_detector_flops_grow_with_the_input(
 def test_pipeline_comparison_returns_both_rates(models: Models, frames: list[np.ndarray]) -> None:
     settings = BenchSettings(pipeline_detector_size=128, max_objects=3, box_threshold=0.0)
     lines: list[str] = []
-    result = compare_pipelines(models, frames, 15.0, settings, progress=lines.append)
+    # 30 frames at 7.5 fps: a 4 s window, so even a loaded 2-core machine (one naive frame took
+    # over 2 s in a CI run beside other jobs) finishes a frame of each pipeline inside it
+    result = compare_pipelines(models, frames, 7.5, settings, progress=lines.append)
     for pipeline in (result.scheduled, result.naive):
-        assert pipeline.seconds == pytest.approx(2.0)
+        assert pipeline.seconds == pytest.approx(4.0)
         assert pipeline.frames_offered == 30
         assert pipeline.results >= 1, pipeline
-        assert pipeline.results_per_s == pytest.approx(pipeline.results / 2.0, abs=1e-3)
+        assert pipeline.results_per_s == pytest.approx(pipeline.results / 4.0, abs=1e-3)
         assert pipeline.keyframes >= 1 and pipeline.detect_ms_mean is not None
         assert pipeline.objects_mean <= 3
         assert 0 <= pipeline.frames_skipped < 30

@@ -4,6 +4,10 @@ For each image it writes NAME.overlay.png (what a person wants to look at), NAME
 value per object, 0 = background) and NAME.json (schema:
 inference/schemas/segment_result.schema.json).
 An unreadable image is reported and skipped; the exit status is 1 if any image failed.
+
+`--mode everything` segments every object from a point grid (inference/everything.py) and names
+it from --find where the detector sees it, else "something". `--export coco,masks,trimap` adds
+NAME.coco.json, NAME.mask<i>-<label>.png and NAME.trimap<i>-<label>.png (inference/exports.py).
 """
 
 from __future__ import annotations
@@ -15,15 +19,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import numpy.typing as npt
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from inference.checkpoints import CheckpointError, Manifest
-from inference.detections import Detections
 from inference.device import DeviceError, resolve_device
+from inference.exports import DEFAULT_TRIMAP_BAND, parse_exports, write_exports
 from inference.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
+from inference.grounded_segmentation import SCHEMA_ID, label_map_of
 from inference.labels import describe_object, say_objects
 from inference.lighting import LightingSettings
 from inference.models import load_models
@@ -36,7 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("visionanything.segment")
 
-SCHEMA_ID = "visionanything.segment/1"
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -65,14 +68,58 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_MAX_SIDE,
         help="larger images are downscaled to this longest side first",
     )
+    parser.add_argument(
+        "--mode",
+        choices=("find", "everything"),
+        default="find",
+        help="find: only the named things; everything: every object from a point grid, "
+        'named from --find where the detector sees them, else "something"',
+    )
+    parser.add_argument(
+        "--points-per-side", type=int, default=16, help="everything: point grid side (16 → 256)"
+    )
+    parser.add_argument(
+        "--pred-iou-threshold",
+        type=float,
+        default=0.88,
+        help="everything: keep masks whose predicted IoU is at least this",
+    )
+    parser.add_argument(
+        "--stability-threshold",
+        type=float,
+        default=0.95,
+        help="everything: keep masks whose stability score is at least this",
+    )
+    parser.add_argument(
+        "--export",
+        default="",
+        help="extra outputs, comma-separated: coco (NAME.coco.json, RLE masks), masks "
+        "(NAME.mask<i>-<label>.png), trimap (NAME.trimap<i>-<label>.png)",
+    )
+    parser.add_argument(
+        "--trimap-band",
+        type=int,
+        default=DEFAULT_TRIMAP_BAND,
+        metavar="PX",
+        help="width of the trimap's unknown band along each contour, in pixels",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from inference.detector import DetectorSettings
+    from inference.everything import EverythingSettings
 
     try:
         vocabulary = parse_vocabulary(args.find)
+        args.exports = parse_exports(args.export)
+        if not 0 <= args.trimap_band <= 1000:
+            raise ValueError(f"--trimap-band {args.trimap_band} must lie in 0..1000")
+        args.everything = EverythingSettings(
+            points_per_side=args.points_per_side,
+            iou_threshold=args.pred_iou_threshold,
+            stability_threshold=args.stability_threshold,
+        )
         device = resolve_device(args.device)
         if not 64 <= args.detector_size <= 2048:
             raise ValueError(f"--detector-size {args.detector_size} must lie in 64..2048")
@@ -144,7 +191,9 @@ def _segment_one(
     with timer.stage("load_image"):
         image = read_image(path, max_side=args.max_side)
     frame = image.pixels
-    result = segment_image(models, frame, vocabulary, lighting, timer)
+    result = segment_image(
+        models, frame, vocabulary, lighting, timer, mode=args.mode, everything=args.everything
+    )
     detections = result.detections
     pairs = list(zip(detections.labels, detections.scores.tolist(), strict=True))
     phrases = [say_objects([pair]) for pair in pairs]
@@ -197,22 +246,22 @@ def _segment_one(
     with timer.stage("write"):
         _write_png(outputs["overlay"], overlay, weights_note)
         _write_png(outputs["masks"], label_map, weights_note)
+        if args.exports:
+            written = write_exports(
+                detections,
+                args.out,
+                name,
+                args.exports,
+                file_name=path.name,
+                vocabulary=vocabulary,
+                trimap_band=args.trimap_band,
+            )
+            log.info("  exported %s", ", ".join(p for paths in written.values() for p in paths))
     report["timings_ms"] = timer.rounded() | {
         "total": round((time.perf_counter() - started) * 1000.0, 1)
     }
     Path(report["outputs"]["json"]).write_text(json.dumps(report, indent=2) + "\n")
     return report
-
-
-def label_map_of(detections: Detections) -> npt.NDArray[np.uint8] | npt.NDArray[np.uint16]:
-    """(H, W) with object i painted as i + 1; where masks overlap, the smaller object wins."""
-    if detections.masks is None:
-        raise ValueError("detections have no masks")
-    dtype = np.uint8 if len(detections) < 256 else np.uint16
-    label_map = np.zeros(detections.masks.shape[1:], dtype=dtype)
-    for i in np.argsort(-detections.mask_areas, kind="stable"):
-        label_map[detections.masks[i]] = i + 1
-    return label_map
 
 
 def _write_png(path: Path, pixels: npt.NDArray[Any], weights: str) -> None:

@@ -4,6 +4,10 @@
  * the spoken phrase as a caption, and speaks it when the teacher turned projector speech on and
  * someone pressed "Sound on" here (browsers speak only after a click). It sends nothing that
  * changes the room. body[data-state]: connecting | waiting | live | ended | missing | offline.
+ *
+ * 📸 Photo is a teacher action, not a viewer's: it shows only when this room's teacher is logged
+ * in on this browser (the room is in GET /api/rooms), and it asks the server over HTTP
+ * (POST /api/rooms/CODE/snapshot) to save the presenting phone's picture to the library.
  */
 import { postOffer, waitForIceGathering, OfferRejectedError } from "./signalling.js";
 
@@ -104,6 +108,44 @@ async function watch() {
   }
 }
 
+async function offerSnapshots() {
+  let mine = false;
+  try {
+    const response = await fetch("/api/rooms", { credentials: "same-origin", cache: "no-store" });
+    if (!response.ok) return; // not a teacher on this browser: no button
+    const { rooms } = await response.json();
+    mine = Array.isArray(rooms) && rooms.some((room) => room.code === code);
+  } catch {
+    return;
+  }
+  const button = /** @type {HTMLButtonElement} */ ($("snap"));
+  button.hidden = !mine;
+  if (!mine) return;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    let text = "⚠️ Not saved";
+    try {
+      const response = await fetch(`/api/rooms/${encodeURIComponent(code)}/snapshot`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: "{}",
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+      const data = await response.json().catch(() => null);
+      if (response.ok) text = "✅ Saved";
+      else if (data && data.error) text = `⚠️ ${String(data.error).slice(0, 60)}`;
+    } catch {
+      text = "⚠️ Offline";
+    }
+    button.textContent = text;
+    setTimeout(() => {
+      button.textContent = "📸 Photo";
+      button.disabled = false;
+    }, 2000);
+  });
+}
+
 $("qr").setAttribute("src", `/api/rooms/${encodeURIComponent(code)}/qr.png`);
 $("join-code").textContent = code;
 $("sound").addEventListener("click", () => {
@@ -112,3 +154,4 @@ $("sound").addEventListener("click", () => {
   if ("speechSynthesis" in window) speechSynthesis.speak(new SpeechSynthesisUtterance(""));
 });
 watch();
+offerSnapshots();
