@@ -23,6 +23,8 @@ import numpy.typing as npt
 
 from inference.detections import Detections
 from inference.detector import Detector, VocabularyTooLongError
+from inference.everything import EverythingSettings, segment_everything
+from inference.segmenter import Segmenter
 from inference.vocabulary import VocabularyError
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ class DetectionJob:
     purpose: JobPurpose = "keyframe"
     track_id: int | None = None
     generation: int = 0  # the session's vocabulary generation: stale answers are ignored
+    everything: bool = False  # segment everything and name it (keyframes of "everything" mode)
     submitted_at: float = field(default_factory=time.monotonic)
 
 
@@ -101,8 +104,19 @@ class DetectionBroker(Protocol):
 class InProcessBroker:
     """A daemon thread running `detector.detect` on one job at a time."""
 
-    def __init__(self, detector: Detector, *, max_age_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        *,
+        max_age_s: float = 10.0,
+        segmenter: Segmenter | None = None,
+        everything: EverythingSettings | None = None,
+    ) -> None:
         self.detector = detector
+        # "everything" keyframes need the segmenter too: its embed/decode keep no state, so
+        # this thread may call them beside the engine's worker
+        self.segmenter = segmenter
+        self.everything = everything or EverythingSettings(points_per_side=8)
         self.max_age_s = max_age_s
         self._queue: OrderedDict[tuple[str, JobPurpose], DetectionJob] = OrderedDict()
         self._running: DetectionJob | None = None
@@ -191,12 +205,25 @@ class InProcessBroker:
             return DetectionOutcome(job, None, f"dropped: job {age:.1f} s old", 0.0, "dropped")
         started = time.perf_counter()
         try:
-            (found,) = self.detector.detect(
-                [job.frame],
-                job.vocabulary,
-                box_threshold=job.box_threshold,
-                text_threshold=job.text_threshold,
-            )
+            if job.everything and self.segmenter is not None:
+                everything = segment_everything(
+                    self.segmenter,
+                    self.detector,
+                    job.frame,
+                    job.vocabulary,
+                    settings=self.everything,
+                    box_threshold=job.box_threshold,
+                    text_threshold=job.text_threshold,
+                )
+                # the boxes become tracks; the per-frame segmenter draws their masks
+                found = Detections(everything.boxes, everything.scores, everything.labels)
+            else:
+                (found,) = self.detector.detect(
+                    [job.frame],
+                    job.vocabulary,
+                    box_threshold=job.box_threshold,
+                    text_threshold=job.text_threshold,
+                )
         except Exception as exc:  # one bad job must not kill the detector thread
             code = error_code_for(exc)
             text = str(exc)  # the vocabulary errors are meant for the phone as they are

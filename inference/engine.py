@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from inference.broker import DetectionBroker, DetectionJob, DetectionOutcome, InProcessBroker
 from inference.detections import Detections
+from inference.everything import EverythingSettings
 from inference.frames import check_frame, fit_within
 from inference.labels import (
     Announcer,
@@ -79,6 +80,10 @@ class EngineSettings:
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     announcer: AnnouncerSettings = field(default_factory=AnnouncerSettings)
     default_vocabulary: tuple[str, ...] = DEFAULT_VOCABULARY
+    # "everything" keyframes: a small grid, so a CPU answers in seconds (16×16 takes ~15 s)
+    everything: EverythingSettings = field(
+        default_factory=lambda: EverythingSettings(points_per_side=8)
+    )
 
     @classmethod
     def for_device(cls, device_type: str, **changes: Any) -> EngineSettings:
@@ -154,6 +159,7 @@ class _Requests:
     vocabulary: tuple[str, ...] | None = None
     speech: bool | None = None
     paused: bool | None = None
+    everything: bool | None = None
     taps: list[tuple[float, float]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -161,6 +167,7 @@ class _Requests:
             self.vocabulary is not None
             or self.speech is not None
             or self.paused is not None
+            or self.everything is not None
             or self.taps
         )
 
@@ -183,6 +190,7 @@ class _Session:
     frame_index: int = 0
     paused: bool = False
     speech: bool = True
+    everything: bool = False  # keyframes segment everything instead of finding the words
     taps: list[tuple[float, float]] = field(default_factory=list)
     key_thumb: npt.NDArray[np.float32] | None = None
     key_time: float = float("-inf")
@@ -227,7 +235,9 @@ class Engine:
     ) -> None:
         self.models = models
         self.settings = settings or EngineSettings()
-        self.broker: DetectionBroker = broker or InProcessBroker(models.detector)
+        self.broker: DetectionBroker = broker or InProcessBroker(
+            models.detector, segmenter=models.segmenter, everything=self.settings.everything
+        )
         self.broker.set_listener(self._wake_up)
         self._sessions: dict[str, _Session] = {}
         self._order: deque[str] = deque()  # round-robin order
@@ -386,6 +396,11 @@ class Engine:
     def set_speech(self, session_id: str, on: bool) -> None:
         self._request(session_id, speech=on)
 
+    def set_everything(self, session_id: str, on: bool) -> None:
+        """Keyframes segment everything (named by the words where they overlap) or, off, find
+        the words; applied by the worker on its next cycle."""
+        self._request(session_id, everything=on)
+
     def _request(self, session_id: str, **changes: Any) -> None:
         with self._lock:
             requests = self._session(session_id).requests
@@ -411,6 +426,9 @@ class Engine:
                 "vocabulary": list(requested.vocabulary or s.vocabulary),
                 "lighting": dict(s.last_lighting),
                 "paused": s.paused if requested.paused is None else requested.paused,
+                "everything": (
+                    s.everything if requested.everything is None else requested.everything
+                ),
             }
 
     def stats(self) -> dict[str, Any]:
@@ -494,6 +512,9 @@ class Engine:
             session.speech = requests.speech
         if requests.paused is not None:
             session.paused = requests.paused
+        if requests.everything is not None and requests.everything != session.everything:
+            session.everything = requests.everything
+            session.key_wanted = True  # show the new mode at once
         session.taps.extend(requests.taps)
         del session.taps[:-MAX_PENDING_TAPS]
 
@@ -602,6 +623,7 @@ class Engine:
                 box_threshold=float(thresholds["box"]),
                 text_threshold=float(thresholds["text"]),
                 generation=session.generation,
+                everything=session.everything,
             )
         )
         session.key_thumb, session.key_time, session.key_wanted = thumb, now, False

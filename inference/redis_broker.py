@@ -136,6 +136,7 @@ class RedisBroker:
         self._lock = threading.Condition()
         self._listener: Callable[[], None] | None = None
         self._closed = False
+        self._warned_everything = False
         self._down_since: float | None = None
         self._last_error = ""
         self.counters = BrokerCounters()
@@ -170,6 +171,10 @@ class RedisBroker:
         self._listener = listener
 
     def submit(self, job: DetectionJob) -> None:
+        if job.everything and not self._warned_everything:
+            # workers hold a detector, not a segmenter: their answer finds the words
+            self._warned_everything = True
+            log.warning("'everything' keyframes run as word-finding on remote workers")
         key = (job.session_id, job.purpose)
         with self._lock:
             self._queue.pop(key, None)

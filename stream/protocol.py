@@ -3,7 +3,10 @@
 client → server
   {"type": "vocabulary", "words": "cat, cup"}   or   {"type": "vocabulary", "theme": "animals"}
   {"type": "tap", "x": 0.42, "y": 0.61}          normalised to the video (0..1, origin top left)
-  {"type": "mode", "mode": "live" | "pause"}     pause freezes the overlay and speech
+  {"type": "mode", "mode": "live" | "pause" | "everything"}
+                                                 pause freezes the overlay and speech;
+                                                 everything segments everything on keyframes
+                                                 (named by the words where they overlap)
   {"type": "speech", "on": true | false}
   {"type": "snapshot"}                           save the picture now to the teacher's library
 server → client (every message carries "v": 1 and "type")
@@ -52,7 +55,7 @@ class TapMessage:
 
 @dataclass(frozen=True)
 class ModeMessage:
-    mode: Literal["live", "pause"]
+    mode: Literal["live", "pause", "everything"]
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,8 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         return TapMessage(_unit(message, "x"), _unit(message, "y"))
     if kind == "mode":
         mode = message.get("mode")
-        if mode not in ("live", "pause"):
-            raise ProtocolError("bad_message", "mode must be 'live' or 'pause'")
+        if mode not in ("live", "pause", "everything"):
+            raise ProtocolError("bad_message", "mode must be 'live', 'pause' or 'everything'")
         return ModeMessage(mode)
     if kind == "speech":
         on = message.get("on")

@@ -133,6 +133,8 @@ class EngineLike(Protocol):
 
     def set_speech(self, session_id: str, on: bool) -> None: ...
 
+    def set_everything(self, session_id: str, on: bool) -> None: ...
+
     def session_stats(self, session_id: str) -> dict[str, Any]: ...
 
     def stats(self) -> dict[str, Any]: ...
@@ -614,6 +616,8 @@ class Session:
         elif isinstance(message, protocol.ModeMessage):
             self.paused = message.mode == "pause"
             self.engine.set_paused(self.id, self.paused)
+            if not self.paused:  # "live" finds the words, "everything" segments everything
+                self.engine.set_everything(self.id, message.mode == "everything")
             if self.paused and self._objects_timer is not None:
                 self._objects_timer.cancel()
                 self._objects_timer = None

@@ -117,7 +117,22 @@ function applyPause(paused, tell) {
   speaker.setPaused(paused);
   chipBoard.setFrozen(paused);
   document.body.dataset.paused = String(paused);
-  if (tell) send({ type: "mode", mode: paused ? "pause" : "live" });
+  if (tell) send({ type: "mode", mode: liveMode(paused) });
+}
+
+// ✨: outline everything in the picture, named where the words match ("something" elsewhere)
+const everythingToggle = bindToggle(byId("everything"), {
+  label: "Show me everything",
+  initial: false,
+  on: { text: "✨", label: "Showing everything: tap to find the words" },
+  off: { text: "✨", label: "Show me everything" },
+  onChange: () => send({ type: "mode", mode: liveMode(pauseToggle.value) }),
+});
+
+/** @param {boolean} paused @returns {"pause" | "everything" | "live"} the `mode` to send */
+function liveMode(paused) {
+  if (paused) return "pause";
+  return everythingToggle.value ? "everything" : "live";
 }
 
 // 📸: the server saves the picture as it is now (with its labels) to the teacher's library
@@ -225,7 +240,7 @@ function onOpen() {
   // in a classroom room the teacher's words apply: this page's saved words are not sent
   const vocabulary = query.get("room") ? null : picker.message();
   if (vocabulary) send(vocabulary);
-  if (pauseToggle.value) send({ type: "mode", mode: "pause" });
+  if (pauseToggle.value || everythingToggle.value) send({ type: "mode", mode: liveMode(pauseToggle.value) });
 }
 
 // ---- video ----------------------------------------------------------------------------------

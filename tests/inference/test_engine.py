@@ -16,6 +16,7 @@ from inference.broker import DetectionJob, DetectionOutcome, InProcessBroker
 from inference.detections import Detections
 from inference.detector import build_random_detector
 from inference.engine import Engine, EngineSettings
+from inference.everything import EverythingSettings
 from inference.labels import AnnouncerSettings
 from inference.lighting import LightingSettings
 from inference.models import Models
@@ -277,5 +278,47 @@ def test_a_batch_of_sessions_is_segmented_together(models: Models) -> None:
         a.wait_for(lambda items: any(r.objects for r in items))
         b.wait_for(lambda items: any(r.objects for r in items))
         assert a.items[-1].frame_size != b.items[-1].frame_size
+    finally:
+        engine.stop()
+
+
+def test_everything_mode_segments_everything_on_keyframes(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`set_everything(True)`: the next keyframe runs segment-everything (point grid, named by
+    the words where they overlap, "something" elsewhere) and its masks' boxes become the
+    tracked objects; off again, keyframes find the words."""
+    import inference.broker as broker_module
+
+    calls: list[int] = []
+    real = broker_module.segment_everything
+
+    def counted(*args: object, **kwargs: object) -> Detections:
+        found = real(*args, **kwargs)  # type: ignore[arg-type]
+        calls.append(len(found))
+        return found
+
+    monkeypatch.setattr(broker_module, "segment_everything", counted)
+    # random weights: open the filters so random masks survive (the defaults would drop them)
+    loose = EverythingSettings(points_per_side=4, iou_threshold=0.0, stability_threshold=0.0)
+    engine = Engine(models, _settings(everything=loose))
+    engine.start()
+    try:
+        results = Results(timeout_s=60)
+        session = engine.open_session(results, ["cup"])
+        engine.set_everything(session, True)
+        assert engine.session_stats(session)["everything"] is True
+        feeder = threading.Thread(target=_stream, args=(engine, session, data.coffee(), 90, 15))
+        feeder.start()
+        results.wait_for(lambda items: bool(calls) and any(r.objects for r in items))
+        feeder.join()
+        labels = {o["label"] for r in results.items for o in r.objects}
+        assert labels and labels <= {"cup", "something"}, labels
+        assert calls[0] >= 1
+        engine.set_everything(session, False)
+        mark = len(calls)
+        _stream(engine, session, data.coffee(), 30)
+        assert len(calls) == mark, "off again: keyframes only find the words"
+        assert engine.session_stats(session)["everything"] is False
     finally:
         engine.stop()

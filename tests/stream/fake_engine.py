@@ -181,6 +181,11 @@ class FakeEngine:
             self._session(session_id).speech = on
         self.calls.append(("speech", session_id, on))
 
+    def set_everything(self, session_id: str, on: bool) -> None:
+        with self._lock:
+            self._session(session_id)
+        self.calls.append(("everything", session_id, on))
+
     def session_stats(self, session_id: str) -> dict[str, Any]:
         with self._lock:
             s = self._session(session_id)

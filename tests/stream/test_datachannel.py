@@ -99,6 +99,14 @@ def test_pause_stops_objects_and_speech_until_live_again() -> None:
                 client.send({"type": "mode", "mode": "live"})
                 await client.wait_until(lambda: len(client.of_type("objects")) > objects, 5)
                 assert ("paused", session.id, False) in engine.calls
+                assert engine.calls[-1] == ("everything", session.id, False)
+
+                # "everything": live, and keyframes segment everything
+                client.send({"type": "mode", "mode": "everything"})
+                await client.wait_until(
+                    lambda: ("everything", session.id, True) in engine.calls, timeout=5
+                )
+                assert not session.paused
             finally:
                 await client.close()
 

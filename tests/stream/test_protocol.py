@@ -28,6 +28,7 @@ ACCEPTED: list[tuple[Any, object]] = [
     ({"type": "tap", "x": 0.42, "y": 0.61, "extra": "ignored"}, TapMessage(0.42, 0.61)),
     ({"type": "mode", "mode": "pause"}, ModeMessage("pause")),
     ({"type": "mode", "mode": "live"}, ModeMessage("live")),
+    ({"type": "mode", "mode": "everything"}, ModeMessage("everything")),
     ({"type": "speech", "on": False}, SpeechMessage(False)),
 ]
 
