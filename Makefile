@@ -50,3 +50,10 @@ weights: setup
 
 clean:
 	rm -rf $(VENV) $(OUT) .mypy_cache .ruff_cache .pytest_cache
+
+# Fuzzing (tests/fuzz, Hypothesis): 10,000 random cases per target; prints the counts at the end.
+# `make test` runs the same targets with 200 fixed-seed cases each.
+FUZZ_EXAMPLES ?= 10000
+.PHONY: fuzz
+fuzz: setup
+	VA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -q

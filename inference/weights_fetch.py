@@ -60,7 +60,8 @@ class FetchResult:
 
 
 class UrlRefusedError(ValueError):
-    """A URL (or a redirect target) is malformed or uses a scheme other than http(s)."""
+    """A URL (or a redirect target) is malformed or uses a scheme other than http(s), or a
+    redirect goes from https down to http."""
 
 
 class _FatalDownloadError(Exception):
@@ -77,7 +78,8 @@ class _RetryableDownloadError(Exception):
 
 
 class _HttpOnlyRedirectHandler(urllib.request.HTTPRedirectHandler):
-    """Follows redirects like urllib does, except to anything that is not http(s)."""
+    """Follows redirects like urllib does, except to anything that is not http(s) and from
+    https down to plain http (see `check_redirect`)."""
 
     def redirect_request(
         self,
@@ -88,8 +90,25 @@ class _HttpOnlyRedirectHandler(urllib.request.HTTPRedirectHandler):
         headers: http.client.HTTPMessage,
         newurl: str,
     ) -> urllib.request.Request | None:
-        ensure_http_url(newurl)
+        check_redirect(req.full_url, newurl)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def check_redirect(from_url: str, to_url: str) -> None:
+    """Raise `UrlRefusedError` unless a redirect from `from_url` to `to_url` may be followed.
+
+    The target must be a well-formed http(s) URL (`ensure_http_url`), and a redirect must not
+    leave https for plain http: that would let anyone on the path tamper with the download (an
+    unpinned file has no sha256 to catch it). http to https, and https to https, are fine.
+    """
+    ensure_http_url(to_url)
+    source = urllib.parse.urlsplit(from_url).scheme.lower()
+    target = urllib.parse.urlsplit(to_url).scheme.lower()
+    if source == "https" and target != "https":
+        raise UrlRefusedError(
+            f"refusing the redirect from {from_url!r} to {to_url!r}: "
+            "it downgrades https to plain http"
+        )
 
 
 def ensure_http_url(url: str) -> None:

@@ -29,6 +29,7 @@ from stream.photo_api import PhotoSettings, install_photo_api
 from stream.room_api import install_room_api
 from stream.room_store import MemoryRoomStore, RoomStore
 from stream.rooms import ROOMS_KEY, RoomHub
+from stream.security import install as install_security
 from stream.sessions import EngineLike, SessionRegistry, SessionSettings
 from stream.signalling import OfferEndpoint
 from stream.snapshot_api import install_snapshots
@@ -51,6 +52,8 @@ class ServerConfig:
     max_sessions       open sessions at most; more offers get 503 + Retry-After
     max_offer_bytes    request bodies larger than this get 413
     offers_per_minute  per client address; 0 disables the limit
+    sessions_per_address  open phone sessions per client address; more get 429 (0: no limit)
+    viewers_per_address   open viewers (class screens) per client address, counted apart
     render_threads     threads drawing overlays for all sessions
     max_viewers        screens watching rooms at most (an encoder each, no model time)
     max_rooms          rooms open at once
@@ -68,6 +71,8 @@ class ServerConfig:
     max_sessions: int = 4
     max_offer_bytes: int = 64 * 1024
     offers_per_minute: int = 30
+    sessions_per_address: int = 2
+    viewers_per_address: int = 8
     negotiation_timeout_s: float = 15.0
     retry_after_s: int = 5
     render_threads: int = 2
@@ -91,6 +96,8 @@ class ServerConfig:
             )
         if self.render_threads < 1:
             raise ValueError(f"render_threads must be at least 1, got {self.render_threads}")
+        if self.sessions_per_address < 0 or self.viewers_per_address < 0:
+            raise ValueError("sessions_per_address and viewers_per_address must be 0 or more")
 
 
 class EngineSlot:
@@ -157,6 +164,7 @@ def create_app(
     metrics.read_live(registry.live_numbers, slot.stats, slot.readiness)
 
     app = web.Application(client_max_size=config.max_offer_bytes)
+    install_security(app, config.web_dir)  # headers and bounded errors on every answer
     app[CONFIG_KEY] = config
     app[ENGINE_KEY] = slot
     app[SESSIONS_KEY] = registry
@@ -170,6 +178,8 @@ def create_app(
         metrics,
         max_body_bytes=config.max_offer_bytes,
         offers_per_minute=config.offers_per_minute,
+        sessions_per_address=config.sessions_per_address,
+        viewers_per_address=config.viewers_per_address,
         negotiation_timeout_s=config.negotiation_timeout_s,
         retry_after_s=config.retry_after_s,
         rooms=rooms,

@@ -7,7 +7,8 @@ counters, the sessions' measured frame rates) are read at scrape time by a custo
 instead of being copied into gauges on every frame.
 
 None of these handlers touches the models or waits for the engine: `/healthz` must answer at
-once even while every model thread is busy.
+once even while every model thread is busy. `/readyz` reasons are redacted: a filesystem path
+(e.g. in a model-loading error) is cut to its file name and a URL's credentials are masked.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
+
+from stream.security import redact
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ class StreamMetrics:
         self.offers_rejected = Counter(
             f"{PREFIX}_offers_rejected",
             "Offers refused, by reason (bad_request, too_large, starting, full, rate_limited, "
-            "negotiation)",
+            "address_limit, cross_site, media_type, negotiation)",
             ["reason"],
             registry=r,
         )
@@ -208,10 +211,12 @@ def health_routes(metrics: StreamMetrics, readiness: Callable[[], Readiness]) ->
     async def readyz(_: web.Request) -> web.Response:
         state = readiness()
         if state.ready and state.degraded:
-            return web.json_response({"status": "degraded", "reason": state.degraded})
+            return web.json_response({"status": "degraded", "reason": redact(state.degraded)})
         if state.ready:
             return web.json_response({"status": "ready"})
-        return web.json_response({"status": "not ready", "reason": state.reason}, status=503)
+        return web.json_response(
+            {"status": "not ready", "reason": redact(state.reason)}, status=503
+        )
 
     async def prometheus(_: web.Request) -> web.Response:
         response = web.Response(body=metrics.render())

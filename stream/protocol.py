@@ -80,8 +80,8 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         )
     try:
         message = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError("bad_json", f"message is not valid JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits, nesting
+        raise ProtocolError("bad_json", f"message is not valid JSON: {str(exc)[:200]}") from exc
     if not isinstance(message, dict):
         raise ProtocolError("bad_message", "message must be a JSON object with a 'type'")
     kind = message.get("type")

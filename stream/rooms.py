@@ -63,6 +63,9 @@ class LiveRoom:
     phones: dict[str, RoomPhone] = field(default_factory=dict)  # in joining order
     viewers: dict[str, RoomMember] = field(default_factory=dict)
     presenting: str | None = None  # the phone whose frames the feed shows now
+    # the presenter's last `objects`: phones send them only when they change, so a screen
+    # joining later would otherwise show no labels until the picture changes
+    last_objects: dict[str, Any] | None = None
 
 
 class RoomHub:
@@ -107,6 +110,8 @@ class RoomHub:
         room = self.live(code)
         room.viewers[viewer.id] = viewer
         viewer.send("room", **self._message(room, state))
+        if room.last_objects is not None:
+            viewer.send("objects", essential=False, **room.last_objects)
         return room.relay.subscribe(room.feed, buffered=False)
 
     async def leave(self, code: str, member_id: str) -> None:
@@ -189,6 +194,8 @@ class RoomHub:
         room = self._live.get(code)
         if room is None or room.presenting != phone_id:
             return
+        if kind == "objects":
+            room.last_objects = fields
         for viewer in list(room.viewers.values()):
             viewer.send(kind, essential=kind != "objects", **fields)
 
@@ -208,6 +215,7 @@ class RoomHub:
         track = phone.presenter_track() if phone is not None else None
         room.feed.switch(track)
         room.presenting = phone.id if phone is not None and track is not None else None
+        room.last_objects = None  # another phone's labels
         log.info("room %s: %s presents", room.code, room.presenting or "nobody")
 
     def _apply_to_phones(self, code: str, state: RoomState) -> list[str]:

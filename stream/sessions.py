@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import av
@@ -30,6 +30,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from inference.vocabulary import VocabularyError
 from stream import protocol
 from stream.health import LiveNumbers, StreamMetrics
+from stream.rate_limits import MessageLimits, TokenBucket
 from stream.tracks import (
     AnnotatedVideoTrack,
     FrameMailbox,
@@ -164,6 +165,10 @@ class SessionSettings:
                         (a phone that stops reading must not make us buffer without bound)
     follow_masks        move the newest masks onto every camera frame by optical flow (False:
                         draw them where the model saw them, e.g. to compare in a benchmark)
+    max_frame_size      (long side, short side): larger camera frames are scaled down to fit,
+                        in either orientation, before the engine or the painter sees them
+                        (None: no cap); the outgoing video is built at that size too
+    limits              data-channel rate limits per phone (`stream.rate_limits.MessageLimits`)
     """
 
     idle_timeout_s: float = 20.0
@@ -174,6 +179,8 @@ class SessionSettings:
     max_buffered_bytes: int = 256 * 1024
     close_timeout_s: float = 5.0
     follow_masks: bool = True
+    max_frame_size: tuple[int, int] | None = (1280, 720)
+    limits: MessageLimits = field(default_factory=MessageLimits)
 
     def __post_init__(self) -> None:
         if self.idle_timeout_s <= 0:
@@ -184,6 +191,13 @@ class SessionSettings:
             raise ValueError(f"mailbox_frames must be at least 1, got {self.mailbox_frames}")
         if self.objects_interval_s < 0 or self.stats_interval_s <= 0:
             raise ValueError("objects_interval_s must be >= 0 and stats_interval_s > 0")
+        if self.max_frame_size is not None and not (
+            len(self.max_frame_size) == 2
+            and all(16 <= side <= 8192 for side in self.max_frame_size)
+        ):
+            raise ValueError(
+                f"max_frame_size sides must lie in 16..8192, got {self.max_frame_size}"
+            )
 
 
 def send_message(
@@ -289,6 +303,14 @@ class Session:
         self._objects_pending: EngineResult | None = None
         self._objects_timer: asyncio.TimerHandle | None = None
         self._overlay_errors = 0
+        # data-channel rate limits: every message, vocabulary changes, our `rate_limited` replies
+        limits = settings.limits
+        self._messages_bucket = TokenBucket(limits.messages_per_s, limits.message_burst)
+        self._vocabulary_bucket = TokenBucket(limits.vocabulary_per_s, limits.vocabulary_burst)
+        self._limit_replies = TokenBucket(limits.error_replies_per_s, 1)
+        self._vocabulary_waiting: protocol.VocabularyMessage | None = None
+        self._vocabulary_timer: asyncio.TimerHandle | None = None
+        self.rate_limited = 0  # messages dropped (or vocabulary changes overtaken) by the limits
         self.fps_in = self.fps_out = self.overlay_fps = 0.0
         # in a room: the annotated video goes out through a relay, so the room's screen can
         # read it too; the presenter's messages are copied to the room's viewers
@@ -343,6 +365,10 @@ class Session:
         if self._objects_timer is not None:
             self._objects_timer.cancel()
             self._objects_timer = None
+        if self._vocabulary_timer is not None:
+            self._vocabulary_timer.cancel()
+            self._vocabulary_timer = None
+        self._vocabulary_waiting = None
         current = asyncio.current_task()
         for task in self._tasks:
             if task is not current:
@@ -421,7 +447,7 @@ class Session:
         self.last_frame_at = time.monotonic()
         self.frames_in += 1
         self.metrics.frames_in.inc()
-        shared = self.latest_frame = SharedFrame(frame)
+        shared = self.latest_frame = SharedFrame(frame, self.settings.max_frame_size)
         try:
             # the engine calls shared.rgb in its own thread: no pixel work on the loop
             self.engine.submit(self.id, shared.rgb)
@@ -579,8 +605,24 @@ class Session:
     def _reply_error(self, code: str, message: str) -> None:
         self.send("error", code=code, message=message[:500])
 
+    def _rate_limited(self) -> None:
+        """A message over the limit: dropped and counted; answered `rate_limited` at most once
+        per 1 / error_replies_per_s, and only when the channel is not congested."""
+        self.rate_limited += 1
+        self.metrics.errors.labels(kind="rate_limited").inc()
+        if self._limit_replies.take():
+            self.send(
+                "error",
+                essential=False,
+                code="rate_limited",
+                message="too many messages: some were dropped; slow down",
+            )
+
     def _on_message(self, raw: str | bytes) -> None:
         if self.closed:
+            return
+        if not self._messages_bucket.take():  # before parsing: a flood costs as little as can be
+            self._rate_limited()
             return
         try:
             message = protocol.parse_client_message(raw)
@@ -599,18 +641,7 @@ class Session:
 
     def _apply(self, message: protocol.ClientMessage) -> None:
         if isinstance(message, protocol.VocabularyMessage):
-            try:
-                self.engine.set_vocabulary(self.id, words=message.words, theme=message.theme)
-            except VocabularyError as exc:
-                self.metrics.errors.labels(kind="vocabulary").inc()
-                self._reply_error("bad_vocabulary", str(exc))
-                return
-            except KeyError as exc:  # an unknown theme (the engine names the known ones)
-                self.metrics.errors.labels(kind="vocabulary").inc()
-                text = str(exc.args[0]) if exc.args else f"unknown theme {message.theme!r}"
-                self._reply_error("unknown_theme", text)
-                return
-            self._objects_sent = None  # new words: the next objects go out whatever they are
+            self._change_vocabulary(message)
         elif isinstance(message, protocol.TapMessage):
             self.engine.tap(self.id, message.x, message.y)
         elif isinstance(message, protocol.ModeMessage):
@@ -626,6 +657,52 @@ class Session:
             self.engine.set_speech(self.id, message.on and not self.room_muted)
         elif isinstance(message, protocol.SnapshotMessage):
             self._spawn(self._snapshot(), "snapshot")
+
+    def _change_vocabulary(self, message: protocol.VocabularyMessage) -> None:
+        """New words now, or (over the vocabulary limit) as soon as the bucket allows: the
+        newest change waits, one it overtakes is dropped and counted."""
+        if self._vocabulary_waiting is None and self._vocabulary_bucket.take():
+            self._set_vocabulary(message)
+            return
+        if self._vocabulary_waiting is not None:
+            self.rate_limited += 1
+            self.metrics.errors.labels(kind="rate_limited").inc()
+        self._vocabulary_waiting = message
+        if self._vocabulary_timer is None:
+            wait = self._vocabulary_bucket.wait_s()
+            self._vocabulary_timer = self._loop.call_later(wait, self._flush_vocabulary)
+
+    def _flush_vocabulary(self) -> None:
+        self._vocabulary_timer = None
+        message = self._vocabulary_waiting
+        if message is None or self.closed:
+            return
+        if not self._vocabulary_bucket.take():  # early by a hair: wait the rest
+            self._vocabulary_timer = self._loop.call_later(
+                self._vocabulary_bucket.wait_s(), self._flush_vocabulary
+            )
+            return
+        self._vocabulary_waiting = None
+        try:
+            self._set_vocabulary(message)
+        except Exception:
+            self.metrics.errors.labels(kind="engine_call").inc()
+            log.exception("session %s: applying %r failed", self.id, message)
+            self._reply_error("internal", "the server could not apply that message")
+
+    def _set_vocabulary(self, message: protocol.VocabularyMessage) -> None:
+        try:
+            self.engine.set_vocabulary(self.id, words=message.words, theme=message.theme)
+        except VocabularyError as exc:
+            self.metrics.errors.labels(kind="vocabulary").inc()
+            self._reply_error("bad_vocabulary", str(exc))
+            return
+        except KeyError as exc:  # an unknown theme (the engine names the known ones)
+            self.metrics.errors.labels(kind="vocabulary").inc()
+            text = str(exc.args[0]) if exc.args else f"unknown theme {message.theme!r}"
+            self._reply_error("unknown_theme", text)
+            return
+        self._objects_sent = None  # new words: the next objects go out whatever they are
 
     async def _snapshot(self) -> None:
         """Save the picture now (only ever on a press); reply `snapshot_saved` or `error`."""

@@ -8,18 +8,27 @@ no engine session; it is not counted against the phones' session cap.
 The page sends its offer after ICE gathering has completed (no trickle ICE), so one round trip
 sets everything up.
 
-Refusals are JSON {"error": "..."}: 400 malformed body or an SDP aiortc rejects, 413 body too
-large, 404 an unknown or ended room code, 429 too many offers from one address, 503 +
+Refusals are JSON {"error": "..."} (at most 300 characters): 400 malformed body or an SDP
+aiortc rejects, 403 an Origin header naming another site, 413 body too large, 415 a body that
+is not application/json, 404 an unknown or ended room code, 429 too many offers from one
+address or too many open sessions from it (phones and viewers have caps of their own), 503 +
 Retry-After while the models load or when every session slot is taken. A refused offer leaves
 nothing behind.
+
+Client addresses stay out of the info-level log: sessions know their client by a pseudonym
+(`client-` and 8 hex digits, stable for the process's life), the address itself is logged at
+debug level only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import re
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -31,7 +40,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from stream.health import Readiness, StreamMetrics
 from stream.room_store import normalise_code
 from stream.rooms import RoomHub
+from stream.security import bounded, redact
 from stream.sessions import CapacityError, EngineLike, Session, SessionRegistry, detach
+from stream.teacher_auth import _same_host
 from stream.viewers import ViewerRegistry
 
 log = logging.getLogger(__name__)
@@ -53,7 +64,7 @@ class OfferError(Exception):
 
     def response(self) -> web.Response:
         headers = {"Retry-After": str(self.retry_after_s)} if self.retry_after_s else None
-        return web.json_response({"error": str(self)}, status=self.status, headers=headers)
+        return web.json_response({"error": bounded(str(self))}, status=self.status, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -67,8 +78,10 @@ def parse_offer(body: bytes) -> Offer:
     """Validate the JSON body of an offer; raise OfferError (400) with a clear message."""
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OfferError(400, f"the body is not valid JSON: {exc}", "bad_request") from exc
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits, nesting
+        raise OfferError(
+            400, f"the body is not valid JSON: {str(exc)[:200]}", "bad_request"
+        ) from exc
     if not isinstance(payload, dict):
         raise OfferError(400, "the body must be a JSON object {sdp, type}", "bad_request")
     if payload.get("type") != "offer":
@@ -131,6 +144,30 @@ class RateLimiter:
             self._events.clear()
 
 
+class AddressCounter:
+    """Open connections per client address, each forgotten when its connection closes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # 0: no limit
+        self._open: dict[str, set[str]] = {}
+
+    def full(self, address: str) -> bool:
+        return self.limit > 0 and len(self._open.get(address, ())) >= self.limit
+
+    def add(self, address: str, key: str) -> None:
+        self._open.setdefault(address, set()).add(key)
+
+    def remove(self, address: str, key: str) -> None:
+        keys = self._open.get(address)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._open[address]
+
+    def count(self, address: str) -> int:
+        return len(self._open.get(address, ()))
+
+
 class OfferEndpoint:
     """The `/api/offer` handler and what it needs."""
 
@@ -143,6 +180,8 @@ class OfferEndpoint:
         *,
         max_body_bytes: int,
         offers_per_minute: int = 30,
+        sessions_per_address: int = 2,
+        viewers_per_address: int = 8,
         negotiation_timeout_s: float = 15.0,
         retry_after_s: int = 5,
         rooms: RoomHub | None = None,
@@ -158,6 +197,14 @@ class OfferEndpoint:
         self.negotiation_timeout_s = negotiation_timeout_s
         self.retry_after_s = retry_after_s
         self.limiter = RateLimiter(offers_per_minute, 60.0)
+        self.phones_by_address = AddressCounter(sessions_per_address)
+        self.viewers_by_address = AddressCounter(viewers_per_address)
+        self._pseudonym_key = secrets.token_bytes(16)
+
+    def pseudonym(self, address: str) -> str:
+        """A name for a client address that the logs and the admin page may show."""
+        digest = hmac.new(self._pseudonym_key, address.encode(), hashlib.sha256).hexdigest()
+        return f"client-{digest[:8]}"
 
     async def handle(self, request: web.Request) -> web.Response:
         peer = request.remote or "?"
@@ -179,10 +226,21 @@ class OfferEndpoint:
             return await self._negotiate(offer, engine, peer)
         except OfferError as exc:
             self.metrics.offers_rejected.labels(reason=exc.reason).inc()
-            log.info("offer from %s refused (%d): %s", peer, exc.status, exc)
+            log.info(
+                "offer from %s refused (%d): %s",
+                self.pseudonym(peer),
+                exc.status,
+                bounded(str(exc)),
+            )
+            log.debug("offer refused: %s is %s", self.pseudonym(peer), peer)
             return exc.response()
 
     async def _read(self, request: web.Request, peer: str) -> Offer:
+        origin = request.headers.get("Origin")
+        if origin is not None and not _same_host(origin, request.headers.get("Host")):
+            raise OfferError(403, "cross-site offer refused", "cross_site")
+        if request.content_type != "application/json":
+            raise OfferError(415, "send the offer as application/json", "media_type")
         if not self.limiter.allow(peer):
             raise OfferError(429, "too many offers; try again in a minute", "rate_limited", 60)
         if request.content_length is not None and request.content_length > self.max_body_bytes:
@@ -214,8 +272,18 @@ class OfferEndpoint:
                 503, f"the server is full: {viewers.max_viewers} viewers are watching", "full",
                 self.retry_after_s,
             )  # fmt: skip
+        counter = self.viewers_by_address
+        if counter.full(peer):
+            raise OfferError(
+                429,
+                f"too many screens from this address: {counter.limit} are open",
+                "address_limit",
+                self.retry_after_s,
+            )
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         viewer = viewers.open(pc, code)
+        counter.add(peer, viewer.id)
+        viewer.when_closed(lambda v: counter.remove(peer, v.id))
         answered = False
         try:
             async with asyncio.timeout(self.negotiation_timeout_s):
@@ -252,19 +320,36 @@ class OfferEndpoint:
         engine = self.engine()
         if not state.ready or engine is None:
             raise OfferError(
-                503, state.reason or "starting: loading models", "starting", self.retry_after_s
+                503,
+                redact(state.reason or "starting: loading models"),
+                "starting",
+                self.retry_after_s,
             )
         return engine
 
     async def _negotiate(self, offer: Offer, engine: EngineLike, peer: str) -> web.Response:
         # host candidates only: phones reach us on the LAN, and a STUN server would be one more
         # thing that can stall the answer (aiortc's default is a public one)
+        counter = self.phones_by_address
+        if counter.full(peer):
+            raise OfferError(
+                429,
+                f"too many phones from this address: {counter.limit} sessions are open; "
+                "close one and try again",
+                "address_limit",
+                self.retry_after_s,
+            )
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         try:
-            session = self.registry.open(pc, engine, room=offer.room, role=offer.role, peer=peer)
+            session = self.registry.open(
+                pc, engine, room=offer.room, role=offer.role, peer=self.pseudonym(peer)
+            )
         except CapacityError as exc:
             await pc.close()
             raise OfferError(503, f"the server is full: {exc}", "full", self.retry_after_s) from exc
+        counter.add(peer, session.id)
+        session.when_closed(lambda s: counter.remove(peer, s.id))
+        log.debug("session %s: %s is %s", session.id, session.peer, peer)
         answered = False
         try:
             answer = await self._answer(session, offer)
@@ -304,10 +389,10 @@ class OfferEndpoint:
                     )
                 try:
                     await pc.setLocalDescription(await pc.createAnswer())
-                except Exception as exc:
-                    log.exception("session %s: creating the answer failed", session.id)
+                except Exception as exc:  # aiortc accepted the offer but cannot answer it
+                    log.warning("session %s: creating the answer failed: %r", session.id, exc)
                     raise OfferError(
-                        500, f"could not answer the offer: {_describe(exc)}", "negotiation"
+                        400, f"could not answer the offer: {_describe(exc)}", "bad_request"
                     ) from exc
         except TimeoutError as exc:
             raise OfferError(

@@ -53,6 +53,21 @@ class RenderableResult(Protocol):
     def luma(self) -> npt.NDArray[np.uint8] | None: ...  # (H, W) gray of the result's frame
 
 
+def capped_size(height: int, width: int, max_size: tuple[int, int] | None) -> tuple[int, int]:
+    """(H, W) of a camera frame as the server processes it: at most `max_size` = (long side,
+    short side) in either orientation (1280×720 fits 720×1280 too), aspect kept, both sides even
+    when scaled; the frame's own size when it fits or `max_size` is None."""
+    if max_size is None:
+        return height, width
+    long_max, short_max = max(max_size), min(max_size)
+    scale = min(1.0, long_max / max(height, width), short_max / min(height, width))
+    if scale >= 1.0:
+        return height, width
+    new_height = max(2, int(height * scale) // 2 * 2)
+    new_width = max(2, int(width * scale) // 2 * 2)
+    return new_height, new_width
+
+
 class SharedFrame:
     """One camera frame whose RGB pixels are computed at most once, by whichever thread asks
     first (the engine's worker or an overlay worker).
@@ -60,26 +75,43 @@ class SharedFrame:
     PyAV keeps one swscale context per frame: converting the same `av.VideoFrame` from two
     threads at once would race on it, so the conversion is serialised by a lock and cached.
     Nobody may modify the returned array in place (the engine and the painter share it).
+
+    `max_size` = (long side, short side) caps what the server works on: a larger frame is
+    scaled down inside the same conversion (swscale converts and scales in one pass), so
+    `rgb()`, `luma()` and `copy()` all give at most that size (`height`, `width`), and one
+    phone sending 4K cannot slow the others.
     """
 
-    __slots__ = ("_lock", "_luma", "_rgb", "arrived", "frame")
+    __slots__ = ("_lock", "_luma", "_rgb", "arrived", "frame", "height", "width")
 
-    def __init__(self, frame: av.VideoFrame) -> None:
+    def __init__(self, frame: av.VideoFrame, max_size: tuple[int, int] | None = None) -> None:
         self.frame = frame
         self.arrived = time.perf_counter()  # decoded and handed over by the pump
+        self.height, self.width = capped_size(frame.height, frame.width, max_size)
         self._rgb: RGBArray | None = None
         self._luma: npt.NDArray[np.uint8] | None = None
         self._lock = threading.Lock()
 
+    @property
+    def scaled(self) -> bool:
+        return (self.height, self.width) != (self.frame.height, self.frame.width)
+
     def rgb(self) -> RGBArray:
         with self._lock:
             if self._rgb is None:
-                self._rgb = np.asarray(self.frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+                if self.scaled:
+                    array = self.frame.to_ndarray(
+                        format="rgb24", width=self.width, height=self.height
+                    )
+                else:
+                    array = self.frame.to_ndarray(format="rgb24")
+                self._rgb = np.asarray(array, dtype=np.uint8)
             return self._rgb
 
     def luma(self) -> npt.NDArray[np.uint8]:
         """(H, W) uint8 gray, full range (as cv2's RGB→gray of `rgb()` would give): the Y plane
-        of a YUV frame copied under the lock (no conversion), else the gray of `rgb()`."""
+        of a YUV frame copied under the lock (no conversion; scaled down when capped), else the
+        gray of `rgb()`."""
         with self._lock:
             if self._luma is None:
                 frame = self.frame
@@ -87,6 +119,9 @@ class SharedFrame:
                     plane = frame.planes[0]
                     rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
                     y = np.ascontiguousarray(rows[: frame.height, : frame.width])
+                    if self.scaled:
+                        size = (self.width, self.height)
+                        y = np.asarray(cv2.resize(y, size, interpolation=cv2.INTER_AREA), np.uint8)
                     self._luma = y if frame.format.name.startswith("yuvj") else _LIMITED_TO_FULL[y]
             if self._luma is not None:
                 return self._luma
@@ -99,8 +134,14 @@ class SharedFrame:
         """A new frame with a copy of this one's pixels and its timestamps, made under the lock.
 
         The pass-through for frames with nothing drawn on them: the encoder must never get the
-        shared frame itself, which the engine may be converting (`rgb()`) in its thread.
+        shared frame itself, which the engine may be converting (`rgb()`) in its thread. A
+        capped frame comes back at its capped size (from `rgb()`).
         """
+        if self.scaled:
+            out = av.VideoFrame.from_ndarray(self.rgb(), format="rgb24")
+            out.pts = self.frame.pts
+            out.time_base = self.frame.time_base
+            return out
         with self._lock:
             frame = self.frame
             try:  # its own format: a copy of the planes, no swscale
@@ -230,13 +271,14 @@ class OverlayPainter:
 
     def paint(self, shared: SharedFrame, result: RenderableResult | None) -> av.VideoFrame:
         camera = shared.frame
-        height, width = output_size(camera.height, camera.width, self.output_height)
+        # the processed size: the camera's, or less when the session caps it
+        height, width = output_size(shared.height, shared.width, self.output_height)
         nothing = result is None or not len(result.detections)
         follower = self.follower
         if follower is not None and nothing:
             # remembered, so a result made on this frame can be caught up through the later ones
             follower.observe(shared.luma())
-        if nothing and (height, width) == (camera.height, camera.width):
+        if nothing and (height, width) == (shared.height, shared.width):
             # nothing to draw: a copy of the decoded frame goes back (never the shared frame,
             # which the engine may be converting), sparing two colour conversions
             return shared.copy()
@@ -252,8 +294,8 @@ class OverlayPainter:
             rgb = self.renderer.annotate(rgb, detections, result.texts, opacities)
         out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         # the camera's timestamps: the encoder paces and orders by them
-        out.pts = shared.frame.pts
-        out.time_base = shared.frame.time_base
+        out.pts = camera.pts
+        out.time_base = camera.time_base
         return out
 
     def _place(

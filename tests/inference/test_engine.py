@@ -316,6 +316,11 @@ def test_everything_mode_segments_everything_on_keyframes(
         assert labels and labels <= {"cup", "something"}, labels
         assert calls[0] >= 1
         engine.set_everything(session, False)
+        _stream(engine, session, data.coffee(), 5)  # the worker takes the request
+        deadline = time.monotonic() + 60
+        while engine.broker.pending(session):  # an "everything" keyframe may still be running
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
         mark = len(calls)
         _stream(engine, session, data.coffee(), 30)
         assert len(calls) == mark, "off again: keyframes only find the words"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.client
+import io
 import json
 import random
 import re
 import socket
 import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,8 +19,16 @@ from pathlib import Path
 
 import pytest
 
+from inference import weights_fetch
 from inference.checkpoints import CheckpointError, Manifest, sha256_of
-from inference.weights_fetch import FetchResult, fetch, part_path
+from inference.weights_fetch import (
+    FetchResult,
+    UrlRefusedError,
+    _HttpOnlyRedirectHandler,
+    check_redirect,
+    fetch,
+    part_path,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -100,6 +112,19 @@ def _make_handler(state: LoopbackFileServer) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def server() -> Iterator[LoopbackFileServer]:
+    with _loopback_server() as state:
+        yield state
+
+
+@pytest.fixture
+def other_server() -> Iterator[LoopbackFileServer]:
+    """A second loopback server, on another port: the target of cross-server redirects."""
+    with _loopback_server() as state:
+        yield state
+
+
+@contextlib.contextmanager
+def _loopback_server() -> Iterator[LoopbackFileServer]:
     state = LoopbackFileServer()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(state))
     httpd.daemon_threads = True
@@ -470,3 +495,95 @@ def test_progress_bar_goes_to_stderr(
     assert result.outcome == "downloaded"
     assert "m.bin" in captured.err and "100%" in captured.err
     assert captured.out == ""
+
+
+@pytest.mark.parametrize(
+    ("from_url", "to_url", "refused"),
+    [
+        ("https://a.example/m.bin", "http://b.example/m.bin", "downgrades https"),
+        ("https://a.example/m.bin", "http://a.example/m.bin", "downgrades https"),
+        ("HTTPS://a.example/m.bin", "HtTp://a.example:443/m.bin", "downgrades https"),
+        ("https://a.example/m.bin", "ftp://a.example/m.bin", "only http and https"),
+        ("http://a.example/m.bin", "file:///etc/passwd", "only http and https"),
+        ("https://a.example/m.bin", "https:///m.bin", "names no host"),
+        ("https://a.example/m.bin", "https://b.example/m.bin", None),
+        ("https://a.example/m.bin", "HTTPS://b.example/m.bin", None),
+        ("http://a.example/m.bin", "https://b.example/m.bin", None),
+        ("http://a.example/m.bin", "http://b.example/m.bin", None),
+    ],
+)
+def test_check_redirect_refuses_downgrades_and_non_http_targets(
+    from_url: str, to_url: str, refused: str | None
+) -> None:
+    if refused is None:
+        check_redirect(from_url, to_url)
+        return
+    with pytest.raises(UrlRefusedError, match=refused) as caught:
+        check_redirect(from_url, to_url)
+    assert to_url in str(caught.value)
+
+
+def test_redirect_handler_refuses_https_to_http_without_following() -> None:
+    """No real https on loopback: call urllib's redirect hook as `http_error_302` would."""
+    handler = _HttpOnlyRedirectHandler()
+    request = urllib.request.Request("https://weights.example/m.bin")
+    with pytest.raises(UrlRefusedError, match="downgrades https to plain http"):
+        handler.redirect_request(
+            request, io.BytesIO(), 302, "Found", http.client.HTTPMessage(), "http://evil/m.bin"
+        )
+    follow = handler.redirect_request(
+        request, io.BytesIO(), 302, "Found", http.client.HTTPMessage(), "https://cdn/m.bin"
+    )
+    assert follow is not None and follow.full_url == "https://cdn/m.bin"
+
+
+def test_fetch_checks_every_redirect_hop_between_two_servers(
+    server: LoopbackFileServer,
+    other_server: LoopbackFileServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = random_bytes(2000, seed=15)
+    entry = pinned_entry(other_server, "/real.bin", data, "m.bin")
+    entry["url"] = server.url("/moved.bin")
+    server.redirects["/moved.bin"] = other_server.url("/real.bin")
+    manifest = write_manifest(tmp_path, [entry])
+    seen: list[tuple[str, str]] = []
+    real_check = weights_fetch.check_redirect
+
+    def recording_check(from_url: str, to_url: str) -> None:
+        seen.append((from_url, to_url))
+        real_check(from_url, to_url)
+
+    monkeypatch.setattr(weights_fetch, "check_redirect", recording_check)
+
+    [result] = quick_fetch(manifest)
+
+    assert result.outcome == "downloaded", result.detail
+    assert seen == [(server.url("/moved.bin"), other_server.url("/real.bin"))]
+    assert [r.path for r in other_server.requests] == ["/real.bin"]
+
+
+def test_redirect_refused_by_the_check_fails_the_file_and_is_not_followed(
+    server: LoopbackFileServer,
+    other_server: LoopbackFileServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entry = pinned_entry(other_server, "/real.bin", b"tampered", "m.bin")
+    entry["size"] = entry["sha256"] = None  # unpinned: only the redirect check protects it
+    entry["url"] = server.url("/moved.bin")
+    server.redirects["/moved.bin"] = other_server.url("/real.bin")
+    manifest = write_manifest(tmp_path, [entry])
+
+    def downgrade(from_url: str, to_url: str) -> None:  # as if /moved.bin had been https
+        raise UrlRefusedError(f"refusing the redirect from {from_url!r} to {to_url!r}: downgrade")
+
+    monkeypatch.setattr(weights_fetch, "check_redirect", downgrade)
+
+    [result] = quick_fetch(manifest)
+
+    assert result.outcome == "failed" and "refusing the redirect" in result.detail
+    assert [r.path for r in server.requests] == ["/moved.bin"]  # refused, not retried
+    assert other_server.requests == []
+    assert not (tmp_path / "weights" / "m.bin").exists()

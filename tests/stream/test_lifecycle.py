@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import aiohttp
 
@@ -51,7 +52,8 @@ def test_a_closed_connection_is_forgotten_at_once() -> None:
 def test_silent_vanished_and_never_connected_phones_are_reaped_after_the_idle_timeout() -> None:
     async def scenario() -> None:
         engine = FakeEngine(delay_s=0.05)
-        app = create_app(_config(), engine=engine)
+        # three phones from 127.0.0.1: past the default per-address cap of 2
+        app = create_app(replace(_config(), sessions_per_address=3), engine=engine)
         async with serving(app) as base, aiohttp.ClientSession() as http:
             silent, vanished, never = Client(), Client(), Client()
             try:

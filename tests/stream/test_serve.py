@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_serve_options_and_defaults() -> None:
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.port, args.http, args.cert_dir) == (
-        "0.0.0.0",
+        None,  # resolved by listen_host: all interfaces over HTTPS, 127.0.0.1 with --http
         None,
         False,
         Path(".tls"),

@@ -3,6 +3,7 @@
     visionanything loadtest --clients 4 --duration 20                 # the built-in clip
     visionanything loadtest --video clip.mp4 --clients 2 --json out.json --plot out.png
     visionanything loadtest --viewers 30 --teacher lee                # a classroom: 1 + 30
+    visionanything loadtest --churn 300 --clients 4                   # connect and vanish
 
 Each client is an aiortc peer that streams the clip in a loop (frames marked with a counter)
 and reads the returned video and the data channel. Progress goes to stderr once a second; the
@@ -12,6 +13,11 @@ With `--viewers N` the phones join a room (the first presents) and N simulated p
 it: the room is `--room CODE`, or one that `--teacher NAME` logs in to create for the run (and
 ends afterwards); the password comes from $VISIONANYTHING_TEACHER_PASSWORD, else a prompt, and
 never from the command line, where other users of the machine could read it.
+With `--churn N` no clip is streamed: N phones connect and vanish in turn (closing cleanly,
+dropping without a word, offering and never connecting; `--clients` at a time), then the
+server's open sessions (/metrics) must go back to where they were (stream/loadtest/churn.py);
+exit status 0 when every cycle worked and no session was left behind.
+
 Exit status: 0 every client and viewer connected and saw no errors; 1 the server could not be
 reached or was busy, the room or the teacher login was wrong, a client or viewer failed to
 connect, saw an error message or was disconnected, or a viewer never saw the presenter; 2 bad
@@ -107,11 +113,22 @@ def register(subparsers: Any) -> None:
         help=f"log in as this teacher and create a room for the run (password: ${PASSWORD_ENV}, "
         "else asked for)",
     )
+    parser.add_argument(
+        "--churn",
+        type=int,
+        default=None,
+        metavar="N",
+        help="instead of streaming: connect and vanish N times (1..1000; closing, dropping, never "
+        "connecting, in turn; --clients at a time, at most 16) and check that the server's open "
+        "sessions go back",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.churn is not None:
+        return _churn(args)
     # imported here: other commands should not pay for aiortc
     from stream.loadtest.report import format_table, write_json, write_plot
     from stream.loadtest.runner import ClipError, LoadTestConfig, load_clip, run_loadtest
@@ -168,6 +185,36 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     status: int = result.exit_status
     return status
+
+
+def _churn(args: argparse.Namespace) -> int:
+    import json
+
+    from stream.loadtest.churn import ChurnConfig, format_churn, run_churn
+
+    try:
+        config = ChurnConfig(
+            url=args.url,
+            cycles=args.churn,
+            concurrency=args.clients,
+            cycle_timeout_s=args.connect_timeout,
+        )
+        if args.json is not None and not args.json.parent.is_dir():
+            raise ValueError(f"cannot write {args.json}: the folder {args.json.parent} is missing")
+    except ValueError as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    logging.getLogger("aioice").setLevel(logging.WARNING)
+    logging.getLogger("aiortc").setLevel(logging.WARNING)
+    result = asyncio.run(run_churn(config, progress=None if args.quiet else sys.stderr))
+    print(format_churn(result), flush=True)
+    if args.json is not None:
+        try:
+            args.json.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+        except OSError as exc:
+            log.error("%s", exc)
+            return EXIT_FAILED
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _password(teacher: str) -> str:

@@ -1,5 +1,7 @@
 """`visionanything serve`: the live camera server (the page in web/, WebRTC signalling, health
-and metrics), HTTPS with a self-signed certificate by default.
+and metrics), HTTPS with a self-signed certificate by default (or the operator's own, with
+`--cert`/`--key`). HTTPS listens on every interface (phones come over the LAN); `--http` only
+on 127.0.0.1 unless `--host` says otherwise.
 
 It listens at once and loads the models in the background (`/readyz` says when they are ready);
 it prints the URLs, the LAN one also as a QR code for a phone. Ctrl-C (or SIGTERM) closes every
@@ -37,7 +39,11 @@ def register(subparsers: Any) -> None:
         description="Serve the live camera page and stream annotated video back to phones "
         "over WebRTC. HTTPS by default (phones allow the camera only on secure pages).",
     )
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
+    parser.add_argument(
+        "--host",
+        default=None,
+        help="address to listen on (default: all interfaces over HTTPS, 127.0.0.1 with --http)",
+    )
     parser.add_argument(
         "--port", type=int, default=None, help=f"default {HTTPS_PORT}, or {HTTP_PORT} with --http"
     )
@@ -51,6 +57,17 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=Path(".tls"),
         help="where the self-signed certificate is kept (generated on first run)",
+    )
+    parser.add_argument(
+        "--cert",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="a real certificate (PEM, the chain after it) instead of the self-signed one; "
+        "needs --key",
+    )
+    parser.add_argument(
+        "--key", type=Path, default=None, metavar="PATH", help="the private key (PEM) of --cert"
     )
     add_model_options(parser, detector_size=512, random_use="load tests, demos")
     parser.add_argument(
@@ -86,6 +103,13 @@ def register(subparsers: Any) -> None:
         default=30,
         help="signalling rate limit per client address (0: none)",
     )
+    parser.add_argument(
+        "--sessions-per-address",
+        type=int,
+        default=2,
+        help="phones open at once from one client address (0: no limit; raise it for load "
+        "tests from one machine or when phones come through one proxy)",
+    )
     parser.add_argument("--web-dir", type=Path, default=Path("web"), help="the page's static files")
     parser.add_argument(
         "--teachers-file",
@@ -116,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     from stream.sessions import SessionSettings
 
     port = args.port if args.port is not None else (HTTP_PORT if args.http else HTTPS_PORT)
+    host = listen_host(args.host, args.http)
     try:
         if not 0 <= port <= 65535:
             raise ValueError(f"--port {port} must lie in 0..65535")
@@ -132,15 +157,64 @@ def run(args: argparse.Namespace) -> int:
             web_dir=args.web_dir,
             max_sessions=args.max_sessions,
             offers_per_minute=args.offers_per_minute,
+            sessions_per_address=args.sessions_per_address,
             max_viewers=args.max_viewers,
             teachers_file=args.teachers_file,
             secure_cookies=not args.http,  # the login cookie travels over HTTPS only
         )
-        context = None if args.http else _tls_context(args.cert_dir, args.host)
+        if args.http and (args.cert or args.key):
+            raise ValueError("--cert and --key are for HTTPS: leave out --http")
+        if args.http:
+            context = None
+        elif args.cert or args.key:
+            context = own_certificate_context(args.cert, args.key)
+        else:
+            context = _tls_context(args.cert_dir, host)
     except (ValueError, OSError, ssl.SSLError) as exc:
         log.error("%s", exc)
         return EXIT_USAGE
-    return asyncio.run(_serve(args.host, port, context, config, _engine_factory(args), args.redis))
+    return asyncio.run(_serve(host, port, context, config, _engine_factory(args), args.redis))
+
+
+def listen_host(host: str | None, http: bool) -> str:
+    """The address to listen on: the one given, else 127.0.0.1 for plain HTTP (the camera
+    works on http:// only on this machine, so the LAN need not reach it) and every interface
+    for HTTPS (phones come over the LAN)."""
+    if host is not None:
+        return host
+    return "127.0.0.1" if http else "0.0.0.0"
+
+
+def own_certificate_context(cert: Path | None, key: Path | None) -> ssl.SSLContext:
+    """A TLS context for the operator's certificate and key; ValueError saying what is wrong
+    (one of the two missing, a file that is not there or not PEM, a key of another
+    certificate)."""
+    from stream.tls import Certificate, server_ssl_context
+
+    if cert is None or key is None:
+        raise ValueError("--cert and --key go together: give both files")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    for option, path in (("--cert", cert), ("--key", key)):
+        if not path.is_file():
+            raise ValueError(f"{option} {path}: no such file")
+    try:
+        x509.load_pem_x509_certificate(cert.read_bytes())
+    except ValueError as exc:
+        raise ValueError(f"--cert {cert} is not a PEM certificate") from exc
+    try:
+        serialization.load_pem_private_key(key.read_bytes(), password=None)
+    except TypeError as exc:
+        raise ValueError(f"--key {key} is encrypted: give a key without a passphrase") from exc
+    except ValueError as exc:
+        raise ValueError(f"--key {key} is not a PEM private key") from exc
+    try:
+        return server_ssl_context(Certificate(cert, key, created=False))
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc).upper():
+            raise ValueError(f"--key {key} is not the private key of --cert {cert}") from exc
+        raise ValueError(f"--cert {cert} / --key {key} cannot be used: {exc}") from exc
 
 
 def _teacher_hint(config: ServerConfig) -> None:
