@@ -182,11 +182,13 @@ class TeacherAuth:
         address = request.remote or "unknown"
         self._count_attempt(address)
         if not await asyncio.to_thread(self.store.verify, name, password):
-            log.info("failed teacher login for %r from %s", name[:64], address)
+            log.info("failed teacher login for %r", name[:64])  # addresses: debug only
+            log.debug("failed teacher login for %r from %s", name[:64], address)
             raise json_error(web.HTTPUnauthorized, "wrong name or password")
         self._drop(request.cookies.get(COOKIE_NAME))
         token = self._open_session(name)
-        log.info("teacher %r logged in from %s", name, address)
+        log.info("teacher %r logged in", name)
+        log.debug("teacher %r logged in from %s", name, address)
         response = json_answer({"name": name})
         response.set_cookie(
             COOKIE_NAME,
@@ -227,7 +229,8 @@ class TeacherAuth:
         self._attempts[address] = attempts  # now the most recently seen address
         if len(attempts) >= self.logins_per_minute:
             retry_after = max(1, math.ceil(attempts[0] + LOGIN_WINDOW_S - now))
-            log.info("teacher logins from %s throttled for %d s", address, retry_after)
+            log.info("teacher logins from one address throttled for %d s", retry_after)
+            log.debug("teacher logins from %s throttled", address)
             raise json_error(
                 web.HTTPTooManyRequests,
                 f"too many login attempts: try again in {retry_after} s",

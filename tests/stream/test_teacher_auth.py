@@ -120,7 +120,7 @@ def test_wrong_credentials_401(tmp_path: Path, credentials: dict[str, str]) -> N
     run(tmp_path, scenario)
 
 
-def test_failed_login_is_logged_without_the_password(
+def test_failed_login_is_logged_without_the_password_or_the_address(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def scenario(client: Client, _: TeacherAuth) -> None:
@@ -133,6 +133,7 @@ def test_failed_login_is_logged_without_the_password(
         run(tmp_path, scenario)
     assert "failed teacher login for 'alice'" in caplog.text
     assert "s3cret-typo" not in caplog.text and "correct horse" not in caplog.text
+    assert "logged in" in caplog.text and "127.0.0.1" not in caplog.text  # addresses: debug
 
 
 @pytest.mark.parametrize("last_is_right", [False, True])

@@ -20,6 +20,7 @@ from stream.loadtest.clip import write_clip
 from stream.teachers import TeacherStore
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
+from tests.web.browser import wait_for
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args
 
 
@@ -69,8 +70,8 @@ async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
             await teacher.fill("#name", "lee")
             await teacher.fill("#password", "wrong password")
             await teacher.click("#login-form button")
-            await teacher.wait_for_function(
-                "document.querySelector('#login-error').textContent.includes('Wrong')"
+            await wait_for(
+                teacher, "document.querySelector('#login-error').textContent.includes('Wrong')"
             )
             await teacher.fill("#password", "correct horse")
             await teacher.click("#login-form button")
@@ -83,7 +84,7 @@ async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
 
             screen = await _page(browser, errors)
             await screen.goto(f"{base}/room/{code}/screen")
-            await screen.wait_for_function("document.body.dataset.state === 'waiting'")
+            await wait_for(screen, "document.body.dataset.state === 'waiting'")
             assert await screen.evaluate("document.querySelector('#qr').naturalWidth") > 0
 
             phones = []
@@ -91,24 +92,25 @@ async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
                 phone = await _page(browser, errors, (390, 844))
                 await phone.goto(f"{base}/?room={code}")
                 await phone.click("#start")
-                await phone.wait_for_function("window.vaDebug.state === 'live'", timeout=30_000)
+                await wait_for(phone, "window.vaDebug.state === 'live'", timeout=30_000)
                 phones.append(phone)
             sessions = [await p.evaluate("window.vaDebug.session") for p in phones]
 
             # the first phone presents: decoded video, a label and a caption on the screen
-            await screen.wait_for_function("document.body.dataset.state === 'live'")
-            await screen.wait_for_function(
-                f"window.vaScreen.room && window.vaScreen.room.presenting === '{sessions[0]}'"
+            await wait_for(screen, "document.body.dataset.state === 'live'")
+            await wait_for(
+                screen,
+                f"window.vaScreen.room && window.vaScreen.room.presenting === '{sessions[0]}'",
             )
-            await screen.wait_for_function(
-                "document.querySelector('#label').textContent.length > 0", timeout=20_000
+            await wait_for(
+                screen, "document.querySelector('#label').textContent.length > 0", timeout=20_000
             )
-            await screen.wait_for_function(
-                "document.querySelector('#caption').textContent.length > 0", timeout=30_000
+            await wait_for(
+                screen, "document.querySelector('#caption').textContent.length > 0", timeout=30_000
             )
             assert "cat" in (await screen.text_content("#label") or "")
             on_screen = "document.querySelector('#room').dataset.presenting === 'true'"
-            await phones[0].wait_for_function(on_screen, timeout=5_000)
+            await wait_for(phones[0], on_screen, timeout=5_000)
             first = await _screen_frames(screen)
             await screen.wait_for_timeout(1500)
             assert await _screen_frames(screen) > first > 0, "the screen decodes video"
@@ -116,13 +118,13 @@ async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
             # the teacher switches to the second phone
             await teacher.wait_for_selector(f"li[data-session='{sessions[1]}'] button")
             await teacher.click(f"li[data-session='{sessions[1]}'] button")
-            await screen.wait_for_function(
-                f"window.vaScreen.room.presenting === '{sessions[1]}'", timeout=5_000
+            await wait_for(
+                screen, f"window.vaScreen.room.presenting === '{sessions[1]}'", timeout=5_000
             )
             await teacher.wait_for_selector(
                 f"li[data-session='{sessions[1]}'][data-presenting=true]"
             )
-            await phones[1].wait_for_function(on_screen, timeout=5_000)
+            await wait_for(phones[1], on_screen, timeout=5_000)
             assert await phones[0].evaluate(on_screen) is False
             before = await _screen_frames(screen)
             await screen.wait_for_timeout(1500)

@@ -21,6 +21,7 @@ from inference.models import Models
 from stream.app import ServerConfig, create_app
 from stream.loadtest.clip import write_clip
 from tests.stream.rtc_client import serving
+from tests.web.browser import wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 WEB_DIR = Path(__file__).parents[2] / "web"
@@ -108,22 +109,24 @@ async def _drive_page(engine: Engine, clip: Path) -> dict[str, Any]:
             await page.goto(f"{base}/")
             assert await page.evaluate("window.vaDebug.state") == "idle"
             await page.click("#start")
-            await page.wait_for_function("window.vaDebug.state === 'live'", timeout=30_000)
-            await page.wait_for_function(
+            await wait_for(page, "window.vaDebug.state === 'live'", timeout=30_000)
+            await wait_for(
+                page,
                 "window.vaDebug.pc && window.vaDebug.pc.connectionState === 'connected'",
                 timeout=30_000,
             )
-            shown = await page.wait_for_function(
+            shown = await wait_for(
+                page,
                 "(() => { const chips = window.vaDebug.chips(); return chips.length && chips; })()",
                 timeout=60_000,
             )
             chips = await shown.json_value()
-            await page.wait_for_function("window.vaDebug.spoken.length > 0", timeout=60_000)
+            await wait_for(page, "window.vaDebug.spoken.length > 0", timeout=60_000)
             first = await _frames_decoded(page)
             await page.wait_for_timeout(1500)
             later = await _frames_decoded(page)
             stats_seen = "window.vaDebug.events.some(e => e.type === 'stats')"
-            await page.wait_for_function(stats_seen, timeout=10_000)
+            await wait_for(page, stats_seen, timeout=10_000)
             return {
                 "connection": await page.evaluate("window.vaDebug.pc.connectionState"),
                 "decoded_first": first,

@@ -21,6 +21,7 @@ from inference.models import Models
 from stream.app import ServerConfig, create_app
 from stream.photo_api import PhotoSettings
 from tests.stream.rtc_client import photo, serving
+from tests.web.browser import wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 WEB_DIR = Path(__file__).parents[2] / "web"
@@ -70,16 +71,17 @@ async def _drive_page(engine: Engine, picture: Path, tmp_path: Path) -> dict[str
             page_errors: list[str] = []
             page.on("pageerror", lambda error: page_errors.append(str(error)))
             await page.goto(f"{base}/photo")
-            await page.wait_for_function("window.vaPhoto !== undefined")
+            await wait_for(page, "window.vaPhoto !== undefined")
             await page.set_input_files("#image", str(picture))
             await page.fill("#words", "cat, cup")
             await page.click("#send")
-            await page.wait_for_function(
+            await wait_for(
+                page,
                 "(() => { const i = document.getElementById('overlay');"
                 " return i.complete && i.naturalWidth > 0; })()",
                 timeout=60_000,
             )
-            await page.wait_for_function("window.vaPhoto.labels !== null", timeout=10_000)
+            await wait_for(page, "window.vaPhoto.labels !== null", timeout=10_000)
             objects = await page.evaluate("window.vaPhoto.result.objects")
             tapped = None
             if objects:

@@ -1,0 +1,35 @@
+"""Waiting on a page's state from Python. Playwright's `wait_for_function` evaluates its
+predicate with eval() inside the page, which the server's Content-Security-Policy (script-src
+'self', no 'unsafe-eval') rightly forbids; `page.evaluate` goes through the DevTools protocol
+instead, so the pages are tested under the same policy phones get."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from playwright.async_api import Page
+
+
+class Value:
+    """What `wait_for` found (`json_value()` like Playwright's handles)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    async def json_value(self) -> Any:
+        return self.value
+
+
+async def wait_for(page: Page, expression: str, timeout: float = 30_000) -> Value:
+    """Poll `expression` (JavaScript, evaluated in the page) until it is truthy; raise
+    TimeoutError after `timeout` milliseconds."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        value = await page.evaluate(expression)
+        if value:
+            return Value(value)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} ms waiting for: {expression}")
+        await asyncio.sleep(0.1)
