@@ -51,13 +51,12 @@ import numpy as np
 import numpy.typing as npt
 from aiohttp import BodyPartReader, web
 from PIL import Image, UnidentifiedImageError
-from PIL.PngImagePlugin import PngInfo
 
 from inference.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
-from inference.labels import describe_object, say_objects
 from inference.labels.themes import load_theme
 from inference.lighting import LightingSettings
-from inference.overlay import OverlayRenderer, colours_for, to_hex
+from inference.overlay import OverlayRenderer
+from inference.still_report import png_bytes, render_still, still_report
 from inference.vocabulary import VocabularyError, parse_vocabulary
 
 if TYPE_CHECKING:
@@ -378,71 +377,23 @@ class PhotoService:
         timer: Any,
         started: float,
     ) -> tuple[_Stored, dict[str, Any]]:
-        """The CLI's JSON (visionanything/commands/segment.py) with URLs for outputs."""
-        from inference.grounded_segmentation import SCHEMA_ID, label_map_of
-
-        frame = image.pixels
-        detections = result.detections
-        pairs = list(zip(detections.labels, detections.scores.tolist(), strict=True))
-        phrases = [say_objects([pair]) for pair in pairs]
-        texts = [describe_object(label, score) for label, score in pairs]
+        """The CLI's JSON (`inference.still_report`) with URLs for outputs."""
         with timer.stage("render"):
-            overlay = self._renderer.annotate(frame, detections, texts)
-            layout = self._renderer.layout(frame.shape, detections, texts)
-            badges = {badge.index: badge for badge in layout}
-            colours = colours_for(detections)
-            label_map = label_map_of(detections)
+            rendered = render_still(self._renderer, image.pixels, result)
         base = f"/api/segment/{key}"
         urls = {
             "overlay": f"{base}/overlay.png",
             "masks": f"{base}/masks.png",
             "json": f"{base}/result.json",
         }
-        weights = "random" if models.random else "checkpoint"
         with timer.stage("write"):
-            overlay_png = _png(overlay, weights)
-            masks_png = _png(label_map, weights)
-        report: dict[str, Any] = {
-            "schema": SCHEMA_ID,
-            "image": {
-                "path": job.filename,
-                "width": int(frame.shape[1]),
-                "height": int(frame.shape[0]),
-                "original_width": image.original_size[1],
-                "original_height": image.original_size[0],
-                "scale": round(image.scale, 6),
-            },
-            "vocabulary": list(job.vocabulary),
-            "say": say_objects(pairs),
-            "objects": [
-                {
-                    "id": i,
-                    "label": detections.labels[i],
-                    "say": phrases[i],
-                    "score": round(float(detections.scores[i]), 4),
-                    "box": [round(float(v), 1) for v in detections.boxes[i]],
-                    "mask_area": int(detections.mask_areas[i]),
-                    "mask_value": i + 1,
-                    "colour": to_hex(colours[i]),
-                    "label_box": (
-                        [badges[i].x1, badges[i].y1, badges[i].x2, badges[i].y2]
-                        if i in badges
-                        else [0, 0, 0, 0]
-                    ),
-                }
-                for i in range(len(detections))
-            ],
-            "models": models.describe(),
-            "random_weights": models.random,
-            "device": str(models.segmenter.device),
-            "thresholds": result.lighting.thresholds.to_dict(),
-            "lighting": result.lighting.to_dict(),
-            "timings_ms": timer.rounded()
-            | {"total": round((time.perf_counter() - started) * 1000.0, 1)},
-            "outputs": urls,
-            "overlay_url": urls["overlay"],
-            "masks_url": urls["masks"],
+            overlay_png = png_bytes(rendered.overlay, models.random)
+            masks_png = png_bytes(rendered.label_map, models.random)
+        report = still_report(image, job.filename, job.vocabulary, models, result, rendered, urls)
+        report["timings_ms"] = timer.rounded() | {
+            "total": round((time.perf_counter() - started) * 1000.0, 1)
         }
+        report["overlay_url"], report["masks_url"] = urls["overlay"], urls["masks"]
         stored = _Stored(overlay_png, masks_png, json.dumps(report).encode())
         return stored, report
 
@@ -451,15 +402,6 @@ def _segment_parameters() -> frozenset[str]:
     from inference.grounded_segmentation import segment_image
 
     return frozenset(inspect.signature(segment_image).parameters)
-
-
-def _png(pixels: npt.NDArray[Any], weights: str) -> bytes:
-    info = PngInfo()
-    info.add_text("Software", "visionanything")
-    info.add_text("visionanything:weights", weights)  # "random" marks meaningless results
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", pnginfo=info)
-    return buffer.getvalue()
 
 
 PHOTO_KEY = web.AppKey("photo", PhotoService)

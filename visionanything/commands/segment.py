@@ -19,19 +19,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy.typing as npt
-from PIL import Image
-from PIL.PngImagePlugin import PngInfo
-
 from inference.checkpoints import CheckpointError, Manifest
 from inference.device import DeviceError, resolve_device
 from inference.exports import DEFAULT_TRIMAP_BAND, parse_exports, write_exports
 from inference.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
-from inference.grounded_segmentation import SCHEMA_ID, label_map_of
-from inference.labels import describe_object, say_objects
 from inference.lighting import LightingSettings
 from inference.models import load_models
-from inference.overlay import Badge, OverlayRenderer, colours_for, to_hex
+from inference.overlay import OverlayRenderer
+from inference.still_report import png_bytes, render_still, still_report
 from inference.vocabulary import VocabularyError, parse_vocabulary
 from visionanything.commands.options import add_model_options
 
@@ -195,57 +190,26 @@ def _segment_one(
         models, frame, vocabulary, lighting, timer, mode=args.mode, everything=args.everything
     )
     detections = result.detections
-    pairs = list(zip(detections.labels, detections.scores.tolist(), strict=True))
-    phrases = [say_objects([pair]) for pair in pairs]
-    texts = [describe_object(label, score) for label, score in pairs]
     with timer.stage("render"):
-        overlay = renderer.annotate(frame, detections, texts)
-        badges = {badge.index: badge for badge in renderer.layout(frame.shape, detections, texts)}
-        colours = colours_for(detections)
-        label_map = label_map_of(detections)
+        rendered = render_still(renderer, frame, result)
     outputs = {kind: args.out / f"{name}.{kind}.png" for kind in ("overlay", "masks")}
-    report: dict[str, Any] = {
-        "schema": SCHEMA_ID,
-        "image": {
-            "path": str(path),
-            "width": int(frame.shape[1]),
-            "height": int(frame.shape[0]),
-            "original_width": image.original_size[1],
-            "original_height": image.original_size[0],
-            "scale": round(image.scale, 6),
-        },
-        "vocabulary": list(vocabulary),
-        "say": say_objects(pairs),
-        "objects": [
-            {
-                "id": i,
-                "label": detections.labels[i],
-                "say": phrases[i],
-                "score": round(float(detections.scores[i]), 4),
-                "box": [round(float(v), 1) for v in detections.boxes[i]],
-                "mask_area": int(detections.mask_areas[i]),
-                "mask_value": i + 1,
-                "colour": to_hex(colours[i]),
-                "label_box": _badge_box(badges.get(i)),
-            }
-            for i in range(len(detections))
-        ],
-        "models": models.describe(),
-        "random_weights": models.random,
-        "device": str(models.segmenter.device),
-        "thresholds": result.lighting.thresholds.to_dict(),
-        "lighting": result.lighting.to_dict(),
-        "timings_ms": {},
-        "outputs": {
+    json_path = args.out / f"{name}.json"
+    report = still_report(
+        image,
+        str(path),
+        vocabulary,
+        models,
+        result,
+        rendered,
+        {
             "overlay": str(outputs["overlay"]),
             "masks": str(outputs["masks"]),
-            "json": str(args.out / f"{name}.json"),
+            "json": str(json_path),
         },
-    }
-    weights_note = "random" if models.random else "checkpoint"
+    )
     with timer.stage("write"):
-        _write_png(outputs["overlay"], overlay, weights_note)
-        _write_png(outputs["masks"], label_map, weights_note)
+        outputs["overlay"].write_bytes(png_bytes(rendered.overlay, models.random))
+        outputs["masks"].write_bytes(png_bytes(rendered.label_map, models.random))
         if args.exports:
             written = write_exports(
                 detections,
@@ -260,15 +224,8 @@ def _segment_one(
     report["timings_ms"] = timer.rounded() | {
         "total": round((time.perf_counter() - started) * 1000.0, 1)
     }
-    Path(report["outputs"]["json"]).write_text(json.dumps(report, indent=2) + "\n")
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
     return report
-
-
-def _write_png(path: Path, pixels: npt.NDArray[Any], weights: str) -> None:
-    info = PngInfo()
-    info.add_text("Software", "visionanything")
-    info.add_text("visionanything:weights", weights)  # "random" marks meaningless results
-    Image.fromarray(pixels).save(path, pnginfo=info)
 
 
 def _unique_stem(path: Path, used: set[str]) -> str:
@@ -280,7 +237,3 @@ def _unique_stem(path: Path, used: set[str]) -> str:
         name = f"{stem}-{n}"
     used.add(name)
     return name
-
-
-def _badge_box(badge: Badge | None) -> list[int]:
-    return [0, 0, 0, 0] if badge is None else [badge.x1, badge.y1, badge.x2, badge.y2]
