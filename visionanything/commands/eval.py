@@ -12,13 +12,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from inference.checkpoints import CheckpointError, Manifest
+from inference.checkpoints import CheckpointError
 from inference.device import DeviceError, resolve_device
 from inference.evaluation import DEFAULT_BRIGHTNESS, evaluate, format_table, write_report
 from inference.frames import ImageReadError
-from inference.models import load_models
 from inference.vocabulary import VocabularyError, parse_vocabulary
-from visionanything.commands.options import add_model_options
+from visionanything.commands.options import add_model_options, models_from_args
 
 log = logging.getLogger("visionanything.eval")
 
@@ -53,7 +52,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.detector import DetectorSettings
 
     try:
         vocabulary = parse_vocabulary(args.vocabulary) if args.vocabulary else None
@@ -66,19 +64,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.images.is_dir():
             raise ValueError(f"no image folder {args.images}")
         device = resolve_device(args.device)
-        settings = DetectorSettings(
-            shortest_edge=args.detector_size, longest_edge=max(args.detector_size * 5 // 3, 64)
-        )
-        manifest = Manifest.load(args.manifest) if args.models == "real" else None
-        models = load_models(
-            args.models,
-            device,
-            segmenter_size=args.size,
-            detector_settings=settings,
-            manifest=manifest,
-            runtime=args.runtime,
-            detector_runtime=args.detector_runtime,
-        )
+        models = models_from_args(args, device)
     except (VocabularyError, DeviceError, CheckpointError, ValueError) as exc:
         log.error("%s", exc)
         return EXIT_USAGE

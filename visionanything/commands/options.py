@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inference.device import DEVICE_CHOICES
 from inference.models import DETECTOR_RUNTIMES, ENCODER_RUNTIMES, MODEL_SOURCES
+
+if TYPE_CHECKING:
+    import torch
+
+    from inference.detector import DetectorSettings
+    from inference.models import Models
 
 SEGMENTER_SIZES = (512, 1024)
 
@@ -69,3 +76,28 @@ def frame_size(text: str) -> tuple[int, int]:
         return parse_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def detector_settings(args: argparse.Namespace) -> DetectorSettings:
+    """The detector input size from --detector-size (the longest edge in a 3:5 proportion)."""
+    from inference.detector import DetectorSettings
+
+    return DetectorSettings(
+        shortest_edge=args.detector_size, longest_edge=max(args.detector_size * 5 // 3, 64)
+    )
+
+
+def models_from_args(args: argparse.Namespace, device: torch.device) -> Models:
+    """The models `add_model_options` describes (checkpoints or random weights)."""
+    from inference.checkpoints import Manifest
+    from inference.models import load_models
+
+    return load_models(
+        args.models,
+        device,
+        segmenter_size=args.size,
+        detector_settings=detector_settings(args),
+        manifest=Manifest.load(args.manifest) if args.models == "real" else None,
+        runtime=args.runtime,
+        detector_runtime=args.detector_runtime,
+    )

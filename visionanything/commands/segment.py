@@ -19,16 +19,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inference.checkpoints import CheckpointError, Manifest
+from inference.checkpoints import CheckpointError
 from inference.device import DeviceError, resolve_device
 from inference.exports import DEFAULT_TRIMAP_BAND, parse_exports, write_exports
 from inference.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
 from inference.lighting import LightingSettings
-from inference.models import load_models
 from inference.overlay import OverlayRenderer
 from inference.still_report import png_bytes, render_still, still_report
 from inference.vocabulary import VocabularyError, parse_vocabulary
-from visionanything.commands.options import add_model_options
+from visionanything.commands.options import add_model_options, models_from_args
 
 if TYPE_CHECKING:
     from inference.models import Models
@@ -102,7 +101,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.detector import DetectorSettings
     from inference.everything import EverythingSettings
 
     try:
@@ -126,19 +124,7 @@ def run(args: argparse.Namespace) -> int:
             mask_threshold=args.mask_threshold,
             preprocess=not args.no_preprocess,
         )
-        settings = DetectorSettings(
-            shortest_edge=args.detector_size, longest_edge=max(args.detector_size * 5 // 3, 64)
-        )
-        manifest = Manifest.load(args.manifest) if args.models == "real" else None
-        models = load_models(
-            args.models,
-            device,
-            segmenter_size=args.size,
-            detector_settings=settings,
-            manifest=manifest,
-            runtime=args.runtime,
-            detector_runtime=args.detector_runtime,
-        )
+        models = models_from_args(args, device)
         models.detector.encode_text(vocabulary)  # a too-long vocabulary fails before any image
     except (VocabularyError, DeviceError, CheckpointError, ValueError) as exc:
         log.error("%s", exc)

@@ -20,7 +20,7 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from visionanything.commands.options import add_model_options
+from visionanything.commands.options import add_model_options, models_from_args
 
 if TYPE_CHECKING:
     from stream.app import EngineFactory, ServerConfig
@@ -255,11 +255,8 @@ def _engine_factory(args: argparse.Namespace) -> EngineFactory:
     def build() -> EngineLike:
         import torch
 
-        from inference.checkpoints import Manifest
-        from inference.detector import DetectorSettings
         from inference.device import resolve_device
         from inference.engine import Engine, EngineSettings
-        from inference.models import load_models
 
         device = resolve_device(args.device)
         if device.type == "cpu":
@@ -267,18 +264,7 @@ def _engine_factory(args: argparse.Namespace) -> EngineFactory:
             torch.set_num_threads(threads)
             log.info("models use %d CPU thread(s) of %s", threads, os.cpu_count())
         log.info("device: %s; models: %s; segmenter size %d", device, args.models, args.size)
-        settings = DetectorSettings(
-            shortest_edge=args.detector_size, longest_edge=max(args.detector_size * 5 // 3, 64)
-        )
-        models = load_models(
-            args.models,
-            device,
-            segmenter_size=args.size,
-            detector_settings=settings,
-            manifest=Manifest.load(args.manifest) if args.models == "real" else None,
-            runtime=args.runtime,
-            detector_runtime=args.detector_runtime,
-        )
+        models = models_from_args(args, device)
         if models.detector.runtime == "openvino" and not args.redis:
             # convert (first run) or load the detector for a phone's landscape and portrait
             # frames now, while /readyz says "starting", not on the first keyframes

@@ -10,7 +10,7 @@ import signal
 import threading
 from typing import Any
 
-from visionanything.commands.options import add_model_options
+from visionanything.commands.options import add_model_options, detector_settings
 
 log = logging.getLogger("visionanything.worker")
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from inference.checkpoints import Manifest
     from inference.detection_worker import DetectionWorker, WorkerMetrics
-    from inference.detector import DetectorSettings, build_random_detector, load_detector
+    from inference.detector import build_random_detector, load_detector
     from inference.device import resolve_device
     from inference.models import resolve_detector_runtime
 
@@ -54,9 +54,7 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.torch_threads)
-    settings = DetectorSettings(
-        shortest_edge=args.detector_size, longest_edge=max(args.detector_size * 5 // 3, 64)
-    )
+    settings = detector_settings(args)
     try:
         if args.models == "random":
             detector = build_random_detector(device, settings)
