@@ -3,25 +3,10 @@
  * workers and the photo library's size (GET /api/admin, refreshed every 2 s), and deleting every
  * photo (POST /api/admin/delete-all with {"confirm": "delete all"}).
  */
+import { api } from "./api.js";
+
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const POLL_MS = 2000;
-
-async function api(method, url, body) {
-  const response = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-    cache: "no-store",
-  });
-  const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = new Error((data && data.error) || `HTTP ${response.status}`);
-    error.status = response.status;
-    throw error;
-  }
-  return data;
-}
 
 function cell(row, text) {
   const td = document.createElement("td");

@@ -3,27 +3,12 @@
  * a page at a time (GET /api/snapshots?offset=N), each with its labels and a delete button
  * (POST /api/snapshots/ID/delete, JSON). Not logged in: a link to the teacher page.
  */
+import { api } from "./api.js";
+
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const PAGE = 24;
 let next = 0;
 let total = 0;
-
-async function api(method, url, body) {
-  const response = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-    cache: "no-store",
-  });
-  const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = new Error((data && data.error) || `HTTP ${response.status}`);
-    error.status = response.status;
-    throw error;
-  }
-  return data;
-}
 
 function show(section) {
   for (const id of ["login", "library"]) $(id).hidden = id !== section;

@@ -3,32 +3,12 @@
  * room's controls: which phone presents, words or theme for every phone, speech, end). Every
  * change is a JSON POST to /api/rooms/CODE/...; the page polls the room's state once a second.
  */
+import { api } from "./api.js";
+
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const parts = location.pathname.split("/");
 const code = parts[1] === "room" ? decodeURIComponent(parts[2] || "").toUpperCase() : "";
 const POLL_MS = 1000;
-
-async function api(method, url, body) {
-  const response = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-    cache: "no-store",
-  });
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    const error = new Error((data && data.error) || `HTTP ${response.status}`);
-    error.status = response.status;
-    throw error;
-  }
-  return data;
-}
 
 function show(section) {
   for (const id of ["login", "rooms", "controls"]) $(id).hidden = id !== section;
