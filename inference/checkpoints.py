@@ -3,6 +3,9 @@
 Nothing here downloads anything; `inference.weights_fetch` does that on request only
 (`visionanything weights fetch`). Loading code calls `require()`, which fails with one clear
 message naming the file and the fetch command when a file is missing or corrupt.
+
+A file the manifest pins by revision only (`sha256: null`) is checked against the hash recorded
+when it was first fetched (`inference.recorded_hashes`), once there is one.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import enum
 import hashlib
 import json
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from inference.recorded_hashes import RecordedHash, RecordError, load_records
 
 FETCH_COMMAND = "visionanything weights fetch"
 WEIGHTS_DIR_ENV = "VISIONANYTHING_WEIGHTS"
@@ -28,7 +33,7 @@ class FileState(enum.Enum):
     OK = "ok"
     MISSING = "missing"
     CORRUPT = "corrupt"
-    UNPINNED = "unpinned"  # present, but the manifest records no hash to check it against
+    UNPINNED = "unpinned"  # present, but neither the manifest nor a first fetch gave a hash
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,16 @@ class FileStatus:
 
 @dataclass(frozen=True)
 class Manifest:
-    """The parsed manifest plus the directory its files live in."""
+    """The parsed manifest plus the directory its files live in.
+
+    `recorded` holds the hashes recorded at first fetch for files without a published sha256,
+    keyed by `ManifestEntry.file`; `path` is the manifest file it was read from.
+    """
 
     entries: tuple[ManifestEntry, ...]
     weights_dir: Path
+    recorded: Mapping[str, RecordedHash] = field(default_factory=dict)
+    path: Path | None = None
 
     @classmethod
     def load(cls, path: Path | None = None, weights_dir: Path | None = None) -> Manifest:
@@ -75,7 +86,16 @@ class Manifest:
             raise CheckpointError(f"checkpoint manifest not found: {path}") from exc
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CheckpointError(f"checkpoint manifest {path} is malformed: {exc}") from exc
-        return cls(entries, Path(weights_dir) if weights_dir is not None else path.parent)
+        directory = Path(weights_dir) if weights_dir is not None else path.parent
+        try:
+            recorded = load_records(directory)
+        except RecordError as exc:
+            raise CheckpointError(str(exc)) from exc
+        return cls(entries, directory, recorded, path)
+
+    def check(self, entry: ManifestEntry) -> FileStatus:
+        """`check_file` for one of this manifest's entries, with its recorded hash if any."""
+        return check_file(entry, self.weights_dir, self.recorded.get(entry.file))
 
     def group(self, group: str) -> tuple[ManifestEntry, ...]:
         entries = tuple(e for e in self.entries if e.group == group)
@@ -134,8 +154,11 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_file(entry: ManifestEntry, weights_dir: Path) -> FileStatus:
-    """Size first (cheap, catches truncation), then sha256 when the manifest pins one."""
+def check_file(
+    entry: ManifestEntry, weights_dir: Path, recorded: RecordedHash | None = None
+) -> FileStatus:
+    """Size first (cheap, catches truncation), then sha256 when the manifest pins one, else
+    against `recorded` (the hash recorded at first fetch) when there is one."""
     path = entry.path(weights_dir)
     if not path.is_file():
         return FileStatus(entry, path, FileState.MISSING, "not downloaded")
@@ -145,6 +168,8 @@ def check_file(entry: ManifestEntry, weights_dir: Path) -> FileStatus:
         return FileStatus(
             entry, path, FileState.CORRUPT, f"{what}: {size} bytes, expected {entry.size}"
         )
+    if entry.sha256 is None and recorded is not None:
+        return _check_against_record(entry, path, recorded)
     if entry.sha256 is None:
         return FileStatus(entry, path, FileState.UNPINNED, f"{size} bytes, no pinned sha256")
     actual = sha256_of(path)
@@ -155,13 +180,36 @@ def check_file(entry: ManifestEntry, weights_dir: Path) -> FileStatus:
     return FileStatus(entry, path, FileState.OK, f"{size} bytes, sha256 matches")
 
 
+def _check_against_record(entry: ManifestEntry, path: Path, recorded: RecordedHash) -> FileStatus:
+    if recorded.url != entry.url:
+        return FileStatus(
+            entry,
+            path,
+            FileState.CORRUPT,
+            f"stale: fetched from {recorded.url}, the manifest now names {entry.url}",
+        )
+    size = path.stat().st_size
+    actual = sha256_of(path) if size == recorded.size else None
+    if actual != recorded.sha256:
+        found = f"sha256 {actual[:12]}…" if actual is not None else f"{size} bytes"
+        return FileStatus(
+            entry,
+            path,
+            FileState.CORRUPT,
+            f"changed since its first fetch on {recorded.recorded_at}: {found}, "
+            f"recorded {recorded.size} bytes, sha256 {recorded.sha256[:12]}…",
+        )
+    return FileStatus(
+        entry,
+        path,
+        FileState.OK,
+        f"{size} bytes, sha256 matches the hash recorded at first fetch ({recorded.recorded_at})",
+    )
+
+
 def check_all(manifest: Manifest, groups: Iterable[str] | None = None) -> list[FileStatus]:
     wanted = set(groups) if groups is not None else None
-    return [
-        check_file(e, manifest.weights_dir)
-        for e in manifest.entries
-        if wanted is None or e.group in wanted
-    ]
+    return [manifest.check(e) for e in manifest.entries if wanted is None or e.group in wanted]
 
 
 def require(manifest: Manifest, group: str) -> Path:
@@ -170,7 +218,7 @@ def require(manifest: Manifest, group: str) -> Path:
     The message names the bad file(s) and the command that repairs them.
     """
     entries = manifest.group(group)
-    statuses = [check_file(e, manifest.weights_dir) for e in entries]
+    statuses = [manifest.check(e) for e in entries]
     problems = [s for s in statuses if s.state in (FileState.MISSING, FileState.CORRUPT)]
     if problems:
         lines = "; ".join(f"{s.path} is {s.state.value} ({s.detail})" for s in problems)

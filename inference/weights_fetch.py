@@ -6,6 +6,9 @@ Each file is downloaded to `<file>.part` beside its final path. An interrupted t
 the `.part`, and the next attempt (a retry, or a later fetch) asks for the rest with an HTTP
 `Range` header. Once complete, the `.part` is checked against the pinned size and sha256 and
 only then renamed onto the final path, so the final file never exists half-written.
+
+A file the manifest pins by revision only (`sha256: null`) gets its hash recorded the first
+time a fetch sees it (`inference.recorded_hashes`); later downloads of it must match.
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ from typing import IO, Literal
 from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
 
 from inference.checkpoints import (
+    CheckpointError,
     FileState,
     Manifest,
     ManifestEntry,
     check_file,
     sha256_of,
 )
+from inference.recorded_hashes import RecordedHash, RecordError, new_record, save_records
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +55,17 @@ _UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)")
 
 @dataclass(frozen=True)
 class FetchResult:
-    """What happened to one manifest entry; `bytes_downloaded` counts this call's bytes only."""
+    """What happened to one manifest entry; `bytes_downloaded` counts this call's bytes only.
+
+    `recorded` is the hash this call recorded for a file without a published sha256.
+    """
 
     entry: ManifestEntry
     path: Path
     outcome: Outcome
     detail: str
     bytes_downloaded: int
+    recorded: RecordedHash | None = None
 
 
 class UrlRefusedError(ValueError):
@@ -143,8 +152,11 @@ def fetch(
     A present file that checks OK, or is present and unpinned, is skipped without a request.
     `timeout` bounds each connect and each read; a broken transfer is resumed up to `retries`
     more times, waiting `retry_delay * attempt` seconds in between. A per-file failure is
-    reported in its `FetchResult` and the other files go on; only an unknown group raises
-    (`CheckpointError`).
+    reported in its `FetchResult` and the other files go on; only an unknown group, or a record
+    file that cannot be written, raises (`CheckpointError`).
+
+    Files without a published sha256 get their hash recorded beside them the first time a
+    fetch sees them, whether downloaded or already present.
     """
     if groups is None:
         entries = manifest.entries
@@ -155,10 +167,24 @@ def fetch(
         entries = tuple(e for e in manifest.entries if e.group in wanted)
     opener = _build_opener()
     fetcher = _FileFetcher(opener, progress=progress, timeout=timeout)
-    return [
-        fetcher.fetch(entry, manifest.weights_dir, retries=retries, retry_delay=retry_delay)
+    results = [
+        fetcher.fetch(
+            entry,
+            manifest.weights_dir,
+            manifest.recorded.get(entry.file),
+            retries=retries,
+            retry_delay=retry_delay,
+        )
         for entry in entries
     ]
+    try:
+        save_records(
+            manifest.weights_dir,
+            {r.entry.file: r.recorded for r in results if r.recorded is not None},
+        )
+    except RecordError as exc:
+        raise CheckpointError(str(exc)) from exc
+    return results
 
 
 def _build_opener() -> urllib.request.OpenerDirector:
@@ -191,12 +217,31 @@ class _FileFetcher:
         self._timeout = timeout
 
     def fetch(
-        self, entry: ManifestEntry, weights_dir: Path, *, retries: int, retry_delay: float
+        self,
+        entry: ManifestEntry,
+        weights_dir: Path,
+        recorded: RecordedHash | None,
+        *,
+        retries: int,
+        retry_delay: float,
     ) -> FetchResult:
         path = entry.path(weights_dir)
-        status = check_file(entry, weights_dir)
-        if status.state in (FileState.OK, FileState.UNPINNED):
+        status = check_file(entry, weights_dir, recorded)
+        if status.state is FileState.OK:
             return FetchResult(entry, path, "skipped", f"already present: {status.detail}", 0)
+        if status.state is FileState.UNPINNED:
+            try:
+                found = new_record(entry.url, path.stat().st_size, sha256_of(path))
+            except OSError as exc:
+                return FetchResult(entry, path, "failed", f"{entry.file}: {exc}", 0)
+            return FetchResult(
+                entry,
+                path,
+                "skipped",
+                f"already present: {found.size} bytes; recorded its sha256 {found.sha256[:12]}…",
+                0,
+                found,
+            )
 
         received = 0
         try:
@@ -222,13 +267,13 @@ class _FileFetcher:
                             ) from exc
                         log.info("%s: %s; retry %d of %d", entry.file, exc.reason, attempt, retries)
                         time.sleep(retry_delay * attempt)
-            detail = _verify_part(entry, part)
+            detail, first = _verify_part(entry, part, recorded)
             _install(part, path)
         # OSError here is local trouble (permissions, disk full) and ValueError a URL urllib
         # rejects: network errors were already turned into the download errors above.
         except (_FatalDownloadError, ValueError, OSError) as exc:
             return FetchResult(entry, path, "failed", f"{entry.file}: {exc}", received)
-        return FetchResult(entry, path, "downloaded", detail, received)
+        return FetchResult(entry, path, "downloaded", detail, received, first)
 
     def _progress_bar(self, entry: ManifestEntry) -> tqdm:
         return tqdm(
@@ -343,21 +388,37 @@ def _stream_to_part(
     return received
 
 
-def _verify_part(entry: ManifestEntry, part: Path) -> str:
-    """Check the finished `.part` against the manifest; delete it and raise on mismatch."""
+def _verify_part(
+    entry: ManifestEntry, part: Path, recorded: RecordedHash | None
+) -> tuple[str, RecordedHash | None]:
+    """Check the finished `.part` against the manifest, or else against the hash recorded at
+    the file's first fetch from the same URL; delete it and raise on mismatch.
+
+    Returns a description and, for a file with no hash to check against yet, its new record.
+    """
     size = _size_of(part)
     if entry.size is not None and size != entry.size:
         part.unlink(missing_ok=True)
         raise _FatalDownloadError(f"size mismatch: expected {entry.size} bytes, got {size}")
-    if entry.sha256 is None:
-        return f"{size} bytes, no pinned sha256"
     actual = sha256_of(part)
+    if entry.sha256 is None:
+        if recorded is None or recorded.url != entry.url:
+            return f"{size} bytes; recorded its sha256 {actual[:12]}… (first fetch)", new_record(
+                entry.url, size, actual
+            )
+        if actual != recorded.sha256:
+            part.unlink(missing_ok=True)
+            raise _FatalDownloadError(
+                f"sha256 {actual} differs from {recorded.sha256}, recorded when this URL was "
+                f"first fetched on {recorded.recorded_at}; the download was discarded"
+            )
+        return f"{size} bytes, sha256 matches the hash recorded at first fetch", None
     if actual != entry.sha256:
         part.unlink(missing_ok=True)
         raise _FatalDownloadError(
             f"sha256 mismatch: expected {entry.sha256}, got {actual}; the download was discarded"
         )
-    return f"{size} bytes, sha256 matches"
+    return f"{size} bytes, sha256 matches", None
 
 
 def _install(part: Path, path: Path) -> None:

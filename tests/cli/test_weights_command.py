@@ -1,4 +1,4 @@
-"""`visionanything weights fetch|verify`: output lines and exit statuses."""
+"""`visionanything weights fetch|verify|pin`: output lines and exit statuses."""
 
 from __future__ import annotations
 
@@ -255,3 +255,65 @@ def test_fetch_failure_exits_1_and_names_the_file(
     assert failed.startswith("failed") and "404" in failed
     assert output_line(captured.out, "ok.bin").startswith("downloaded")
     assert "1 of 2 file(s) failed" in captured.err
+
+
+def test_pin_writes_recorded_hashes_and_sizes_into_the_manifest(
+    served_dir: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, base_url = served_dir
+    model, config, vocab = random_bytes(50_000, seed=7), b'{"d_model": 256}', b"[PAD]\ncat\n"
+    for name, data in (("model.bin", model), ("config.json", config), ("vocab.txt", vocab)):
+        (root / name).write_bytes(data)
+    pinned_model = entry("m", "model.bin", model, url=f"{base_url}/model.bin")
+    pinned_model["size"] = None  # hash published, size not: pin fills it in
+    manifest = write_manifest(
+        tmp_path / "weights" / "manifest.json",
+        [
+            pinned_model,
+            entry("m", "config.json", config, url=f"{base_url}/config.json", pin=False),
+            entry("m", "vocab.txt", vocab, url=f"{base_url}/vocab.txt", pin=False),
+        ],
+    )
+    before = json.loads(manifest.read_text())
+    assert main(["weights", "fetch", "--manifest", str(manifest), "--no-progress"]) == 0
+    capsys.readouterr()
+
+    assert main(["weights", "pin", "--manifest", str(manifest), "--dry-run"]) == 0
+    assert "would pin" in capsys.readouterr().out
+    assert json.loads(manifest.read_text()) == before
+
+    assert main(["weights", "pin", "--manifest", str(manifest)]) == 0
+
+    out = capsys.readouterr().out
+    assert output_line(out, "config.json").startswith("pinned")
+    files = {item["file"]: item for item in json.loads(manifest.read_text())["files"]}
+    for name, data in (("model.bin", model), ("config.json", config), ("vocab.txt", vocab)):
+        assert files[name]["sha256"] == hashlib.sha256(data).hexdigest()
+        assert files[name]["size"] == len(data)
+        assert files[name]["url"] == f"{base_url}/{name}"  # everything else kept
+    assert main(["weights", "verify", "--manifest", str(manifest)]) == 0
+    verified = capsys.readouterr().out
+    for name in ("config.json", "vocab.txt"):  # checked against the manifest now, not the record
+        assert output_line(verified, name).endswith("sha256 matches")
+    assert main(["weights", "pin", "--manifest", str(manifest)]) == 0
+    assert "already pins" in capsys.readouterr().out
+
+
+def test_pin_changes_nothing_while_a_file_is_missing_or_unrecorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, vocab = b'{"d_model": 256}', b"[PAD]\ncat\n"
+    manifest = write_manifest(
+        tmp_path / "weights" / "manifest.json",
+        [entry("m", "config.json", config, pin=False), entry("m", "vocab.txt", vocab, pin=False)],
+    )
+    (tmp_path / "weights" / "config.json").write_bytes(config)  # copied in, never fetched
+    before = manifest.read_text()
+
+    status = main(["weights", "pin", "--manifest", str(manifest)])
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "cannot pin config.json is unpinned" in err and "weights fetch" in err
+    assert "cannot pin vocab.txt is missing" in err
+    assert manifest.read_text() == before

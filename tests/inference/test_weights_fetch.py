@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from inference import weights_fetch
-from inference.checkpoints import CheckpointError, Manifest, sha256_of
+from inference.checkpoints import CheckpointError, FileState, Manifest, require, sha256_of
+from inference.recorded_hashes import RECORD_FILE
 from inference.weights_fetch import (
     FetchResult,
     UrlRefusedError,
@@ -587,3 +588,120 @@ def test_redirect_refused_by_the_check_fails_the_file_and_is_not_followed(
     assert [r.path for r in server.requests] == ["/moved.bin"]  # refused, not retried
     assert other_server.requests == []
     assert not (tmp_path / "weights" / "m.bin").exists()
+
+
+def unpinned_entry(
+    server: LoopbackFileServer, url_path: str, data: bytes, file: str
+) -> dict[str, object]:
+    """Like `pinned_entry`, but with neither size nor sha256: pinned by revision only."""
+    described = pinned_entry(server, url_path, data, file)
+    described["size"] = described["sha256"] = None
+    return described
+
+
+def reload(manifest: Manifest) -> Manifest:
+    assert manifest.path is not None
+    return Manifest.load(manifest.path)
+
+
+def test_first_fetch_of_an_unpinned_file_records_its_hash(
+    server: LoopbackFileServer, tmp_path: Path
+) -> None:
+    data = b'{"hidden_size": 256}'
+    manifest = write_manifest(tmp_path, [unpinned_entry(server, "/c.json", data, "g/c.json")])
+
+    [result] = quick_fetch(manifest)
+
+    assert result.outcome == "downloaded" and "recorded its sha256" in result.detail
+    assert result.recorded is not None and result.recorded.sha256 == sha256_hex(data)
+    on_disk = json.loads((tmp_path / "weights" / RECORD_FILE).read_text())
+    assert on_disk["files"]["g/c.json"]["sha256"] == sha256_hex(data)
+    assert on_disk["files"]["g/c.json"]["url"] == server.url("/c.json")
+    [entry] = reload(manifest).entries
+    status = reload(manifest).check(entry)
+    assert status.state is FileState.OK and "recorded at first fetch" in status.detail
+
+
+def test_a_file_changed_after_its_first_fetch_is_corrupt_and_fetched_again(
+    server: LoopbackFileServer, tmp_path: Path
+) -> None:
+    data = b"[PAD]\n[UNK]\ncat\n"
+    manifest = write_manifest(tmp_path, [unpinned_entry(server, "/vocab.txt", data, "vocab.txt")])
+    quick_fetch(manifest)
+    final = tmp_path / "weights" / "vocab.txt"
+    final.write_bytes(b"[PAD]\n[UNK]\ndog\n")  # same size, other bytes
+
+    [entry] = reload(manifest).entries
+    status = reload(manifest).check(entry)
+    assert status.state is FileState.CORRUPT and "changed since its first fetch" in status.detail
+    with pytest.raises(CheckpointError, match=r"vocab\.txt is corrupt"):
+        require(reload(manifest), "model")
+
+    [result] = quick_fetch(reload(manifest))
+
+    assert result.outcome == "downloaded", result.detail
+    assert "matches the hash recorded at first fetch" in result.detail
+    assert final.read_bytes() == data
+    assert result.recorded is None  # the first record stands
+
+
+def test_a_download_differing_from_the_first_fetch_is_discarded(
+    server: LoopbackFileServer, tmp_path: Path
+) -> None:
+    original = b'{"model_type": "grounding-dino"}'
+    manifest = write_manifest(tmp_path, [unpinned_entry(server, "/c.json", original, "c.json")])
+    quick_fetch(manifest)
+    final = tmp_path / "weights" / "c.json"
+    final.unlink()
+    server.files["/c.json"] = b'{"model_type": "something-else"}'  # same URL, other content
+
+    [result] = quick_fetch(reload(manifest))
+
+    assert result.outcome == "failed" and "differs from" in result.detail
+    assert "recorded when this URL was first fetched" in result.detail
+    assert not final.exists() and not part_path(final).exists()
+
+
+def test_a_new_url_makes_the_record_stale_and_the_file_is_fetched_again(
+    server: LoopbackFileServer, tmp_path: Path
+) -> None:
+    old, new = b"revision one", b"revision two!"
+    described = unpinned_entry(server, "/rev1/c.json", old, "c.json")
+    manifest = write_manifest(tmp_path, [described])
+    quick_fetch(manifest)
+    server.files["/rev2/c.json"] = new
+    described["url"] = server.url("/rev2/c.json")
+    manifest = write_manifest(tmp_path, [described])
+
+    [entry] = manifest.entries
+    status = manifest.check(entry)
+    assert status.state is FileState.CORRUPT and "stale" in status.detail
+
+    [result] = quick_fetch(manifest)
+
+    assert result.outcome == "downloaded", result.detail
+    assert (tmp_path / "weights" / "c.json").read_bytes() == new
+    assert reload(manifest).recorded["c.json"].url == server.url("/rev2/c.json")
+    assert reload(manifest).recorded["c.json"].sha256 == sha256_hex(new)
+
+
+def test_a_present_unpinned_file_is_recorded_without_a_request(
+    server: LoopbackFileServer, tmp_path: Path
+) -> None:
+    manifest = write_manifest(tmp_path, [unpinned_entry(server, "/u.json", b"{}", "u.json")])
+    (tmp_path / "weights" / "u.json").write_text('{"local": true}')
+
+    [result] = quick_fetch(manifest)
+
+    assert result.outcome == "skipped" and "recorded its sha256" in result.detail
+    assert server.requests == []
+    recorded = reload(manifest).recorded["u.json"]
+    assert recorded.sha256 == sha256_hex(b'{"local": true}') and recorded.size == 15
+
+
+def test_an_unreadable_record_file_is_a_clear_manifest_error(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path, [])
+    (tmp_path / "weights" / RECORD_FILE).write_text('{"files": {"c.json": {"sha256": "zz"}}}')
+
+    with pytest.raises(CheckpointError, match=f"{RECORD_FILE} is unreadable.*delete it"):
+        reload(manifest)

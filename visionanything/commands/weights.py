@@ -1,4 +1,5 @@
-"""`visionanything weights fetch|verify`: download the model checkpoints, or check them.
+"""`visionanything weights fetch|verify|pin`: download the model checkpoints, check them, or
+write the hashes recorded at first fetch into the manifest.
 
 Exit status: 0 all files good, 1 some file failed / is missing / is corrupt, 2 the manifest
 (or a requested group) is unusable.
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.checkpoints import FETCH_COMMAND, CheckpointError, FileState, Manifest, check_all
+from inference.manifest_pinning import plan_pins, write_pins
 from inference.weights_fetch import fetch
 
 EXIT_OK = 0
@@ -47,6 +49,17 @@ def register(subparsers: Any) -> None:
     )
     _add_location_arguments(verify_parser)
     verify_parser.set_defaults(run=run_verify)
+
+    pin_parser = actions.add_parser(
+        "pin",
+        help="write the sha256 recorded at first fetch (and missing sizes) into the manifest, "
+        "so every file is pinned; all files must be fetched and verify first",
+    )
+    _add_location_arguments(pin_parser)
+    pin_parser.add_argument(
+        "--dry-run", action="store_true", help="show what would be pinned; write nothing"
+    )
+    pin_parser.set_defaults(run=run_pin)
 
 
 def _add_location_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,3 +117,28 @@ def _fetch_hint(args: argparse.Namespace, group: str) -> str:
     if args.weights_dir is not None:
         words += ["--weights-dir", str(args.weights_dir)]
     return shlex.join(words)
+
+
+def run_pin(args: argparse.Namespace) -> int:
+    try:
+        manifest = Manifest.load(args.manifest, args.weights_dir)
+        plan = plan_pins(manifest)
+        if plan.problems:
+            for problem in plan.problems:
+                print(f"cannot pin {problem}", file=sys.stderr)
+            print("the manifest was left unchanged", file=sys.stderr)
+            return EXIT_FILE_PROBLEM
+        if not plan.changes:
+            print(f"{manifest.path} already pins the sha256 and size of every file")
+            return EXIT_OK
+        for change in plan.changes:
+            pinned = [f"sha256 {change.sha256}"] if change.sha256 else []
+            pinned += [f"size {change.size}"] if change.size is not None else []
+            verb = "would pin" if args.dry_run else "pinned"
+            print(f"{verb:<10} {change.file}  {', '.join(pinned)}")
+        if not args.dry_run:
+            print(f"wrote {write_pins(manifest, plan.changes)}")
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_MANIFEST
+    return EXIT_OK
