@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from stream import loss_recovery
 from stream.health import Readiness, StreamMetrics, health_routes
 from stream.photo_api import PhotoSettings, install_photo_api
 from stream.room_api import install_room_api
@@ -149,6 +150,7 @@ def create_app(
     Rooms are kept in `room_store` (default: in this process)."""
     if (engine is None) == (engine_factory is None):
         raise ValueError("give exactly one of engine and engine_factory")
+    loss_recovery.install()  # phones' video recovers from a lost packet (see the module)
     config = config or ServerConfig()
     metrics = StreamMetrics()
     registry = SessionRegistry(config.max_sessions, config.session, metrics)

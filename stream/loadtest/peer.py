@@ -23,6 +23,8 @@ import av
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from stream import loss_recovery
+
 Clock = Callable[[], float]
 State = Literal["ok", "failed", "disconnected"]
 
@@ -185,6 +187,7 @@ class Peer:
         whether it worked; otherwise `failure` says why and the peer connection is closed."""
         self.started_at = self._clock()
         stage = "gathering ICE candidates"
+        loss_recovery.install()  # the returned video, like the server's, survives a lost packet
         pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._prepare(pc)
         channel = self.channel = pc.createDataChannel("events")
