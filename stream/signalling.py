@@ -38,6 +38,7 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from stream.health import Readiness, StreamMetrics
+from stream.room_encoder import EncodedScreenTrack, offer_sends_vp8
 from stream.room_store import normalise_code
 from stream.rooms import RoomHub
 from stream.security import bounded, redact
@@ -298,11 +299,13 @@ class OfferEndpoint:
                         400, "the offer's SDP was rejected: it receives no video", "bad_request"
                     )
                 try:
-                    screen = await rooms.join_viewer(code, viewer)
+                    screen = await rooms.join_viewer(code, viewer, vp8=offer_sends_vp8(offer.sdp))
                 except KeyError as exc:
                     raise OfferError(404, f"no room with code {code}", "unknown_room") from exc
                 viewer.when_closed(lambda v: detach(rooms.leave(code, v.id), f"leave-{v.id}"))
-                pc.addTrack(screen)
+                sender = pc.addTrack(screen)
+                if isinstance(screen, EncodedScreenTrack):
+                    screen.sender = sender  # so the screen's keyframe requests reach the encoder
                 await pc.setLocalDescription(await pc.createAnswer())
             description = pc.localDescription
             answered = True
