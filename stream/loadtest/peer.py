@@ -89,7 +89,8 @@ async def refusal(response: aiohttp.ClientResponse, what: str = "offer") -> Clie
     if response.status == 429:
         return ClientFailure(
             f"rate limited (429, Retry-After {retry}): {reason} (every simulated peer comes "
-            "from this one address: serve with --offers-per-minute 0 for a load test)"
+            "from this one address: serve with --offers-per-minute 0 --sessions-per-address 0 "
+            "--screens-per-address 0 for a load test)"
         )
     return ClientFailure(f"{what} refused (HTTP {response.status}): {reason}")
 

@@ -110,6 +110,12 @@ def register(subparsers: Any) -> None:
         help="phones open at once from one client address (0: no limit; raise it for load "
         "tests from one machine or when phones come through one proxy)",
     )
+    parser.add_argument(
+        "--screens-per-address",
+        type=int,
+        default=8,
+        help="class screens (room viewers) open at once from one client address (0: no limit)",
+    )
     parser.add_argument("--web-dir", type=Path, default=Path("web"), help="the page's static files")
     parser.add_argument(
         "--teachers-file",
@@ -158,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
             max_sessions=args.max_sessions,
             offers_per_minute=args.offers_per_minute,
             sessions_per_address=args.sessions_per_address,
+            viewers_per_address=args.screens_per_address,
             max_viewers=args.max_viewers,
             teachers_file=args.teachers_file,
             secure_cookies=not args.http,  # the login cookie travels over HTTPS only
