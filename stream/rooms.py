@@ -5,8 +5,7 @@
     words and speech setting when they join and whenever the teacher changes them;
   - the presenter's annotated video reaches every viewer through one `RoomFeed` and one
     `MediaRelay` per room: the models run once per presenter frame whatever the number of
-    viewers, and one `RoomEncoder` encodes it once in VP8 for every viewer that takes VP8
-    (a viewer that only takes H.264 gets the frames and its own encoder);
+    viewers (each viewer's connection still encodes its own VP8, as aiortc encodes per sender);
   - the presenter's `objects` and `say` messages are copied to every viewer;
   - every change is pushed at once as a `room` message to every member (phones and viewers).
 Everything here runs on the event loop.
@@ -24,7 +23,6 @@ from aiohttp import web
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
-from stream.room_encoder import EncodedScreenTrack, RoomEncoder
 from stream.room_feed import RoomFeed
 from stream.room_store import RoomState, RoomStore
 
@@ -65,7 +63,6 @@ class LiveRoom:
     phones: dict[str, RoomPhone] = field(default_factory=dict)  # in joining order
     viewers: dict[str, RoomMember] = field(default_factory=dict)
     presenting: str | None = None  # the phone whose frames the feed shows now
-    encoder: RoomEncoder | None = None  # made when the first VP8 viewer joins
     # the presenter's last `objects`: phones send them only when they change, so a screen
     # joining later would otherwise show no labels until the picture changes
     last_objects: dict[str, Any] | None = None
@@ -107,25 +104,15 @@ class RoomHub:
         self._announce(room, state)
         return state
 
-    async def join_viewer(
-        self, code: str, viewer: RoomMember, *, vp8: bool = False
-    ) -> MediaStreamTrack:
-        """Add a viewer; returns the track to send it (the room's screen): the room's shared
-        VP8 packets when the viewer takes `vp8`, else the frames for its own encoder."""
+    async def join_viewer(self, code: str, viewer: RoomMember) -> MediaStreamTrack:
+        """Add a viewer; returns the track to send it (the room's screen)."""
         state = await self._state(code)
         room = self.live(code)
         room.viewers[viewer.id] = viewer
         viewer.send("room", **self._message(room, state))
         if room.last_objects is not None:
             viewer.send("objects", essential=False, **room.last_objects)
-        if not vp8:
-            return room.relay.subscribe(room.feed, buffered=False)
-        if room.encoder is None:
-            room.encoder = RoomEncoder(
-                functools.partial(room.relay.subscribe, room.feed, buffered=False)
-            )
-        screen: EncodedScreenTrack = room.encoder.subscribe()
-        return screen
+        return room.relay.subscribe(room.feed, buffered=False)
 
     async def leave(self, code: str, member_id: str) -> None:
         room = self._live.get(code)
@@ -183,7 +170,7 @@ class RoomHub:
             for member in [*room.phones.values(), *room.viewers.values()]:
                 member.send("room", **message)
                 member.schedule_close("room_ended")
-            _stop_video(room)
+            room.feed.stop()
         await self.store.delete(code)
         for listener in self.on_change:
             listener(state)
@@ -191,7 +178,7 @@ class RoomHub:
     async def close(self) -> None:
         """Stop every room's feed (server shutdown; the sessions close on their own)."""
         for room in self._live.values():
-            _stop_video(room)
+            room.feed.stop()
         self._live.clear()
         try:
             await self.store.close()
@@ -257,9 +244,3 @@ class RoomHub:
 
 
 ROOMS_KEY = web.AppKey("rooms", RoomHub)
-
-
-def _stop_video(room: LiveRoom) -> None:
-    room.feed.stop()
-    if room.encoder is not None:
-        room.encoder.stop()

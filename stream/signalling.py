@@ -38,7 +38,6 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from stream.health import Readiness, StreamMetrics
-from stream.room_encoder import EncodedScreenTrack, offer_sends_vp8
 from stream.room_store import normalise_code
 from stream.rooms import RoomHub
 from stream.security import bounded, redact
@@ -299,13 +298,11 @@ class OfferEndpoint:
                         400, "the offer's SDP was rejected: it receives no video", "bad_request"
                     )
                 try:
-                    screen = await rooms.join_viewer(code, viewer, vp8=offer_sends_vp8(offer.sdp))
+                    screen = await rooms.join_viewer(code, viewer)
                 except KeyError as exc:
                     raise OfferError(404, f"no room with code {code}", "unknown_room") from exc
                 viewer.when_closed(lambda v: detach(rooms.leave(code, v.id), f"leave-{v.id}"))
-                sender = pc.addTrack(screen)
-                if isinstance(screen, EncodedScreenTrack):
-                    screen.sender = sender  # so the screen's keyframe requests reach the encoder
+                pc.addTrack(screen)
                 await pc.setLocalDescription(await pc.createAnswer())
             description = pc.localDescription
             answered = True

@@ -132,10 +132,6 @@ async def _classroom() -> None:
                 span = viewer.codes[-1] - viewer.codes[0] + 1
                 assert len(set(viewer.codes)) >= 0.6 * span, (len(viewer.codes), span)
                 assert viewer.sizes == {SIZE}
-            # one VP8 encode per screen frame, shared by the five viewers
-            live = app[ROOMS_KEY].live(room.code)
-            assert live.encoder is not None and live.encoder.screens == 5
-            assert 0 < live.encoder.frames_encoded <= live.feed.frames + live.feed.waiting_frames
             # one engine session, the phone's: every camera frame submitted once
             assert engine.open_sessions == [phone.session]
             session = app[SESSIONS_KEY].get(phone.session)
