@@ -271,6 +271,8 @@ def test_http_listens_on_localhost_unless_told_otherwise() -> None:
         Path("k.pem"),
         5,
     )
+    assert parse(["serve"]).screens_per_address == ServerConfig().viewers_per_address == 8
+    assert parse(["serve", "--screens-per-address", "0"]).screens_per_address == 0
 
 
 def test_own_certificate_and_clear_errors(tmp_path: Path) -> None:
