@@ -45,6 +45,7 @@ import numpy.typing as npt
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from stream.loadtest.lossy_link import LossCounter, drop_outgoing_rtp
 from stream.loadtest.peer import Clock, Peer, State
 
 I420 = npt.NDArray[np.uint8]  # (H * 3 / 2, W): the Y plane, then U and V at half resolution
@@ -360,6 +361,9 @@ class ClientResult:
     disconnects: int = 0
     series: list[SecondSample] = field(default_factory=list)
     presenting: bool | None = None  # in a room: whether this phone presented at the end
+    longest_freeze_s: float | None = None  # longest wait between two frames back
+    rtp_passed: int | None = None  # with a lossy link (`loss`): RTP packets it let through
+    rtp_dropped: int | None = None  # and dropped
 
     @property
     def ok(self) -> bool:
@@ -386,8 +390,13 @@ class Phone(Peer):
         *,
         tap: bool = False,
         room: str | None = None,
+        loss: float = 0.0,
     ) -> None:
         super().__init__(index, origin, clock, {"room": room} if room is not None else None)
+        if not 0.0 <= loss < 1.0:
+            raise ValueError(f"loss must lie in 0..1, got {loss}")
+        self.loss = loss
+        self.link: LossCounter | None = None
         self.tap = tap
         self.taps_sent = 0
         self.clip = clip
@@ -412,9 +421,13 @@ class Phone(Peer):
         self._pending_cut: tuple[float, frozenset[int]] | None = None
         self.series: list[SecondSample] = []
         self._tick: tuple[float, int, int, int, int, int] | None = None
+        self._last_back_at: float | None = None
+        self.longest_freeze = 0.0
 
     def _prepare(self, pc: RTCPeerConnection) -> None:
-        pc.addTrack(self.camera)
+        sender = pc.addTrack(self.camera)
+        if self.loss:
+            self.link = drop_outgoing_rtp(sender, self.loss, seed=self.index)
 
     def _on_open(self) -> None:
         self._send_tap()
@@ -430,6 +443,9 @@ class Phone(Peer):
     # -- what comes back ---------------------------------------------------------------------
 
     def _frame_back(self, frame: av.VideoFrame, now: float) -> None:
+        if self._last_back_at is not None:
+            self.longest_freeze = max(self.longest_freeze, now - self._last_back_at)
+        self._last_back_at = now
         sent = self.camera.decode(frame, now)
         if sent is None:
             self.unmatched += 1
@@ -584,6 +600,11 @@ class Phone(Peer):
             disconnects=int(self.disconnected_at is not None),
             series=list(self.series),
             presenting=self.presenting,
+            longest_freeze_s=(
+                round(self.longest_freeze, 3) if self._last_back_at is not None else None
+            ),
+            rtp_passed=self.link.passed if self.link is not None else None,
+            rtp_dropped=self.link.dropped if self.link is not None else None,
         )
 
 

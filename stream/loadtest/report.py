@@ -131,6 +131,7 @@ def summarise(result: LoadTestResult) -> list[MetricRow]:
         _row("masks drawn per second", [v for c in clients for v in c.masks_fps]),
         _row("new object (s)", [v for c in clients for v in c.new_object_s]),
         _row("dropped frames", [float(c.frames_dropped) for c in clients]),
+        _row("longest freeze (s)", each([c.longest_freeze_s for c in clients])),
         _row(
             "unmatched frames (%)",
             [_percent(c.frames_unmatched, c.frames_received) for c in clients],
@@ -208,8 +209,12 @@ def _client_line(c: ClientResult) -> str:
         f"objects {c.objects_per_s:.1f}/s, overlay {overlay} fps (server), {masks}, "
         f"engine skipped {_or_dash(c.server_dropped)}",
         f"new object {new_object} ({len(c.new_object_s)}/{c.cuts} cuts{taps})",
-        f"errors {c.error_count}",
+        f"longest freeze {_cell(c.longest_freeze_s)} s",
     ]
+    if c.rtp_dropped is not None and c.rtp_passed is not None:
+        sent = c.rtp_dropped + c.rtp_passed
+        parts.append(f"link dropped {c.rtp_dropped} of {sent} RTP packets")
+    parts.append(f"errors {c.error_count}")
     return " | ".join(parts)
 
 

@@ -47,6 +47,7 @@ GENERATED_SIZE = (640, 480)
 CUT_THRESHOLD = 0.12  # mean absolute luma change (0..1) between frames that makes a cut
 MAX_CLIENTS = 64
 MAX_VIEWERS = 64  # the server's default viewer cap; each is a VP8 decoder in this process
+MAX_LOSS_PERCENT = 50.0
 VIEWER_CONNECTS_AT_ONCE = 8  # ICE gathering and DTLS handshakes at once, so none times out
 
 
@@ -70,6 +71,7 @@ class LoadTestConfig:
     room: str | None = None  # join this existing room
     teacher: str | None = None  # or log in as this teacher and create a room for the run
     teacher_password: str | None = field(default=None, repr=False)
+    loss_percent: float = 0.0  # each phone's outgoing video packets dropped, as on bad Wi-Fi
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -83,6 +85,10 @@ class LoadTestConfig:
             raise ValueError(f"fps must lie in 1..120, got {self.fps}")
         if not self.connect_timeout_s > 0 or self.wait_ready_s < 0:
             raise ValueError("the connect timeout must be positive and the ready wait >= 0")
+        if not (math.isfinite(self.loss_percent) and 0 <= self.loss_percent <= MAX_LOSS_PERCENT):
+            raise ValueError(
+                f"loss must lie in 0..{MAX_LOSS_PERCENT:g} %, got {self.loss_percent:g}"
+            )
         if not 0 <= self.viewers <= MAX_VIEWERS:
             raise ValueError(f"viewers must lie in 0..{MAX_VIEWERS}, got {self.viewers}")
         if self.room is not None and self.teacher is not None:
@@ -369,7 +375,8 @@ async def _run(
     result.clip = ClipSummary(clip.source, len(clip), clip.fps, clip.size, clip.cuts)
     origin = time.monotonic()
     phones = [
-        Phone(i + 1, clip, fps, origin, tap=config.tap, room=room) for i in range(config.clients)
+        Phone(i + 1, clip, fps, origin, tap=config.tap, room=room, loss=config.loss_percent / 100)
+        for i in range(config.clients)
     ]
     cameras: dict[str, MarkedCamera] = {}  # by session: how viewers find the presenter's
     viewers = [Viewer(i + 1, room, cameras, origin) for i in range(config.viewers)] if room else []

@@ -122,6 +122,14 @@ def register(subparsers: Any) -> None:
         "connecting, in turn; --clients at a time, at most 16) and check that the server's open "
         "sessions go back",
     )
+    parser.add_argument(
+        "--loss",
+        type=float,
+        default=0.0,
+        metavar="PCT",
+        help="drop this share (0..50 %%) of each phone's outgoing video packets, retransmissions "
+        "too, to rehearse bad Wi-Fi; the report gives each phone's longest freeze",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(run=run)
 
@@ -146,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
             room=args.room,
             teacher=args.teacher,
             teacher_password="" if args.teacher is not None else None,  # asked for below
+            loss_percent=args.loss,
         )
         if args.video is not None and not args.video.is_file():
             raise ValueError(f"no video file at {args.video}")

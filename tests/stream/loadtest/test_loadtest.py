@@ -124,6 +124,33 @@ def test_two_clients_run_to_the_end_and_report(
         assert client["objects_messages"] >= 1 and client["stats_messages"] >= 2
         assert len(client["series"]) >= 3
         assert any(s["latency_p50_ms"] for s in client["series"])
+        assert 0 < client["longest_freeze_s"] < 2
+        assert client["rtp_dropped"] is None  # no lossy link asked for
+
+
+def test_phones_on_a_lossy_link_keep_their_video(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """5 % of the phone's video packets (and of their retransmissions) vanish: the server's
+    loss recovery keeps the video coming back, with no freeze near the 512-packet stall."""
+    out_json = tmp_path / "lossy.json"
+    argv = ["--clients", "1", "--duration", "6", "--fps", "15", "--loss", "5"]
+    argv += ["--json", str(out_json)]
+    status = asyncio.run(asyncio.wait_for(_against_server(ServerConfig(), argv), 60))
+    captured = capsys.readouterr()
+    assert status == 0, captured.out + captured.err
+    assert "longest freeze (s)" in captured.out and "link dropped" in captured.out
+    [client] = json.loads(out_json.read_text())["clients"]
+    sent = client["rtp_dropped"] + client["rtp_passed"]
+    assert sent > 50 and 0.01 <= client["rtp_dropped"] / sent <= 0.12, client
+    assert client["fps_in"] >= 0.5 * client["fps_out"], client
+    assert client["longest_freeze_s"] < 3, client["longest_freeze_s"]
+
+
+@pytest.mark.parametrize("loss", ["-1", "51", "nan"])
+def test_an_impossible_loss_is_a_usage_error(loss: str, caplog: pytest.LogCaptureFixture) -> None:
+    assert _loadtest(["--loss", loss, "--duration", "1"]) == 2
+    assert "loss must lie in 0..50 %" in caplog.text
 
 
 def test_a_closed_port_fails_clearly(capsys: pytest.CaptureFixture[str]) -> None:
