@@ -117,6 +117,17 @@ def test_a_hole_is_skipped_after_give_up_time_and_a_keyframe_requested(
     assert buffer.skipped_holes == 1
 
 
+def test_two_holes_in_a_row_each_cost_their_own_frame_only() -> None:
+    clock = FakeClock()
+    buffer = RecoveringJitterBuffer(capacity=512, is_video=True, clock=clock)
+
+    # the middle packet of frame 10 and the first packet of frame 12
+    out, keyframe_requests = feed(buffer, range(40), lose={31, 36}, clock=clock)
+
+    assert out == [*range(10), 11, *range(13, 39)]  # frame 11, whole between them, is kept
+    assert keyframe_requests == 2 and buffer.skipped_holes == 2
+
+
 def test_a_late_packet_within_give_up_time_loses_nothing() -> None:
     clock = FakeClock()
     buffer = RecoveringJitterBuffer(capacity=512, is_video=True, clock=clock)
