@@ -16,6 +16,7 @@ aiortc's receivers use it.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -23,6 +24,8 @@ import aiortc.rtcrtpreceiver
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
 from aiortc.utils import uint16_add
+
+log = logging.getLogger(__name__)
 
 # Well past a NACK round trip on a LAN or Wi-Fi (tens of ms), short enough to be a stutter.
 GIVE_UP_S = 0.3
@@ -121,10 +124,42 @@ def _is_newer(a: int, b: int) -> bool:
     return a != b and uint16_add(a, -b) < 0x8000
 
 
-def install() -> None:
-    """Make every aiortc receiver created from now on use `RecoveringJitterBuffer`.
+def install() -> bool:
+    """Make every aiortc receiver created from now on use `RecoveringJitterBuffer`; returns
+    whether it did.
 
     aiortc builds its jitter buffer inside `RTCRtpReceiver.__init__` from the module-level name,
-    offering no hook; replacing that name is the narrowest change. Idempotent.
+    offering no hook; replacing that name is the narrowest change. The subclass relies on the
+    buffer's internals (`_origin`, `_packets`, `_capacity`, `_is_video`, `_remove_frame`,
+    `remove`): an aiortc whose buffer lacks them keeps its own, with a warning, rather than
+    breaking every video. Idempotent.
     """
-    aiortc.rtcrtpreceiver.JitterBuffer = RecoveringJitterBuffer  # type: ignore[misc]
+    global _checked
+    if _checked is None:
+        _checked = _has_expected_internals(aiortc.rtcrtpreceiver.JitterBuffer)
+        if not _checked:
+            log.warning(
+                "aiortc %s's jitter buffer is not the one stream.loss_recovery was written for; "
+                "keeping aiortc's own (video may freeze for seconds after a lost packet)",
+                getattr(aiortc, "__version__", "?"),
+            )
+    if _checked:
+        aiortc.rtcrtpreceiver.JitterBuffer = RecoveringJitterBuffer  # type: ignore[misc]
+    return _checked
+
+
+_checked: bool | None = None
+
+
+def _has_expected_internals(buffer_class: type) -> bool:
+    if buffer_class is RecoveringJitterBuffer:
+        return True
+    try:
+        probe = buffer_class(capacity=4, is_video=True)
+    except TypeError:
+        return False
+    fields = ("_origin", "_packets", "_capacity", "_is_video")
+    methods = ("_remove_frame", "remove", "add")
+    return all(hasattr(probe, name) for name in fields) and all(
+        callable(getattr(probe, name, None)) for name in methods
+    )

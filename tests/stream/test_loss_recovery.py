@@ -168,6 +168,28 @@ def test_the_server_installs_it_into_aiortc(stock_jitter_buffer: None) -> None:
     assert isinstance(receiver._RTCRtpReceiver__jitter_buffer, RecoveringJitterBuffer)  # type: ignore[attr-defined]
 
 
+class _RewrittenJitterBuffer:
+    """What a future aiortc's buffer might look like: same constructor, other internals."""
+
+    def __init__(self, capacity: int, prefetch: int = 0, is_video: bool = False) -> None:
+        self.reorder: list[RtpPacket] = []
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        return False, None
+
+
+def test_an_aiortc_with_another_jitter_buffer_keeps_its_own(
+    stock_jitter_buffer: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(loss_recovery, "_checked", None)
+    aiortc.rtcrtpreceiver.JitterBuffer = _RewrittenJitterBuffer  # type: ignore[misc, assignment]
+
+    assert loss_recovery.install() is False
+
+    assert aiortc.rtcrtpreceiver.JitterBuffer is _RewrittenJitterBuffer
+    assert "keeping aiortc's own" in caplog.text
+
+
 class _NoTransport:
     state = "new"
 
