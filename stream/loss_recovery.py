@@ -1,11 +1,13 @@
 """Video that recovers from a lost packet instead of freezing.
 
 aiortc's receiver assembles video frames in a 512-packet `JitterBuffer` that only hands out a
-frame once every packet before it has arrived. It asks for a lost packet once (NACK); if the
-retransmission is lost too, every later frame waits behind the hole until 512 more packets
-have come in: at 15 fps that is many seconds of frozen video, with no keyframe requested (the
-same stall is reported upstream, aiortc PRs #1416-#1418, unreleased). A phone on a busy school
-Wi-Fi loses packets like that.
+frame once every packet before it has arrived. It asks for a lost packet (NACK) when the gap
+appears, again only when another packet goes missing, and not after 128 newer packets. So a
+packet whose retransmission is lost too, with no loss after it, holds every later frame behind
+the hole until 512 more packets have come in: at 15 fps that is many seconds of frozen video,
+with no keyframe requested (the same stall is reported upstream, aiortc PRs #1416-#1418,
+unreleased). Steady random loss keeps re-asking and mostly recovers; an isolated double loss,
+as in a burst of congestion on a busy school Wi-Fi, does not.
 
 `RecoveringJitterBuffer` hands out a frame that ended (RTP marker bit) before a hole at once,
 and gives up on the hole once it has blocked newer packets for `give_up_s`: it drops the
