@@ -8,11 +8,13 @@ verified file becomes its size. It changes nothing unless every file can be pinn
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from inference.atomic_write import write_atomically
 from inference.checkpoints import CheckpointError, FileState, Manifest, ManifestEntry
-from inference.recorded_hashes import write_json_atomically
+from inference.recorded_hashes import json_bytes
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ def write_pins(manifest: Manifest, changes: tuple[PinChange, ...]) -> Path:
         if change.size is not None:
             item["size"] = change.size
     try:
-        write_json_atomically(path, raw)
+        # keep the manifest's permissions (a temporary file alone would make it private)
+        write_atomically(path, json_bytes(raw), mode=stat.S_IMODE(path.stat().st_mode))
     except OSError as exc:
         raise CheckpointError(f"cannot write {path}: {exc}") from exc
     return path

@@ -15,12 +15,12 @@ with the real downloads, it turns every `sha256: null` into a pinned hash to com
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from inference.atomic_write import write_atomically
 
 RECORD_FILE = "recorded-hashes.json"
 _ABOUT = (
@@ -83,23 +83,14 @@ def save_records(weights_dir: Path, new: Mapping[str, RecordedHash]) -> None:
     path = record_path(weights_dir)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomically(path, payload)
+        write_atomically(path, json_bytes(payload), mode=0o644)
     except OSError as exc:
         raise RecordError(f"cannot write {path}: {exc}") from exc
 
 
-def write_json_atomically(path: Path, payload: object) -> None:
-    """Write `payload` as indented JSON through a temporary file renamed onto `path`, so a
-    reader sees the old file or the new one, never half of one. Raises OSError."""
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def json_bytes(payload: object) -> bytes:
+    """`payload` as indented UTF-8 JSON with a final newline (the manifest's own style)."""
+    return (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def new_record(url: str, size: int, sha256: str) -> RecordedHash:

@@ -28,7 +28,6 @@ import logging
 import os
 import secrets
 import sqlite3
-import tempfile
 import threading
 import time
 from collections import deque
@@ -41,6 +40,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from inference.atomic_write import write_atomically
 from stream.protocol import ProtocolError
 from stream.tracks import OverlayPainter, RenderableResult, SharedFrame
 
@@ -275,14 +275,7 @@ class SnapshotStore:
 
     def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".snap.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                tmp.write(data)
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        write_atomically(path, data, mode=0o600)
 
     def _unlink(self, name: str) -> None:
         try:

@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import secrets
-import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +26,8 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from inference.atomic_write import write_atomically
 
 log = logging.getLogger("stream.teachers")
 
@@ -200,17 +201,5 @@ class TeacherStore:
 
     def _save(self, records: dict[str, dict[str, Any]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp_name = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-                os.fchmod(tmp.fileno(), 0o600)  # mkstemp's default, made explicit
-                json.dump(records, tmp, indent=2, sort_keys=True)
-                tmp.write("\n")
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, self.path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        text = json.dumps(records, indent=2, sort_keys=True) + "\n"
+        write_atomically(self.path, text.encode("utf-8"), mode=0o600, fsync=True)

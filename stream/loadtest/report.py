@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from inference.atomic_write import write_atomically
 from stream.loadtest.client import ClientResult, SecondSample
 from stream.loadtest.viewer import ViewerResult
 
@@ -326,19 +327,10 @@ def _p50_p95(values: list[float]) -> list[float] | None:
     return [round(float(p50), 2), round(float(p95), 2)]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(data)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
 def write_json(result: LoadTestResult, path: Path) -> None:
     """Write `to_dict(result)` to `path` (atomically; strict JSON: no NaN)."""
     text = json.dumps(to_dict(result), indent=1, allow_nan=False)
-    _atomic_write(path, text.encode("utf-8") + b"\n")
+    write_atomically(path, text.encode("utf-8") + b"\n", mode=0o644)
 
 
 def write_plot(result: LoadTestResult, path: Path) -> None:

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import random
+import stat
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -275,6 +276,7 @@ def test_pin_writes_recorded_hashes_and_sizes_into_the_manifest(
         ],
     )
     before = json.loads(manifest.read_text())
+    manifest.chmod(0o644)
     assert main(["weights", "fetch", "--manifest", str(manifest), "--no-progress"]) == 0
     capsys.readouterr()
 
@@ -286,6 +288,7 @@ def test_pin_writes_recorded_hashes_and_sizes_into_the_manifest(
 
     out = capsys.readouterr().out
     assert output_line(out, "config.json").startswith("pinned")
+    assert stat.S_IMODE(manifest.stat().st_mode) == 0o644  # rewritten, not made private
     files = {item["file"]: item for item in json.loads(manifest.read_text())["files"]}
     for name, data in (("model.bin", model), ("config.json", config), ("vocab.txt", vocab)):
         assert files[name]["sha256"] == hashlib.sha256(data).hexdigest()
