@@ -169,7 +169,7 @@ def check_file(
             entry, path, FileState.CORRUPT, f"{what}: {size} bytes, expected {entry.size}"
         )
     if entry.sha256 is None and recorded is not None:
-        return _check_against_record(entry, path, recorded)
+        return _check_against_record(entry, path, size, recorded)
     if entry.sha256 is None:
         return FileStatus(entry, path, FileState.UNPINNED, f"{size} bytes, no pinned sha256")
     actual = sha256_of(path)
@@ -180,7 +180,9 @@ def check_file(
     return FileStatus(entry, path, FileState.OK, f"{size} bytes, sha256 matches")
 
 
-def _check_against_record(entry: ManifestEntry, path: Path, recorded: RecordedHash) -> FileStatus:
+def _check_against_record(
+    entry: ManifestEntry, path: Path, size: int, recorded: RecordedHash
+) -> FileStatus:
     if recorded.url != entry.url:
         return FileStatus(
             entry,
@@ -188,7 +190,6 @@ def _check_against_record(entry: ManifestEntry, path: Path, recorded: RecordedHa
             FileState.CORRUPT,
             f"stale: fetched from {recorded.url}, the manifest now names {entry.url}",
         )
-    size = path.stat().st_size
     actual = sha256_of(path) if size == recorded.size else None
     if actual != recorded.sha256:
         found = f"sha256 {actual[:12]}…" if actual is not None else f"{size} bytes"

@@ -74,7 +74,7 @@ class RecoveringJitterBuffer(JitterBuffer):
                 return pli_flag, self._take(missing)
         if now - self._blocked_since < self.give_up_s:
             return pli_flag, frame
-        self._skip_hole()
+        self._skip_hole(missing)
         self._blocked_since = None
         self.skipped_holes += 1
         return True, self._remove_frame(packet.sequence_number)
@@ -102,12 +102,9 @@ class RecoveringJitterBuffer(JitterBuffer):
                 return offset
         return None
 
-    def _skip_hole(self) -> None:
-        """Drop the broken frame: its packets before the hole, the hole, and the packets after
-        it with the same timestamp; stop at the first packet of a new frame."""
-        missing = self._first_missing()
-        if missing is None:
-            return
+    def _skip_hole(self, missing: int) -> None:
+        """Drop the broken frame: its `missing` packets before the hole, the hole, and the
+        packets after it with the same timestamp; stop at the first packet of a new frame."""
         self.remove(missing + 1)
         broken: int | None = None
         while self._origin is not None and self._newest is not None:
