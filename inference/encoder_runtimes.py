@@ -46,7 +46,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,12 +116,15 @@ class BuildContext:
     cache_dir: root of the on-disk cache (the runtime adds `mobile_sam_encoder/<runtime>/<key>`)
     progress:  receives one line when an export starts and one when it is done
     fp16:      torch on CUDA only: run the encoder under fp16 autocast (unmeasured)
+    has_bf16:  the capability probe "openvino-bf16" asks (`openvino_cpu_has_bf16`); injected
+               by tests so both branches run on any CPU
     """
 
     segmenter: Segmenter
     cache_dir: Path
     progress: Progress
     fp16: bool = False
+    has_bf16: Callable[[], bool] = field(default_factory=lambda: openvino_cpu_has_bf16)
 
     @property
     def module(self) -> nn.Module:
@@ -199,12 +202,14 @@ def build_encoder(
     cache_dir: Path | None = None,
     progress: Progress | None = None,
     fp16: bool = False,
+    has_bf16: Callable[[], bool] | None = None,
 ) -> EncoderBuild:
     """Build the encoder runtime `name` for `segmenter` (it is not modified).
 
     An explicitly named runtime that cannot be built raises (`EncoderRuntimeError` when its
     package is missing or the device does not fit); "auto" logs the failure and tries the next
-    runtime, ending with eager torch, which always builds.
+    runtime, ending with eager torch, which always builds. `has_bf16` replaces the CPU probe
+    (`openvino_cpu_has_bf16`) that "openvino-bf16" asks.
     """
     report = progress or (lambda line: log.warning("%s", line))
     context = BuildContext(
@@ -212,6 +217,7 @@ def build_encoder(
         cache_dir=cache_dir if cache_dir is not None else default_cache_dir(),
         progress=report,
         fp16=fp16,
+        has_bf16=has_bf16 or openvino_cpu_has_bf16,
     )
     candidates = resolve_runtime(name, segmenter.device)
     notes: list[str] = []
@@ -420,6 +426,12 @@ def compile_openvino(model: Any, precision: str) -> OpenVinoEncoder:
     return OpenVinoEncoder(compiled, precision)
 
 
+def openvino_cpu_has_bf16() -> bool:
+    """Whether OpenVINO's CPU plugin computes in bf16 on this machine (AVX-512 bf16, AMX)."""
+    ov = _require("openvino", "openvino-bf16")
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
 def _check_cpu(context: BuildContext, runtime: str) -> None:
     if context.segmenter.device.type != "cpu":
         raise EncoderRuntimeError(
@@ -439,8 +451,7 @@ def _build_openvino_bf16(context: BuildContext) -> _Built:
     _check_cpu(context, "openvino-bf16")
     model, exported = _openvino_model(context)
     f32 = compile_openvino(model, "f32")
-    ov = _require("openvino", "openvino-bf16")
-    if "BF16" not in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+    if not context.has_bf16():
         note = "openvino-bf16: this CPU has no bf16 support; using openvino f32"
         log.warning("segmenter: %s", note)
         return _Built(f32, exported=exported, runtime="openvino", note=note)

@@ -280,7 +280,10 @@ def test_bf16_only_when_its_masks_agree(
     iou: float,
     expected: str,
 ) -> None:
+    """The branch of a CPU with bf16, on any CPU: the probe says yes; where this CPU has no
+    bf16, the "bf16" compile is an f32 one (same graph, so the mask check still runs on it)."""
     calls: list[int] = []
+    precisions = _record_precisions(monkeypatch)
 
     def fake_iou(a: np.ndarray, b: np.ndarray) -> float:
         calls.append(1)
@@ -288,7 +291,10 @@ def test_bf16_only_when_its_masks_agree(
 
     monkeypatch.setattr(encoder_runtimes, "mask_iou", fake_iou)
     with caplog.at_level(logging.WARNING, logger="inference.encoder_runtimes"):
-        build = build_encoder(segmenter, "openvino-bf16", cache_dir=cache_dir)
+        build = build_encoder(
+            segmenter, "openvino-bf16", cache_dir=cache_dir, has_bf16=lambda: True
+        )
+    assert precisions == ["f32", "bf16"]  # both compiled, f32 first as the fallback
     assert len(calls) == 8  # 4 boxes on each of the 2 photos
     assert build.requested == "openvino-bf16" and build.runtime == expected
     assert build.exported is False  # the same converted graph as f32
@@ -306,19 +312,42 @@ def test_bf16_on_a_cpu_without_bf16_runs_f32(
     cache_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    openvino = importlib.import_module("openvino")
-    real_get_property = openvino.Core.get_property
-
-    def no_bf16(self: Any, *args: Any) -> Any:
-        if args == ("CPU", "OPTIMIZATION_CAPABILITIES"):
-            return ["FP32", "INT8"]
-        return real_get_property(self, *args)
-
-    monkeypatch.setattr(openvino.Core, "get_property", no_bf16)
+    precisions = _record_precisions(monkeypatch)
     monkeypatch.setattr(encoder_runtimes, "masks_agree", _never_called)
-    build = build_encoder(segmenter, "openvino-bf16", cache_dir=cache_dir)
+    build = build_encoder(segmenter, "openvino-bf16", cache_dir=cache_dir, has_bf16=lambda: False)
+    assert precisions == ["f32"]  # bf16 is never compiled
     assert build.runtime == "openvino"
     assert build.note is not None and "no bf16" in build.note
+
+
+def test_the_bf16_probe_asks_openvino_about_this_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`openvino_cpu_has_bf16` reads the CPU plugin's capabilities (the default probe)."""
+    openvino = importlib.import_module("openvino")
+    for capabilities, expected in ((["FP32", "INT8"], False), (["FP32", "BF16", "INT8"], True)):
+
+        def fake(self: Any, *args: Any, _answer: list[str] = capabilities) -> Any:
+            assert args == ("CPU", "OPTIMIZATION_CAPABILITIES")
+            return _answer
+
+        monkeypatch.setattr(openvino.Core, "get_property", fake)
+        assert encoder_runtimes.openvino_cpu_has_bf16() is expected
+    monkeypatch.undo()
+    assert isinstance(encoder_runtimes.openvino_cpu_has_bf16(), bool)  # the real plugin answers
+
+
+def _record_precisions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the precision of every OpenVINO compile; "bf16" compiles as f32 on a CPU that
+    has no bf16, so a test of the bf16 branch runs the same on every machine."""
+    precisions: list[str] = []
+    real_compile = encoder_runtimes.compile_openvino
+    real_bf16 = encoder_runtimes.openvino_cpu_has_bf16()
+
+    def compile_recorded(model: Any, precision: str) -> Any:
+        precisions.append(precision)
+        return real_compile(model, precision if precision != "bf16" or real_bf16 else "f32")
+
+    monkeypatch.setattr(encoder_runtimes, "compile_openvino", compile_recorded)
+    return precisions
 
 
 def _never_called(*args: Any) -> float:

@@ -7,10 +7,11 @@ Tiny random models for most checks, one full-size random model at a small input.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +20,7 @@ import torch
 from skimage import data
 from torch import nn
 
+from inference import detector_runtime
 from inference.detector import Detector, DetectorSettings, build_random_detector
 from inference.detector_runtime import (
     CONVERT_MESSAGE,
@@ -28,14 +30,13 @@ from inference.detector_runtime import (
     compare_detector_paths,
 )
 from inference.grounding_dino_image_side import GroundingDinoImageSide, sample_levels
+from inference.models import resolve_detector_runtime
 
 CPU = torch.device("cpu")
 SMALL = DetectorSettings(shortest_edge=160, longest_edge=256)
 VOCABULARY = ("cat", "cup", "teddy bear")
 OTHER = ("astronaut", "dog")
 ALL = {"box_threshold": 0.0, "text_threshold": 0.0}
-HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
-needs_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="openvino is not installed")
 
 Frame = npt.NDArray[np.uint8]
 
@@ -185,7 +186,6 @@ def test_deformable_sampling_matches_transformers_kernel() -> None:
 # -- "openvino": converted, cached on disk -----------------------------------------------------
 
 
-@needs_openvino
 def test_openvino_matches_and_its_cache_is_reused_or_rebuilt(
     detector: Detector, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -251,6 +251,31 @@ def test_openvino_failure_falls_back_to_fast(
     assert_same_outputs(detector.raw_outputs(batch, VOCABULARY), got, atol=1e-4)
 
 
+def test_without_openvino_the_detector_runs_fast(
+    detector: Detector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenVINO is a dependency, but a machine where it does not import (a broken wheel, another
+    CPU architecture) still detects, on the eager image side: the runtime's absence injected."""
+    real_import = importlib.import_module
+
+    def no_openvino(module: str, package: str | None = None) -> Any:
+        if module.split(".")[0] == "openvino":
+            raise ModuleNotFoundError("No module named 'openvino'")
+        return real_import(module, package)
+
+    monkeypatch.setattr(detector_runtime.importlib, "import_module", no_openvino)
+    runner = ImageSideRunner(detector.model, CPU, cache_dir=tmp_path)
+    openvino = detector.with_runtime("openvino")
+    openvino.runner = runner
+    batch = frames((120, 160))
+    got = openvino.raw_outputs(batch, VOCABULARY)
+    failure = runner.openvino_failure((160, 213))
+    assert failure is not None and "No module named 'openvino'" in failure
+    assert runner.conversions == 0 and not list(tmp_path.iterdir())
+    assert_same_outputs(detector.raw_outputs(batch, VOCABULARY), got, atol=1e-4)
+    assert resolve_detector_runtime("auto", CPU) == "fast"
+
+
 # -- the benchmark's comparison ---------------------------------------------------------------
 
 
@@ -297,15 +322,11 @@ def test_full_size_fast_and_openvino_match_transformers(tmp_path: Path) -> None:
     reference = full.raw_outputs(batch, VOCABULARY)
     token_count = full.encode_text(VOCABULARY).token_count
     assert reference[0].shape == (1, 900, token_count)
-    paths = [full.with_runtime("fast")]
-    if HAS_OPENVINO:
-        paths.append(full.with_runtime("openvino"))
-        full.runner.cache_dir = tmp_path
-    for path in paths:
+    full.runner.cache_dir = tmp_path
+    for path in (full.with_runtime("fast"), full.with_runtime("openvino")):
         assert_matched(reference, path.raw_outputs(batch, VOCABULARY), atol=1e-3)
         assert_same_detections(full, path, batch)
-    if HAS_OPENVINO:
-        assert full.runner.conversions == 1 and full.runner.openvino_failure((192, 256)) is None
+    assert full.runner.conversions == 1 and full.runner.openvino_failure((192, 256)) is None
 
 
 def assert_matched(
