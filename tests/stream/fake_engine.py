@@ -2,7 +2,8 @@
 
 It finds one "cat" in a fixed rectangle of every frame, deliberately slowly (`delay_s` per
 result, optionally burning CPU like a model would), so tests can check that the video does not
-wait for it and where exactly the overlay must be.
+wait for it and where exactly the overlay must be. `hold()` stops the worker on its next frame
+until `release()` (a model stuck in one long call, on any machine); `stuck` is set meanwhile.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ class FakeEngine:
         self._thread: threading.Thread | None = None
         self._ids = itertools.count(1)
         self._processed = 0
+        self._gate = threading.Event()
+        self._gate.set()
+        self.stuck = threading.Event()  # set while the worker holds a frame at a closed gate
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -95,9 +99,17 @@ class FakeEngine:
         self.stopped = True
         self._running = False
         self._wake.set()
+        self._gate.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+    def hold(self) -> None:
+        """Stop the worker at its next frame (no result) until `release()`."""
+        self._gate.clear()
+
+    def release(self) -> None:
+        self._gate.set()
 
     @property
     def ready(self) -> bool:
@@ -234,6 +246,10 @@ class FakeEngine:
                 assert source is not None
                 frame = source() if callable(source) else source
                 session.frame_shapes.add(frame.shape)
+                if not self._gate.is_set():
+                    self.stuck.set()
+                    self._gate.wait()
+                    self.stuck.clear()
                 if self.process_size is not None:
                     step = max(1, frame.shape[0] // self.process_size)
                     frame = frame[::step, ::step]

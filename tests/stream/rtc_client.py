@@ -63,7 +63,11 @@ class PhotoTrack(MediaStreamTrack):
 
 
 class Client:
-    """A phone: sends `image` as video, opens the "events" channel, records what comes back."""
+    """A phone: sends `image` as video, opens the "events" channel, records what comes back.
+
+    `on_frame`, when set, sees every returned video frame in order; `out_of_order` counts
+    returned frames whose timestamp is not after the previous one's (0 when in order).
+    """
 
     def __init__(self, image: npt.NDArray[np.uint8] | None = None, fps: float = 15.0) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -73,6 +77,8 @@ class Client:
         self.messages: list[dict[str, Any]] = []
         self.received = 0
         self.last_frame: av.VideoFrame | None = None
+        self.on_frame: Callable[[av.VideoFrame], None] | None = None
+        self.out_of_order = 0
         self.session: str | None = None
         self._changed = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
@@ -93,8 +99,14 @@ class Client:
             except MediaStreamError:
                 return
             assert isinstance(frame, av.VideoFrame)
+            last = self.last_frame
+            # RTP timestamps are 32 bits and may wrap: "after" is less than half the range ahead
+            if last is not None and not 0 < (frame.pts - last.pts) % 2**32 < 2**31:
+                self.out_of_order += 1
             self.received += 1
             self.last_frame = frame
+            if self.on_frame is not None:
+                self.on_frame(frame)
             self._changed.set()
 
     async def offer(self) -> dict[str, Any]:
@@ -117,7 +129,9 @@ class Client:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m.get("type") == kind]
 
-    async def wait_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Poll `condition` on every change (and at least every 0.2 s) until it holds;
+        TimeoutError past `timeout` s, a deadline generous enough for a slow, busy machine."""
         async with asyncio.timeout(timeout):
             while not condition():
                 self._changed.clear()
@@ -129,7 +143,7 @@ class Client:
         self,
         kind: str,
         condition: Callable[[dict[str, Any]], bool] = lambda m: True,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
     ) -> dict[str, Any]:
         await self.wait_until(lambda: any(condition(m) for m in self.of_type(kind)), timeout)
         return next(m for m in reversed(self.of_type(kind)) if condition(m))

@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from inference.engine import Engine, EngineSettings
+from inference.everything import FALLBACK_LABEL
 from inference.lighting import LightingSettings
 from inference.models import Models
 from stream.app import ServerConfig, create_app
@@ -151,26 +152,71 @@ def test_bad_requests_get_400_and_oversized_ones_413(models: Models) -> None:
     _serve(_engine(models), PhotoSettings(max_body_bytes=200_000, max_pixels=50_000), check)
 
 
-def test_mode_everything_only_where_segment_image_has_it(models: Models) -> None:
-    import inspect
-
-    from inference.grounded_segmentation import segment_image
-
+def test_mode_everything_only_where_segment_image_has_it(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`segment_image` takes mode="everything", so the API serves it: the point grid makes the
+    masks (its stage is timed), no two share a pixel, every object is named from the words or
+    as the fallback, and no words at all is fine. Served a `segment_image` without the mode,
+    the API refuses "everything" with a 400 and still finds."""
     good = _encoded(photo("chelsea", 160, 120), "JPEG")
-    supported = "mode" in inspect.signature(segment_image).parameters
+    # random weights predict low IoU and stability: let the grid's masks through (and keep the
+    # grid small), as `segment --mode everything` lets its options do
+    from inference import everything
+
+    grid = everything.segment_everything
+    lenient = everything.EverythingSettings(
+        points_per_side=4, iou_threshold=0.0, stability_threshold=0.0
+    )
+
+    def lenient_grid(*args: Any, **kwargs: Any) -> Any:
+        return grid(*args, **(kwargs | {"settings": lenient}))
+
+    monkeypatch.setattr(everything, "segment_everything", lenient_grid)
+
+    async def masks_of(http: aiohttp.ClientSession, base: str, report: Any) -> np.ndarray:
+        async with http.get(f"{base}{report['masks_url']}") as response:
+            assert response.status == 200
+            return np.asarray(Image.open(io.BytesIO(await response.read())))
 
     async def check(http: aiohttp.ClientSession, base: str, _: Any) -> None:
-        status, body, _headers = await _post(
-            http, base, _form(good, words="cat", mode="everything")
-        )
-        if supported:
-            assert status == 200, body
-        else:
-            assert (status, body["error"]) == (400, "mode everything is not available")
+        form = _form(good, words="cat", mode="everything")
+        status, everything, _headers = await _post(http, base, form)
+        assert status == 200, everything
+        assert "segment_everything" in everything["timings_ms"]
+        assert everything["objects"], "the point grid finds something even with random weights"
+        assert {o["label"] for o in everything["objects"]} <= {"cat", FALLBACK_LABEL}
+        label_map = await masks_of(http, base, everything)
+        for obj in everything["objects"]:  # disjoint masks: each shows whole in the label map
+            assert int((label_map == obj["mask_value"]).sum()) == obj["mask_area"], obj
+
+        status, unnamed, _headers = await _post(http, base, _form(good, mode="everything"))
+        assert status == 200, unnamed
+        assert unnamed["vocabulary"] == []
+        assert {o["label"] for o in unnamed["objects"]} == {FALLBACK_LABEL}
+
+        status, found, _headers = await _post(http, base, _form(good, words="cat", mode="find"))
+        assert status == 200, found
+        assert "detect" in found["timings_ms"] and "segment_everything" not in found["timings_ms"]
+
+        # an older segment_image, without the mode: "everything" is refused, "find" works
+        from inference import grounded_segmentation
+
+        current = grounded_segmentation.segment_image
+
+        def without_mode(
+            models: Models, frame: Any, vocabulary: Any, lighting: Any = None, timer: Any = None
+        ) -> Any:
+            return current(models, frame, vocabulary, lighting, timer)
+
+        monkeypatch.setattr(grounded_segmentation, "segment_image", without_mode)
+        form = _form(good, words="cat", mode="everything")
+        status, body, _headers = await _post(http, base, form)
+        assert (status, body["error"]) == (400, "mode everything is not available")
         status, body, _headers = await _post(http, base, _form(good, words="cat", mode="find"))
         assert status == 200, body
 
-    _serve(_engine(models), PhotoSettings(), check)
+    _serve(_engine(models), PhotoSettings(lighting=PINNED), check)
 
 
 def test_a_full_queue_gets_503_with_retry_after(models: Models) -> None:
@@ -181,7 +227,7 @@ def test_a_full_queue_gets_503_with_retry_after(models: Models) -> None:
         service.model_lock.acquire()
         try:
             first = asyncio.create_task(_post(http, base, _form(good, words="cup")))
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 60  # generous: only a broken queue count waits this long
             while service.pending < 1:
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.02)

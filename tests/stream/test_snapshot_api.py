@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import io
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import numpy as np
+import pytest
 from aiohttp import web
 from argon2 import PasswordHasher
 from PIL import Image
 
-from stream.app import ServerConfig, create_app
+from stream.app import SESSIONS_KEY, ServerConfig, create_app
 from stream.snapshot_api import SNAPSHOTS_KEY, install_snapshots
-from stream.snapshots import SnapshotStore
+from stream.snapshots import DATA_DIR_ENV, SnapshotStore
 from stream.teachers import TeacherStore
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, photo, serving
@@ -62,7 +64,7 @@ def _run(test: Callable[[str, SnapshotStore], Awaitable[None]], tmp_path: Path) 
         async with serving(app) as base:
             await test(base, store)
 
-    asyncio.run(asyncio.wait_for(main(), 90))
+    asyncio.run(asyncio.wait_for(main(), 180))
 
 
 def _files(directory: Path) -> list[Path]:
@@ -76,9 +78,9 @@ def test_a_press_saves_the_picture_to_the_library(tmp_path: Path) -> None:
         async with lee, kim, stranger:
             try:
                 await phone.connect(stranger, base)
-                await phone.wait_for("objects", timeout=15)
+                await phone.wait_for("objects", timeout=60)
                 phone.send({"type": "snapshot"})
-                saved = await phone.wait_for("snapshot_saved", timeout=10)
+                saved = await phone.wait_for("snapshot_saved", timeout=60)
                 snapshot_id = saved["id"]
 
                 status, page = await _json(await lee.get(f"{base}/api/snapshots"))
@@ -125,7 +127,7 @@ def test_a_press_saves_the_picture_to_the_library(tmp_path: Path) -> None:
 
                 # delete-all needs the exact confirmation
                 phone.send({"type": "snapshot"})
-                await phone.wait_for("snapshot_saved", lambda m: m["id"] != snapshot_id)
+                await phone.wait_for("snapshot_saved", lambda m: m["id"] != snapshot_id, timeout=60)
                 status, _ = await _json(
                     await lee.post(f"{base}/api/admin/delete-all", json={"confirm": "yes"})
                 )
@@ -153,7 +155,7 @@ def test_the_projector_snapshot_is_the_room_teachers(tmp_path: Path) -> None:
                 status, _ = await _json(await lee.post(url, json={}))
                 assert status == 409  # nobody presents yet
                 await phone.connect(stranger, base, room=room["code"])
-                await phone.wait_for("objects", timeout=15)
+                await phone.wait_for("objects", timeout=60)
                 assert (await _json(await stranger.post(url, json={})))[0] == 401
                 assert (await _json(await kim.post(url, json={})))[0] == 403
                 status, snapshot = await _json(await lee.post(url, json={}))
@@ -166,20 +168,52 @@ def test_the_projector_snapshot_is_the_room_teachers(tmp_path: Path) -> None:
     _run(lesson, tmp_path)
 
 
-def test_streaming_without_a_press_stores_nothing(tmp_path: Path) -> None:
-    async def watch(base: str, store: SnapshotStore) -> None:
-        phone = Client(photo("chelsea"))
-        async with aiohttp.ClientSession() as http:
+def _tree(root: Path) -> dict[Path, int]:
+    """Every file under `root` with its modification time (ns)."""
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def test_streaming_without_a_press_stores_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every place a file could land is a folder of ours: the home folder (the default library
+    # lives under it), the XDG folders, the temp folder and the working directory
+    home, temp, work = tmp_path / "home", tmp_path / "tmp", tmp_path / "work"
+    for folder in (home, temp, work):
+        folder.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.chdir(work)
+    before = _tree(tmp_path)
+
+    async def watch() -> None:
+        app = create_app(ServerConfig(), engine=FakeEngine(delay_s=0.1))  # the default library
+        assert app[SNAPSHOTS_KEY].store.directory.is_relative_to(home)
+        async with serving(app) as base, aiohttp.ClientSession() as http:
+            phone = Client(photo("chelsea"))
             try:
                 await phone.connect(http, base)
-                await phone.wait_for("objects", timeout=15)
-                await phone.wait_until(lambda: phone.received >= 30, timeout=15)
-                await asyncio.sleep(1.0)
+                session = app[SESSIONS_KEY].get(phone.session or "")
+                assert session is not None
+                # results drawn on video for a while: everything a press could save was there
+                await phone.wait_for("objects", timeout=60)
+                await phone.wait_until(
+                    lambda: phone.received >= 30 and session.results >= 3, timeout=60
+                )
             finally:
                 await phone.close()
-        assert _files(tmp_path / "data") == []
+            await phone.wait_until(lambda: len(app[SESSIONS_KEY]) == 0, timeout=60)
 
-    _run(watch, tmp_path)
+    # asyncio.run returns once the app is cleaned up and its worker threads are done, so any
+    # write that streaming started has finished by the time we look
+    asyncio.run(asyncio.wait_for(watch(), 120))
+    after = _tree(tmp_path)
+    changed = sorted(str(p) for p in after.keys() | before.keys() if after.get(p) != before.get(p))
+    assert changed == [], f"written without a press: {changed}"
 
 
 def test_the_pages_are_served(tmp_path: Path) -> None:
