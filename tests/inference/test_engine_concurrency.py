@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from inference.lighting import LightingSettings, LightingTracker
 from inference.models import Models
 from inference.segmenter import build_random_segmenter
 from inference.tracker import BoxTracker
-from tests.inference.engine_results import Results
+from tests.inference.engine_results import DEADLINE_S, Feeder, Results, wait_until
 
 CPU = torch.device("cpu")
 FRAME = np.ascontiguousarray(data.chelsea()[::2, ::2])  # 150×225: cheap cycles
@@ -47,28 +47,7 @@ def _settings(**changes: Any) -> EngineSettings:
 
 
 def _results() -> Results:
-    return Results(timeout_s=60, poll_s=0.1)
-
-
-class Feeder:
-    """Submits frames at `fps` from its own thread until stopped."""
-
-    def __init__(self, engine: Engine, session: str, fps: float = 30) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(engine, session, fps), daemon=True)
-
-    def _run(self, engine: Engine, session: str, fps: float) -> None:
-        while not self._stop.is_set():
-            engine.submit(session, lambda: FRAME.copy())
-            time.sleep(1 / fps)
-
-    def __enter__(self) -> Feeder:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
+    return Results(poll_s=0.1)
 
 
 @pytest.fixture
@@ -107,7 +86,7 @@ def test_requests_from_another_thread_never_touch_worker_owned_objects(
     touches.clear()  # the session was built on this thread before the worker could see it
     rng = random.Random(0)
     words = ["cat", "dog, ball", "cup", "apple, banana"]
-    with Feeder(engine, session):
+    with Feeder(engine, session, FRAME):
         for i in range(300):  # a bounded storm of requests while the worker runs
             action = i % 4
             if action == 0:
@@ -119,7 +98,7 @@ def test_requests_from_another_thread_never_touch_worker_owned_objects(
             else:
                 engine.set_paused(session, False)
             engine.session_stats(session)
-            time.sleep(0.005)
+            time.sleep(0.005)  # pacing only, so the storm spans many worker cycles
         final = engine.set_vocabulary(session, words="teddy bear, book")
         results.wait_for(lambda items: len(items) >= 5)
         results.wait_for(lambda items: any(r.objects for r in items))
@@ -145,7 +124,7 @@ class GatedDetector:
     def detect(self, frames: list[np.ndarray], vocabulary: Any, **_: Any) -> list[Detections]:
         self.calls.append(tuple(vocabulary))
         self.started.set()
-        assert self.gate.wait(30), "the test never opened the gate"
+        assert self.gate.wait(DEADLINE_S), "the test never opened the gate"
         height, width = frames[0].shape[:2]
         box = np.array([[width * 0.3, height * 0.3, width * 0.7, height * 0.7]], np.float32)
         return [Detections(box, np.array([0.9], np.float32), (next(iter(vocabulary)),))]
@@ -161,13 +140,6 @@ class RecordingBroker(InProcessBroker):
         super().submit(job)
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_vocabulary_change_gets_its_keyframe_and_a_tap_never_replaces_it(
     models: Models,
 ) -> None:
@@ -178,16 +150,18 @@ def test_vocabulary_change_gets_its_keyframe_and_a_tap_never_replaces_it(
     try:
         results = _results()
         session = engine.open_session(results, ["cat"])
-        with Feeder(engine, session):
-            assert detector.started.wait(30)  # the first keyframe runs, held at the gate
+        with Feeder(engine, session, FRAME):
+            assert detector.started.wait(DEADLINE_S)  # the first keyframe runs, held at the gate
             engine.set_vocabulary(session, words="dog")
             # the old words' job is still running; the new words' job must not wait for it
-            _wait(lambda: any(j.vocabulary == ("dog",) for j in broker.jobs))
+            wait_until(
+                lambda: any(j.vocabulary == ("dog",) for j in broker.jobs), "the new words' job"
+            )
             keyframes = [j for j in broker.jobs if j.purpose == "keyframe"]
             assert keyframes[-1].vocabulary == ("dog",) and keyframes[-1].generation == 1
             assert broker.pending(session, "keyframe")
             engine.tap(session, 0.5, 0.5)
-            _wait(lambda: broker.pending(session, "tap"))
+            wait_until(lambda: broker.pending(session, "tap"), "the tap's job")
             assert broker.pending(session, "keyframe"), "the tap pushed the keyframe out"
             detector.gate.set()
             results.wait_for(
@@ -205,11 +179,15 @@ def test_a_vocabulary_too_long_for_the_detector_is_reported_and_undone(engine: E
     results = _results()
     session = engine.open_session(results, ["cat", "cup"])
     too_long = ", ".join("qzxv" * 9 + chr(97 + i) for i in range(20))  # ~800 word-piece tokens
-    with Feeder(engine, session):
+    with Feeder(engine, session, FRAME):
         results.wait_for(lambda items: len(items) >= 1)
         engine.set_vocabulary(session, words=too_long)
         results.wait_for(lambda items: any(r.notices for r in items))
-        time.sleep(0.3)
+        noticed = next(i for i, r in enumerate(results.items) if r.notices)
+        # back on the old words, a keyframe finds them again: a second refusal (bouncing back
+        # to the long words) would have come before that
+        results.wait_for(lambda items: any(r.objects for r in items[noticed + 1 :]))
+    assert {o["label"] for r in results.items[noticed + 1 :] for o in r.objects} <= {"cat", "cup"}
     (notice,) = [n for r in results.items for n in r.notices]
     assert notice.code == "vocabulary_too_long"
     assert "tokens" in notice.message and "cat, cup" in notice.message
@@ -234,7 +212,7 @@ def test_an_exception_in_a_cycle_is_counted_and_the_session_keeps_getting_result
         return original(self, frame)
 
     monkeypatch.setattr(LightingTracker, "update", flaky)
-    with Feeder(engine, session):
+    with Feeder(engine, session, FRAME):
         results.wait_for(lambda items: len(items) >= 6)
     assert engine.session_stats(session)["errors"] == 2
     assert engine.stats()["errors"] == 2
@@ -249,13 +227,23 @@ class _Die(BaseException):
 def test_a_dead_worker_is_reported_and_restarted(
     models: Models, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = Engine(models, _settings(), watchdog_interval_s=1.0)
+    engine = Engine(models, _settings(), watchdog_interval_s=0.2)
     engine.start()
     try:
         results = _results()
         session = engine.open_session(results, ["cat"])
-        with Feeder(engine, session):
+        with Feeder(engine, session, FRAME):
             results.wait_for(lambda items: len(items) >= 2)
+            # hold the watchdog's restart until the test has seen the dead worker reported,
+            # so a busy machine cannot make the test miss the moment
+            seen_dead = threading.Event()
+            restart = engine._start_worker
+
+            def restart_when_seen() -> None:
+                assert seen_dead.wait(DEADLINE_S), "the test never saw the dead worker"
+                restart()
+
+            monkeypatch.setattr(engine, "_start_worker", restart_when_seen)
             original = Engine._apply_requests
             dead = {"once": False}
 
@@ -266,8 +254,9 @@ def test_a_dead_worker_is_reported_and_restarted(
                 original(self)
 
             monkeypatch.setattr(Engine, "_apply_requests", dies)
-            _wait(lambda: not engine.ready)
+            wait_until(lambda: not engine.ready, "the worker's death to be reported")
             assert "died" in (engine.problem or "") and "injected death" in (engine.problem or "")
+            seen_dead.set()
             seen = len(results.items)
             results.wait_for(lambda items: len(items) >= seen + 3)
         assert engine.ready and engine.stats()["worker_restarts"] == 1

@@ -112,12 +112,28 @@ def test_everything_on_a_photo_gives_disjoint_masks_covering_most_of_it(
 
 
 def test_default_thresholds_reject_what_random_weights_give(models: Models) -> None:
-    """The real defaults (0.88 IoU, 0.95 stability) are strict: random masks do not pass."""
+    """The real defaults (0.88 IoU, 0.95 stability) are strict: random masks do not pass,
+    while the same grid with the filters opened does give masks."""
     frame = _photo("coffee")
-    found = segment_everything(
-        models.segmenter, None, frame, settings=EverythingSettings(points_per_side=4)
+    embedding = models.segmenter.embed([frame])[0]  # both runs decode the same image
+    strict = segment_everything(
+        models.segmenter,
+        None,
+        frame,
+        settings=EverythingSettings(points_per_side=4),
+        embedding=embedding,
     )
-    assert found.masks is not None and found.masks.shape == (len(found), *frame.shape[:2])
+    assert len(strict) == 0, f"{len(strict)} random masks passed the default thresholds"
+    assert strict.masks is not None and strict.masks.shape == (0, *frame.shape[:2])
+    opened = segment_everything(
+        models.segmenter,
+        None,
+        frame,
+        settings=EverythingSettings(points_per_side=4, iou_threshold=0.0, stability_threshold=0.0),
+        embedding=embedding,
+    )
+    assert len(opened) >= 1, "the grid gave no candidates at all: the test would prove nothing"
+    assert set(opened.labels) == {"something"}
 
 
 def test_segment_image_everything_mode(models: Models) -> None:

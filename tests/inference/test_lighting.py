@@ -545,7 +545,7 @@ def test_non_contiguous_frames_are_fine() -> None:
     assert preprocess(darkened(frame, 0.2)[::2], DARK).shape[1] == frame.shape[1]
 
 
-# -- benchmark (printed, never asserted) -------------------------------------------------------
+# -- benchmark (timings printed, never asserted; what is timed is checked) -------------------
 
 
 def _median_ms(fn: Callable[[], object], repeats: int = 50) -> tuple[float, float]:
@@ -556,6 +556,24 @@ def _median_ms(fn: Callable[[], object], repeats: int = 50) -> tuple[float, floa
         fn()
         times.append((time.perf_counter() - start) * 1000.0)
     return float(np.median(times)), float(np.min(times))
+
+
+def _check_preprocessing(label: str, report: LightingReport, lifted: Frame) -> None:
+    """What each lighting's preprocessing must do to the benchmark's 640×480 frame."""
+    plan, before, after = report.preprocessing, report.stats, measure(lifted)
+    if label == "normal":
+        assert plan.is_identity
+        return
+    assert lifted.shape == (480, 640, 3) and lifted.dtype == np.uint8
+    if label in ("dim", "dark"):
+        assert plan.gamma < 1.0 and (plan.clahe_clip > 0.0) == (label == "dark"), plan
+        assert after.mean > before.mean and darkness(after) < darkness(before)
+    elif label == "backlit":
+        assert plan.gamma == 1.0 and plan.clahe_clip > 0.0, plan
+        assert after.centre_mean > before.centre_mean + 0.05
+    else:  # bright
+        assert plan.gamma > 1.0 and plan.clahe_clip == 0.0, plan
+        assert after.mean < before.mean
 
 
 def test_benchmark_at_640x480(capsys: pytest.CaptureFixture[str]) -> None:
@@ -571,10 +589,22 @@ def test_benchmark_at_640x480(capsys: pytest.CaptureFixture[str]) -> None:
     }
     lines = []
     for label, frame in frames.items():
+        before = frame.copy()
         report = assess(frame)
         stats: LumaStats = report.stats
+        assert report.state.value == label, (label, report.state, darkness(stats))
+        lifted = preprocess(frame, report)
+        if label == "normal":
+            assert lifted is frame, "a normal frame goes to the models as it is"
+        else:
+            assert lifted is not frame, f"{label}: the frame was not preprocessed"
+        _check_preprocessing(label, report, lifted)
         m_med, m_min = _median_ms(lambda f=frame: measure(f))  # type: ignore[misc]
         p_med, p_min = _median_ms(lambda f=frame, r=report: preprocess(f, r))  # type: ignore[misc]
+        # the timed calls compute the same results and leave the camera frame alone
+        assert measure(frame) == stats
+        np.testing.assert_array_equal(preprocess(frame, report), lifted)
+        np.testing.assert_array_equal(frame, before)
         lines.append(
             f"{label:8s} {report.state.value:8s} {report.preprocessing.describe():22s} "
             f"measure {m_med:5.2f} ms (min {m_min:4.2f})  "

@@ -561,9 +561,11 @@ def test_an_empty_mask_still_gets_its_badge() -> None:
 
 
 def test_benchmark_annotate_640x480_five_objects() -> None:
-    """Prints the time per frame; never asserts on it (timings belong to benchmarks)."""
+    """Checks every frame it times is drawn right; prints the time per frame and never asserts
+    on it (timings belong to benchmarks)."""
     rng = np.random.default_rng(0)
     frame = cv2.resize(data.chelsea(), (640, 480))
+    original = frame.copy()
     masks = np.stack(
         [
             ellipse((480, 640), int(rng.integers(80, 560)), int(rng.integers(60, 420)), r, r)
@@ -572,11 +574,27 @@ def test_benchmark_annotate_640x480_five_objects() -> None:
     )
     detections = detections_from_masks(masks, ("cat", "cup", "dog", "apple", "ball"))
     renderer = OverlayRenderer()
+    badges = renderer.layout(frame.shape, detections)
+    expected = renderer.annotate(frame, detections)
+    # what a correct drawing of these five objects looks like: every mask pixel drawn, nothing
+    # outside the masks and the five badges touched, each object's contour in its own shade
+    assert len(badges) == 5
+    assert_badges_inside(badges, 480, 640)
+    diff = changed(frame, expected)
+    assert diff[masks.any(axis=0)].all(), "some mask pixels were not drawn"
+    assert not np.any(diff & ~(masks.any(axis=0) | badge_union((480, 640), badges)))
+    for mask, label in zip(masks, detections.labels, strict=True):
+        shade = np.round(np.array(colour_for(label)) * OverlayStyle().contour_shade)
+        assert np.all(expected[mask] == shade, axis=1).any(), f"no contour for {label}"
     for _ in range(3):
         renderer.annotate(frame, detections)
-    runs = 50
-    start = time.perf_counter()
+    runs, elapsed = 50, 0.0
     for _ in range(runs):
-        renderer.annotate(frame, detections)
-    per_frame_ms = (time.perf_counter() - start) / runs * 1000
+        start = time.perf_counter()
+        out = renderer.annotate(frame, detections)
+        elapsed += time.perf_counter() - start
+        # every timed frame is the same correct drawing, not a cached or skipped one
+        np.testing.assert_array_equal(out, expected)
+    per_frame_ms = elapsed / runs * 1000
+    np.testing.assert_array_equal(frame, original)
     print(f"\noverlay annotate 640x480, 5 objects: {per_frame_ms:.2f} ms/frame")

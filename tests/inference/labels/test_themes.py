@@ -16,6 +16,7 @@ from inference.labels.themes import (
     load_theme,
     theme_names,
 )
+from inference.vocabulary import parse_vocabulary
 
 EXPECTED = ("animals", "classroom", "fruit", "kitchen", "toys")
 
@@ -67,9 +68,8 @@ def test_theme_words_are_speakable_in_every_language(name: str) -> None:
 
 @pytest.mark.parametrize("name", EXPECTED)
 def test_theme_words_survive_the_vocabulary_parser(name: str) -> None:
-    vocabulary = pytest.importorskip("inference.vocabulary")
     theme = load_theme(name)
-    assert vocabulary.parse_vocabulary(list(theme.words)) == theme.words
+    assert parse_vocabulary(list(theme.words)) == theme.words
 
 
 def test_load_theme_is_forgiving_about_case_and_cached() -> None:
