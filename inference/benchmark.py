@@ -376,11 +376,25 @@ def bench_detector(
 # -- the pipelines ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PipelineClock:
+    """The time a pipeline comparison plays its clip in: the wall clock by default. A test
+    passes a slowed one (the clip plays N times slower) so that a loaded machine still
+    finishes frames inside the window; the rates are then per clock second."""
+
+    now: Callable[[], float] = time.perf_counter
+    sleep: Callable[[float], None] = time.sleep
+
+
+WALL_CLOCK = PipelineClock()
+
+
 class _CountingBroker:
     """A `DetectionBroker` that remembers every outcome the engine collects (and when)."""
 
-    def __init__(self, inner: DetectionBroker) -> None:
+    def __init__(self, inner: DetectionBroker, clock: PipelineClock = WALL_CLOCK) -> None:
         self.inner = inner
+        self.clock = clock
         self.collected: list[tuple[float, DetectionOutcome]] = []
 
     def submit(self, job: DetectionJob) -> None:
@@ -388,7 +402,7 @@ class _CountingBroker:
 
     def collect(self) -> list[DetectionOutcome]:
         outcomes = self.inner.collect()
-        now = time.perf_counter()
+        now = self.clock.now()
         self.collected.extend((now, outcome) for outcome in outcomes)
         return outcomes
 
@@ -431,14 +445,18 @@ def _lighting(settings: BenchSettings) -> LightingSettings:
 
 
 def run_scheduled(
-    models: Models, frames: Sequence[Frame], fps: float, settings: BenchSettings
+    models: Models,
+    frames: Sequence[Frame],
+    fps: float,
+    settings: BenchSettings,
+    clock: PipelineClock = WALL_CLOCK,
 ) -> PipelineResult:
-    """The live `Engine` with one session, fed `frames` at `fps` in real time.
+    """The live `Engine` with one session, fed `frames` at `fps` in real time (`clock`'s).
 
     Counts the results published while the clip plays (len(frames) / fps seconds).
     """
     pipeline_models = _pipeline_models(models, settings)
-    broker = _CountingBroker(InProcessBroker(pipeline_models.detector))
+    broker = _CountingBroker(InProcessBroker(pipeline_models.detector), clock)
     height, width = frames[0].shape[:2]
     engine = Engine(
         pipeline_models,
@@ -454,7 +472,7 @@ def run_scheduled(
     published: list[tuple[float, float, FrameResult]] = []  # (done, arrived, result)
 
     def on_result(result: FrameResult) -> None:
-        published.append((time.perf_counter(), arrivals[-1], result))
+        published.append((clock.now(), arrivals[-1], result))
 
     def source(frame: Frame, arrived: float) -> Callable[[], Frame]:
         def take() -> Frame:
@@ -467,13 +485,13 @@ def run_scheduled(
     session = engine.open_session(on_result, settings.vocabulary)
     seconds = len(frames) / fps
     try:
-        start = time.perf_counter()
+        start = clock.now()
         for index, frame in enumerate(frames):
             due = start + index / fps
-            time.sleep(max(0.0, due - time.perf_counter()))
-            engine.submit(session, source(frame, time.perf_counter()))
+            clock.sleep(max(0.0, due - clock.now()))
+            engine.submit(session, source(frame, clock.now()))
         end = start + seconds
-        time.sleep(max(0.0, end - time.perf_counter()))
+        clock.sleep(max(0.0, end - clock.now()))
         stats = engine.session_stats(session)
     finally:
         engine.stop()
@@ -506,7 +524,11 @@ def run_scheduled(
 
 
 def run_naive(
-    models: Models, frames: Sequence[Frame], fps: float, settings: BenchSettings
+    models: Models,
+    frames: Sequence[Frame],
+    fps: float,
+    settings: BenchSettings,
+    clock: PipelineClock = WALL_CLOCK,
 ) -> PipelineResult:
     """Grounded-SAM on every frame it can take: detect, encode, decode every box, repeat with
     the newest frame; frames that arrive meanwhile are skipped. Same window as the engine."""
@@ -516,12 +538,12 @@ def run_naive(
     done_frames: list[tuple[float, float, StageTimer, int]] = []  # (done, arrived, timer, n)
     last = -1
     skipped = 0
-    start = time.perf_counter()
+    start = clock.now()
     end = start + seconds
-    while (now := time.perf_counter()) < end:
+    while (now := clock.now()) < end:
         newest = min(len(frames) - 1, int((now - start) * fps))
         if newest == last:
-            time.sleep(max(0.0, start + (newest + 1) / fps - now))
+            clock.sleep(max(0.0, start + (newest + 1) / fps - now))
             continue
         skipped += newest - last - 1
         last = newest
@@ -529,7 +551,7 @@ def run_naive(
         result = segment_image(
             pipeline_models, frames[newest], settings.vocabulary, lighting, timer
         )
-        done = time.perf_counter()
+        done = clock.now()
         done_frames.append((done, start + newest / fps, timer, len(result.detections)))
     skipped += len(frames) - 1 - last
     window = [item for item in done_frames if item[0] <= end]
@@ -559,8 +581,10 @@ def compare_pipelines(
     fps: float,
     settings: BenchSettings,
     progress: Progress | None = None,
+    clock: PipelineClock = WALL_CLOCK,
 ) -> PipelineComparison:
-    """Warm both paths up once, then run the scheduled and the naive pipeline on `frames`."""
+    """Warm both paths up once, then run the scheduled and the naive pipeline on `frames`,
+    played at `fps` on `clock`."""
     if not frames:
         raise ValueError("the pipeline comparison needs at least one frame")
     if not math.isfinite(fps) or fps <= 0:
@@ -568,7 +592,7 @@ def compare_pipelines(
     say = progress or (lambda _: None)
     warm = _pipeline_models(models, settings)
     segment_image(warm, frames[0], settings.vocabulary, _lighting(settings))
-    scheduled = run_scheduled(models, frames, fps, settings)
+    scheduled = run_scheduled(models, frames, fps, settings, clock)
     say(
         f"scheduled pipeline: {scheduled.results_per_s:.2f} results/s "
         f"({scheduled.segmented_per_s:.2f} with masks), {scheduled.keyframes} keyframes"
@@ -576,12 +600,12 @@ def compare_pipelines(
     before = None
     if settings.before_pipeline and _runtimes(models) != ("torch", "torch"):
         with eager_runtimes(models) as eager:
-            before = run_scheduled(eager, frames, fps, settings)
+            before = run_scheduled(eager, frames, fps, settings, clock)
         say(
             f"scheduled pipeline on torch (before): {before.results_per_s:.2f} results/s "
             f"({before.segmented_per_s:.2f} with masks), {before.keyframes} keyframes"
         )
-    naive = run_naive(models, frames, fps, settings)
+    naive = run_naive(models, frames, fps, settings, clock)
     say(f"naive pipeline: {naive.results_per_s:.2f} frames/s")
 
     def ratio(a: float, b: float) -> float | None:
@@ -931,9 +955,11 @@ def print_progress(line: str) -> None:
 
 
 __all__ = [
+    "WALL_CLOCK",
     "BenchReport",
     "BenchSettings",
     "PeakResult",
+    "PipelineClock",
     "PipelineComparison",
     "PipelineResult",
     "StageResult",

@@ -25,6 +25,9 @@ SCHEMA = json.loads(
     (Path(__file__).parents[2] / "inference" / "schemas" / "segment_result.schema.json").read_text()
 )
 SKIMAGE_DATA = Path(data.__file__).parent
+# Eager runtimes: this file tests the command's outputs, not the runtimes (tests/inference does,
+# at small sizes); "auto" would convert full-size graphs to OpenVINO, minutes on a slow CPU.
+EAGER = ("--runtime", "torch", "--detector-runtime", "fast")
 
 
 def _run(args: list[str], caplog: pytest.LogCaptureFixture) -> tuple[int, str]:
@@ -60,6 +63,7 @@ def random_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "512",
             "--detector-size",
             "256",
+            *EAGER,
             "--out",
             str(out),
         ]
@@ -168,6 +172,7 @@ def _real_args(weights: Path, out: Path, *extra: str) -> list[str]:
         "cpu",
         "--detector-size",
         "128",
+        *EAGER,
         "--out",
         str(out),
         *extra,

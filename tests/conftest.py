@@ -1,0 +1,19 @@
+"""Settings every test shares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from inference.detector_runtime import CACHE_ENV
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _graph_cache_of_this_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Exported model graphs (OpenVINO, ONNX) go to a cache of this run, shared by its tests:
+    never into the user's ~/.cache (it grew by hundreds of MB a run), and every run costs what a
+    fresh clone's does. Subprocesses (serve, workers) inherit it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("graph_cache")))
+        yield
