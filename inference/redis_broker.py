@@ -311,7 +311,9 @@ class RedisBroker:
 
     def _receive_forever(self) -> None:
         key = results_key(self.prefix, self.server)
-        last_id = "$"
+        # from the start, not "$": the stream is this broker's own (a new server id), and "$"
+        # would miss an answer written between two XREADs before the first one arrived
+        last_id = "0"
         next_beat = 0.0
         while not self._closed:
             try:
