@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from playwright.async_api import Page
@@ -33,3 +34,14 @@ async def wait_for(page: Page, expression: str, timeout: float = 30_000) -> Valu
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} ms waiting for: {expression}")
         await asyncio.sleep(0.1)
+
+
+async def wait_for_more(count: Callable[[], Awaitable[int]], than: int, timeout: float = 30) -> int:
+    """Poll `count()` until it exceeds `than` (e.g. frames decoded keep growing); its value,
+    or TimeoutError after `timeout` seconds. Waits for an event, not for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while (value := await count()) <= than:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still {value} after {timeout:.0f} s (wanted more than {than})")
+        await asyncio.sleep(0.1)
+    return value

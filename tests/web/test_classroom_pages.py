@@ -20,7 +20,7 @@ from stream.loadtest.clip import write_clip
 from stream.teachers import TeacherStore
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
-from tests.web.browser import wait_for
+from tests.web.browser import wait_for, wait_for_more
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args
 
 
@@ -110,25 +110,21 @@ async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
             )
             assert "cat" in (await screen.text_content("#label") or "")
             on_screen = "document.querySelector('#room').dataset.presenting === 'true'"
-            await wait_for(phones[0], on_screen, timeout=5_000)
-            first = await _screen_frames(screen)
-            await screen.wait_for_timeout(1500)
-            assert await _screen_frames(screen) > first > 0, "the screen decodes video"
+            await wait_for(phones[0], on_screen)
+            first = await wait_for_more(lambda: _screen_frames(screen), 0)
+            await wait_for_more(lambda: _screen_frames(screen), first)  # the screen decodes video
 
             # the teacher switches to the second phone
             await teacher.wait_for_selector(f"li[data-session='{sessions[1]}'] button")
             await teacher.click(f"li[data-session='{sessions[1]}'] button")
-            await wait_for(
-                screen, f"window.vaScreen.room.presenting === '{sessions[1]}'", timeout=5_000
-            )
+            await wait_for(screen, f"window.vaScreen.room.presenting === '{sessions[1]}'")
             await teacher.wait_for_selector(
                 f"li[data-session='{sessions[1]}'][data-presenting=true]"
             )
-            await wait_for(phones[1], on_screen, timeout=5_000)
+            await wait_for(phones[1], on_screen)
             assert await phones[0].evaluate(on_screen) is False
             before = await _screen_frames(screen)
-            await screen.wait_for_timeout(1500)
-            assert await _screen_frames(screen) > before, "video goes on after the switch"
+            await wait_for_more(lambda: _screen_frames(screen), before)  # video goes on after it
             return {"errors": errors}
         finally:
             await browser.close()

@@ -21,7 +21,7 @@ from inference.models import Models
 from stream.app import ServerConfig, create_app
 from stream.loadtest.clip import write_clip
 from tests.stream.rtc_client import serving
-from tests.web.browser import wait_for
+from tests.web.browser import wait_for, wait_for_more
 
 CHROMIUM = Path("/usr/bin/chromium")
 WEB_DIR = Path(__file__).parents[2] / "web"
@@ -123,10 +123,9 @@ async def _drive_page(engine: Engine, clip: Path) -> dict[str, Any]:
             chips = await shown.json_value()
             await wait_for(page, "window.vaDebug.spoken.length > 0", timeout=60_000)
             first = await _frames_decoded(page)
-            await page.wait_for_timeout(1500)
-            later = await _frames_decoded(page)
+            later = await wait_for_more(lambda: _frames_decoded(page), first)
             stats_seen = "window.vaDebug.events.some(e => e.type === 'stats')"
-            await wait_for(page, stats_seen, timeout=10_000)
+            await wait_for(page, stats_seen)
             return {
                 "connection": await page.evaluate("window.vaDebug.pc.connectionState"),
                 "decoded_first": first,

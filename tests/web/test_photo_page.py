@@ -81,7 +81,7 @@ async def _drive_page(engine: Engine, picture: Path, tmp_path: Path) -> dict[str
                 " return i.complete && i.naturalWidth > 0; })()",
                 timeout=60_000,
             )
-            await wait_for(page, "window.vaPhoto.labels !== null", timeout=10_000)
+            await wait_for(page, "window.vaPhoto.labels !== null", timeout=60_000)
             objects = await page.evaluate("window.vaPhoto.result.objects")
             tapped = None
             if objects:
