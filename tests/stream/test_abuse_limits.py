@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import functools
 import json
 
 import aiohttp
@@ -13,6 +14,7 @@ import av
 import numpy as np
 import pytest
 
+from stream import sessions
 from stream.app import METRICS_KEY, SESSIONS_KEY, ServerConfig, create_app
 from stream.loadtest.churn import process_sample
 from stream.rate_limits import MessageLimits, TokenBucket
@@ -103,7 +105,7 @@ def test_the_engine_and_the_phone_get_at_most_the_cap() -> None:
             try:
                 await client.connect(http, base)
                 await client.wait_until(lambda: client.received >= 5, timeout=30)
-                await client.wait_for("objects", timeout=10)
+                await client.wait_for("objects", timeout=30)
                 shapes = {s for session in engine._sessions.values() for s in session.frame_shapes}
                 assert shapes == {(360, 640, 3)}
                 frame = client.last_frame
@@ -111,13 +113,18 @@ def test_the_engine_and_the_phone_get_at_most_the_cap() -> None:
             finally:
                 await client.close()
 
-    asyncio.run(asyncio.wait_for(scenario(), 60))
+    asyncio.run(asyncio.wait_for(scenario(), 120))
 
 
 # -- a data-channel flood --------------------------------------------------------------------------
 
 
-def test_a_flood_is_dropped_and_the_session_goes_on() -> None:
+def test_a_flood_is_dropped_and_the_session_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the session's buckets run on a clock only the test moves: no token can refill while the
+    # flood is on its way, however slow or busy this machine is
+    clock = FakeClock()
+    monkeypatch.setattr(sessions, "TokenBucket", functools.partial(TokenBucket, clock=clock))
+
     async def scenario() -> None:
         engine = FakeEngine(delay_s=0.05)
         app = create_app(ServerConfig(), engine=engine)
@@ -125,8 +132,8 @@ def test_a_flood_is_dropped_and_the_session_goes_on() -> None:
             client = Client(fps=10)
             try:
                 await client.connect(http, base)
-                await client.wait_for("hello")
-                await client.wait_until(lambda: client.received >= 3, timeout=20)
+                await client.wait_for("hello", timeout=30)
+                await client.wait_until(lambda: client.received >= 3, timeout=30)
                 session = app[SESSIONS_KEY].get(client.session or "")
                 assert session is not None
                 rss_before = process_sample().rss_bytes
@@ -141,18 +148,16 @@ def test_a_flood_is_dropped_and_the_session_goes_on() -> None:
                 def taps() -> int:
                     return sum(1 for call in engine.calls if call[0] == "tap")
 
-                await client.wait_until(lambda: taps() + session.rate_limited >= FLOOD, 40)
-                flood_s = loop.time() - started
+                # every message of the flood is either applied or dropped and counted (aiortc's
+                # SCTP in Python takes seconds for 10 000 messages, a minute on a busy machine)
+                await client.wait_until(lambda: taps() + session.rate_limited >= FLOOD, 240)
+                flood_s = loop.time() - started  # reported, not asserted
                 accepted = taps()
+                assert accepted == 40, accepted  # the burst, and with the clock still, no more
                 assert session.rate_limited == FLOOD - accepted
-                assert accepted <= 40 + 20 * flood_s + 20  # the burst, then 20 a second
-                limited = [m for m in client.of_type("error") if m["code"] == "rate_limited"]
-                await asyncio.sleep(0.5)  # replies on their way
-                limited = [m for m in client.of_type("error") if m["code"] == "rate_limited"]
-                assert 1 <= len(limited) <= flood_s + 3, (len(limited), flood_s)
-                assert len(client.of_type("error")) == len(limited)
                 rate_limited_metric = app[METRICS_KEY].errors.labels(kind="rate_limited")
                 assert rate_limited_metric._value.get() == session.rate_limited
+                await client.wait_for("error", lambda m: m["code"] == "rate_limited", timeout=30)
                 growth_mb = (process_sample().rss_bytes - rss_before) / 2**20
                 assert growth_mb < 50, growth_mb
 
@@ -160,27 +165,40 @@ def test_a_flood_is_dropped_and_the_session_goes_on() -> None:
                 frames, stats = client.received, len(client.of_type("stats"))
                 await client.wait_until(
                     lambda: client.received >= frames + 10 and len(client.of_type("stats")) > stats,
-                    timeout=15,
+                    timeout=30,
                 )
                 assert len(app[SESSIONS_KEY]) == 1 and not session.closed
 
-                # once the bucket has refilled, vocabulary changes: 3 at once, then 1 a second,
+                # once the buckets have refilled, vocabulary changes: 3 at once, then 1 a second,
                 # a change overtaken while waiting is dropped and the newest one applied
-                await asyncio.sleep(2.1)
+                clock.now += 10.0
                 before = [c for c in engine.calls if c[0] == "vocabulary"]
                 dropped = session.rate_limited
+
+                def applied() -> list[tuple[str, ...]]:
+                    calls = [c for c in engine.calls if c[0] == "vocabulary"][len(before) :]
+                    return [tuple(c[2]) for c in calls]
+
                 for words in ("apple", "ball", "cat", "dog", "egg"):
                     client.send({"type": "vocabulary", "words": words})
-                await client.wait_for("stats", lambda m: m["vocabulary"] == ["egg"], timeout=10)
-                applied = [c[2] for c in engine.calls if c[0] == "vocabulary"][len(before) :]
-                assert [tuple(v) for v in applied] == [("apple",), ("ball",), ("cat",), ("egg",)]
+                # "egg" has overtaken "dog" (counted) and waits for a token
+                await client.wait_until(lambda: session.rate_limited == dropped + 1, timeout=30)
+                assert applied() == [("apple",), ("ball",), ("cat",)]
+                clock.now += 1.0  # one vocabulary token
+                await client.wait_for("stats", lambda m: m["vocabulary"] == ["egg"], timeout=30)
+                assert applied() == [("apple",), ("ball",), ("cat",), ("egg",)]
                 assert session.rate_limited == dropped + 1
+                # replies to the flood: one, as the reply bucket never refilled during it; the
+                # stats above were sent after any reply, on the same ordered channel
+                limited = [m for m in client.of_type("error") if m["code"] == "rate_limited"]
+                assert len(limited) == 1, limited
+                assert len(client.of_type("error")) == len(limited)
                 print(
                     f"flood of {FLOOD}: {flood_s:.2f} s, {accepted} accepted, "
-                    f"{session.rate_limited} dropped, {len(limited)} rate_limited replies, "
-                    f"RSS +{growth_mb:.1f} MiB"
+                    f"{session.rate_limited} dropped, "
+                    f"{len(limited)} rate_limited replies, RSS +{growth_mb:.1f} MiB"
                 )
             finally:
                 await client.close()
 
-    asyncio.run(asyncio.wait_for(scenario(), 60))
+    asyncio.run(asyncio.wait_for(scenario(), 420))

@@ -1,18 +1,23 @@
 """`POST /api/offer` under bad input and load: clear 400/413/429/503 answers that leave nothing
-behind, and the server keeps accepting good offers afterwards."""
+behind, and the server keeps accepting good offers afterwards. Background effects are awaited
+with generous deadlines and the offer limit runs on an injected clock, so a slow or busy machine
+changes how long the tests take, not whether they pass."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
 
+from stream import signalling
 from stream.app import ENGINE_KEY, SESSIONS_KEY, ServerConfig, create_app
-from stream.sessions import EngineLike
+from stream.sessions import EngineLike, SessionSettings
+from stream.signalling import RateLimiter
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, serving
 
@@ -34,8 +39,23 @@ BAD_BODIES: list[tuple[str, bytes, int, str]] = [
 ]
 
 
-def _run(coro: Any, timeout: float = 45) -> None:
+WAIT_S = 30.0  # deadline for something that happens at once on an idle machine
+
+
+def _run(coro: Any, timeout: float = 120) -> None:
     asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def _eventually(condition: Callable[[], bool], timeout: float = WAIT_S) -> None:
+    """Poll `condition` until it holds; TimeoutError past `timeout` seconds."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def _ready_status(http: aiohttp.ClientSession, base: str) -> int:
+    async with http.get(f"{base}/readyz") as r:
+        return r.status
 
 
 async def _post(
@@ -82,15 +102,16 @@ def test_sdp_that_aiortc_rejects_is_400_and_a_later_offer_still_works() -> None:
             )
             status, reply, _ = await _post(http, base, {"sdp": broken, "type": "offer"})
             assert status == 400 and "SDP was rejected" in reply["error"], reply
-            await asyncio.sleep(0.2)  # refused sessions are closed in the background
+            # refused sessions are closed in the background
+            await _eventually(lambda: len(engine.closed_sessions) >= 2)
             assert len(app[SESSIONS_KEY]) == 0
             assert engine.open_sessions == [] and len(engine.closed_sessions) == 2
 
             client = Client()
             try:
                 await client.connect(http, base)
-                await client.wait_until(lambda: client.received >= 5, timeout=20)
-                await client.wait_for("hello")
+                await client.wait_until(lambda: client.received >= 5, timeout=WAIT_S)
+                await client.wait_for("hello", timeout=WAIT_S)
             finally:
                 await client.close()
 
@@ -100,23 +121,27 @@ def test_sdp_that_aiortc_rejects_is_400_and_a_later_offer_still_works() -> None:
 def test_session_cap_answers_503_with_retry_after_until_a_slot_frees() -> None:
     async def scenario() -> None:
         engine = FakeEngine(delay_s=0.05)
-        app = create_app(ServerConfig(max_sessions=1, retry_after_s=3), engine=engine)
+        # a long idle timeout: only the closed connection itself can free the slot in time
+        settings = SessionSettings(idle_timeout_s=300)
+        app = create_app(
+            ServerConfig(max_sessions=1, retry_after_s=3, session=settings), engine=engine
+        )
         async with serving(app) as base, aiohttp.ClientSession() as http:
             first, second = Client(), Client()
             try:
                 await first.connect(http, base)
-                await first.wait_until(lambda: first.received >= 3, timeout=20)
+                await first.wait_until(lambda: first.received >= 3, timeout=WAIT_S)
                 status, reply, headers = await _post(http, base, await second.offer())
                 assert status == 503 and "full" in reply["error"], reply
                 assert headers["Retry-After"] == "3"
                 assert len(app[SESSIONS_KEY]) == 1
                 await first.close()
                 # a closed connection is forgotten at once, freeing the slot
-                await second.wait_until(lambda: len(app[SESSIONS_KEY]) == 0, timeout=5)
+                await second.wait_until(lambda: len(app[SESSIONS_KEY]) == 0, timeout=WAIT_S)
                 third = Client()
                 try:
                     await third.connect(http, base)
-                    await third.wait_until(lambda: third.received >= 3, timeout=20)
+                    await third.wait_until(lambda: third.received >= 3, timeout=WAIT_S)
                 finally:
                     await third.close()
             finally:
@@ -131,7 +156,7 @@ def test_offers_wait_for_the_models_with_503_and_retry_after() -> None:
     engine = FakeEngine(delay_s=0.05)
 
     def factory() -> EngineLike:
-        release.wait(20)  # a slow model load
+        release.wait(60)  # a slow model load
         return engine
 
     async def scenario() -> None:
@@ -148,12 +173,10 @@ def test_offers_wait_for_the_models_with_503_and_retry_after() -> None:
             finally:
                 await client.close()
             release.set()
-            for _ in range(100):
-                async with http.get(f"{base}/readyz") as r:
-                    if r.status == 200:
-                        break
+            deadline = asyncio.get_running_loop().time() + WAIT_S
+            while (status := await _ready_status(http, base)) != 200:
+                assert asyncio.get_running_loop().time() < deadline, status
                 await asyncio.sleep(0.05)
-            assert r.status == 200
             assert engine.started and app[ENGINE_KEY].engine is engine
         assert engine.stopped
 
@@ -171,10 +194,7 @@ def test_a_failed_model_load_is_reported_and_fatal() -> None:
     async def scenario() -> None:
         app = create_app(ServerConfig(), engine_factory=factory, on_fatal=fatal.append)
         async with serving(app) as base, aiohttp.ClientSession() as http:
-            for _ in range(100):
-                if fatal:
-                    break
-                await asyncio.sleep(0.05)
+            await _eventually(lambda: bool(fatal))
             async with http.get(f"{base}/readyz") as r:
                 assert r.status == 503
                 assert "weights fetch" in (await r.json())["reason"]
@@ -183,7 +203,17 @@ def test_a_failed_model_load_is_reported_and_fatal() -> None:
     assert fatal and "mobile_sam.pt" in fatal[0]
 
 
-def test_signalling_is_rate_limited_per_address() -> None:
+def test_signalling_is_rate_limited_per_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the offer limiter reads a clock only the test moves: a slow machine cannot let the
+    # window slide between the offers
+    clock = [1000.0]
+
+    class StoppedClockLimiter(RateLimiter):
+        def allow(self, key: str, now: float | None = None) -> bool:
+            return super().allow(key, clock[0] if now is None else now)
+
+    monkeypatch.setattr(signalling, "RateLimiter", StoppedClockLimiter)
+
     async def scenario() -> None:
         app = create_app(ServerConfig(offers_per_minute=3), engine=FakeEngine())
         async with serving(app) as base, aiohttp.ClientSession() as http:
@@ -192,6 +222,8 @@ def test_signalling_is_rate_limited_per_address() -> None:
             status, reply, headers = await _post(http, base, b"{}")
             assert status == 429 and "too many" in reply["error"]
             assert int(headers["Retry-After"]) > 0
+            clock[0] += 61.0  # the three offers leave the window
+            assert (await _post(http, base, b"{}"))[0] == 400
 
     _run(scenario())
 
