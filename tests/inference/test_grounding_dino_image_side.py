@@ -187,7 +187,10 @@ def test_deformable_sampling_matches_transformers_kernel() -> None:
 
 
 def test_openvino_matches_and_its_cache_is_reused_or_rebuilt(
-    detector: Detector, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    detector: Detector,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     runner = ImageSideRunner(detector.model, CPU, cache_dir=tmp_path)
     openvino = Detector(
@@ -227,10 +230,19 @@ def test_openvino_matches_and_its_cache_is_reused_or_rebuilt(
     data[len(data) // 2] ^= 0xFF
     (directory / "model.bin").write_bytes(bytes(data))
     rebuilt = ImageSideRunner(detector.model, CPU, cache_dir=tmp_path)
+    converted = runner._converted[(160, 240)]
+    reconverted: list[tuple[int, int]] = []
+
+    def convert_again(ov: Any, size: tuple[int, int], *_: Any) -> Any:
+        reconverted.append(size)  # the conversion itself was checked above: reuse its model
+        return converted
+
+    monkeypatch.setattr(rebuilt, "_convert", convert_again)
     second.runner = rebuilt
     with caplog.at_level(logging.WARNING):
         assert_same_outputs(got, second.raw_outputs(batch, VOCABULARY), atol=1e-4)
-    assert rebuilt.conversions == 1 and "rebuilding" in caplog.text
+    assert reconverted == [(160, 240)] and "rebuilding" in caplog.text
+    assert (directory / "model.bin").read_bytes() != bytes(data)  # written again, intact
 
 
 def test_openvino_failure_falls_back_to_fast(
