@@ -76,7 +76,12 @@ def measure(
     cores: int | None = None,
     progress: Progress = print,
     ready_timeout_s: float = 300.0,
+    min_jobs: int = 0,
 ) -> ScaleoutRow:
+    """Start `workers` worker processes, keep them busy with keyframe jobs of `frame`, and count
+    the answers over `seconds` after each worker's first one; the window stretches until
+    `min_jobs` are answered (a test's way to hold on a slow, busy machine), at most
+    `ready_timeout_s` more. Rates are over the window's real length."""
     cores = cores or os.cpu_count() or 1
     threads = max(1, cores // workers)
     prefix = f"bench{workers}-{int(time.time())}"
@@ -112,7 +117,14 @@ def measure(
         dropped = errors = 0
         window_start = time.monotonic()
         next_line = window_start + 5
-        while (now := time.monotonic()) - window_start < seconds:
+
+        def measuring(now: float) -> bool:
+            elapsed = now - window_start
+            if elapsed < seconds:
+                return True
+            return len(latencies) < min_jobs and elapsed < seconds + ready_timeout_s
+
+        while measuring(now := time.monotonic()):
             for outcome in broker.collect():
                 if outcome.detections is not None:
                     latencies.append((time.monotonic() - outcome.job.submitted_at) * 1000)
