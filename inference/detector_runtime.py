@@ -11,12 +11,16 @@
   dynamic (a new vocabulary never recompiles). One converted model per input size, cached on disk
   (`<cache dir>/grounding_dino_openvino/<key>/`, key = sha256 of the image side's weights, input
   size, OpenVINO and torch versions, max_text_len and this file's format version; written to a
-  temporary directory and renamed into place; a file that fails its recorded sha256 is rebuilt).
+  temporary directory and renamed into place; a file that fails its recorded sha256 is rebuilt;
+  least recently used graphs are evicted past the cache's size bound, see `graph_cache`).
   When OpenVINO is missing, the device is not a CPU, or a conversion fails, that input size runs
   on "fast" instead (logged once, never raised).
 
 `ImageSideRunner` holds that state; detectors made with `Detector.with_runtime` /
 `with_settings` from one detector share it (one text cache, one set of compiled models).
+With `background_conversion` (the live server), no detection waits for a conversion: a new
+input size runs on the torch image side at once while a background thread (one build at a
+time in the process, lowest CPU priority) converts and compiles it; later calls use it.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import json
 import logging
 import os
 import shutil
-import tempfile
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -41,6 +45,8 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from inference import graph_cache
+from inference.background_builds import start_build
 from inference.grounding_dino_image_side import (
     GroundingDinoImageSide,
     TextSide,
@@ -114,6 +120,10 @@ class ImageSideRunner:
         self._weights_digest: str | None = None
         self.text_side_runs = 0  # how often BERT ran (tests, stats)
         self.conversions = 0  # OpenVINO conversions done by this runner
+        # serve sets this: a new input size runs on torch at once while its OpenVINO model is
+        # converted in the background; tests and commands convert before the first answer
+        self.background_conversion = False
+        self._building: dict[tuple[int, int], threading.Thread] = {}
 
     # -- text --------------------------------------------------------------------------------
 
@@ -208,6 +218,9 @@ class ImageSideRunner:
             return compiled
         if size in self._failed:
             return None
+        if self.background_conversion and size not in self._converted:
+            self._build_in_background(size, batch, pixel_values, pixel_mask, text)
+            return None  # this call, and every one until the build ends, runs on torch
         try:
             converted = self._converted.get(size)
             if converted is None:
@@ -215,7 +228,7 @@ class ImageSideRunner:
                 self._converted[size] = converted
             compiled = self._compile(converted, batch)
         except Exception as exc:
-            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+            reason = _reason(exc)
             self._failed[size] = reason
             log.warning(
                 "detector: OpenVINO unavailable for input %dx%d (%s); using the torch image side",
@@ -226,6 +239,46 @@ class ImageSideRunner:
             return None
         self._compiled[(size, batch)] = compiled
         return compiled
+
+    def _build_in_background(
+        self,
+        size: tuple[int, int],
+        batch: int,
+        pixel_values: torch.Tensor,
+        pixel_mask: torch.Tensor,
+        text: TextSide,
+    ) -> None:
+        """Start converting (or loading) and compiling input size `size` in a thread of its own,
+        unless one is at it already. Builds run one at a time in the process (each takes the CPU
+        for a minute or more) at the lowest CPU priority, so live video keeps its share."""
+        if size in self._building:
+            return
+        example = (pixel_values[:1].clone(), pixel_mask[:1].clone(), text)
+
+        def build() -> None:
+            try:
+                converted = self._load_or_convert(size, *example)
+                compiled = self._compile(converted, batch)
+            except Exception as exc:
+                self._failed[size] = _reason(exc)
+                log.warning(
+                    "detector: OpenVINO unavailable for input %dx%d (%s); staying on torch",
+                    *size,
+                    self._failed[size],
+                )
+                return
+            # dict stores are atomic: the owner's next call finds the compiled model
+            self._compiled[(size, batch)] = compiled
+            self._converted[size] = converted
+            log.info("detector: OpenVINO image side ready for %dx%d", *size)
+
+        self._building[size] = start_build(f"openvino-build-{size[0]}x{size[1]}", build)
+
+    def wait_for_builds(self, timeout: float | None = None) -> bool:
+        """Wait for the background builds started so far; True when all have ended."""
+        for thread in list(self._building.values()):
+            thread.join(timeout)
+        return not any(t.is_alive() for t in self._building.values())
 
     def _compile(self, converted: Any, batch: int) -> Any:
         """Compile for the CPU in f32 with the batch size fixed (the caption length stays
@@ -260,7 +313,7 @@ class ImageSideRunner:
         return f"{size[0]}x{size[1]}-{hashlib.sha256(blob).hexdigest()[:24]}"
 
     def cache_path(self, size: tuple[int, int]) -> Path:
-        return self.cache_dir / "grounding_dino_openvino" / self.cache_key(size)
+        return self.cache_dir / graph_cache.DETECTOR_SUBDIR / self.cache_key(size)
 
     def weights_digest(self) -> str:
         """sha256 over the image side's parameters and buffers (names, dtypes, shapes, bytes)."""
@@ -290,8 +343,9 @@ class ImageSideRunner:
         model = None
         if directory.is_dir():
             try:
-                _verify(directory)
-                model = core.read_model(str(directory / "model.xml"))
+                with graph_cache.reading(directory):  # marks it used, held against eviction
+                    _verify(directory)
+                    model = core.read_model(str(directory / "model.xml"))
                 log.info("detector: OpenVINO image side for %dx%d from %s", *size, directory)
             except Exception as exc:
                 log.warning("detector: rebuilding the OpenVINO cache %s (%s)", directory, exc)
@@ -329,12 +383,18 @@ class ImageSideRunner:
         ]
         import warnings
 
+        from inference.dependency_guards import convert_quietly  # keeps our loggers working
+
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shape checks
-            model = ov.convert_model(self.image_side, example_input=example, input=shapes)
+            model = convert_quietly(self.image_side, example_input=example, input=shapes)
         self.conversions += 1
         log.warning("detector: converted in %.1f s", time.perf_counter() - started)
         return model
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
 
 
 def _file_sha256(path: Path) -> str:
@@ -354,20 +414,15 @@ def _verify(directory: Path) -> None:
 
 
 def _save_atomically(ov: Any, model: Any, directory: Path) -> None:
-    """Write model.xml/.bin and meta.json to a temporary directory, then rename it into place."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    """Write model.xml/.bin and meta.json to a temporary directory, then rename it into place
+    (`graph_cache.write_entry`, which then keeps the cache under its size bound)."""
+
+    def fill(temporary: Path) -> None:
         ov.save_model(model, str(temporary / "model.xml"), compress_to_fp16=False)
         meta = {"sha256": {name: _file_sha256(temporary / name) for name in _MODEL_FILES}}
         (temporary / "meta.json").write_text(json.dumps(meta))
-        try:
-            os.replace(temporary, directory)
-        except OSError:  # another process put it there first: keep theirs
-            if not directory.is_dir():
-                raise
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+
+    graph_cache.write_entry(directory, fill)
 
 
 # -- before/after comparison for the benchmark -------------------------------------------------

@@ -28,7 +28,8 @@ Exported graphs are cached on disk under `<cache dir>/mobile_sam_encoder/<runtim
 or `~/.cache/visionanything`, shared with the detector's OpenVINO cache). The key hashes the
 encoder's state dict, the image size, the runtime, its version and torch's version. Files are
 written to a temporary directory and renamed into place, with their sha256 recorded; a cache
-entry that fails its check or does not load is rebuilt.
+entry that fails its check or does not load is rebuilt. Least recently used graphs are
+evicted past the cache's size bound (`graph_cache`, 2 GB by default).
 """
 
 from __future__ import annotations
@@ -38,10 +39,8 @@ import hashlib
 import importlib
 import json
 import logging
-import os
 import shutil
 import statistics
-import tempfile
 import threading
 import time
 import warnings
@@ -55,6 +54,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from inference import graph_cache
 from inference.detector_runtime import (
     _file_sha256,
     _save_atomically,
@@ -73,7 +73,7 @@ RUNTIMES = ENCODER_RUNTIMES
 """Names accepted by `build_encoder` and `--runtime`."""
 AUTO_ORDER_CPU = ("openvino", "onnxruntime", "torch")
 BF16_MIN_IOU = 0.98
-CACHE_SUBDIR = "mobile_sam_encoder"
+CACHE_SUBDIR = graph_cache.ENCODER_SUBDIR
 ONNX_OPSET = 17
 _CACHE_FORMAT = 1  # bump when the exported graph's inputs, outputs or export settings change
 _ONNX_FILE = "encoder.onnx"
@@ -342,7 +342,8 @@ def _cached(
     directory = cache_path(context.cache_dir, context.module, context.image_size, runtime)
     if directory.is_dir():
         try:
-            model = load(directory)
+            with graph_cache.reading(directory):  # marks it used, held against eviction
+                model = load(directory)
             log.info("segmenter: %s encoder from the cache %s", _LABELS[runtime], directory)
             return model, False
         except Exception as exc:
@@ -362,7 +363,8 @@ def _cached(
         f"exporting MobileSAM encoder {context.image_size} to {_LABELS[runtime]}… done in "
         f"{time.perf_counter() - started:.0f} s ({directory})"
     )
-    return load(directory), True
+    with graph_cache.reading(directory):
+        return load(directory), True
 
 
 # -- OpenVINO -------------------------------------------------------------------------------
@@ -393,10 +395,12 @@ class OpenVinoEncoder:
 
 def export_openvino(module: nn.Module, example: torch.Tensor) -> Any:
     """The encoder as an `openvino.Model` with a static (1, 3, S, S) input."""
+    from inference.dependency_guards import convert_quietly  # keeps our loggers working
+
     ov = _require("openvino", "openvino")
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape checks and len(x)
-        return ov.convert_model(
+        return convert_quietly(
             module, example_input=example, input=[ov.PartialShape(list(example.shape))]
         )
 
@@ -504,24 +508,19 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: Path) -> None:
 
 
 def _save_onnx_atomically(context: BuildContext, directory: Path) -> None:
-    """Export to a temporary directory with a meta.json of sha256s, then rename into place.
+    """Export to a temporary directory with a meta.json of sha256s, then rename into place
+    (`graph_cache.write_entry`, which then keeps the cache under its size bound).
 
     Needs the `onnx` package (a cached graph loads without it); checked before anything is
     written so that a missing package leaves the cache untouched."""
     _require("onnx", "onnxruntime")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+
+    def fill(temporary: Path) -> None:
         export_onnx(context.module, _example(context), temporary / _ONNX_FILE)
         meta = {"sha256": {_ONNX_FILE: _file_sha256(temporary / _ONNX_FILE)}}
         (temporary / "meta.json").write_text(json.dumps(meta))
-        try:
-            os.replace(temporary, directory)
-        except OSError:  # another process put it there first: keep theirs
-            if not directory.is_dir():
-                raise
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+
+    graph_cache.write_entry(directory, fill)
 
 
 def _build_onnxruntime(context: BuildContext) -> _Built:

@@ -11,6 +11,7 @@ Frames are RGB uint8 numpy arrays (H, W, 3); coordinates are frame pixels.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
+from inference.background_builds import start_build
 from inference.checkpoints import FETCH_COMMAND, CheckpointError, Manifest, require
 from inference.detections import Detections
 from inference.frames import check_frame
@@ -126,6 +128,40 @@ class Segmenter:
             build.build_s,
         )
         return build.runtime
+
+    def set_runtime_in_background(
+        self, name: str = "auto", *, cache_dir: Path | None = None
+    ) -> threading.Thread:
+        """Build runtime `name` in a background thread (`inference.background_builds`) and swap
+        it in when it is ready; the encoder in use (eager torch at first) answers meanwhile, so
+        no frame waits for an export. A build that fails is logged and the encoder stays.
+        Returns the thread (join it to wait for the swap)."""
+        from inference.encoder_runtimes import build_encoder
+
+        def build() -> None:
+            try:
+                built = build_encoder(self, name, cache_dir=cache_dir)
+            except Exception as exc:
+                log.warning(
+                    "segmenter: runtime %s could not be built (%s); staying on %s",
+                    name,
+                    exc,
+                    self.runtime,
+                )
+                return
+            # one reference swap between two calls: a call in progress keeps the encoder it
+            # took; the cached embedding stays valid (same embedding within float rounding)
+            self.encoder = built.encoder
+            self.runtime = built.runtime
+            log.info(
+                "segmenter: encoder runtime %s ready (asked for %s%s, built in %.1f s)",
+                built.runtime,
+                name,
+                f"; {built.note}" if built.note else "",
+                built.build_s,
+            )
+
+        return start_build(f"encoder-build-{name}", build)
 
     # -- encoder ---------------------------------------------------------------------------
 

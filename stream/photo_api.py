@@ -344,6 +344,8 @@ class PhotoService:
                 fp16=runner.fp16,
                 cache_dir=runner.cache_dir,
             )
+            # a photo of a new shape is answered at once, not after its conversion
+            own.runner.background_conversion = runner.background_conversion
             self._detector = (shared, own)
         return Models(self._detector[1], models.segmenter)
 

@@ -7,9 +7,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
+import inference  # noqa: F401  first: switches our dependencies' telemetry off before they load
 from visionanything.commands import (
     bench,
     bench_workers,
+    cache,
     clip,
     eval,
     loadtest,
@@ -20,7 +22,19 @@ from visionanything.commands import (
     worker,
 )
 
-COMMANDS = (bench, bench_workers, clip, eval, loadtest, segment, serve, teacher, weights, worker)
+COMMANDS = (
+    bench,
+    bench_workers,
+    cache,
+    clip,
+    eval,
+    loadtest,
+    segment,
+    serve,
+    teacher,
+    weights,
+    worker,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ import copy
 import importlib
 import logging
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -403,3 +404,47 @@ def test_compare_encoder_runtimes_reports_failures(
     assert failed.error == "RuntimeError: no such device" and failed.median_ms is None
     assert any("openvino FAILED" in line for line in lines)
     assert segmenter.runtime == "torch"  # the comparison leaves the segmenter as it was
+
+
+def test_a_runtime_built_in_the_background_is_swapped_in_without_a_wait(
+    first_builds: dict[str, EncoderBuild],
+    cache_dir: Path,
+    images: torch.Tensor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """serve's start: eager torch answers while the build is held; then the built runtime takes
+    over and gives the same embedding within tolerance."""
+    segmenter = build_random_segmenter(CPU, SIZE, seed=0)  # same weights: the cache applies
+    release = threading.Event()
+    real_build = encoder_runtimes.build_encoder
+
+    def held_build(*args: Any, **kwargs: Any) -> EncoderBuild:
+        assert release.wait(60), "a frame waited for the build"
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(encoder_runtimes, "build_encoder", held_build)
+    frame = data.chelsea()
+    thread = segmenter.set_runtime_in_background("onnxruntime", cache_dir=cache_dir)
+    (before,) = segmenter.embed([frame])  # answered on torch while the build is held
+    assert segmenter.runtime == "torch" and thread.is_alive()
+    release.set()
+    thread.join(120)
+    assert not thread.is_alive() and segmenter.runtime == "onnxruntime"
+    assert segmenter.encoder is not segmenter.model.image_encoder
+    (after,) = segmenter.embed([frame])
+    assert float((after.features - before.features).abs().max()) < TOLERANCE
+
+
+def test_a_background_build_that_fails_keeps_the_encoder(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    segmenter = build_random_segmenter(CPU, SIZE, seed=0)
+
+    def broken(context: Any) -> Any:
+        raise RuntimeError("conversion failed")
+
+    monkeypatch.setitem(encoder_runtimes.BUILDERS, "openvino", broken)
+    with caplog.at_level(logging.WARNING):
+        segmenter.set_runtime_in_background("openvino", cache_dir=tmp_path).join(60)
+    assert segmenter.runtime == "torch" and segmenter.encoder is segmenter.model.image_encoder
+    assert "could not be built" in caplog.text and "conversion failed" in caplog.text

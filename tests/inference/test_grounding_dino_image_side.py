@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -261,6 +262,40 @@ def test_openvino_failure_falls_back_to_fast(
     failure = runner.openvino_failure((160, 213))
     assert failure is not None and "aten::something" in failure
     assert_same_outputs(detector.raw_outputs(batch, VOCABULARY), got, atol=1e-4)
+
+
+def test_a_new_input_size_never_waits_for_its_conversion(
+    detector: Detector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live server's mode: the first frame of a size not built yet is answered on torch
+    while the conversion runs in the background (held here until the answer is in); once it
+    is built, the same frame gives the same detections on OpenVINO."""
+    runner = ImageSideRunner(detector.model, CPU, cache_dir=tmp_path)
+    runner.background_conversion = True
+    release = threading.Event()
+    real_convert = runner._convert
+
+    def held_convert(*args: Any) -> Any:
+        assert release.wait(60), "the answer did not come before the conversion"
+        return real_convert(*args)
+
+    monkeypatch.setattr(runner, "_convert", held_convert)
+    openvino = detector.with_runtime("openvino")
+    openvino.runner = runner
+    batch = frames((144, 256))  # 16:9, a shape nothing has built
+    before = openvino.raw_outputs(batch, VOCABULARY)  # answered while the build is held
+    assert runner.conversions == 0 and list(runner._building) == [(144, 256)]
+    assert_same_outputs(detector.raw_outputs(batch, VOCABULARY), before, atol=1e-4)
+    release.set()
+    assert runner.wait_for_builds(timeout=300)
+    assert runner.conversions == 1 and runner.openvino_failure((144, 256)) is None
+    calls: list[int] = []
+    real_compiled = runner._compiled[((144, 256), 1)]
+    runner._compiled[((144, 256), 1)] = lambda inputs: calls.append(1) or real_compiled(inputs)
+    after = openvino.raw_outputs(batch, VOCABULARY)
+    assert calls == [1], "the built model answers once it is ready"
+    assert_same_outputs(before, after, atol=1e-3)
+    assert_same_detections(detector, openvino, batch)
 
 
 def test_without_openvino_the_detector_runs_fast(

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
     from inference.checkpoints import Manifest
+    from inference.dependency_guards import isolate_forked_children
     from inference.detection_worker import DetectionWorker, WorkerMetrics
     from inference.detector import build_random_detector, load_detector
     from inference.device import resolve_device
@@ -81,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
         metrics=metrics,
     )
     stop = threading.Event()
+    # a child forked later (by a library) must die of SIGTERM, not run this handler and
+    # outlive its terminate(): the exit would wait for it
+    isolate_forked_children()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     log.info("worker %s on %s, detector %s (%s)", worker.name, device, detector.runtime, args.redis)
