@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: setup system-deps lint test serve demo weights clean
+.PHONY: setup system-deps lint test serve demo weights teacher clean
 
 # Debian packages the tests need (a real Chromium for the browser test). CI runs as root on a
 # fresh machine; elsewhere, install them yourself or the browser test reports what is missing.
@@ -47,6 +47,13 @@ demo: setup
 
 weights: setup
 	$(BIN)/visionanything weights fetch
+
+# A teacher account for classroom rooms (asks for the password twice). `make` leaves the CLI in
+# .venv/bin, off the PATH, so this is the command that works as typed: make teacher NAME=lee
+# (ADMIN=1 adds --admin: the /admin page).
+teacher: setup
+	@test -n "$(NAME)" || { echo "usage: make teacher NAME=lee [ADMIN=1]"; exit 2; }
+	$(BIN)/visionanything teacher add "$(NAME)" $(if $(ADMIN),--admin)
 
 clean:
 	rm -rf $(VENV) $(OUT) .mypy_cache .ruff_cache .pytest_cache

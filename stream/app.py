@@ -37,6 +37,7 @@ from stream.snapshot_api import install_snapshots
 from stream.snapshots import SnapshotStore, default_snapshots_dir
 from stream.teacher_auth import TeacherAuth
 from stream.teachers import TeacherStore, default_teachers_path
+from stream.urls import PhoneOrigin, parse_public_url
 from stream.viewers import ViewerRegistry
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,12 @@ class ServerConfig:
                        ($VISIONANYTHING_DATA_DIR/snapshots or ~/.local/share/visionanything/...)
     snapshots_per_minute  📸 presses saved per phone per minute; more get `snapshot_limit`
     max_snapshots, max_snapshot_bytes  the library's caps: past them new photos are refused
+    random_weights     what the server was asked to load (`serve --models random`: True), so
+                       pages show the demo badge while the models load; the loaded engine's
+                       own answer wins. None: not said (unknown until the engine is loaded)
+    public_url         the address phones open (`serve --public-url`); room links use it
+    lan_hosts          the server's addresses on the network, best first: room links use the
+                       first instead of the teacher's "localhost" (`stream.urls.PhoneOrigin`)
     """
 
     session: SessionSettings = field(default_factory=SessionSettings)
@@ -87,8 +94,13 @@ class ServerConfig:
     snapshots_per_minute: int = 6
     max_snapshots: int = 1000
     max_snapshot_bytes: int = 500 * 1024 * 1024
+    random_weights: bool | None = None
+    public_url: str | None = None
+    lan_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.public_url is not None:  # stored in its checked form (scheme://host[:port])
+            object.__setattr__(self, "public_url", parse_public_url(self.public_url))
         if self.max_sessions < 1:
             raise ValueError(f"max_sessions must be at least 1, got {self.max_sessions}")
         if not 1024 <= self.max_offer_bytes <= 1024 * 1024:
@@ -109,11 +121,14 @@ class EngineSlot:
         engine: EngineLike | None,
         factory: EngineFactory | None,
         on_fatal: Callable[[str], None] | None,
+        declared_random: bool | None = None,
     ) -> None:
         self.engine = engine
         self.factory = factory
         self.on_fatal = on_fatal
         self.error: str | None = None
+        self.declared_random = declared_random  # ServerConfig.random_weights
+        self._random: bool | None = None  # the loaded engine's answer, once read
 
     def readiness(self) -> Readiness:
         if self.error is not None:
@@ -127,6 +142,16 @@ class EngineSlot:
 
     def stats(self) -> dict[str, Any] | None:
         return None if self.engine is None else self.engine.stats()
+
+    def random_weights(self) -> bool | None:
+        """Whether the models run on random weights (the pages' demo badge): the loaded
+        engine's `models.random` when it has models, else what the server was told; None
+        while nobody knows. Read once: weights never change under a running engine."""
+        if self._random is None and self.engine is not None:
+            flag = getattr(getattr(self.engine, "models", None), "random", None)
+            if isinstance(flag, bool):
+                self._random = flag
+        return self._random if self._random is not None else self.declared_random
 
 
 CONFIG_KEY = web.AppKey("config", ServerConfig)
@@ -154,7 +179,7 @@ def create_app(
     config = config or ServerConfig()
     metrics = StreamMetrics()
     registry = SessionRegistry(config.max_sessions, config.session, metrics)
-    slot = EngineSlot(engine, engine_factory, on_fatal)
+    slot = EngineSlot(engine, engine_factory, on_fatal, config.random_weights)
     rooms = RoomHub(room_store or MemoryRoomStore(config.max_rooms))
     viewers = ViewerRegistry(
         config.max_viewers,
@@ -190,7 +215,9 @@ def create_app(
     app.router.add_post("/api/offer", offers.handle)
     teachers = TeacherStore(config.teachers_file or default_teachers_path())
     TeacherAuth(teachers, secure_cookies=config.secure_cookies).install(app)
-    install_room_api(app, rooms, config.web_dir)
+    install_room_api(
+        app, rooms, config.web_dir, PhoneOrigin(config.public_url, tuple(config.lan_hosts))
+    )
     install_photo_api(app, config.photo, config.web_dir)
     install_snapshots(
         app,
@@ -203,6 +230,7 @@ def create_app(
         per_session_per_minute=config.snapshots_per_minute,
     )
     app.router.add_routes(health_routes(metrics, slot.readiness))
+    app.router.add_get("/api/status", _status)
     _add_static(app, config.web_dir)
 
     app.cleanup_ctx.append(_overlay_pool)
@@ -210,6 +238,14 @@ def create_app(
     app.cleanup_ctx.append(_idle_reaper)
     app.on_shutdown.append(_close_sessions)
     return app
+
+
+async def _status(request: web.Request) -> web.Response:
+    """What every page asks once: `demo` (random weights: the pages show a badge saying the
+    names are made up; null while unknown, so they ask again) and `ready`. Public and cheap:
+    no model is touched."""
+    slot = request.app[ENGINE_KEY]
+    return web.json_response({"demo": slot.random_weights(), "ready": slot.readiness().ready})
 
 
 def _add_static(app: web.Application, web_dir: Path | None) -> None:

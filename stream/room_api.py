@@ -14,6 +14,10 @@ Anyone with the code:
     GET  /room/{code}/screen              → the projector page
     GET  /room/{code}/teacher, /teacher   → the teacher's page (it asks for a login itself)
 A wrong code gets 404: JSON for the API, a short page for the pages.
+
+The join link (and its QR code) points where phones can go (`stream.urls.PhoneOrigin`: the
+public URL, else the LAN address instead of the teacher's "localhost"); the other links keep
+the teacher's own origin, where the login cookie lives.
 """
 
 from __future__ import annotations
@@ -27,11 +31,19 @@ from aiohttp import web
 from stream.room_store import RoomLimitError, RoomState, normalise_code
 from stream.rooms import ROOMS_KEY, RoomHub
 from stream.teacher_auth import TEACHER_AUTH_KEY, check_post, json_answer, json_error
-from stream.urls import qr_png
+from stream.urls import PhoneOrigin, qr_png
+
+PHONE_ORIGIN_KEY = web.AppKey("phone_origin", PhoneOrigin)
 
 
-def install_room_api(app: web.Application, hub: RoomHub, web_dir: Path | None) -> None:
+def install_room_api(
+    app: web.Application,
+    hub: RoomHub,
+    web_dir: Path | None,
+    phones: PhoneOrigin | None = None,
+) -> None:
     app[ROOMS_KEY] = hub
+    app[PHONE_ORIGIN_KEY] = phones or PhoneOrigin()
     app.router.add_post("/api/rooms", _create)
     app.router.add_get("/api/rooms", _list)
     app.router.add_get("/api/rooms/{code}", _show)
@@ -59,8 +71,13 @@ def install_room_api(app: web.Application, hub: RoomHub, web_dir: Path | None) -
 
 def room_links(request: web.Request, code: str) -> dict[str, str]:
     base = f"{request.scheme}://{request.host}"
+    try:
+        host, port = request.url.host or "", request.url.explicit_port
+    except ValueError:  # a Host header yarl cannot parse: keep it whole, as before
+        host, port = request.host, None
+    phones = request.app[PHONE_ORIGIN_KEY].origin(request.scheme, host, port)
     return {
-        "join_url": f"{base}/?room={code}",
+        "join_url": f"{phones}/?room={code}",
         "screen_url": f"{base}/room/{code}/screen",
         "teacher_url": f"{base}/room/{code}/teacher",
         "qr_url": f"{base}/api/rooms/{code}/qr.png",

@@ -10,6 +10,7 @@
 import { ChipBoard } from "./js/chips.js";
 import { Controller } from "./js/controller.js";
 import { createDebug, pushCapped } from "./js/debug.js";
+import { showDemoBadge } from "./js/demo.js";
 import { renderLighting } from "./js/lighting.js";
 import { Speaker } from "./js/speech.js";
 import { State } from "./js/states.js";
@@ -345,3 +346,4 @@ function autostart() {
 }
 
 if (autostart()) controller.start();
+showDemoBadge();

@@ -87,8 +87,11 @@ def detector_settings(args: argparse.Namespace) -> DetectorSettings:
     )
 
 
-def models_from_args(args: argparse.Namespace, device: torch.device) -> Models:
-    """The models `add_model_options` describes (checkpoints or random weights)."""
+def models_from_args(
+    args: argparse.Namespace, device: torch.device, *, runtime: str | None = None
+) -> Models:
+    """The models `add_model_options` describes (checkpoints or random weights); `runtime`
+    replaces --runtime (serve starts on "torch" and builds --runtime in the background)."""
     from inference.checkpoints import Manifest
     from inference.models import load_models
 
@@ -98,6 +101,6 @@ def models_from_args(args: argparse.Namespace, device: torch.device) -> Models:
         segmenter_size=args.size,
         detector_settings=detector_settings(args),
         manifest=Manifest.load(args.manifest) if args.models == "real" else None,
-        runtime=args.runtime,
+        runtime=runtime or args.runtime,
         detector_runtime=args.detector_runtime,
     )

@@ -4,8 +4,10 @@ and metrics), HTTPS with a self-signed certificate by default (or the operator's
 on 127.0.0.1 unless `--host` says otherwise.
 
 It listens at once and loads the models in the background (`/readyz` says when they are ready);
-it prints the URLs, the LAN one also as a QR code for a phone. Ctrl-C (or SIGTERM) closes every
-session and stops the engine. If the models cannot be loaded it says why and exits with 1.
+it prints the URLs, the one phones use (`--public-url`, else the LAN one) also as a QR code
+when that page can open the camera (HTTPS), and says so when the weights are random. Ctrl-C
+(or SIGTERM) closes every session and stops the engine. If the models cannot be loaded it says
+why and exits with 1.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import shlex
+import shutil
 import signal
 import ssl
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +57,13 @@ def register(subparsers: Any) -> None:
         "--http",
         action="store_true",
         help="plain HTTP (for localhost only: phones refuse the camera on http:// LAN pages)",
+    )
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="the address phones open, e.g. https://va.school.org behind a proxy or DNS name; "
+        "room links and QR codes use it (default: this machine's LAN address)",
     )
     parser.add_argument(
         "--cert-dir",
@@ -144,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     # imported here: `visionanything segment --help` should not pay for WebRTC or torch
     from stream.app import ServerConfig
     from stream.sessions import SessionSettings
+    from stream.urls import phone_hosts
 
     port = args.port if args.port is not None else (HTTP_PORT if args.http else HTTPS_PORT)
     host = listen_host(args.host, args.http)
@@ -168,6 +182,9 @@ def run(args: argparse.Namespace) -> int:
             max_viewers=args.max_viewers,
             teachers_file=args.teachers_file,
             secure_cookies=not args.http,  # the login cookie travels over HTTPS only
+            random_weights=args.models == "random",
+            public_url=args.public_url,  # checked here: a bad one stops with exit status 2
+            lan_hosts=tuple(phone_hosts(host)),
         )
         if args.http and (args.cert or args.key):
             raise ValueError("--cert and --key are for HTTPS: leave out --http")
@@ -224,22 +241,64 @@ def own_certificate_context(cert: Path | None, key: Path | None) -> ssl.SSLConte
         raise ValueError(f"--cert {cert} / --key {key} cannot be used: {exc}") from exc
 
 
-def _teacher_hint(config: ServerConfig) -> None:
-    """Rooms need a teacher account: say how to make the first one, or what is wrong."""
-    from stream.teachers import TeacherFileError, TeacherStore, default_teachers_path
+def cli_command(
+    argv0: str | None = None,
+    which: Callable[[str], str | None] = shutil.which,
+    cwd: Path | None = None,
+) -> str:
+    """How to type this program here, for the hints it prints: `visionanything` when that name
+    on the PATH is this very program, else its path (`make` installs it in .venv/bin, which is
+    not on the PATH), relative to the working directory when it lies below it."""
+    script = Path(argv0 if argv0 is not None else sys.argv[0])
+    here = cwd or Path.cwd()
+    if script.name != "visionanything":  # `python -m visionanything`
+        return f"{_shown_path(Path(sys.executable), here)} -m visionanything"
+    found = which("visionanything")
+    with contextlib.suppress(OSError):
+        if found and Path(found).resolve() == (here / script).resolve():
+            return "visionanything"
+    return _shown_path(script, here)
+
+
+def _shown_path(path: Path, cwd: Path) -> str:
+    absolute = path if path.is_absolute() else cwd / path
+    try:
+        return shlex.quote(str(absolute.relative_to(cwd)))
+    except ValueError:
+        return shlex.quote(str(absolute))
+
+
+def teacher_hint(config: ServerConfig, cli: str, makefile: Path = Path("Makefile")) -> str | None:
+    """Rooms need a teacher account: how to make the first one (a command that works as typed
+    here), or None when there is one. Raises TeacherFileError when the file is unreadable."""
+    from stream.teachers import TeacherStore, default_teachers_path
 
     path = config.teachers_file or default_teachers_path()
+    if TeacherStore(path).names():
+        return None
+    command = f"`{cli} teacher add NAME" + (f" --file {path}`" if config.teachers_file else "`")
+    if config.teachers_file is None and _has_make_target(makefile, "teacher"):
+        command = f"`make teacher NAME=lee` (or {command})"
+    return f"No teacher accounts in {path} yet: {command} makes one (needed for classroom rooms)."
+
+
+def _has_make_target(makefile: Path, target: str) -> bool:
     try:
-        names = TeacherStore(path).names()
+        return any(line.startswith(f"{target}:") for line in makefile.read_text().splitlines())
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _teacher_hint(config: ServerConfig, cli: str) -> None:
+    from stream.teachers import TeacherFileError
+
+    try:
+        hint = teacher_hint(config, cli)
     except TeacherFileError as exc:
         log.error("teacher accounts cannot be read: %s", exc)
         return
-    if not names:
-        print(
-            f"No teacher accounts in {path} yet: `visionanything teacher add NAME"
-            + (f" --file {path}`" if config.teachers_file else "`")
-            + " makes one (needed for classroom rooms)."
-        )
+    if hint:
+        print(hint)
 
 
 def _tls_context(cert_dir: Path, host: str) -> ssl.SSLContext:
@@ -271,13 +330,22 @@ def _engine_factory(args: argparse.Namespace) -> EngineFactory:
             torch.set_num_threads(threads)
             log.info("models use %d CPU thread(s) of %s", threads, os.cpu_count())
         log.info("device: %s; models: %s; segmenter size %d", device, args.models, args.size)
-        models = models_from_args(args, device)
+        # Ready on the exact eager path; the faster runtimes are built in the background (one at
+        # a time, lowest CPU priority) and swapped in when ready: no frame waits for a
+        # conversion. The encoder first, then each new frame shape of the detector.
+        from inference.encoder_runtimes import resolve_runtime
+
+        resolve_runtime(args.runtime, device)  # a runtime that cannot run here stops us now
+        models = models_from_args(args, device, runtime="torch")
+        if args.runtime != "torch":
+            models.segmenter.set_runtime_in_background(args.runtime)
+        models.detector.runner.background_conversion = True
         if models.detector.runtime == "openvino" and not args.redis:
-            # convert (first run) or load the detector for a phone's landscape and portrait
-            # frames now, while /readyz says "starting", not on the first keyframes
+            # start building for a phone's landscape and portrait frames now (first run: a
+            # minute or two each); phones are served on torch meanwhile
             for size in ((480, 640), (640, 480)):
                 seconds = models.detector.warm_up(size)
-                log.info("detector ready for %dx%d frames in %.1f s", size[1], size[0], seconds)
+                log.info("detector answered %dx%d frames in %.1f s", size[1], size[0], seconds)
         broker = None
         if args.redis:
             from inference.redis_broker import RedisBroker
@@ -287,6 +355,22 @@ def _engine_factory(args: argparse.Namespace) -> EngineFactory:
         return Engine(models, EngineSettings.for_device(device.type), broker=broker)
 
     return build
+
+
+def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """SIGINT or SIGTERM sent to this process, not to one of its children, sets `stop`.
+
+    asyncio hands signals to the loop through a wake-up socket that a forked child shares, so a
+    child that a library forks and terminates (OpenVINO's telemetry sender did, during model
+    conversion) stopped the server. Children forked from now on drop that socket and take back
+    the default handlers (`inference.dependency_guards.isolate_forked_children`).
+    """
+    from inference.dependency_guards import isolate_forked_children
+
+    isolate_forked_children()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(signum, stop.set)
 
 
 async def _serve(
@@ -311,10 +395,7 @@ async def _serve(
         status = EXIT_FAILED
         stop.set()
 
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # not on Windows
-            loop.add_signal_handler(signum, stop.set)
+    stop_on_signals(asyncio.get_running_loop(), stop)
     room_store = None
     if redis_url:  # rooms shared by every media server on this Redis
         from stream.redis_room_store import RedisRoomStore
@@ -331,8 +412,18 @@ async def _serve(
         await runner.cleanup()
         return EXIT_FAILED
     bound_port = int(runner.addresses[0][1]) if runner.addresses else port  # port 0: the OS chose
-    print(banner(server_urls(host, bound_port, https=context is not None), context is not None))
-    _teacher_hint(config)
+    cli = cli_command()
+    urls = server_urls(host, bound_port, https=context is not None, lan=list(config.lan_hosts))
+    print(
+        banner(
+            urls,
+            context is not None,
+            public_url=config.public_url,
+            random_weights=bool(config.random_weights),
+            cli=cli,
+        )
+    )
+    _teacher_hint(config, cli)
     print(flush=True)
     await stop.wait()
     log.info("shutting down: closing sessions and stopping the engine")

@@ -4,6 +4,7 @@
  * photo (POST /api/admin/delete-all with {"confirm": "delete all"}).
  */
 import { api } from "./api.js";
+import { showDemoBadge } from "./demo.js";
 
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const POLL_MS = 2000;
@@ -101,3 +102,4 @@ async function poll() {
   if (await refresh()) setTimeout(poll, POLL_MS);
 }
 poll();
+showDemoBadge();

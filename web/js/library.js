@@ -4,6 +4,7 @@
  * (POST /api/snapshots/ID/delete, JSON). Not logged in: a link to the teacher page.
  */
 import { api } from "./api.js";
+import { showDemoBadge } from "./demo.js";
 
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const PAGE = 24;
@@ -88,3 +89,4 @@ async function load() {
 $("more").addEventListener("click", load);
 show("library");
 load();
+showDemoBadge();

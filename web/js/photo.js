@@ -7,6 +7,7 @@
  * holds the point is used. `window.vaPhoto` exposes the state for tests and debugging.
  */
 
+import { showDemoBadge } from "/js/demo.js";
 import { DEFAULT_THEMES, THEME_ICONS } from "/js/vocabulary.js";
 import { Speaker } from "/js/speech.js";
 
@@ -25,6 +26,7 @@ const debug = {
   tap,
 };
 /** @type {any} */ (window).vaPhoto = debug;
+showDemoBadge();
 
 for (const name of DEFAULT_THEMES) {
   const option = document.createElement("option");

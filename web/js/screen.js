@@ -9,6 +9,7 @@
  * in on this browser (the room is in GET /api/rooms), and it asks the server over HTTP
  * (POST /api/rooms/CODE/snapshot) to save the presenting phone's picture to the library.
  */
+import { showDemoBadge } from "./demo.js";
 import { postOffer, waitForIceGathering, OfferRejectedError } from "./signalling.js";
 
 const RETRY_MS = 3000;
@@ -155,3 +156,4 @@ $("sound").addEventListener("click", () => {
 });
 watch();
 offerSnapshots();
+showDemoBadge();

@@ -4,6 +4,7 @@
  * change is a JSON POST to /api/rooms/CODE/...; the page polls the room's state once a second.
  */
 import { api } from "./api.js";
+import { showDemoBadge } from "./demo.js";
 
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const parts = location.pathname.split("/");
@@ -41,9 +42,32 @@ async function rooms() {
   }
 }
 
+/**
+ * Why phones may not manage to use the join link, in a few words ("" when they can). The
+ * server already picks the address phones can reach; what is left is said here.
+ * @param {string} url
+ */
+function joinWarning(url) {
+  let link;
+  try {
+    link = new URL(url);
+  } catch {
+    return "";
+  }
+  const host = link.hostname.replace(/^\[|\]$/g, "");
+  if (host === "localhost" || host.endsWith(".localhost") || host === "::1" || host.startsWith("127.")) {
+    return "⚠️ Phones cannot open this link: it points to this computer. Start the server on the school network.";
+  }
+  if (link.protocol === "http:") return "⚠️ Phones need an https:// link to use the camera.";
+  return "";
+}
+
 function renderRoom(room) {
   $("code").textContent = room.code;
   $("join-url").textContent = $("join-url").href = room.join_url;
+  const warning = joinWarning(room.join_url);
+  $("join-warning").textContent = warning;
+  $("join-warning").hidden = !warning;
   $("screen-url").href = room.screen_url;
   $("room-qr").src = room.qr_url;
   $("muted").checked = room.speech_muted;
@@ -126,3 +150,4 @@ $("end").addEventListener("click", () => {
   if (confirm("End the room for everyone?")) act("end", {});
 });
 start();
+showDemoBadge();
