@@ -17,6 +17,7 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 _ONE_BUILD_AT_A_TIME = threading.Lock()
+_started: list[threading.Thread] = []
 
 
 def lower_this_threads_priority() -> None:
@@ -39,4 +40,13 @@ def start_build(name: str, build: Callable[[], None]) -> threading.Thread:
 
     thread = threading.Thread(target=run, name=name, daemon=True)  # never holds the exit
     thread.start()
+    _started.append(thread)
     return thread
+
+
+def builds_running() -> bool:
+    """Whether a build started here is still running or waiting for its turn. A process that
+    exits meanwhile must leave with `os._exit`: interpreter shutdown under a conversion running
+    in native code aborts (SIGABRT, seen with OpenVINO); the cache only ever holds finished
+    graphs (written to a temporary directory, renamed into place)."""
+    return any(thread.is_alive() for thread in _started)

@@ -197,3 +197,19 @@ def test_models_leave_cores_for_the_video_codecs(cores: int, threads: int) -> No
     from visionanything.commands.serve import model_threads
 
     assert model_threads(cores) == threads
+
+
+def test_serve_leaves_at_once_past_a_build_still_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Interpreter shutdown under a conversion in native code aborted (exit -6): with a build
+    running, serve leaves by os._exit with its own status; without one, it returns normally."""
+    from inference import background_builds
+    from visionanything.commands import serve
+
+    exits: list[int] = []
+    monkeypatch.setattr(serve.os, "_exit", exits.append)
+    monkeypatch.setattr(serve.logging, "shutdown", lambda: None)  # keep pytest's handlers open
+    monkeypatch.setattr(background_builds, "builds_running", lambda: False)
+    assert serve._exit_past_unfinished_builds(0) == 0 and exits == []
+    monkeypatch.setattr(background_builds, "builds_running", lambda: True)
+    serve._exit_past_unfinished_builds(0)
+    assert exits == [0]

@@ -197,7 +197,22 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError, ssl.SSLError) as exc:
         log.error("%s", exc)
         return EXIT_USAGE
-    return asyncio.run(_serve(host, port, context, config, _engine_factory(args), args.redis))
+    status = asyncio.run(_serve(host, port, context, config, _engine_factory(args), args.redis))
+    return _exit_past_unfinished_builds(status)
+
+
+def _exit_past_unfinished_builds(status: int) -> int:
+    """Everything is closed; a model build still converting in native code would abort the
+    interpreter's shutdown (SIGABRT), so leave at once with our status instead."""
+    from inference.background_builds import builds_running
+
+    if not builds_running():
+        return status
+    log.info("stopping while a model build runs: it starts again next time")
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def listen_host(host: str | None, http: bool) -> str:
