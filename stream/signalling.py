@@ -64,7 +64,9 @@ class OfferError(Exception):
 
     def response(self) -> web.Response:
         headers = {"Retry-After": str(self.retry_after_s)} if self.retry_after_s else None
-        return web.json_response({"error": bounded(str(self))}, status=self.status, headers=headers)
+        # "reason" lets a page tell "getting ready" (starting) from "busy" (capacity)
+        body = {"error": bounded(str(self)), "reason": self.reason}
+        return web.json_response(body, status=self.status, headers=headers)
 
 
 @dataclass(frozen=True)

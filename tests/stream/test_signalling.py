@@ -168,7 +168,8 @@ def test_offers_wait_for_the_models_with_503_and_retry_after() -> None:
             client = Client()
             try:
                 status, reply, headers = await _post(http, base, await client.offer())
-                assert status == 503 and reply == {"error": "starting: loading models"}
+                assert status == 503
+                assert reply == {"error": "starting: loading models", "reason": "starting"}
                 assert headers["Retry-After"] == "2"
             finally:
                 await client.close()

@@ -231,7 +231,7 @@ export class Controller {
       return;
     }
     if (error instanceof ServerBusyError) {
-      this.busy(error.retryAfterS);
+      this.busy(error.retryAfterS, error.reason === "starting" ? State.SERVER_STARTING : State.SERVER_BUSY);
       return;
     }
     if (error instanceof OfferRejectedError) {
@@ -243,10 +243,10 @@ export class Controller {
     this.scheduleReconnect((error && error.message) || String(error));
   }
 
-  /** @private 503: show "server busy" with a countdown, then try again. */
-  busy(seconds) {
+  /** @private 503/429: "getting ready" (models loading) or "server busy", counting down. */
+  busy(seconds, state = State.SERVER_BUSY) {
     const gen = this.invalidate();
-    this.countdown(gen, State.SERVER_BUSY, seconds * 1000, {}, () => {
+    this.countdown(gen, state, seconds * 1000, {}, () => {
       this.setState(State.CONNECTING, {});
       this.connect();
     });

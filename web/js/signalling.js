@@ -14,11 +14,13 @@ const MAX_RETRY_AFTER_S = 300;
 
 /** The server is at capacity; try again after `retryAfterS` seconds. */
 export class ServerBusyError extends Error {
-  /** @param {number} retryAfterS @param {string} [message] */
-  constructor(retryAfterS, message = "server busy") {
+  /** @param {number} retryAfterS @param {string} [message] @param {string} [reason] the
+   *  server's reason: "starting" while its models load, else it is full */
+  constructor(retryAfterS, message = "server busy", reason = "") {
     super(message);
     this.name = "ServerBusyError";
     this.retryAfterS = retryAfterS;
+    this.reason = reason;
   }
 }
 
@@ -133,7 +135,12 @@ export async function postOffer(offer, options = {}) {
   const serverMessage = data && typeof data.error === "string" ? data.error.slice(0, 200) : "";
 
   if (response.status === 503 || response.status === 429) {
-    throw new ServerBusyError(parseRetryAfter(response.headers.get("Retry-After")), serverMessage || "server busy");
+    const reason = data && typeof data.reason === "string" ? data.reason : "";
+    throw new ServerBusyError(
+      parseRetryAfter(response.headers.get("Retry-After")),
+      serverMessage || "server busy",
+      reason,
+    );
   }
   if (response.status >= 400 && response.status < 500) {
     throw new OfferRejectedError(response.status, serverMessage || `HTTP ${response.status}`);

@@ -4,7 +4,8 @@
  *
  *   idle --Start--> connecting --channel open--> live
  *   connecting/live --peer or channel down, camera lost, stall--> reconnecting --backoff--> (attempt) --> live
- *   connecting --HTTP 503/429--> server-busy --Retry-After countdown--> connecting
+ *   connecting --HTTP 503/429--> server-busy (server-starting while its models load)
+ *     --Retry-After countdown--> connecting
  *   connecting --camera NotAllowedError--> camera-blocked --Try again--> connecting
  *   connecting --no camera / insecure page / HTTP 4xx--> error --Try again--> connecting
  *   any --pagehide--> idle
@@ -17,6 +18,7 @@ export const State = Object.freeze({
   LIVE: "live",
   CAMERA_BLOCKED: "camera-blocked",
   SERVER_BUSY: "server-busy",
+  SERVER_STARTING: "server-starting",
   RECONNECTING: "reconnecting",
   ERROR: "error",
 });
@@ -95,6 +97,16 @@ export function describeState(state, detail = {}) {
           "set Camera to Allow, then tap Try again.",
         button: "🔁 Try again",
         buttonLabel: "Try again",
+      };
+    case State.SERVER_STARTING:
+      return {
+        icon: "🌱",
+        title: "Getting ready",
+        help: retry
+          ? `The camera helper is waking up. Starting in ${retry} s...`
+          : "The camera helper is waking up...",
+        button: null,
+        buttonLabel: "",
       };
     case State.SERVER_BUSY:
       return {

@@ -1,0 +1,68 @@
+"""While the server's models load, a phone that presses Start reads "Getting ready" (not
+"Server busy"), counts down, and goes live by itself once the models are ready."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import async_playwright
+
+from stream.app import ServerConfig, create_app
+from stream.loadtest.clip import write_clip
+from tests.stream.fake_engine import FakeEngine
+from tests.stream.rtc_client import serving
+from tests.web.browser import wait_for
+from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args
+
+
+def test_a_phone_waits_for_the_models_as_getting_ready(tmp_path: Path) -> None:
+    assert CHROMIUM.exists() or shutil.which("chromium"), "apt-get install -y chromium"
+    clip = tmp_path / "clip.y4m"
+    write_clip(clip, seconds=2, fps=15, size=(320, 240), seed=1)
+    result = asyncio.run(asyncio.wait_for(_start_while_loading(clip), 150))
+    assert result["errors"] == [], result["errors"]
+    assert result["state"] == "server-starting"
+    assert result["title"] == "Getting ready" and "waking up" in result["help"]
+    assert result["then"] == "live"
+
+
+async def _start_while_loading(clip: Path) -> dict[str, Any]:
+    loaded = threading.Event()
+
+    def slow_models() -> FakeEngine:
+        assert loaded.wait(120), "the test never let the models load"
+        return FakeEngine(delay_s=0.05)
+
+    app = create_app(ServerConfig(web_dir=WEB_DIR, retry_after_s=1), engine_factory=slow_models)
+    try:
+        async with serving(app) as base, async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=_chromium_args(clip)
+            )
+            try:
+                page = await browser.new_page(viewport={"width": 390, "height": 844})
+                errors: list[str] = []
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                await page.goto(f"{base}/")
+                await page.click("#start")
+                await wait_for(page, "window.vaDebug.state !== 'connecting'")
+                state = await page.evaluate("window.vaDebug.state")
+                title = await page.text_content("#status")
+                help_text = await page.evaluate("document.body.innerText")
+                loaded.set()  # the models are ready now: the countdown's retry goes live
+                await wait_for(page, "window.vaDebug.state === 'live'", timeout=60_000)
+                return {
+                    "errors": errors,
+                    "state": state,
+                    "title": title,
+                    "help": help_text,
+                    "then": await page.evaluate("window.vaDebug.state"),
+                }
+            finally:
+                await browser.close()
+    finally:
+        loaded.set()
