@@ -132,6 +132,9 @@ class RedisBroker:
         )
         self._queue: OrderedDict[tuple[str, JobPurpose], DetectionJob] = OrderedDict()
         self._in_flight: dict[str, _InFlight] = {}
+        # the job the send thread took from the queue and is encoding: still pending (it was
+        # neither in the queue nor in flight meanwhile, so the engine could ask again)
+        self._sending: DetectionJob | None = None
         self._outcomes: list[DetectionOutcome] = []
         self._lock = threading.Condition()
         self._listener: Callable[[], None] | None = None
@@ -185,6 +188,12 @@ class RedisBroker:
         with self._lock:
             if (session_id, purpose) in self._queue:
                 return True
+            sending = self._sending
+            if sending is not None and (sending.session_id, sending.purpose) == (
+                session_id,
+                purpose,
+            ):
+                return True
             return any(
                 (f.job.session_id, f.job.purpose) == (session_id, purpose)
                 for f in self._in_flight.values()
@@ -199,6 +208,8 @@ class RedisBroker:
         with self._lock:
             for key in [k for k in self._queue if k[0] == session_id]:
                 del self._queue[key]
+            if self._sending is not None and self._sending.session_id == session_id:
+                self._sending = None  # the send thread drops it
             for job_id in [j for j, f in self._in_flight.items() if f.job.session_id == session_id]:
                 del self._in_flight[job_id]  # its answer, when it comes, is thrown away
             self._outcomes = [o for o in self._outcomes if o.job.session_id != session_id]
@@ -256,6 +267,7 @@ class RedisBroker:
             if self._closed:
                 return None
             _, job = self._queue.popitem(last=False)
+            self._sending = job
             return job
 
     def _send_forever(self) -> None:
@@ -263,6 +275,8 @@ class RedisBroker:
             job_id = uuid.uuid4().hex
             age = time.monotonic() - job.submitted_at
             if age > self.max_age_s:  # waited out an outage: too old to be worth a detection
+                with self._lock:
+                    self._sending = None
                 self.counters.dropped_stale += 1
                 self._answer(
                     DetectionOutcome(job, None, f"dropped: {age:.1f} s old", 0.0, "dropped")
@@ -272,10 +286,16 @@ class RedisBroker:
             try:
                 fields = self._fields(job, job_id, deadline)
             except ValueError as exc:
+                with self._lock:
+                    self._sending = None
                 self._answer(DetectionOutcome(job, None, str(exc), 0.0, "detector_failed"))
                 continue
             with self._lock:  # in flight before it can be answered
-                self._in_flight[job_id] = _InFlight(job, deadline)
+                forgotten, self._sending = self._sending is None, None
+                if not forgotten:
+                    self._in_flight[job_id] = _InFlight(job, deadline)
+            if forgotten:  # its session was forgotten while it was encoded
+                continue
             try:
                 self._redis.xadd(
                     jobs_key(self.prefix), fields, maxlen=self.max_stream, approximate=True

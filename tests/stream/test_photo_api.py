@@ -285,3 +285,41 @@ def test_models_still_loading_get_503_with_retry_after() -> None:
             release.set()
 
     _serve(None, PhotoSettings(), check, engine_factory=factory)
+
+
+def test_a_square_photo_never_waits_for_a_conversion(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live server builds OpenVINO models in the background: a photo of a shape nothing has
+    built is answered on torch while its conversion is held, not after it."""
+    from inference.detector import build_random_detector
+    from inference.detector_runtime import ImageSideRunner
+
+    started, release = threading.Event(), threading.Event()
+
+    def held_convert(self: ImageSideRunner, *_: Any) -> Any:
+        started.set()
+        assert release.wait(60), "the photo waited for its conversion"
+        raise RuntimeError("not converted in this test")  # the build ends, logged
+
+    monkeypatch.setattr(ImageSideRunner, "_convert", held_convert)
+    detector = build_random_detector(torch.device("cpu"), tiny=True).with_runtime("openvino")
+    detector.runner.background_conversion = True  # as serve sets it
+    settings = EngineSettings(max_side=320, lighting=PINNED)
+    engine = Engine(Models(detector, models.segmenter), settings)
+    square = _encoded(photo("astronaut", 256, 256), "PNG")
+
+    async def check(http: aiohttp.ClientSession, base: str, _: Any) -> None:
+        try:
+            status, report, _headers = await _post(http, base, _form(square, words="person"))
+            assert status == 200, report
+            assert report["image"]["width"] == report["image"]["height"] == 256
+            # its build began, and is still held: the answer did not wait for it
+            assert started.wait(30) and not release.is_set()
+        finally:
+            release.set()
+
+    _serve(engine, PhotoSettings(), check)
+    for thread in threading.enumerate():  # the failed build ends at once once released
+        if thread.name.startswith("openvino-build-"):
+            thread.join(60)
