@@ -297,8 +297,13 @@ def test_a_square_photo_never_waits_for_a_conversion(
 
     started, release = threading.Event(), threading.Event()
 
+    converters: list[str] = []
+
     def held_convert(self: ImageSideRunner, *_: Any) -> Any:
+        converters.append(threading.current_thread().name)
         started.set()
+        if not converters[-1].startswith("openvino-build-"):
+            raise RuntimeError("converting in the photo's own thread")  # no wait: fail fast
         assert release.wait(60), "the photo waited for its conversion"
         raise RuntimeError("not converted in this test")  # the build ends, logged
 
@@ -316,6 +321,7 @@ def test_a_square_photo_never_waits_for_a_conversion(
             assert report["image"]["width"] == report["image"]["height"] == 256
             # its build began, and is still held: the answer did not wait for it
             assert started.wait(30) and not release.is_set()
+            assert [name.split("-")[:2] for name in converters] == [["openvino", "build"]]
         finally:
             release.set()
 
