@@ -221,23 +221,36 @@ class ImageSideRunner:
         if self.background_conversion and size not in self._converted:
             self._build_in_background(size, batch, pixel_values, pixel_mask, text)
             return None  # this call, and every one until the build ends, runs on torch
+        return self._build(size, batch, pixel_values, pixel_mask, text)
+
+    def _build(
+        self,
+        size: tuple[int, int],
+        batch: int,
+        pixel_values: torch.Tensor,
+        pixel_mask: torch.Tensor,
+        text: TextSide,
+    ) -> Any | None:
+        """Convert (or load) the model for input size `size` unless that is done, compile it for
+        `batch` and keep both; None when that fails (the reason is kept: the size runs on
+        torch from now on). Runs on the owner's thread or on a background build's."""
         try:
             converted = self._converted.get(size)
             if converted is None:
                 converted = self._load_or_convert(size, pixel_values, pixel_mask, text)
-                self._converted[size] = converted
             compiled = self._compile(converted, batch)
         except Exception as exc:
-            reason = _reason(exc)
-            self._failed[size] = reason
+            self._failed[size] = _reason(exc)
             log.warning(
                 "detector: OpenVINO unavailable for input %dx%d (%s); using the torch image side",
-                size[0],
-                size[1],
-                reason,
+                *size,
+                self._failed[size],
             )
             return None
+        # compiled first: an owner that finds the converted model finds its compiled one too
+        # (dict stores are atomic, so a background build's result appears whole)
         self._compiled[(size, batch)] = compiled
+        self._converted[size] = converted
         return compiled
 
     def _build_in_background(
@@ -256,21 +269,8 @@ class ImageSideRunner:
         example = (pixel_values[:1].clone(), pixel_mask[:1].clone(), text)
 
         def build() -> None:
-            try:
-                converted = self._load_or_convert(size, *example)
-                compiled = self._compile(converted, batch)
-            except Exception as exc:
-                self._failed[size] = _reason(exc)
-                log.warning(
-                    "detector: OpenVINO unavailable for input %dx%d (%s); staying on torch",
-                    *size,
-                    self._failed[size],
-                )
-                return
-            # dict stores are atomic: the owner's next call finds the compiled model
-            self._compiled[(size, batch)] = compiled
-            self._converted[size] = converted
-            log.info("detector: OpenVINO image side ready for %dx%d", *size)
+            if self._build(size, batch, *example) is not None:
+                log.info("detector: OpenVINO image side ready for %dx%d", *size)
 
         self._building[size] = start_build(f"openvino-build-{size[0]}x{size[1]}", build)
 
