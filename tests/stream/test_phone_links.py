@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import cv2
-import numpy as np
 import pytest
 from argon2 import PasswordHasher
 
 from stream.app import EngineSlot, ServerConfig, create_app
 from stream.teachers import TeacherStore
 from stream.urls import PhoneOrigin, banner, is_loopback_host, parse_public_url, phone_hosts
+from tests.qr_codes import decode_qr
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
 from visionanything.cli import build_parser
@@ -128,15 +127,6 @@ def test_the_join_origin_is_never_localhost_unless_that_is_all_there_is() -> Non
 # -- the room API: join link and QR code ---------------------------------------------------------
 
 
-def _decode_qr(png: bytes) -> str:
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    assert image is not None, "qr.png is not a PNG"
-    # a wider light margin than the PNG's own (2 modules) helps the detector find the code
-    image = cv2.copyMakeBorder(image, 32, 32, 32, 32, cv2.BORDER_CONSTANT, value=255)
-    decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    return str(decoded)
-
-
 def _config(tmp_path: Path, **changes: Any) -> ServerConfig:
     teachers = tmp_path / "teachers.json"
     if not teachers.exists():
@@ -185,7 +175,7 @@ def test_a_room_made_on_localhost_links_phones_to_the_lan_address(tmp_path: Path
                 assert (await r.json())["join_url"] == room["join_url"]
             async with http.get(f"{base}/api/rooms/{code}/qr.png", headers={"Host": host}) as r:
                 assert r.status == 200 and r.content_type == "image/png"
-                assert _decode_qr(await r.read()) == room["join_url"]
+                assert decode_qr(await r.read()) == room["join_url"]
 
     _with_server(_config(tmp_path, lan_hosts=(LAN, "10.0.0.2")), check)
 
@@ -197,7 +187,7 @@ def test_a_public_url_is_what_the_join_link_and_qr_code_say(tmp_path: Path) -> N
         code = room["code"]
         assert room["join_url"] == f"https://va.school.org/?room={code}"
         async with http.get(f"{base}/api/rooms/{code}/qr.png") as response:
-            assert _decode_qr(await response.read()) == f"https://va.school.org/?room={code}"
+            assert decode_qr(await response.read()) == f"https://va.school.org/?room={code}"
 
     config = _config(tmp_path, lan_hosts=(LAN,), public_url="https://va.school.org/")
     _with_server(config, check)

@@ -45,3 +45,12 @@ async def wait_for_more(count: Callable[[], Awaitable[int]], than: int, timeout:
             raise TimeoutError(f"still {value} after {timeout:.0f} s (wanted more than {than})")
         await asyncio.sleep(0.1)
     return value
+
+
+async def create_room(teacher: Page) -> str:
+    """On a logged-in teacher page: press New room, wait for the room's controls; its code."""
+    await teacher.wait_for_selector("#new-room", state="visible")
+    await teacher.click("#new-room")
+    await teacher.wait_for_url("**/room/*/teacher")
+    await teacher.wait_for_selector("#controls", state="visible")
+    return (await teacher.text_content("#code") or "").strip()

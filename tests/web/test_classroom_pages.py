@@ -20,7 +20,7 @@ from stream.loadtest.clip import write_clip
 from stream.teachers import TeacherStore
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
-from tests.web.browser import wait_for, wait_for_more
+from tests.web.browser import create_room, wait_for, wait_for_more
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args
 
 
@@ -75,11 +75,7 @@ async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
             )
             await teacher.fill("#password", "correct horse")
             await teacher.click("#login-form button")
-            await teacher.wait_for_selector("#new-room", state="visible")
-            await teacher.click("#new-room")
-            await teacher.wait_for_url("**/room/*/teacher")
-            await teacher.wait_for_selector("#controls", state="visible")
-            code = (await teacher.text_content("#code") or "").strip()
+            code = await create_room(teacher)
             assert len(code) == 6
 
             screen = await _page(browser, errors)

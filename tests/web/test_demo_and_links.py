@@ -14,16 +14,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 from argon2 import PasswordHasher
 from playwright.async_api import Browser, Page, async_playwright
 
 from stream.app import ServerConfig, create_app
 from stream.teachers import TeacherStore
+from tests.qr_codes import decode_qr
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
-from tests.web.browser import wait_for
+from tests.web.browser import create_room, wait_for
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR
 
 LAN = "192.168.7.23"  # a LAN address as serve would find it; nothing needs to answer there
@@ -65,15 +64,6 @@ def _config(tmp_path: Path, random_weights: bool) -> ServerConfig:
         random_weights=random_weights,
         lan_hosts=(LAN,),
     )
-
-
-def _decode_qr(png: bytes) -> str:
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    assert image is not None, "the QR code is not a PNG"
-    # a wider light margin than the PNG's own (2 modules) helps the detector find the code
-    image = cv2.copyMakeBorder(image, 32, 32, 32, 32, cv2.BORDER_CONSTANT, value=255)
-    decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    return str(decoded)
 
 
 def test_every_page_shows_the_demo_badge_and_rooms_link_to_the_lan(tmp_path: Path) -> None:
@@ -140,13 +130,9 @@ async def _visit(config: ServerConfig, demo: bool) -> dict[str, Any]:
             await teacher.fill("#name", "lee")
             await teacher.fill("#password", "correct horse")
             await teacher.click("#login-form button")
-            await teacher.wait_for_selector("#new-room", state="visible")
-            await teacher.click("#new-room")
-            await teacher.wait_for_url("**/room/*/teacher")
-            await teacher.wait_for_selector("#controls", state="visible")
+            code = await create_room(teacher)
             await wait_for(teacher, "document.querySelector('#join-url').textContent.length > 0")
             await badge_on(teacher, "room")
-            code = (await teacher.text_content("#code") or "").strip()
             await wait_for(teacher, "document.querySelector('#room-qr').naturalWidth > 0")
             qr_bytes = await teacher.evaluate(
                 """async () => {
@@ -158,7 +144,7 @@ async def _visit(config: ServerConfig, demo: bool) -> dict[str, Any]:
                 "join_text": (await teacher.text_content("#join-url") or "").strip(),
                 "join_href": await teacher.get_attribute("#join-url", "href"),
                 "join_warning": await teacher.text_content("#join-warning") or "",
-                "qr_says": _decode_qr(bytes(qr_bytes)),
+                "qr_says": decode_qr(bytes(qr_bytes)),
             }
 
             screen = await _page(browser, errors, DESK)
