@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -28,6 +28,9 @@ from inference.checkpoints import FETCH_COMMAND, CheckpointError, Manifest, requ
 from inference.detections import Detections
 from inference.frames import check_frame
 from inference.mobile_sam_model import SEGMENTER_BUILDERS, Sam
+
+if TYPE_CHECKING:
+    from inference.encoder_runtimes import EncoderBuild
 
 log = logging.getLogger(__name__)
 
@@ -117,16 +120,8 @@ class Segmenter:
         from inference.encoder_runtimes import build_encoder
 
         build = build_encoder(self, name, cache_dir=cache_dir, progress=progress, fp16=fp16)
-        self.encoder = build.encoder
-        self.runtime = build.runtime
+        self._use(build, name)
         self._embedding = None
-        log.info(
-            "segmenter: encoder runtime %s (asked for %s%s, built in %.1f s)",
-            build.runtime,
-            name,
-            f"; {build.note}" if build.note else "",
-            build.build_s,
-        )
         return build.runtime
 
     def set_runtime_in_background(
@@ -151,17 +146,21 @@ class Segmenter:
                 return
             # one reference swap between two calls: a call in progress keeps the encoder it
             # took; the cached embedding stays valid (same embedding within float rounding)
-            self.encoder = built.encoder
-            self.runtime = built.runtime
-            log.info(
-                "segmenter: encoder runtime %s ready (asked for %s%s, built in %.1f s)",
-                built.runtime,
-                name,
-                f"; {built.note}" if built.note else "",
-                built.build_s,
-            )
+            self._use(built, name)
 
         return start_build(f"encoder-build-{name}", build)
+
+    def _use(self, build: EncoderBuild, asked: str) -> None:
+        """Run the encoder `build_encoder` made from now on, and say so."""
+        self.encoder = build.encoder
+        self.runtime = build.runtime
+        log.info(
+            "segmenter: encoder runtime %s (asked for %s%s, built in %.1f s)",
+            build.runtime,
+            asked,
+            f"; {build.note}" if build.note else "",
+            build.build_s,
+        )
 
     # -- encoder ---------------------------------------------------------------------------
 
