@@ -75,6 +75,12 @@ class EngineSettings:
     refresh_s: float = 4.0  # re-detect at least this often
     scene_change: float = 0.12  # mean absolute luma change (0..1) that makes a keyframe
     detect_max_side: int = 640  # keyframes sent to the detector are at most this large
+    # First looks (a phone showing nothing yet, or a new scene) run the in-process detector at
+    # this shortest edge (None: the detector's own size), ahead of other phones' refreshes; a
+    # look at full size follows `refine_s` later. On a CPU a keyframe costs about the square
+    # of the size: the first label comes seconds sooner.
+    first_look_side: int | None = 320
+    refine_s: float = 1.5
     language: str = "en"
     lighting: LightingSettings = field(default_factory=LightingSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
@@ -192,6 +198,7 @@ class _Session:
     speech: bool = True
     everything: bool = False  # keyframes segment everything instead of finding the words
     taps: list[tuple[float, float]] = field(default_factory=list)
+    awaits_masks: bool = False  # a detection or a tap landed since the last segmentation
     key_thumb: npt.NDArray[np.float32] | None = None
     key_time: float = float("-inf")
     key_wanted: bool = True
@@ -235,8 +242,16 @@ class Engine:
     ) -> None:
         self.models = models
         self.settings = settings or EngineSettings()
+        quick = None
+        side = self.settings.first_look_side
+        if broker is None and side is not None and side < models.detector.settings.shortest_edge:
+            quick = models.detector.with_settings(shortest_edge=side, longest_edge=side * 5 // 3)
+        self._refines = quick is not None  # a quick first look is followed by a full-size one
         self.broker: DetectionBroker = broker or InProcessBroker(
-            models.detector, segmenter=models.segmenter, everything=self.settings.everything
+            models.detector,
+            segmenter=models.segmenter,
+            everything=self.settings.everything,
+            quick_detector=quick,
         )
         self.broker.set_listener(self._wake_up)
         self._sessions: dict[str, _Session] = {}
@@ -517,6 +532,7 @@ class Engine:
             session.key_wanted = True  # show the new mode at once
         session.taps.extend(requests.taps)
         del session.taps[:-MAX_PENDING_TAPS]
+        session.awaits_masks = session.awaits_masks or bool(session.taps)
 
     def _change_vocabulary(self, session: _Session, vocabulary: tuple[str, ...]) -> None:
         session.previous_vocabulary = session.vocabulary
@@ -530,19 +546,21 @@ class Engine:
         self.broker.forget(session.id)
 
     def _take_batch(self) -> list[tuple[_Session, FrameSource, int]]:
-        """Up to max_batch sessions with a waiting frame, fairly (round-robin)."""
+        """Up to max_batch sessions with a waiting frame, round-robin, except that a session
+        whose new objects have no masks yet goes first: under saturation every phone keeps its
+        turn, and a detection shows up as masks one frame after it lands, not a round later."""
         batch: list[tuple[_Session, FrameSource, int]] = []
         with self._lock:
-            for _ in range(len(self._order)):
-                session = self._sessions[self._order[0]]
-                self._order.rotate(-1)
-                if session.frame is None:
-                    continue
+            sessions = [self._sessions[session_id] for session_id in self._order]
+            waiting = [session for session in sessions if session.frame is not None]
+            waiting.sort(key=lambda session: not session.awaits_masks)  # stable: keeps turns
+            for session in waiting[: self.settings.max_batch]:
+                self._order.remove(session.id)
+                self._order.append(session.id)
                 session.frame_index += 1
+                assert session.frame is not None
                 batch.append((session, session.frame, session.frame_index))
                 session.frame = None
-                if len(batch) >= self.settings.max_batch:
-                    break
         return batch
 
     def _process(self, batch: list[tuple[_Session, FrameSource, int]]) -> None:
@@ -613,6 +631,7 @@ class Engine:
         due = now - session.key_time >= self.settings.refresh_s
         if not (session.key_wanted or changed or due) or self.broker.pending(session.id):
             return
+        first_look = session.key_wanted or changed or not session.tracker.tracks
         thresholds = lighting["thresholds"]
         self.broker.submit(
             DetectionJob(
@@ -624,9 +643,12 @@ class Engine:
                 text_threshold=float(thresholds["text"]),
                 generation=session.generation,
                 everything=session.everything,
+                first_look=first_look,
             )
         )
         session.key_thumb, session.key_time, session.key_wanted = thumb, now, False
+        if first_look and self._refines:  # the full-size look comes sooner than a refresh
+            session.key_time = now - self.settings.refresh_s + self.settings.refine_s
         session.keyframes += 1
 
     def _apply_detections(self, outcomes: list[DetectionOutcome]) -> None:
@@ -661,6 +683,7 @@ class Engine:
             return
         keep = np.argsort(-found.scores)[: self.settings.max_objects]
         session.tracker.update_detections(found[keep])
+        session.awaits_masks = bool(len(keep))
 
     def _refuse_vocabulary(self, session: _Session, outcome: DetectionOutcome) -> None:
         """The detector cannot take these words: tell the phone, go back to the last good ones."""
@@ -683,6 +706,7 @@ class Engine:
         lighting: dict[str, Any],
     ) -> Detections:
         height, width = frame.shape[:2]
+        session.awaits_masks = False
         if embedding is None:
             session.taps.clear()
             return Detections.empty((height, width)).with_track_ids(np.zeros(0, np.int64))

@@ -38,6 +38,9 @@ def _settings(**changes: object) -> EngineSettings:
         "lighting": LightingSettings(box_threshold=0.0, text_threshold=0.0),
         "announcer": AnnouncerSettings(dwell_s=0.2, min_gap_s=0.5),
         "max_side": 320,
+        # keyframes as the tests plan them: no quick first look with its full-size follow-up
+        # (test_first_looks_are_quick_and_refined_at_full_size covers those)
+        "first_look_side": None,
     }
     base.update(changes)
     return EngineSettings(**base)  # type: ignore[arg-type]
@@ -128,6 +131,56 @@ def test_vocabulary_change_resets_and_redetects(engine: Engine) -> None:
     assert later and set(later) <= set(words)
     with pytest.raises(KeyError, match="animals"):
         engine.set_vocabulary(session, theme="dinosaurs")
+
+
+def test_first_looks_are_quick_and_refined_at_full_size(
+    models: Models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # refine_s=0: the full-size look is due on the first frame after the first look's answer
+    engine = Engine(models, _settings(refresh_s=1000.0, first_look_side=64, refine_s=0.0))
+    assert isinstance(engine.broker, InProcessBroker)
+    quick = engine.broker.quick_detector
+    assert quick is not None and quick.settings.shortest_edge == 64
+    assert quick.model is models.detector.model  # the same weights, a smaller input
+    jobs: list[DetectionJob] = []
+    submit = engine.broker.submit
+
+    def recording_submit(job: DetectionJob) -> None:
+        jobs.append(job)
+        submit(job)
+
+    monkeypatch.setattr(engine.broker, "submit", recording_submit)
+    engine.start()
+    try:
+        results = Results()
+        session = engine.open_session(results, ["cat", "cup"])
+        engine.submit(session, data.chelsea())
+        results.wait_for(lambda items: len(items) >= 1)
+        wait_until(lambda: not engine.broker.pending(session), "the first look")
+        engine.submit(session, data.chelsea())  # the first look's objects are tracked now
+        results.wait_for(lambda items: any(r.objects for r in items))
+        wait_until(lambda: len(jobs) >= 2, "the full-size look")
+    finally:
+        engine.stop()
+    assert [job.first_look for job in jobs[:2]] == [True, False]
+
+
+def test_a_session_with_new_objects_is_segmented_first(engine: Engine) -> None:
+    waiting, fresh = Results(), Results()
+    first = engine.open_session(waiting, ["cat"])
+    second = engine.open_session(fresh, ["cup"])
+    gate = GatedFrame(data.coffee())
+    engine.submit(second, gate)
+    assert gate.entered.wait(DEADLINE_S)  # the worker is busy with the second session's frame
+    order: list[int] = []
+    engine.submit(first, _numbered(data.chelsea(), 1, order))
+    engine.tap(second, 0.5, 0.5)  # a tap: a new object without a mask yet
+    engine.submit(second, _numbered(data.coffee(), 2, order))
+    gate.release()
+    waiting.wait_for(lambda items: len(items) >= 1)
+    fresh.wait_for(lambda items: len(items) >= 2)
+    # round-robin alone would serve the first session next: the second was served last
+    assert order == [2, 1]
 
 
 def test_scene_changes_make_keyframes(models: Models) -> None:
@@ -358,6 +411,51 @@ def test_broker_keeps_only_the_newest_job_per_session_and_drops_stale_ones() -> 
     finally:
         detector.release.set()
         broker.close()
+
+
+class _NamedDetector(_HeldDetector):
+    """A held detector that notes, per job, which detector (by name) answered which session."""
+
+    def __init__(self, name: str, answered: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.name, self.answered = name, answered
+
+    def detect(self, frames: object, vocabulary: object, **_: object) -> list[Detections]:
+        self.answered.append((self.name, str(vocabulary)))
+        return super().detect(frames, vocabulary)
+
+
+def test_first_looks_go_first_and_a_busy_detector_answers_quickly() -> None:
+    answered: list[tuple[str, str]] = []
+    full, quick = _NamedDetector("full", answered), _NamedDetector("quick", answered)
+    quick.release = full.release  # one gate for both
+    broker = InProcessBroker(full, quick_detector=quick, max_age_s=30.0)  # type: ignore[arg-type]
+
+    def job(session: str, first_look: bool) -> DetectionJob:
+        return DetectionJob(
+            session, 0, np.zeros((8, 8, 3), np.uint8), (session,), 0.3, 0.2, first_look=first_look
+        )
+
+    try:
+        broker.submit(job("busy", first_look=False))
+        assert full.started.wait(DEADLINE_S)  # the worker holds it until released
+        broker.submit(job("refresh-a", first_look=False))
+        broker.submit(job("new-1", first_look=True))
+        broker.submit(job("refresh-b", first_look=False))
+        broker.submit(job("new-2", first_look=True))
+        full.release.set()
+        _collect(broker, 5)
+    finally:
+        full.release.set()
+        broker.close()
+    order = [(name, words.strip("()',")) for name, words in answered]
+    assert order == [
+        ("full", "busy"),  # alone in the queue when it started
+        ("quick", "new-1"),  # first looks in their own order, ahead of the refreshes
+        ("quick", "new-2"),
+        ("quick", "refresh-a"),  # a refresh with another job waiting behind it: quick too
+        ("full", "refresh-b"),  # the last one, nothing behind it: full size
+    ]
 
 
 @pytest.mark.parametrize(("device", "batch"), [("cpu", 1), ("cuda", 4)])
