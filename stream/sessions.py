@@ -30,6 +30,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from inference.vocabulary import VocabularyError
 from stream import protocol
 from stream.health import LiveNumbers, StreamMetrics
+from stream.outgoing_load import LoadSettings, OutgoingLoad
 from stream.rate_limits import MessageLimits, TokenBucket
 from stream.tracks import (
     AnnotatedVideoTrack,
@@ -169,6 +170,7 @@ class SessionSettings:
                         in either orientation, before the engine or the painter sees them
                         (None: no cap); the outgoing video is built at that size too
     limits              data-channel rate limits per phone (`stream.rate_limits.MessageLimits`)
+    load                when the outgoing video gets lighter (`stream.outgoing_load`)
     """
 
     idle_timeout_s: float = 20.0
@@ -181,6 +183,7 @@ class SessionSettings:
     follow_masks: bool = True
     max_frame_size: tuple[int, int] | None = (1280, 720)
     limits: MessageLimits = field(default_factory=MessageLimits)
+    load: LoadSettings = field(default_factory=LoadSettings)
 
     def __post_init__(self) -> None:
         if self.idle_timeout_s <= 0:
@@ -294,6 +297,7 @@ class Session:
         self._closing: asyncio.Task[None] | None = None
         self.channel: RTCDataChannel | None = None
         self.mailbox = FrameMailbox(settings.mailbox_frames)
+        self.load = OutgoingLoad(settings.load)
         self.out_track: AnnotatedVideoTrack | None = None
         self._camera: MediaStreamTrack | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -429,7 +433,7 @@ class Session:
                 OverlayPainter(self.settings.output_height, follow=self.settings.follow_masks),
                 self._overlay_result,
                 self._executor,
-                on_frame_out=self.metrics.frame_out,
+                on_frame_out=self._frame_out,
                 on_error=self._overlay_failed,
             )
             # added while the offer is applied, so it rides the camera's sendrecv transceiver
@@ -456,6 +460,23 @@ class Session:
             log.exception("session %s: engine.submit failed", self.id)
         if self.mailbox.put(shared):
             self.metrics.frames_dropped.labels(stage="outgoing").inc()
+            self._lighten(self.load.dropped())
+
+    def _frame_out(self, delay_s: float) -> None:
+        self.metrics.frame_out(delay_s)
+        self._lighten(self.load.frame_out(delay_s))
+
+    def _lighten(self, level: int | None) -> None:
+        """Apply a new load level to the outgoing video (`stream.outgoing_load`)."""
+        if level is None or self.out_track is None:
+            return
+        self.out_track.painter.set_load_level(level)
+        log.info(
+            "session %s: outgoing video at load level %d (smoothed delay %.0f ms)",
+            self.id,
+            level,
+            self.load.delay_s * 1000,
+        )
 
     # -- rooms -----------------------------------------------------------------------------------
 
@@ -769,6 +790,7 @@ class Session:
                 frames_in=self.frames_in,
                 frames_out=frames_out,
                 dropped_out=self.mailbox.dropped,
+                load_level=self.load.level,
                 paused=self.paused,
                 uptime_s=round(now - self.created_at, 1),
             )

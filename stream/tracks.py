@@ -29,8 +29,9 @@ import numpy.typing as npt
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from inference.detections import Detections
-from inference.mask_motion import MaskFollower
+from inference.mask_motion import FollowSettings, MaskFollower
 from inference.overlay import OverlayRenderer
+from stream.outgoing_load import LIGHT_FOLLOWING, SMALL_VIDEO_ROWS
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +262,8 @@ class OverlayPainter:
         follow: bool = True,
     ) -> None:
         self.output_height = output_height
+        self._asked_height = output_height  # what the session asked for, at load level 0
+        self.load_level = 0
         self.renderer = renderer or OverlayRenderer()
         self.follower: MaskFollower | None = MaskFollower() if follow else None
         self._following: RenderableResult | None = None  # the result the follower was reset with
@@ -268,6 +271,23 @@ class OverlayPainter:
         # the last result fitted to the output size: results change at the model's rate, frames
         # at the camera's, so most frames reuse it
         self._fitted: tuple[RenderableResult, tuple[int, int], Detections] | None = None
+
+    def set_load_level(self, level: int) -> None:
+        """Lighter work per frame on a saturated machine (`stream.outgoing_load`): level 1
+        follows masks with `LIGHT_FOLLOWING`, level 2 also returns at most `SMALL_VIDEO_ROWS`
+        rows. Call between two `paint` calls (the track paints one frame at a time)."""
+        if level == self.load_level:
+            return
+        if self.follower is not None:
+            settings = LIGHT_FOLLOWING if level >= 1 else FollowSettings()
+            if settings != self.follower.settings:
+                self.follower = MaskFollower(settings)
+                self._following = None  # the next paint resets it with the newest result
+        height = self._asked_height
+        if level >= 2:
+            height = min(height, SMALL_VIDEO_ROWS) if height is not None else SMALL_VIDEO_ROWS
+        self.output_height = height
+        self.load_level = level
 
     def paint(self, shared: SharedFrame, result: RenderableResult | None) -> av.VideoFrame:
         camera = shared.frame

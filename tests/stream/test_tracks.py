@@ -16,6 +16,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 
 from inference.detections import Detections
+from stream.outgoing_load import LIGHT_FOLLOWING, SMALL_VIDEO_ROWS
 from stream.tracks import (
     AnnotatedVideoTrack,
     FrameMailbox,
@@ -213,3 +214,31 @@ def test_the_painter_follows_the_masks_to_the_current_frame_and_counts_them() ->
     out_still = np.abs(out.to_ndarray(format="rgb24").astype(int) - camera).sum(axis=2) > 0
     assert out_still[100:150, 100:108].mean() > 0.9, "without following it stays put"
     assert following.follower is not None and following.follower.caught_up >= 0
+
+
+def test_load_levels_make_the_painter_lighter_and_back() -> None:
+    image = photo("coffee", 640, 480)
+    size = (480, 640)
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    result = Result(size, _square(size), ("a cup",), gray)
+    painter = OverlayPainter()
+    assert painter.follower is not None
+    full_settings = painter.follower.settings
+    assert (painter.paint(_frame(image), result).height, painter.masks_drawn) == (480, 1)
+
+    painter.set_load_level(1)  # lighter following, same size
+    assert painter.follower.settings == LIGHT_FOLLOWING != full_settings
+    assert painter.paint(_frame(image), result).height == 480
+    painter.set_load_level(2)  # and a smaller returned video, masks still drawn
+    small = painter.paint(_frame(image), result)
+    assert (small.height, small.width) == (SMALL_VIDEO_ROWS, 480)
+    assert painter.masks_drawn == 3
+    painter.set_load_level(0)
+    assert painter.follower.settings == full_settings
+    assert painter.paint(_frame(image), result).height == 480
+
+    asked = OverlayPainter(output_height=240)  # the session's own cap stays the upper bound
+    asked.set_load_level(2)
+    assert asked.paint(_frame(image), result).height == 240
+    asked.set_load_level(0)
+    assert asked.paint(_frame(image), result).height == 240
