@@ -733,16 +733,21 @@ class Engine:
         box: npt.NDArray[np.float32],
         track_id: int,
     ) -> None:
-        """Name a tapped object: detect on a crop around it with the session's words."""
+        """Name a tapped object: detect on a crop around it with the session's words.
+
+        The crop is scaled up into a frame-shaped canvas (`_letterbox`): the detector then sees
+        an input size it has already built a fast model for, instead of one new size per tap
+        (each would run on the slow eager path and start a conversion of its own)."""
         x1, y1, x2, y2 = _grow(box, 0.25, frame.shape[1], frame.shape[0])
-        crop = np.ascontiguousarray(frame[y1:y2, x1:x2])
+        crop = frame[y1:y2, x1:x2]
         if min(crop.shape[:2]) < 8:
             return
+        canvas = _letterbox(crop, (frame.shape[0], frame.shape[1]))
         self.broker.submit(
             DetectionJob(
                 session_id=session.id,
                 frame_index=session.frame_index,
-                frame=crop,
+                frame=canvas,
                 vocabulary=session.vocabulary,
                 box_threshold=0.2,
                 text_threshold=0.15,
@@ -842,6 +847,20 @@ def _rescale(
     sy, sx = frame_size[0] / job_frame.shape[0], frame_size[1] / job_frame.shape[1]
     boxes = detections.boxes * np.array([sx, sy, sx, sy], dtype=np.float32)
     return Detections(boxes, detections.scores, detections.labels)
+
+
+def _letterbox(image: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArray[np.uint8]:
+    """`image` (h, w, 3) scaled (aspect kept) to fit a black (H, W, 3) canvas, at its top left.
+    Only for tap jobs, whose boxes are not used (only the name is)."""
+    height, width = size
+    scale = min(height / image.shape[0], width / image.shape[1])
+    fitted = (
+        min(width, max(1, round(image.shape[1] * scale))),
+        min(height, max(1, round(image.shape[0] * scale))),
+    )
+    canvas = np.zeros((height, width, 3), np.uint8)
+    canvas[: fitted[1], : fitted[0]] = cv2.resize(image, fitted, interpolation=cv2.INTER_LINEAR)
+    return canvas
 
 
 def _grow(box: npt.NDArray[np.float32], margin: float, width: int, height: int) -> list[int]:

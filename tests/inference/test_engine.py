@@ -16,7 +16,7 @@ from skimage import data
 from inference.broker import DetectionJob, DetectionOutcome, InProcessBroker
 from inference.detections import Detections
 from inference.detector import build_random_detector
-from inference.engine import TAP_LABEL, Engine, EngineSettings
+from inference.engine import TAP_LABEL, Engine, EngineSettings, _letterbox
 from inference.everything import EverythingSettings
 from inference.labels import AnnouncerSettings
 from inference.lighting import LightingSettings
@@ -272,7 +272,21 @@ def test_a_tap_becomes_an_object(models: Models, monkeypatch: pytest.MonkeyPatch
     # the engine asked the detector to name what was tapped (a crop around it, its words)
     (naming,) = [job for job in broker.jobs if job.purpose == "tap"]
     assert naming.track_id == tapped["id"] and naming.vocabulary == ("zebra",)
+    # the crop comes scaled into a frame-shaped canvas: one input size for every tap
+    assert naming.frame.shape == (213, 320, 3)
+
     assert detector.calls == 2  # the first keyframe and the tap's crop, each answered "nothing"
+
+
+def test_a_tap_crop_is_scaled_into_a_frame_shaped_canvas() -> None:
+    crop = np.full((30, 90, 3), 200, np.uint8)  # wider than the 4:3 frame
+    canvas = _letterbox(crop, (240, 320))
+    assert canvas.shape == (240, 320, 3)
+    filled = canvas.any(axis=2)
+    # scaled by 320/90: full width, 107 rows from the top, black below
+    assert filled[:106].all() and not filled[108:].any()
+    tall = _letterbox(np.full((100, 20, 3), 9, np.uint8), (240, 320)).any(axis=2)
+    assert tall[:, :47].all() and not tall[:, 49:].any()  # 240 rows high, 48 wide
 
 
 def test_sessions_are_served_fairly(engine: Engine) -> None:
