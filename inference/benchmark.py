@@ -10,7 +10,8 @@ between runs):
    counted once with `torch.utils.flop_counter.FlopCounterMode` (in a separate, untimed run; it
    counts matmuls, convolutions and attention, not element-wise work), giving the achieved
    GFLOP/s and the fraction of this machine's fp32 matmul peak (a square matmul, measured in
-   the same run).
+   the same run). With several detector choices (`compare_detectors`: Grounding DINO and
+   MM-Grounding-DINO), each is timed at each input size beside the others, repeats interleaved.
 2. The pipeline on a clip played in real time (frames arrive at the clip's frame rate): the
    scheduled live pipeline (`Engine`, one session; keyframe detection in the broker, the
    segmenter on every frame it can take) against the naive Grounded-SAM way (detector, encoder
@@ -30,7 +31,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,34 @@ class PipelineComparison:
     scheduled_before: PipelineResult | None = None  # the same, encoder and detector on torch
 
 
+@dataclass(frozen=True)
+class DetectorChoiceTiming:
+    """One detector choice (`--detector`) at one input size, timed beside the other choices.
+
+    detector:   its name ("grounding-dino-tiny", "mm-grounding-dino-tiny")
+    runtime:    the runtime it ran on ("torch", "fast", "openvino"); `note` says when OpenVINO
+                fell back to the eager image side for this size
+    weights:    "random" or "checkpoint"; parameters: its parameter count
+    input_size: (H, W) the model saw; times_ms: every timed `detect` of one frame (pre- and
+                post-processing included), median_ms / min_ms over them
+    warmup_ms:  the first, untimed call (an OpenVINO conversion or cache load happens there)
+    error:      why it was not timed (say, its checkpoint is not fetched), else None
+    """
+
+    detector: str
+    shortest_edge: int
+    runtime: str | None = None
+    weights: str | None = None
+    parameters: int | None = None
+    input_size: tuple[int, int] | None = None
+    times_ms: tuple[float, ...] = ()
+    median_ms: float | None = None
+    min_ms: float | None = None
+    warmup_ms: float | None = None
+    note: str | None = None
+    error: str | None = None
+
+
 @dataclass
 class BenchReport:
     machine: dict[str, Any]
@@ -181,6 +210,7 @@ class BenchReport:
     pipeline: PipelineComparison | None = None
     encoder_runtimes: list[EncoderRuntimeResult] = field(default_factory=list)
     detector_paths: list[PathTiming] = field(default_factory=list)
+    detectors: list[DetectorChoiceTiming] = field(default_factory=list)
     mask_following: list[dict[str, Any]] = field(default_factory=list)
     clip: dict[str, Any] = field(default_factory=dict)
     total_s: float = 0.0
@@ -370,6 +400,101 @@ def bench_detector(
         repeats,
         peak,
         detect_eager,
+    )
+
+
+def compare_detectors(
+    detectors: Mapping[str, Callable[[], Detector]],
+    frame: Frame,
+    sizes: Sequence[int],
+    vocabulary: Sequence[str],
+    repeats: int,
+    progress: Progress | None = None,
+) -> list[DetectorChoiceTiming]:
+    """Time each detector choice on one RGB frame (H, W, 3) at each shortest edge in `sizes`.
+
+    detectors: name → a builder (called once here, so a model that is not needed is never
+    built; one that fails to build gives rows with its error, never an exception). Per size,
+    every detector gets one untimed warm-up call, then `repeats` rounds time each once in turn
+    (interleaved: machine drift hits all alike). Returns one row per (size, detector), in the
+    order given.
+    """
+    report = progress or (lambda line: None)
+    built: dict[str, Detector | str] = {}
+    for name, build in detectors.items():
+        try:
+            built[name] = build()
+        except Exception as exc:
+            built[name] = f"{type(exc).__name__}: {exc}".strip()
+            report(f"detector {name}: not timed ({built[name]})")
+    rows: list[DetectorChoiceTiming] = []
+    for edge in sizes:
+        sized: dict[str, Detector] = {}
+        state: dict[str, dict[str, Any]] = {}
+        for name, detector in built.items():
+            if isinstance(detector, str):
+                state[name] = {"error": detector}
+                continue
+            sized[name] = sized_detector(detector, int(edge))
+            state[name] = {"times": []}
+            try:
+                shape = sized[name]._preprocess([frame])["pixel_values"].shape
+                state[name]["input"] = (int(shape[-2]), int(shape[-1]))
+                started = time.perf_counter()
+                sized[name].detect([frame], vocabulary)
+                state[name]["warmup"] = 1000 * (time.perf_counter() - started)
+            except Exception as exc:
+                state[name]["error"] = f"{type(exc).__name__}: {exc}".strip()
+        for _ in range(max(1, repeats)):
+            for name, detector in sized.items():
+                if "error" in state[name]:
+                    continue
+                try:
+                    _sync(detector.device)
+                    started = time.perf_counter()
+                    detector.detect([frame], vocabulary)
+                    _sync(detector.device)
+                except Exception as exc:
+                    state[name]["error"] = f"{type(exc).__name__}: {exc}".strip()
+                    continue
+                state[name]["times"].append(1000 * (time.perf_counter() - started))
+        for name in built:
+            rows.append(_choice_row(name, int(edge), sized.get(name), state[name]))
+            report(_describe_choice(rows[-1]))
+    return rows
+
+
+def _choice_row(
+    name: str, edge: int, detector: Detector | None, state: dict[str, Any]
+) -> DetectorChoiceTiming:
+    if detector is None or "error" in state:
+        return DetectorChoiceTiming(name, edge, error=state.get("error"))
+    times = tuple(round(float(t), 2) for t in state["times"])
+    failure = None
+    if detector.runtime == "openvino":
+        failure = detector.runner.openvino_failure(state["input"])
+    return DetectorChoiceTiming(
+        detector=name,
+        shortest_edge=edge,
+        runtime=detector.runtime,
+        weights=detector.weights,
+        parameters=sum(p.numel() for p in detector.model.parameters()),
+        input_size=state["input"],
+        times_ms=times,
+        median_ms=round(statistics.median(times), 2),
+        min_ms=round(min(times), 2),
+        warmup_ms=round(float(state["warmup"]), 1),
+        note=None if failure is None else f"OpenVINO unavailable, ran on fast: {failure}",
+    )
+
+
+def _describe_choice(row: DetectorChoiceTiming) -> str:
+    where = f"detector {row.detector} at {row.shortest_edge}"
+    if row.error is not None:
+        return f"{where}: not timed ({row.error})"
+    return (
+        f"{where} -> {row.input_size} on {row.runtime}: median {_ms(row.median_ms)} ms "
+        f"(first call {_ms(row.warmup_ms)} ms)"
     )
 
 
@@ -718,10 +843,13 @@ def run_benchmark(
     progress: Progress | None = None,
     clip: dict[str, Any] | None = None,
     shot: tuple[Sequence[Frame], Sequence[npt.NDArray[np.float64]]] | None = None,
+    detector_choices: Mapping[str, Callable[[], Detector]] | None = None,
 ) -> BenchReport:
     """Peak, every model stage, then the pipeline comparison on `frames` (RGB (H, W, 3)).
 
     `frame` is the still the stages use (default frames[0]); no `frames`: no pipelines.
+    `detector_choices`: detectors (name → builder, see `compare_detectors`) timed side by side
+    at `settings.detector_sizes`; None or empty skips that step.
     `progress` gets one line per finished step ("[3/9] decoder 8 boxes: 412 ms").
     `shot`: frames of one continuous shot and their true camera views (`ClipFrame.view`) for
     the mask-following check; None skips it.
@@ -735,6 +863,7 @@ def run_benchmark(
     before = settings.before_pipeline and _runtimes(models) != ("torch", "torch")
     steps = 2 + len(settings.boxes) + len(settings.detector_sizes) + (2 + before if frames else 0)
     steps += bool(settings.encoder_runtimes) + bool(settings.detector_runtimes) + bool(shot)
+    steps += bool(detector_choices)
     step = 0
 
     def done(text: str) -> None:
@@ -786,6 +915,16 @@ def run_benchmark(
             frame=frame,
         )
         done("detector before/after compared")
+    if detector_choices:
+        report.detectors = compare_detectors(
+            detector_choices,
+            frame,
+            settings.detector_sizes,
+            settings.vocabulary,
+            settings.repeats,
+            progress,
+        )
+        done(f"detectors compared: {', '.join(detector_choices)}")
     if shot is not None:
         report.mask_following = bench_mask_following(
             models.segmenter, shot[0], shot[1], settings.following_lags, progress
@@ -864,7 +1003,7 @@ def to_markdown(report: BenchReport) -> str:
             f"Scheduled / naive: **{ratio}** frames with masks per second ({overlay} overlay "
             "updates, which also count the engine's empty updates before its first detection).",
         ]
-    lines += _runtime_lines(report) + _following_lines(report)
+    lines += _runtime_lines(report) + _detector_choice_lines(report) + _following_lines(report)
     lines += ["", f"Total {report.total_s:.0f} s."]
     return "\n".join(lines) + "\n"
 
@@ -921,6 +1060,37 @@ def _runtime_lines(report: BenchReport) -> list[str]:
     return lines
 
 
+def _detector_choice_lines(report: BenchReport) -> list[str]:
+    if not report.detectors:
+        return []
+    lines = [
+        "",
+        "### Detectors side by side (`--detector`; same frame, vocabulary and runtime, "
+        "interleaved repeats)",
+        "",
+        "| detector | shortest edge | input | runtime | median ms | min ms | first call ms "
+        "| parameters | note |",
+        "|---|---:|---|---|---:|---:|---:|---:|---|",
+    ]
+    for d in report.detectors:
+        size = "–" if d.input_size is None else f"{d.input_size[0]}×{d.input_size[1]}"
+        params = "–" if d.parameters is None else f"{d.parameters / 1e6:.1f} M"
+        note = (d.error or d.note or "").replace("|", "/")[:120]
+        lines.append(
+            f"| {d.detector} | {d.shortest_edge} | {size} | {d.runtime or '–'} "
+            f"| {_num(d.median_ms)} | {_num(d.min_ms)} | {_num(d.warmup_ms)} | {params} "
+            f"| {note} |"
+        )
+    lines += [
+        "",
+        "The first call converts (OpenVINO) or loads the image side for that input size. Both "
+        "tiny detectors are Swin-T + BERT-base with the same encoder and decoder; "
+        "MM-Grounding-DINO's class head adds a scale and a bias. What they find differs only "
+        "with checkpoints.",
+    ]
+    return lines
+
+
 def _following_lines(report: BenchReport) -> list[str]:
     if not report.mask_following:
         return []
@@ -958,6 +1128,7 @@ __all__ = [
     "WALL_CLOCK",
     "BenchReport",
     "BenchSettings",
+    "DetectorChoiceTiming",
     "PeakResult",
     "PipelineClock",
     "PipelineComparison",
@@ -967,6 +1138,7 @@ __all__ = [
     "bench_decoder",
     "bench_detector",
     "bench_encoder",
+    "compare_detectors",
     "compare_pipelines",
     "count_flops",
     "machine_info",

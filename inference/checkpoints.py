@@ -6,6 +6,11 @@ message naming the file and the fetch command when a file is missing or corrupt.
 
 A file the manifest pins by revision only (`sha256: null`) is checked against the hash recorded
 when it was first fetched (`inference.recorded_hashes`), once there is one.
+
+Optional groups (`"optional": true`: a second detector one may choose) are fetched only when
+named (`weights fetch --only GROUP`) and checked by `check_all` only once some of their files are
+present, so a user who never chose them is not told to download them. A file with
+`"revision": null` and no sha256 waits for its commit to be pinned: `weights fetch` refuses it.
 """
 
 from __future__ import annotations
@@ -38,7 +43,11 @@ class FileState(enum.Enum):
 
 @dataclass(frozen=True)
 class ManifestEntry:
-    """One file: `file` is relative to the weights directory; `group` names the model it serves."""
+    """One file: `file` is relative to the weights directory; `group` names the model it serves.
+
+    revision: the commit (or tag) `url` is pinned to; "" when the manifest names none yet.
+    optional: its group is fetched only on request (see the module docstring).
+    """
 
     group: str
     file: str
@@ -46,6 +55,12 @@ class ManifestEntry:
     revision: str
     size: int | None
     sha256: str | None
+    optional: bool = False
+
+    @property
+    def awaits_pin(self) -> bool:
+        """Neither a sha256 nor a revision pins this file: nothing may download it yet."""
+        return self.sha256 is None and not self.revision
 
     def path(self, weights_dir: Path) -> Path:
         return weights_dir / self.file
@@ -106,6 +121,19 @@ class Manifest:
     def groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(e.group for e in self.entries))
 
+    def optional_groups(self) -> tuple[str, ...]:
+        """Groups fetched only on request: those whose entries are all `optional`."""
+        return tuple(g for g in self.groups() if all(e.optional for e in self.group(g)))
+
+    def group_present(self, group: str) -> bool:
+        """Whether any file of `group`, or a fetch's partial download of one
+        (`weights_fetch.part_path`), is on disk."""
+        for entry in self.group(group):
+            path = entry.path(self.weights_dir)
+            if path.exists() or path.with_name(path.name + ".part").exists():
+                return True
+        return False
+
     def group_dir(self, group: str) -> Path:
         """The directory that holds all files of `group` (their common parent)."""
         parents = {e.path(self.weights_dir).parent for e in self.group(group)}
@@ -123,18 +151,23 @@ def default_manifest_path() -> Path:
 def _parse_entry(item: dict[str, object]) -> ManifestEntry:
     size = item.get("size")
     sha256 = item.get("sha256")
+    revision = item.get("revision")
+    optional = item.get("optional", False)
     file = str(item["file"])
     if Path(file).is_absolute() or ".." in Path(file).parts:
         raise ValueError(f"file {file!r} must be a relative path inside the weights directory")
     if sha256 is not None and (len(str(sha256)) != 64 or not _is_hex(str(sha256))):
         raise ValueError(f"sha256 of {file} is not 64 hex digits")
+    if not isinstance(optional, bool):
+        raise ValueError(f"optional of {file} must be true or false, got {optional!r}")
     return ManifestEntry(
         group=str(item["group"]),
         file=file,
         url=str(item["url"]),
-        revision=str(item.get("revision", "")),
+        revision=str(revision) if revision is not None else "",
         size=int(size) if isinstance(size, int | str) else None,
         sha256=str(sha256).lower() if sha256 is not None else None,
+        optional=optional,
     )
 
 
@@ -209,8 +242,14 @@ def _check_against_record(
 
 
 def check_all(manifest: Manifest, groups: Iterable[str] | None = None) -> list[FileStatus]:
-    wanted = set(groups) if groups is not None else None
-    return [manifest.check(e) for e in manifest.entries if wanted is None or e.group in wanted]
+    """The status of every file of `groups`; by default of every group except optional ones
+    with no file on disk (never chosen, so not missing)."""
+    if groups is None:
+        skipped = {g for g in manifest.optional_groups() if not manifest.group_present(g)}
+        wanted = set(manifest.groups()) - skipped
+    else:
+        wanted = set(groups)
+    return [manifest.check(e) for e in manifest.entries if e.group in wanted]
 
 
 def require(manifest: Manifest, group: str) -> Path:
@@ -223,8 +262,20 @@ def require(manifest: Manifest, group: str) -> Path:
     problems = [s for s in statuses if s.state in (FileState.MISSING, FileState.CORRUPT)]
     if problems:
         lines = "; ".join(f"{s.path} is {s.state.value} ({s.detail})" for s in problems)
+        optional = group in manifest.optional_groups()
+        command = f"{FETCH_COMMAND} --only {group}" if optional else FETCH_COMMAND
+        if any(s.entry.awaits_pin for s in problems):
+            repair = (
+                f"The manifest ({manifest.path or 'in memory'}) pins no commit for {group} "
+                f'yet, so `{command}` refuses to download it: set the files\' "revision" '
+                "(and the commit in their URLs) to a verified commit of the repository they "
+                f"come from, then run `{command}`; or put the files in {manifest.group_dir(group)}"
+                " yourself"
+            )
+        else:
+            repair = f"Run `{command}` to download it"
         raise CheckpointError(
-            f"cannot load {group}: {lines}. Run `{FETCH_COMMAND}` to download it, "
+            f"cannot load {group}: {lines}. {repair}, "
             "or use `--models random` to run with random weights."
         )
     return manifest.group_dir(group)

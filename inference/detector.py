@@ -6,6 +6,12 @@ xyxy in that frame's own pixels, each labelled with one vocabulary word. Post-pr
 (not the processor's `post_process_grounded_object_detection`): labels are whole vocabulary words,
 never partial phrases, and boxes go through class-wise NMS.
 
+Two detectors can be chosen (`DetectorSettings.model`, the CLI's `--detector`; `DETECTOR_KINDS`):
+"grounding-dino-tiny" (IDEA-Research's Grounding DINO Swin-T, the default) and
+"mm-grounding-dino-tiny" (OpenMMLab's MM-Grounding-DINO Swin-T, `MMGroundingDinoForObjectDetection`:
+the same architecture retrained, zero-shot LVIS minival AP 41.4 against 28.8 as published). They
+share the tokenizer (BERT uncased), the image processor and everything below.
+
 Builders: `load_detector` (checked checkpoint from the manifest) and `build_random_detector`
 (the same architecture with random weights, full size or tiny for unit tests);
 `inference.models.load_models` picks between them for `--models real|random`.
@@ -20,6 +26,7 @@ All three give the same detections up to float rounding; `detect()` is the same 
 
 from __future__ import annotations
 
+import json
 import logging
 import string
 import time
@@ -40,6 +47,8 @@ from transformers import (
     GroundingDinoConfig,
     GroundingDinoForObjectDetection,
     GroundingDinoImageProcessor,
+    MMGroundingDinoConfig,
+    MMGroundingDinoForObjectDetection,
     SwinConfig,
 )
 
@@ -47,11 +56,12 @@ from inference.checkpoints import FETCH_COMMAND, CheckpointError, Manifest, requ
 from inference.detections import Detections
 from inference.detector_runtime import ImageSideRunner, check_runtime
 from inference.frames import check_frame
+from inference.models import DEFAULT_DETECTOR, DETECTOR_GROUPS, DETECTOR_MODELS
 from inference.vocabulary import VocabularyError, parse_vocabulary
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_GROUP = "grounding_dino"
+CHECKPOINT_GROUP = "grounding_dino"  # the default detector's group and name
 CHECKPOINT_NAME = "grounding-dino-tiny"
 RANDOM_WARNING = "RANDOM WEIGHTS: detections are meaningless"
 # Token ids the transformers model treats as phrase delimiters: [CLS], [SEP], "." and "?" in
@@ -65,14 +75,85 @@ _TEXT_CACHE_SIZE = 16
 _MAX_PROB = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
 
 
+DetectionModel = GroundingDinoForObjectDetection | MMGroundingDinoForObjectDetection
+
+
 class VocabularyTooLongError(VocabularyError):
     """The caption for a vocabulary has more tokens than the text encoder accepts."""
 
 
 @dataclass(frozen=True)
-class DetectorSettings:
-    """Thresholds, input size and output limits.
+class DetectorKind:
+    """One detector that can be chosen: its architecture and where its checkpoint lives.
 
+    name:         the `--detector` choice and the folder under weights/ ("grounding-dino-tiny")
+    group:        the manifest group of its files (`inference.models.DETECTOR_GROUPS`)
+    model_type:   what its checkpoint's config.json must say it is ("grounding-dino", ...)
+    model_class / config_class: the transformers classes that build it
+    title:        how logs and reports name it
+    """
+
+    name: str
+    group: str
+    model_type: str
+    model_class: type[DetectionModel]
+    config_class: type[GroundingDinoConfig] | type[MMGroundingDinoConfig]
+    title: str
+
+
+DETECTOR_KINDS: dict[str, DetectorKind] = {
+    kind.name: kind
+    for kind in (
+        DetectorKind(
+            name="grounding-dino-tiny",
+            group=DETECTOR_GROUPS["grounding-dino-tiny"],
+            model_type="grounding-dino",
+            model_class=GroundingDinoForObjectDetection,
+            config_class=GroundingDinoConfig,
+            title="Grounding DINO",
+        ),
+        DetectorKind(
+            name="mm-grounding-dino-tiny",
+            group=DETECTOR_GROUPS["mm-grounding-dino-tiny"],
+            model_type="mm-grounding-dino",
+            model_class=MMGroundingDinoForObjectDetection,
+            config_class=MMGroundingDinoConfig,
+            title="MM-Grounding-DINO",
+        ),
+    )
+}
+assert tuple(DETECTOR_KINDS) == DETECTOR_MODELS, "inference.models lists the same detectors"
+
+
+def detector_kind(name: str) -> DetectorKind:
+    """The `DetectorKind` called `name`; ValueError naming the choices otherwise."""
+    try:
+        return DETECTOR_KINDS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_KINDS)}"
+        ) from None
+
+
+def kind_of(model: torch.nn.Module) -> DetectorKind:
+    """The `DetectorKind` a built model is (by its exact class: MM-Grounding-DINO's classes do
+    not derive from Grounding DINO's, and neither may stand in for the other)."""
+    for kind in DETECTOR_KINDS.values():
+        if type(model) is kind.model_class:
+            return kind
+    raise ValueError(
+        f"{type(model).__name__} is not a detector this project runs; "
+        f"expected one of {', '.join(k.model_class.__name__ for k in DETECTOR_KINDS.values())}"
+    )
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """Which detector, thresholds, input size and output limits.
+
+    model:          which detector (`DETECTOR_KINDS`: "grounding-dino-tiny" or
+                    "mm-grounding-dino-tiny"); the builders read it, and a built `Detector`'s
+                    settings always name the model it holds
     box_threshold:  keep a query when its best caption-token probability reaches this
     text_threshold: label a kept query with the word whose best token probability is highest,
                     only if that probability reaches this (otherwise the query is dropped)
@@ -89,8 +170,10 @@ class DetectorSettings:
     longest_edge: int = 1333
     max_detections: int = 20
     nms_iou: float = 0.5
+    model: str = DEFAULT_DETECTOR
 
     def __post_init__(self) -> None:
+        detector_kind(self.model)  # ValueError for an unknown detector
         _check_threshold("box_threshold", self.box_threshold)
         _check_threshold("text_threshold", self.text_threshold)
         _check_threshold("nms_iou", self.nms_iou)
@@ -126,14 +209,14 @@ class EncodedText:
 
 
 class Detector:
-    """Open-vocabulary detection with Grounding DINO on one device.
+    """Open-vocabulary detection with Grounding DINO or MM-Grounding-DINO on one device.
 
     Not thread-safe: one worker thread (or process) owns a `Detector` and calls `detect`.
     """
 
     def __init__(
         self,
-        model: GroundingDinoForObjectDetection,
+        model: DetectionModel,
         tokenizer: Any,
         image_processor: GroundingDinoImageProcessor,
         device: torch.device,
@@ -151,16 +234,18 @@ class Detector:
         fp16: on CUDA only, run the "fast" image side under fp16 autocast (opt-in, unmeasured).
         cache_dir: where "openvino" keeps converted models (default `default_cache_dir()`).
         runner: the runtime state of another detector on the same model, to share it.
+        `settings.model` is set to the kind of `model` (`kind_of`): the model decides.
         """
         if weights not in ("checkpoint", "random"):
             raise ValueError(f"weights must be 'checkpoint' or 'random', got {weights!r}")
         module: torch.nn.Module = model  # transformers' own `.to` typing confuses mypy
+        self.kind = kind_of(module)
         module.to(device).eval()
         self.model = model
         self.tokenizer = tokenizer
         self.image_processor = image_processor
         self.device = device
-        self.settings = settings or DetectorSettings()
+        self.settings = replace(settings or DetectorSettings(), model=self.kind.name)
         self.weights = weights
         self.source = source
         self.name = name or _config_name(model.config)
@@ -356,6 +441,7 @@ class Detector:
         config = self.model.config
         return {
             "name": self.name,
+            "detector": self.kind.name,
             "architecture": type(self.model).__name__,
             "weights": self.weights,
             "source": self.source,
@@ -372,7 +458,15 @@ class Detector:
         }
 
     def with_settings(self, **changes: Any) -> Detector:
-        """A detector sharing this model (no copy) with some settings changed."""
+        """A detector sharing this model (no copy) with some settings changed.
+
+        The model itself cannot change here (`model=` another detector raises ValueError):
+        build that one with `build_random_detector` or `load_detector`."""
+        if changes.get("model", self.kind.name) != self.kind.name:
+            raise ValueError(
+                f"this detector holds {self.kind.name}; build a {changes['model']} detector "
+                "with build_random_detector or load_detector instead"
+            )
         return Detector(
             self.model,
             self.tokenizer,
@@ -504,15 +598,19 @@ def load_detector(
     *,
     runtime: str = "torch",
 ) -> Detector:
-    """Grounding DINO from the checked checkpoint files listed in the manifest.
+    """The detector `settings.model` names (default Grounding DINO), from the checked
+    checkpoint files its manifest group lists (`DetectorKind.group`).
 
     Raises `CheckpointError` naming the directory (or file) and `visionanything weights fetch`
-    when a file is missing, fails its hash, or does not load.
+    when a file is missing, fails its hash, holds the other detector's checkpoint, or does not
+    load.
     """
-    directory: Path = require(manifest, CHECKPOINT_GROUP)
-    hint = f"Run `{FETCH_COMMAND}` to download it again."
+    kind = detector_kind((settings or DetectorSettings()).model)
+    directory: Path = require(manifest, kind.group)
+    hint = f"Run `{FETCH_COMMAND} --only {kind.group}` to download it again."
+    _check_model_type(directory, kind, hint)
     try:
-        loaded: Any = GroundingDinoForObjectDetection.from_pretrained(
+        loaded: Any = kind.model_class.from_pretrained(
             directory, local_files_only=True, dtype=torch.float32, output_loading_info=True
         )
         model, info = loaded
@@ -543,8 +641,26 @@ def load_detector(
         name=directory.name,
         runtime=runtime,
     )
-    log.info("detector: %s from %s on %s", detector.name, directory, device)
+    log.info("detector: %s (%s) from %s on %s", kind.title, detector.name, directory, device)
     return detector
+
+
+def _check_model_type(directory: Path, kind: DetectorKind, hint: str) -> None:
+    """Refuse a checkpoint of the other detector before loading it: transformers would load
+    MM-Grounding-DINO's weights into Grounding DINO's classes with only a log line (dropping the
+    class heads' biases), and the detections would be quietly wrong."""
+    path = directory / "config.json"
+    try:
+        model_type = json.loads(path.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise CheckpointError(
+            f"cannot load the detector from {directory}: {path.name} is unreadable ({exc}). {hint}"
+        ) from exc
+    if model_type != kind.model_type:
+        raise CheckpointError(
+            f"{directory} holds a {model_type!r} checkpoint, but {kind.name} needs "
+            f"{kind.model_type!r}; put the {kind.title} files there. {hint}"
+        )
 
 
 def build_random_detector(
@@ -555,21 +671,24 @@ def build_random_detector(
     tiny: bool = False,
     runtime: str = "torch",
 ) -> Detector:
-    """The Grounding DINO architecture with random weights, for load tests and tests.
+    """The architecture `settings.model` names (default Grounding DINO) with random weights,
+    for load tests and tests.
 
-    Full size (`GroundingDinoConfig()` defaults: Swin-T + BERT-base, 900 queries) by default;
+    Full size (the config class's defaults: Swin-T + BERT-base, 900 queries) by default;
     `tiny=True` builds a very small configuration of the same classes for unit tests. The
     tokenizer is a BERT WordPiece tokenizer over a generated vocabulary (`test_vocabulary()`).
     Weights depend only on `seed`; the global torch RNG is left as it was.
     """
+    kind = detector_kind((settings or DetectorSettings()).model)
     vocab = test_vocabulary()
-    config = tiny_config(len(vocab)) if tiny else full_config()
+    config = tiny_config(len(vocab), kind.name) if tiny else full_config(kind.name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = GroundingDinoForObjectDetection(config)
+        build: Any = kind.model_class  # its config class matches `config` (DetectorKind)
+        model = build(config)
     tokenizer = BertTokenizer(vocab=vocab, do_lower_case=True)
     image_processor = GroundingDinoImageProcessor()
-    name = f"{CHECKPOINT_NAME}-test" if tiny else CHECKPOINT_NAME
+    name = f"{kind.name}-test" if tiny else kind.name
     log.warning("detector %s: %s (seed %d)", name, RANDOM_WARNING, seed)
     return Detector(
         model,
@@ -583,13 +702,18 @@ def build_random_detector(
     )
 
 
-def full_config() -> GroundingDinoConfig:
-    """The published grounding-dino-tiny architecture (Swin-T backbone, BERT-base text)."""
-    return GroundingDinoConfig()
+def full_config(
+    detector: str = DEFAULT_DETECTOR,
+) -> GroundingDinoConfig | MMGroundingDinoConfig:
+    """The published architecture of `detector` (Swin-T backbone, BERT-base text, 900 queries;
+    both tiny detectors use their config class's defaults)."""
+    return detector_kind(detector).config_class()
 
 
-def tiny_config(vocab_size: int) -> GroundingDinoConfig:
-    """A ~0.9 M-parameter Grounding DINO of the same classes (a forward at 200 px ≪ 1 s)."""
+def tiny_config(
+    vocab_size: int, detector: str = DEFAULT_DETECTOR
+) -> GroundingDinoConfig | MMGroundingDinoConfig:
+    """A ~0.9 M-parameter model of `detector`'s classes (a forward at 200 px ≪ 1 s)."""
     swin: dict[str, Any] = {  # a dict: SwinConfig's typed signature hides `out_indices`
         "embed_dim": 24,
         "depths": [1, 1, 1, 1],
@@ -606,7 +730,7 @@ def tiny_config(vocab_size: int) -> GroundingDinoConfig:
         intermediate_size=64,
         max_position_embeddings=256,
     )
-    return GroundingDinoConfig(
+    return detector_kind(detector).config_class(
         backbone_config=backbone,
         text_config=text,
         num_queries=30,

@@ -1,5 +1,9 @@
 """Faster runtimes for Grounding DINO keyframe detection, behind `Detector(runtime=...)`.
 
+Every runtime serves both detector choices (Grounding DINO and MM-Grounding-DINO, see
+`inference.grounding_dino_image_side`); the OpenVINO cache key hashes the image side's weights,
+MM-Grounding-DINO's class-head biases included, so the two never share a converted model.
+
 - "torch": transformers' `GroundingDinoForObjectDetection.forward` as is (BERT and the phrase
   masks recomputed for every frame). The reference path.
 - "fast": the text side once per vocabulary (`compute_text_side`, small LRU cache) and our
@@ -322,7 +326,8 @@ class ImageSideRunner:
             for name, tensor in sorted(self.image_side.state_dict().items()):
                 data = tensor.detach().to("cpu").contiguous()
                 digest.update(f"{name}|{data.dtype}|{tuple(data.shape)}".encode())
-                digest.update(data.view(torch.uint8).numpy().tobytes())
+                # flattened first: a 0-d tensor (MM-Grounding-DINO's head bias) has no byte view
+                digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
             self._weights_digest = digest.hexdigest()
         return self._weights_digest
 

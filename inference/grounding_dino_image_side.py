@@ -1,5 +1,13 @@
 """Grounding DINO split in two: the text side once per vocabulary, the image side per frame.
 
+Serves both detectors the CLI offers (`--detector`): Grounding DINO
+(`GroundingDinoForObjectDetection`) and MM-Grounding-DINO (`MMGroundingDinoForObjectDetection`).
+transformers builds MM-Grounding-DINO from the same modules and forward code; the one difference
+on the inference path is its contrastive class head (`MMGroundingDinoContrastiveEmbedding`):
+query·token products divided by √D plus a learned scalar bias, where Grounding DINO's head is
+the bare product. `class_head_style` tells the two apart and `_contrastive_logits` applies the
+right one, both for the two-stage query selection and for the final logits.
+
 transformers' `GroundingDinoForObjectDetection.forward` runs BERT, builds the phrase masks
 (`generate_masks_with_special_tokens_and_transfer_map`, the cummax/cummin/isin code that no
 export path converts) and projects the text on every call, although all of that depends only on
@@ -18,25 +26,35 @@ the caption. Here:
   data-dependent Python control flow for a fixed input size, so it traces and converts
   (OpenVINO) with the spatial size fixed and the batch and caption length dynamic.
 
-Only the configuration transformers ships for Grounding DINO is supported (two-stage,
+Only the configuration transformers ships for these models is supported (two-stage,
 `embedding_init_target`, 4-coordinate queries, sine position embedding, several feature
 levels); `supports_image_side(config)` says whether a model fits.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers.models.grounding_dino.modeling_grounding_dino import (
+    GroundingDinoContrastiveEmbedding,
     encode_sinusoidal_position_embedding,
     generate_masks_with_special_tokens_and_transfer_map,
 )
+from transformers.models.mm_grounding_dino.modeling_mm_grounding_dino import (
+    MMGroundingDinoContrastiveEmbedding,
+)
 
 _LOGIT_EPS = 1e-5  # transformers' `torch.special.logit(x, eps=1e-5)` in the box refinement
+SUPPORTED_MODEL_TYPES = ("grounding-dino", "mm-grounding-dino")
+
+HeadStyle = Literal["dot", "scaled_bias"]
+"""How a contrastive class head turns query·token products into logits: "dot" (Grounding
+DINO: the product as is) or "scaled_bias" (MM-Grounding-DINO: product / √D + a learned bias)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,9 @@ class TextSide:
 
 def supports_image_side(config: Any) -> str | None:
     """None when `GroundingDinoImageSide` handles this config, else why it does not."""
+    model_type = getattr(config, "model_type", None)
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        return f"config.model_type is {model_type!r}, the fast path knows {SUPPORTED_MODEL_TYPES}"
     needs = {
         "two_stage": True,
         "embedding_init_target": True,
@@ -133,20 +154,40 @@ def _logit(x: torch.Tensor, eps: float = _LOGIT_EPS) -> torch.Tensor:
     return torch.log(x / (1.0 - x))
 
 
+def class_head_style(head: nn.Module) -> HeadStyle:
+    """Which maths a contrastive class head of transformers runs (see `HeadStyle`).
+
+    Decided by the head's class, never guessed from its attributes: a head of another class
+    raises ValueError, so a future variant cannot silently run the wrong maths here.
+    """
+    if isinstance(head, MMGroundingDinoContrastiveEmbedding):
+        return "scaled_bias"
+    if isinstance(head, GroundingDinoContrastiveEmbedding):
+        return "dot"
+    raise ValueError(f"the fast path does not know the class head {type(head).__name__}")
+
+
 def _contrastive_logits(
-    queries: torch.Tensor, text: torch.Tensor, text_padding: torch.Tensor
+    queries: torch.Tensor, text: torch.Tensor, text_padding: torch.Tensor, head: nn.Module
 ) -> torch.Tensor:
-    """Query-token similarity (B, N, T) of queries (B, N, D) and text (B, T, D); -inf at padding."""
+    """Query-token logits (B, N, T) of queries (B, N, D) and text (B, T, D) as `head` computes
+    them (`class_head_style`), -inf at padding, not padded to `max_text_len`."""
     scores = queries @ text.transpose(-1, -2)
+    if class_head_style(head) == "scaled_bias":
+        # the same operations, in the same order, as MMGroundingDinoContrastiveEmbedding
+        bias: Any = head.bias  # a learned scalar, shape ()
+        scores = scores / math.sqrt(queries.shape[-1]) + bias
     return scores.masked_fill(text_padding[:, None, :], float("-inf"))
 
 
 class GroundingDinoImageSide(nn.Module):
-    """The per-frame part of Grounding DINO, reading text features computed beforehand.
+    """The per-frame part of Grounding DINO or MM-Grounding-DINO, reading text features
+    computed beforehand.
 
-    Shares (does not copy) the submodules of the `GroundingDinoForObjectDetection` it is built
-    from. `forward` returns the last decoder layer's logits over the caption's T tokens (not
-    padded to `max_text_len`) and its boxes, the two tensors `Detector.detect` reads.
+    Shares (does not copy) the submodules of the `GroundingDinoForObjectDetection` or
+    `MMGroundingDinoForObjectDetection` it is built from. `forward` returns the last decoder
+    layer's logits over the caption's T tokens (not padded to `max_text_len`) and its boxes,
+    the two tensors `Detector.detect` reads.
     """
 
     def __init__(self, detection_model: nn.Module) -> None:
@@ -170,6 +211,12 @@ class GroundingDinoImageSide(nn.Module):
         self.reference_points_head = model.decoder.reference_points_head
         self.refine_bbox_embed = model.decoder.bbox_embed  # per-layer reference refinement
         self.head_bbox_embed = detector.bbox_embed[-1]
+        # contrastive heads: MM-Grounding-DINO's carry a learned bias (Grounding DINO's none);
+        # registered so that the bias is in this module's state (OpenVINO cache key, export)
+        self.encoder_class_embed = model.encoder_output_class_embed  # two-stage selection
+        self.head_class_embed = detector.class_embed[-1]  # the last decoder layer's logits
+        class_head_style(self.encoder_class_embed)  # unknown head classes fail here, not later
+        class_head_style(self.head_class_embed)
         self.num_levels = int(config.num_feature_levels)
         self.num_queries = int(config.num_queries)
         self.d_model = int(config.d_model)
@@ -306,7 +353,8 @@ class GroundingDinoImageSide(nn.Module):
         """
         base = self._base[0]
         object_query, proposals = base.generate_encoder_output_proposals(vision, ~valid, shapes)
-        scores = _contrastive_logits(object_query, text, text_padding).max(-1).values  # (B, S)
+        scores = _contrastive_logits(object_query, text, text_padding, self.encoder_class_embed)
+        scores = scores.max(-1).values  # (B, S)
         top = torch.topk(scores, self.num_queries, dim=1).indices  # (B, Q)
         chosen = torch.gather(
             object_query, 1, top.unsqueeze(-1).expand(-1, -1, object_query.shape[-1])
@@ -350,7 +398,7 @@ class GroundingDinoImageSide(nn.Module):
                 delta = self.refine_bbox_embed[index](hidden)
                 reference = (delta + _logit(reference)).sigmoid()
         normed = self.decoder_norm(hidden)
-        logits = _contrastive_logits(normed, text, text_padding)
+        logits = _contrastive_logits(normed, text, text_padding, self.head_class_embed)
         boxes = (self.head_bbox_embed(normed) + _logit(reference)).sigmoid()
         return logits, boxes
 

@@ -33,11 +33,16 @@ class PinPlan:
 
 
 def plan_pins(manifest: Manifest) -> PinPlan:
-    """What pinning would change; checks (and hashes) every file, writes nothing."""
+    """What pinning would change; checks (and hashes) every file except those of optional
+    groups that were never fetched; writes nothing."""
     changes: list[PinChange] = []
     problems: list[str] = []
+    # an optional group nobody fetched (another detector) is not a problem: skip it
+    absent = {
+        group for group in manifest.optional_groups() if not manifest.group_present(group)
+    }
     for entry in manifest.entries:
-        if entry.sha256 is not None and entry.size is not None:
+        if entry.group in absent or (entry.sha256 is not None and entry.size is not None):
             continue
         status = manifest.check(entry)
         if status.state is not FileState.OK:

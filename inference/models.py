@@ -24,6 +24,15 @@ ENCODER_RUNTIMES = ("auto", "torch", "openvino", "onnxruntime", "openvino-bf16")
 without importing torch."""
 DETECTOR_RUNTIMES = ("auto", "torch", "fast", "openvino")
 """Detector runtimes (`inference.detector_runtime`); `resolve_detector_runtime` picks "auto"."""
+DETECTOR_GROUPS = {
+    "grounding-dino-tiny": "grounding_dino",
+    "mm-grounding-dino-tiny": "mm_grounding_dino",
+}
+"""The detectors one can choose (`--detector`), each with its checkpoint group in the manifest
+(its files live in `weights/<name>/`). Here, not in `inference.detector`, so that the CLI lists
+them without importing torch; `inference.detector.DETECTOR_KINDS` holds their model classes."""
+DETECTOR_MODELS: tuple[str, ...] = tuple(DETECTOR_GROUPS)
+DEFAULT_DETECTOR = "grounding-dino-tiny"
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,9 @@ def load_models(
     `encoder_cache_dir` (default `default_cache_dir()`). The commands default to "auto".
     detector_runtime: "auto", "torch" (transformers' forward as is), "fast" (text side cached per
     vocabulary, our image-side module) or "openvino" (that module converted per input size,
-    cached on disk); see `resolve_detector_runtime`.
+    cached on disk); see `resolve_detector_runtime`. All three serve both detectors.
+    detector_settings.model picks the detector (`DETECTOR_MODELS`; default Grounding DINO):
+    its architecture with random weights, or its checkpoint group from the manifest.
     """
     from inference.detector import build_random_detector, load_detector
     from inference.encoder_runtimes import check_runtime

@@ -8,7 +8,12 @@ the `.part`, and the next attempt (a retry, or a later fetch) asks for the rest 
 only then renamed onto the final path, so the final file never exists half-written.
 
 A file the manifest pins by revision only (`sha256: null`) gets its hash recorded the first
-time a fetch sees it (`inference.recorded_hashes`); later downloads of it must match.
+time a fetch sees it (`inference.recorded_hashes`); later downloads of it must match. A file
+pinned by neither (`revision: null`, `ManifestEntry.awaits_pin`) is never downloaded: its URL
+could serve other bytes tomorrow, and nothing would notice.
+
+Without named groups a fetch takes every group except the optional ones (the detector one did
+not choose); `--only GROUP` fetches those.
 """
 
 from __future__ import annotations
@@ -147,7 +152,8 @@ def fetch(
     retries: int = 3,
     retry_delay: float = 1.0,
 ) -> list[FetchResult]:
-    """Download every file of `groups` (default: all) that is not already present and valid.
+    """Download every file of `groups` (default: all but the optional groups,
+    `Manifest.optional_groups`) that is not already present and valid.
 
     A present file that checks OK, or is present and unpinned, is skipped without a request.
     `timeout` bounds each connect and each read; a broken transfer is resumed up to `retries`
@@ -159,7 +165,8 @@ def fetch(
     fetch sees them, whether downloaded or already present.
     """
     if groups is None:
-        entries = manifest.entries
+        optional = set(manifest.optional_groups())
+        entries = tuple(e for e in manifest.entries if e.group not in optional)
     else:
         wanted = list(dict.fromkeys(groups))
         for group in wanted:
@@ -241,6 +248,16 @@ class _FileFetcher:
                 f"already present: {found.size} bytes; recorded its sha256 {found.sha256[:12]}…",
                 0,
                 found,
+            )
+        if entry.awaits_pin:
+            return FetchResult(
+                entry,
+                path,
+                "failed",
+                f"{entry.file}: not downloaded: the manifest pins neither a commit nor a sha256 "
+                'for it, so nothing could check what arrives. Set its "revision" and the '
+                f"commit in its URL ({entry.url}) to a verified commit first",
+                0,
             )
 
         received = 0

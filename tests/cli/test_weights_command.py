@@ -320,3 +320,24 @@ def test_pin_changes_nothing_while_a_file_is_missing_or_unrecorded(
     assert "cannot pin config.json is unpinned" in err and "weights fetch" in err
     assert "cannot pin vocab.txt is missing" in err
     assert manifest.read_text() == before
+
+
+def test_pin_skips_an_optional_group_nobody_fetched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, other = b'{"d_model": 256}', b'{"model_type": "mm_grounding_dino"}'
+    optional = entry("other_detector", "other/config.json", other, pin=False)
+    optional["optional"] = True
+    manifest = write_manifest(
+        tmp_path / "weights" / "manifest.json",
+        [entry("m", "config.json", config), optional],
+    )
+    (tmp_path / "weights" / "config.json").write_bytes(config)
+
+    assert main(["weights", "pin", "--manifest", str(manifest)]) == 0
+    assert "other/config.json" not in capsys.readouterr().err
+
+    (tmp_path / "weights" / "other").mkdir()  # fetched by hand: now it must be pinnable
+    (tmp_path / "weights" / "other" / "config.json").write_bytes(other)
+    assert main(["weights", "pin", "--manifest", str(manifest)]) == 1
+    assert "cannot pin other/config.json is unpinned" in capsys.readouterr().err

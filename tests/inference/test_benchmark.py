@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from inference.benchmark import (
     bench_decoder,
     bench_detector,
     bench_encoder,
+    compare_detectors,
     compare_pipelines,
     count_flops,
     measure_peak,
@@ -27,7 +29,8 @@ from inference.benchmark import (
     sized_detector,
     to_markdown,
 )
-from inference.detector import build_random_detector
+from inference.checkpoints import CheckpointError
+from inference.detector import Detector, DetectorSettings, build_random_detector
 from inference.grounded_segmentation import segment_image
 from inference.lighting import LightingSettings
 from inference.models import Models
@@ -91,6 +94,42 @@ def test_detector_flops_grow_with_the_input(
     assert small.input_shape[2] == 96 and large.input_shape[2] == 192
     assert 0 < small.flops < large.flops
     assert small.median_ms > 0
+
+
+def test_detector_choices_are_timed_side_by_side(models: Models, frames: list[np.ndarray]) -> None:
+    """Both detectors, each timed at each size; a builder that fails gives rows with its error
+    (as a missing checkpoint would), never an exception, and the others are still timed."""
+    mm = build_random_detector(CPU, DetectorSettings(model="mm-grounding-dino-tiny"), tiny=True)
+    built: list[str] = []
+
+    def builder(detector: Detector) -> Callable[[], Detector]:
+        def build() -> Detector:
+            built.append(detector.kind.name)
+            return detector.with_runtime("fast")
+
+        return build
+
+    def missing() -> Detector:
+        raise CheckpointError("weights/x is missing")
+
+    choices = {
+        "grounding-dino-tiny": builder(models.detector),
+        "mm-grounding-dino-tiny": builder(mm),
+        "not-fetched": missing,
+    }
+    lines: list[str] = []
+    rows = compare_detectors(choices, frames[0], (96, 128), ["cat", "cup"], 2, lines.append)
+    assert built == ["grounding-dino-tiny", "mm-grounding-dino-tiny"], "each built once"
+    assert [(r.shortest_edge, r.detector) for r in rows] == [
+        (edge, name) for edge in (96, 128) for name in choices
+    ]
+    for row in rows[:2] + rows[3:5]:
+        assert row.error is None and row.runtime == "fast" and row.weights == "random"
+        assert len(row.times_ms) == 2 and row.median_ms is not None and row.median_ms > 0
+        assert row.warmup_ms is not None and row.parameters is not None and row.parameters > 0
+        assert row.input_size is not None and row.input_size[0] == row.shortest_edge
+    assert rows[2].error == "CheckpointError: weights/x is missing" and rows[2].median_ms is None
+    assert any("not timed" in line for line in lines)
 
 
 def test_pipeline_comparison_returns_both_rates(models: Models, frames: list[np.ndarray]) -> None:
@@ -221,4 +260,46 @@ def test_bench_command_writes_json_and_markdown(tmp_path: Path) -> None:
     assert "| detector 96 (openvino) |" in markdown and "| naive Grounded-SAM |" in markdown
     assert "scheduled, torch runtimes (before)" in markdown
     assert "Masks that follow the picture" in markdown and "encoder by runtime" in markdown
+    # both detector choices, side by side on the detector runtime (default --compare-detectors)
+    choices = {(d["detector"], d["shortest_edge"]): d for d in report["detectors"]}
+    assert set(choices) == {("grounding-dino-tiny", 96), ("mm-grounding-dino-tiny", 96)}
+    for row in choices.values():
+        assert row["error"] is None and row["runtime"] == "openvino", row
+        assert row["median_ms"] > 0 and row["input_size"] == [96, 128]
+    assert "Detectors side by side" in markdown and "| mm-grounding-dino-tiny | 96 |" in markdown
     assert main(["bench", "--device=cpu", "--boxes=0", "--tiny-detector"]) == 2
+
+
+def test_bench_runs_on_the_chosen_detector(tmp_path: Path) -> None:
+    out_json = tmp_path / "bench.json"
+    status = main(
+        [
+            "bench",
+            "--device=cpu",
+            "--tiny-detector",
+            "--detector=mm-grounding-dino-tiny",
+            "--compare-detectors=",  # skipped
+            "--detector-sizes=96",
+            "--boxes=1",
+            "--pipeline-detector-size=96",
+            "--clip-seconds=0",
+            "--clip-size=320x240",
+            "--repeats=1",
+            "--peak-size=128",
+            "--encoder-runtimes=",
+            "--detector-runtimes=",
+            "--runtime=torch",
+            "--detector-runtime=fast",
+            f"--json={out_json}",
+        ]
+    )
+    assert status == 0
+    report = json.loads(out_json.read_text())
+    detector = report["models"]["detector"]
+    assert detector["detector"] == "mm-grounding-dino-tiny"
+    assert detector["architecture"] == "MMGroundingDinoForObjectDetection"
+    assert [s["label"] for s in report["stages"]][-1] == "detector 96 (fast)"
+    assert report["detectors"] == []
+    with pytest.raises(SystemExit) as usage:
+        main(["bench", "--device=cpu", "--compare-detectors=owlv2", "--tiny-detector"])
+    assert usage.value.code == 2

@@ -1,4 +1,5 @@
-"""The Grounding DINO detector behind our interface, on tiny random models and real photos.
+"""The Grounding DINO detector behind our interface, on tiny random models and real photos;
+the MM-Grounding-DINO choice (`DetectorSettings.model`) built, saved and loaded the same way.
 
 Random weights make the boxes meaningless, so these tests check the contract (shapes, frame
 coordinates, labels, limits, errors, loading) rather than what is found. Nothing is downloaded:
@@ -12,6 +13,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import pytest
 import torch
 from skimage import data
 from torchvision.transforms.v2 import functional as tvF
+from transformers import MMGroundingDinoForObjectDetection
 
 from inference.checkpoints import FETCH_COMMAND, CheckpointError, Manifest, sha256_of
 from inference.detections import Detections
@@ -358,15 +361,23 @@ def _empty_model_dir(root: Path) -> Path:
     return model_dir
 
 
-def write_manifest(root: Path, model_dir: Path, *, pin: bool = True) -> Manifest:
+def write_manifest(
+    root: Path,
+    model_dir: Path,
+    *,
+    pin: bool = True,
+    group: str = "grounding_dino",
+    optional: bool = False,
+) -> Manifest:
     entries = [
         {
-            "group": "grounding_dino",
+            "group": group,
             "file": f"{model_dir.name}/{path.name}",
             "url": f"https://example.invalid/{path.name}",
             "revision": "test",
             "size": path.stat().st_size if pin else None,
             "sha256": sha256_of(path) if pin else None,
+            "optional": optional,
         }
         for path in sorted(model_dir.iterdir())
     ]
@@ -451,6 +462,136 @@ def test_missing_directory_is_a_checkpoint_error(saved: Path, tmp_path: Path) ->
     with pytest.raises(CheckpointError, match=r"model\.safetensors is missing") as error:
         load_detector(moved, CPU)
     assert FETCH_COMMAND in str(error.value)
+
+
+# -- the MM-Grounding-DINO choice ---------------------------------------------------------------
+
+MM = "mm-grounding-dino-tiny"
+MM_SMALL = replace(SMALL, model=MM)
+
+
+@pytest.fixture(scope="module")
+def mm_detector() -> Detector:
+    return build_random_detector(CPU, MM_SMALL, seed=0, tiny=True)
+
+
+@pytest.fixture(scope="module")
+def mm_saved(mm_detector: Detector, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random MM-Grounding-DINO written as the manifest lays out its checkpoint."""
+    model_dir = tmp_path_factory.mktemp("weights") / MM
+    mm_detector.model.save_pretrained(model_dir)
+    mm_detector.tokenizer.save_pretrained(model_dir)
+    mm_detector.image_processor.save_pretrained(model_dir)
+    return model_dir
+
+
+def mm_manifest(model_dir: Path, *, pin: bool = True) -> Manifest:
+    """As weights/manifest.json lists it: group mm_grounding_dino, fetched only on request."""
+    return write_manifest(
+        model_dir.parent, model_dir, pin=pin, group="mm_grounding_dino", optional=True
+    )
+
+
+def test_the_detector_choice_is_checked(detector: Detector, mm_detector: Detector) -> None:
+    with pytest.raises(ValueError, match=r"unknown detector 'owlv2'.*mm-grounding-dino-tiny"):
+        DetectorSettings(model="owlv2")
+    assert DetectorSettings().model == "grounding-dino-tiny"
+    with pytest.raises(ValueError, match="build a mm-grounding-dino-tiny detector"):
+        detector.with_settings(model=MM)
+    assert (
+        detector.with_settings(model="grounding-dino-tiny").settings.model == "grounding-dino-tiny"
+    )
+    # the model decides what a Detector is, whatever settings it was handed
+    parts = (mm_detector.model, mm_detector.tokenizer, mm_detector.image_processor)
+    relabelled = Detector(*parts, CPU, SMALL, weights="random")
+    assert relabelled.settings.model == MM and relabelled.kind.name == MM
+
+
+def test_random_mm_detector_builds_its_own_classes(mm_detector: Detector, cat: Frame) -> None:
+    assert type(mm_detector.model) is MMGroundingDinoForObjectDetection
+    info = mm_detector.describe()
+    assert info["detector"] == MM and info["name"] == f"{MM}-test"
+    assert info["architecture"] == "MMGroundingDinoForObjectDetection"
+    assert info["settings"]["model"] == MM and info["weights"] == "random"
+    assert mm_detector.with_runtime("fast").kind.name == MM
+    (found,) = mm_detector.detect([cat], VOCABULARY, **ALL)
+    assert 0 < len(found) <= 20 and set(found.labels) <= set(VOCABULARY)
+    assert_in_frame(found, cat)
+
+
+def test_saved_mm_detector_loads_back_with_the_same_outputs(
+    mm_detector: Detector, mm_saved: Path, cat: Frame, cup: Frame
+) -> None:
+    assert {p.name for p in mm_saved.iterdir()} == {  # what the manifest lists for it
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    }
+    loaded = load_detector(mm_manifest(mm_saved), CPU, MM_SMALL)
+    assert type(loaded.model) is MMGroundingDinoForObjectDetection
+    info = loaded.describe()
+    assert info["weights"] == "checkpoint" and info["source"] == str(mm_saved)
+    assert info["name"] == MM and info["detector"] == MM
+    assert loaded.tokenizer.tokenize("teddy bear") == ["teddy", "bear"]
+    expected = mm_detector.detect([cat, cup], VOCABULARY, **ALL)
+    actual = loaded.detect([cat, cup], VOCABULARY, **ALL)
+    for a, b in zip(actual, expected, strict=True):
+        assert a.labels == b.labels
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+    with pytest.raises(CheckpointError, match="lists no files for 'grounding_dino'"):
+        load_detector(mm_manifest(mm_saved), CPU, SMALL)  # the default detector is not there
+
+
+@pytest.mark.parametrize("direction", ["gdino-in-mm-folder", "mm-in-gdino-folder"])
+def test_the_other_detectors_checkpoint_is_refused(
+    saved: Path, mm_saved: Path, tmp_path: Path, direction: str
+) -> None:
+    """transformers would load one into the other's classes with a log line; we refuse."""
+    if direction == "gdino-in-mm-folder":
+        folder = Path(shutil.copytree(saved, tmp_path / MM))
+        manifest, settings, found = mm_manifest(folder), MM_SMALL, "'grounding-dino'"
+        hint = "--only mm_grounding_dino"
+    else:
+        folder = Path(shutil.copytree(mm_saved, tmp_path / "grounding-dino-tiny"))
+        manifest, settings, found = write_manifest(tmp_path, folder), SMALL, "'mm-grounding-dino'"
+        hint = "--only grounding_dino"
+    with pytest.raises(CheckpointError, match=f"holds a {found} checkpoint") as error:
+        load_detector(manifest, CPU, settings)
+    assert FETCH_COMMAND in str(error.value) and hint in str(error.value)
+    assert str(folder) in str(error.value)
+
+
+def test_missing_mm_checkpoint_names_its_fetch_command(mm_saved: Path, tmp_path: Path) -> None:
+    manifest = mm_manifest(mm_saved)
+    moved = Manifest(manifest.entries, tmp_path / "nowhere")
+    with pytest.raises(CheckpointError, match=r"model\.safetensors is missing") as error:
+        load_detector(moved, CPU, MM_SMALL)
+    message = str(error.value)
+    assert f"`{FETCH_COMMAND} --only mm_grounding_dino`" in message
+    assert str(tmp_path / "nowhere" / MM) in message and "--models random" in message
+
+
+@pytest.mark.parametrize("pin", [True, False], ids=["pinned", "unpinned"])
+def test_corrupt_mm_checkpoint_is_a_checkpoint_error(
+    mm_saved: Path, tmp_path: Path, pin: bool
+) -> None:
+    folder = Path(shutil.copytree(mm_saved, tmp_path / MM))
+    manifest = mm_manifest(folder, pin=pin)
+    model_file = folder / "model.safetensors"
+    raw = bytearray(model_file.read_bytes())
+    raw[len(raw) // 2 :] = bytes(len(raw) - len(raw) // 2)  # same size, second half zeroed
+    model_file.write_bytes(bytes(raw)[: len(raw) if pin else 4000])
+    with pytest.raises(CheckpointError) as error:
+        load_detector(manifest, CPU, MM_SMALL)
+    message = str(error.value)
+    assert FETCH_COMMAND in message
+    if pin:  # the sha256 check, before loading
+        assert "model.safetensors is corrupt (sha256" in message
+    else:  # the loader, naming the folder
+        assert f"cannot load the detector from {folder}" in message
 
 
 # -- full size ----------------------------------------------------------------------------------

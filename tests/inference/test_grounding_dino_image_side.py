@@ -2,7 +2,9 @@
 
 "fast" (text side cached per vocabulary + our image-side module in PyTorch) must give the same
 outputs as transformers; "openvino" (that module converted, f32) the same within float rounding.
-Tiny random models for most checks, one full-size random model at a small input.
+Both detectors one can choose run through them: every test on the `detector` fixture runs on a
+tiny random Grounding DINO and a tiny random MM-Grounding-DINO, whose class head differs.
+Tiny random models for most checks, full-size random models at a small input.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import importlib
 import logging
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -21,7 +25,7 @@ import torch
 from skimage import data
 from torch import nn
 
-from inference import detector_runtime
+from inference import detector_runtime, grounding_dino_image_side
 from inference.detector import Detector, DetectorSettings, build_random_detector
 from inference.detector_runtime import (
     CONVERT_MESSAGE,
@@ -30,8 +34,13 @@ from inference.detector_runtime import (
     check_runtime,
     compare_detector_paths,
 )
-from inference.grounding_dino_image_side import GroundingDinoImageSide, sample_levels
-from inference.models import resolve_detector_runtime
+from inference.grounding_dino_image_side import (
+    GroundingDinoImageSide,
+    class_head_style,
+    sample_levels,
+    supports_image_side,
+)
+from inference.models import DETECTOR_MODELS, resolve_detector_runtime
 
 CPU = torch.device("cpu")
 SMALL = DetectorSettings(shortest_edge=160, longest_edge=256)
@@ -55,9 +64,10 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return build_random_detector(CPU, SMALL, seed=0, tiny=True)
+@pytest.fixture(scope="module", params=DETECTOR_MODELS)
+def detector(request: pytest.FixtureRequest) -> Detector:
+    """A tiny random model of each detector choice (the tests run once per choice)."""
+    return build_random_detector(CPU, replace(SMALL, model=request.param), seed=0, tiny=True)
 
 
 def frames(*sizes: tuple[int, int], seed: int = 0) -> list[Frame]:
@@ -110,7 +120,8 @@ def test_fast_runtime_matches_transformers(detector: Detector) -> None:
 
 
 def test_text_side_is_cached_per_vocabulary(detector: Detector) -> None:
-    fast = build_random_detector(CPU, SMALL, seed=1, tiny=True, runtime="fast")
+    settings = replace(SMALL, model=detector.kind.name)
+    fast = build_random_detector(CPU, settings, seed=1, tiny=True, runtime="fast")
     bert_calls = count_calls(fast.model.model.text_backbone)
     frame = frames((120, 160))
     fast.detect(frame, VOCABULARY)
@@ -160,6 +171,40 @@ def test_image_side_module_is_a_plain_module(detector: Detector) -> None:
     assert isinstance(side, nn.Module)
     own = {id(p) for p in side.parameters()}
     assert own and own <= {id(p) for p in detector.model.parameters()}, "shares, never copies"
+
+
+def test_each_detector_runs_its_own_class_head(detector: Detector) -> None:
+    """MM-Grounding-DINO's class head scales the query·token products by 1/√D and adds a
+    learned bias; run with Grounding DINO's bare product instead, its logits come out wrong.
+    (For Grounding DINO, where the bare product is right, the swap changes nothing.)"""
+    want = {"grounding-dino-tiny": "dot", "mm-grounding-dino-tiny": "scaled_bias"}
+    style = class_head_style(detector.model.class_embed[-1])
+    assert style == want[detector.kind.name]
+    assert class_head_style(detector.model.model.encoder_output_class_embed) == style
+    batch = frames((120, 160))
+    reference = detector.raw_outputs(batch, VOCABULARY)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grounding_dino_image_side, "class_head_style", lambda head: "dot")
+        side = GroundingDinoImageSide(detector.model).eval()
+        pixels = detector._preprocess(batch)
+        text = detector.encode_text(VOCABULARY)
+        text_side = detector.runner.text_side(text.words, text.input_ids, text.token_type_ids)
+        with torch.inference_mode():
+            logits, _ = side(pixels["pixel_values"], pixels["pixel_mask"], *text_side.expand(1))
+    error = (logits - reference[0]).abs().max().item()
+    if style == "dot":
+        assert error < 1e-4
+    else:
+        assert error > 1.0, "the bias (-4.6 at init) and the scale must be applied"
+
+
+def test_unknown_models_and_heads_are_refused(detector: Detector) -> None:
+    assert supports_image_side(detector.model.config) is None
+    other = SimpleNamespace(**{**detector.model.config.to_dict(), "model_type": "owlv2"})
+    reason = supports_image_side(other)
+    assert reason is not None and "owlv2" in reason
+    with pytest.raises(ValueError, match="Linear"):
+        class_head_style(nn.Linear(2, 2))
 
 
 def test_deformable_sampling_matches_transformers_kernel() -> None:
@@ -359,21 +404,35 @@ def test_compare_detector_paths_reports_each_path(
 
 
 @pytest.mark.slow
-def test_full_size_fast_and_openvino_match_transformers(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("model", "runtimes"),
+    [
+        ("grounding-dino-tiny", ("fast", "openvino")),
+        # the tiny MM model converts above; at full size its eager image side is what can
+        # differ (its config class's own defaults), and a second conversion costs a minute
+        ("mm-grounding-dino-tiny", ("fast",)),
+    ],
+)
+def test_full_size_fast_and_openvino_match_transformers(
+    tmp_path: Path, model: str, runtimes: tuple[str, ...]
+) -> None:
     """Full size at 192×256 (the smallest input with the 900 encoder tokens the query selection
     needs). A random-weight model is chaotic on some inputs: rounding at 1e-7 can swap one of
     the ~4000 encoder tokens at the top-900 cut, which then moves other queries through the
     decoder's self-attention. So: a real photo, and queries compared up to order."""
-    full = build_random_detector(CPU, DetectorSettings(shortest_edge=192, longest_edge=256), seed=0)
+    settings = DetectorSettings(shortest_edge=192, longest_edge=256, model=model)
+    full = build_random_detector(CPU, settings, seed=0)
     batch = [np.ascontiguousarray(data.chelsea()[:300, :400])]
     reference = full.raw_outputs(batch, VOCABULARY)
     token_count = full.encode_text(VOCABULARY).token_count
     assert reference[0].shape == (1, 900, token_count)
     full.runner.cache_dir = tmp_path
-    for path in (full.with_runtime("fast"), full.with_runtime("openvino")):
+    for path in (full.with_runtime(runtime) for runtime in runtimes):
         assert_matched(reference, path.raw_outputs(batch, VOCABULARY), atol=1e-3)
         assert_same_detections(full, path, batch)
-    assert full.runner.conversions == 1 and full.runner.openvino_failure((192, 256)) is None
+    converted = "openvino" in runtimes
+    assert full.runner.conversions == int(converted)
+    assert full.runner.openvino_failure((192, 256)) is None
 
 
 def assert_matched(

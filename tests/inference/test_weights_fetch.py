@@ -407,7 +407,7 @@ def test_404_fails_that_file_and_the_others_still_download(
 def test_non_http_and_malformed_urls_are_refused(tmp_path: Path, url: str, reason: str) -> None:
     manifest = write_manifest(
         tmp_path,
-        [{"group": "g", "file": "m.bin", "url": url, "size": None, "sha256": None}],
+        [{"group": "g", "file": "m.bin", "url": url, "revision": "r1", "sha256": None}],
     )
 
     [result] = quick_fetch(manifest)
@@ -456,7 +456,7 @@ def test_unreachable_server_fails_after_bounded_retries(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     manifest = write_manifest(
         tmp_path,
-        [{"group": "g", "file": "m.bin", "url": f"http://127.0.0.1:{port}/m", "sha256": None}],
+        [{"group": "g", "file": "m.bin", "url": f"http://127.0.0.1:{port}/m", "revision": "r1"}],
     )
 
     [result] = quick_fetch(manifest, retries=2)
@@ -482,6 +482,44 @@ def test_groups_select_files_and_unknown_group_raises(
     assert not (tmp_path / "weights" / "a.bin").exists()
     with pytest.raises(CheckpointError, match="nope"):
         quick_fetch(manifest, groups=["nope"])
+
+
+def test_an_optional_group_is_fetched_only_when_named(
+    server: LoopbackFileServer, tmp_path: Path
+) -> None:
+    """The detector one did not choose (`"optional": true`) stays off a plain fetch."""
+    chosen = pinned_entry(server, "/gd.bin", b"grounding", "gd/model.bin", group="grounding_dino")
+    other = pinned_entry(server, "/mm.bin", b"mm-gdino", "mm/model.bin", group="mm_grounding_dino")
+    other["optional"] = True
+    manifest = write_manifest(tmp_path, [chosen, other])
+
+    results = quick_fetch(manifest)
+
+    assert [(r.entry.file, r.outcome) for r in results] == [("gd/model.bin", "downloaded")]
+    assert [r.path for r in server.requests] == ["/gd.bin"]
+    [named] = quick_fetch(manifest, groups=["mm_grounding_dino"])
+    assert named.outcome == "downloaded" and named.path.read_bytes() == b"mm-gdino"
+
+
+def test_a_file_pinned_by_nothing_is_refused_without_a_request(
+    server: LoopbackFileServer, tmp_path: Path
+) -> None:
+    """`revision: null` and no sha256: whatever the URL served could not be checked against
+    anything, so the file is not downloaded; a sha256 alone pins a file well enough."""
+    loose = unpinned_entry(server, "/loose.json", b"{}", "mm/config.json")
+    loose["revision"] = None
+    hashed = pinned_entry(server, "/hashed.bin", b"weights", "mm/model.bin")
+    hashed["revision"] = None
+    manifest = write_manifest(tmp_path, [loose, hashed])
+
+    refused, fetched = quick_fetch(manifest)
+
+    assert refused.outcome == "failed" and refused.bytes_downloaded == 0
+    assert "pins neither a commit nor a sha256" in refused.detail
+    assert server.url("/loose.json") in refused.detail and not refused.path.exists()
+    assert fetched.outcome == "downloaded"
+    assert [r.path for r in server.requests] == ["/hashed.bin"]
+    assert not (tmp_path / "weights" / RECORD_FILE).exists(), "nothing recorded for it"
 
 
 def test_progress_bar_goes_to_stderr(

@@ -2,6 +2,10 @@
 
     visionanything bench                                   # random models, 512, this CPU
     visionanything bench --device cuda --size 1024 --json bench.json --markdown bench.md
+    visionanything bench --detector mm-grounding-dino-tiny # stages and pipeline on MM-GDINO
+
+Both detectors (`--detector` choices) are also timed side by side at --detector-sizes
+(`--compare-detectors`, default both; '' skips).
 
 Prints a Markdown report on stdout and one progress line per step on stderr. The defaults
 finish in a few minutes on a 2-core CPU. Exit status: 0 done, 2 bad arguments, missing
@@ -15,12 +19,19 @@ import itertools
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inference.device import DEVICE_CHOICES
-from inference.models import MODEL_SOURCES
-from visionanything.commands.options import add_runtime_option, frame_size
+from inference.models import DETECTOR_MODELS, MODEL_SOURCES
+from visionanything.commands.options import add_detector_option, add_runtime_option, frame_size
+
+if TYPE_CHECKING:  # torch and the models load only when the command runs
+    import torch
+
+    from inference.detector import Detector
+    from inference.models import Models
 
 log = logging.getLogger("visionanything.bench")
 
@@ -41,6 +52,16 @@ def _name_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _detector_list(text: str) -> tuple[str, ...]:
+    names = _name_list(text)
+    unknown = [name for name in names if name not in DETECTOR_MODELS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown detector(s) {', '.join(unknown)}; choose from {', '.join(DETECTOR_MODELS)}"
+        )
+    return tuple(dict.fromkeys(names))
+
+
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "bench",
@@ -53,6 +74,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument(
         "--size", type=int, choices=(512, 1024), default=512, help="segmenter encoder size"
+    )
+    add_detector_option(parser)
+    parser.add_argument(
+        "--compare-detectors",
+        type=_detector_list,
+        default=DETECTOR_MODELS,
+        metavar="NAME,NAME",
+        help="detectors timed side by side at --detector-sizes on --detector-runtime ('' skips; "
+        f"default {','.join(DETECTOR_MODELS)}). With --models real, one whose checkpoint is not "
+        "fetched is reported, not fatal",
     )
     parser.add_argument(
         "--models",
@@ -129,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
 
     from inference.benchmark import BenchSettings, print_progress, run_benchmark, to_markdown
     from inference.checkpoints import CheckpointError, Manifest
+    from inference.detector import DetectorSettings
     from inference.device import DeviceError, resolve_device
     from inference.models import Models, load_models, resolve_detector_runtime
     from stream.loadtest.clip import iter_clip_frames, plan_scenes
@@ -154,7 +186,9 @@ def run(args: argparse.Namespace) -> int:
             from inference.segmenter import build_random_segmenter
 
             models = Models(
-                build_random_detector(device, seed=args.seed, tiny=True),
+                build_random_detector(
+                    device, DetectorSettings(model=args.detector), seed=args.seed, tiny=True
+                ),
                 build_random_segmenter(device, args.size, seed=args.seed),
             )
             models.segmenter.set_runtime(args.runtime)
@@ -170,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 runtime=args.runtime,
                 detector_runtime=args.detector_runtime,
+                detector_settings=DetectorSettings(model=args.detector),
             )
     except (DeviceError, CheckpointError, ValueError) as exc:
         log.error("%s", exc)
@@ -207,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
         progress=print_progress,
         clip=clip,
         shot=shot,
+        detector_choices=_detector_choices(args, models, device),
     )
     markdown = to_markdown(report)
     sys.stdout.write(markdown)
@@ -216,3 +252,37 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     return EXIT_OK
+
+
+def _detector_choices(
+    args: argparse.Namespace, models: Models, device: torch.device
+) -> dict[str, Callable[[], Detector]]:
+    """name → builder for each --compare-detectors choice: the detector already built for the
+    stages is reused; another is built like it (tiny or full random weights, or its checkpoint
+    from the manifest) on the same runtime, only when the comparison runs."""
+    from inference.checkpoints import Manifest
+    from inference.detector import DetectorSettings, build_random_detector, load_detector
+
+    main = models.detector
+    runtime = main.runtime
+
+    def builder(name: str) -> Callable[[], Detector]:
+        settings = DetectorSettings(model=name)
+
+        def build() -> Detector:
+            if args.tiny_detector or args.models == "random":
+                built = build_random_detector(
+                    device, settings, seed=args.seed, tiny=args.tiny_detector
+                )
+            else:
+                built = load_detector(Manifest.load(args.manifest), device, settings)
+            return built.with_runtime(runtime)
+
+        return build
+
+    def reuse() -> Detector:
+        return main
+
+    return {
+        name: reuse if name == main.kind.name else builder(name) for name in args.compare_detectors
+    }
