@@ -36,17 +36,22 @@ test: lint system-deps
 
 MODELS := $(if $(wildcard weights/mobile_sam.pt),real,random)
 
-# The live server; real checkpoints when fetched (`make weights`), random weights otherwise.
+# The live server on the real checkpoints. When they are missing, a terminal is asked once
+# whether to fetch them now (as `make weights` does); no, a failed download or no terminal at
+# all (CI, systemd) serves demo mode (random weights), saying so in one line.
 serve: setup
-	$(BIN)/visionanything serve --models $(MODELS)
+	$(BIN)/visionanything serve --if-missing ask
 
 # Segments the cat photo that ships with scikit-image; random weights unless checkpoints exist.
 demo: setup
 	$(BIN)/visionanything segment "$$($(BIN)/python -c 'import skimage, pathlib; print(pathlib.Path(skimage.__file__).parent / "data" / "chelsea.png")')" \
 		--find "cat" --models $(MODELS) --out $(OUT)
 
+# Fetches the checkpoints, then builds the fast graphs serve would build on its first start
+# (a few minutes of CPU now instead of while the first phones wait).
 weights: setup
 	$(BIN)/visionanything weights fetch
+	$(BIN)/visionanything weights prebuild --models real
 
 # A teacher account for classroom rooms (asks for the password twice). `make` leaves the CLI in
 # .venv/bin, off the PATH, so this is the command that works as typed: make teacher NAME=lee

@@ -50,3 +50,10 @@ def builds_running() -> bool:
     in native code aborts (SIGABRT, seen with OpenVINO); the cache only ever holds finished
     graphs (written to a temporary directory, renamed into place)."""
     return any(thread.is_alive() for thread in _started)
+
+
+def running_builds() -> list[str]:
+    """The names of the builds started here that are running or waiting for their turn, oldest
+    first: `serve` shows them ("still building ...") after the models are ready, so an operator
+    knows why the first minutes are slower than the rest."""
+    return [thread.name for thread in _started if thread.is_alive()]

@@ -54,7 +54,8 @@ from inference.timing import StageTimer
 from inference.tracker import BoxTracker, TrackerSettings, mask_box
 from inference.vocabulary import parse_vocabulary
 
-if TYPE_CHECKING:  # the segmenter imports torch: only for the type
+if TYPE_CHECKING:  # the segmenter and the detector import torch: only for the types
+    from inference.detector import Detector
     from inference.segmenter import ImageEmbedding
 
 log = logging.getLogger(__name__)
@@ -242,10 +243,7 @@ class Engine:
     ) -> None:
         self.models = models
         self.settings = settings or EngineSettings()
-        quick = None
-        side = self.settings.first_look_side
-        if broker is None and side is not None and side < models.detector.settings.shortest_edge:
-            quick = models.detector.with_settings(shortest_edge=side, longest_edge=side * 5 // 3)
+        quick = None if broker is not None else first_look_detector(models.detector, self.settings)
         self._refines = quick is not None  # a quick first look is followed by a full-size one
         self.broker: DetectionBroker = broker or InProcessBroker(
             models.detector,
@@ -847,6 +845,15 @@ def _rescale(
     sy, sx = frame_size[0] / job_frame.shape[0], frame_size[1] / job_frame.shape[1]
     boxes = detections.boxes * np.array([sx, sy, sx, sy], dtype=np.float32)
     return Detections(boxes, detections.scores, detections.labels)
+
+
+def first_look_detector(detector: Detector, settings: EngineSettings) -> Detector | None:
+    """The quick detector first looks run on (the same model and runtime state at
+    `settings.first_look_side`), or None when that is not smaller than `detector`'s size."""
+    side = settings.first_look_side
+    if side is None or side >= detector.settings.shortest_edge:
+        return None
+    return detector.with_settings(shortest_edge=side, longest_edge=side * 5 // 3)
 
 
 def _letterbox(image: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArray[np.uint8]:

@@ -3,8 +3,9 @@
 Long-lived resources live in `cleanup_ctx`, each torn down in reverse order:
   1. the overlay thread pool (pixel work for outgoing frames, off the event loop);
   2. the engine: an injected one is started at once; otherwise the models load in a background
-     thread while the server already listens (`/readyz` 503, offers 503 + Retry-After);
-     stopped (in a thread: it joins its workers) at shutdown;
+     thread while the server already listens (`/readyz` 503, offers 503 + Retry-After, and
+     `GET /api/status` says how far the load has got when the factory reports its steps to a
+     `stream.loading.LoadProgress`); stopped (in a thread: it joins its workers) at shutdown;
   3. the idle reaper.
 `on_shutdown` closes every peer connection before any of that is torn down.
 """
@@ -26,6 +27,7 @@ from aiohttp import web
 
 from stream import loss_recovery
 from stream.health import Readiness, StreamMetrics, health_routes
+from stream.loading import LoadProgress
 from stream.photo_api import PhotoSettings, install_photo_api
 from stream.room_api import install_room_api
 from stream.room_store import MemoryRoomStore, RoomStore
@@ -122,18 +124,23 @@ class EngineSlot:
         factory: EngineFactory | None,
         on_fatal: Callable[[str], None] | None,
         declared_random: bool | None = None,
+        progress: LoadProgress | None = None,
     ) -> None:
         self.engine = engine
         self.factory = factory
         self.on_fatal = on_fatal
         self.error: str | None = None
         self.declared_random = declared_random  # ServerConfig.random_weights
+        self.progress = progress  # the factory's steps, when it reports them
         self._random: bool | None = None  # the loaded engine's answer, once read
 
     def readiness(self) -> Readiness:
         if self.error is not None:
             return Readiness(False, f"failed: {self.error}")
         if self.engine is None:
+            if self.progress is not None:
+                step = self.progress.current().describe()
+                return Readiness(False, f"starting: loading models ({step})")
             return Readiness(False, "starting: loading models")
         problem = self.engine.problem
         if problem is not None:
@@ -142,6 +149,21 @@ class EngineSlot:
 
     def stats(self) -> dict[str, Any] | None:
         return None if self.engine is None else self.engine.stats()
+
+    def loading(self) -> dict[str, Any] | None:
+        """`{"step", "steps", "doing"}` while the models load, None once they are ready or
+        have failed. Without a progress report the step is 0 of 0 (pages show a bar that
+        moves without a count)."""
+        if self.engine is not None or self.error is not None:
+            return None
+        if self.progress is None:
+            return {"step": 0, "steps": 0, "doing": "loading models"}
+        return self.progress.current().as_json()
+
+    def building(self) -> list[str]:
+        """The faster runtimes still being built in the background (names), [] when none or
+        unknown; the models answer on their exact eager path meanwhile."""
+        return self.progress.building() if self.progress is not None else []
 
     def random_weights(self) -> bool | None:
         """Whether the models run on random weights (the pages' demo badge): the loaded
@@ -168,18 +190,20 @@ def create_app(
     engine_factory: EngineFactory | None = None,
     on_fatal: Callable[[str], None] | None = None,
     room_store: RoomStore | None = None,
+    progress: LoadProgress | None = None,
 ) -> web.Application:
     """The app. Give either a built `engine` (the app starts and stops it) or an
     `engine_factory` (slow: called in a background thread after the server starts listening).
     `on_fatal(message)` is called if the factory fails (the serve command then exits).
-    Rooms are kept in `room_store` (default: in this process)."""
+    Rooms are kept in `room_store` (default: in this process). `progress` is where the factory
+    reports its steps (it holds the same object); `GET /api/status` and `/readyz` read it."""
     if (engine is None) == (engine_factory is None):
         raise ValueError("give exactly one of engine and engine_factory")
     loss_recovery.install()  # phones' video recovers from a lost packet (see the module)
     config = config or ServerConfig()
     metrics = StreamMetrics()
     registry = SessionRegistry(config.max_sessions, config.session, metrics)
-    slot = EngineSlot(engine, engine_factory, on_fatal, config.random_weights)
+    slot = EngineSlot(engine, engine_factory, on_fatal, config.random_weights, progress)
     rooms = RoomHub(room_store or MemoryRoomStore(config.max_rooms))
     viewers = ViewerRegistry(
         config.max_viewers,
@@ -241,11 +265,20 @@ def create_app(
 
 
 async def _status(request: web.Request) -> web.Response:
-    """What every page asks once: `demo` (random weights: the pages show a badge saying the
-    names are made up; null while unknown, so they ask again) and `ready`. Public and cheap:
-    no model is touched."""
+    """What every page asks: `demo` (random weights: the pages show a badge saying the names
+    are made up; null while unknown, so they ask again), `ready`, `loading` (how far the models
+    have got, `{"step", "steps", "doing"}`, null once loaded: the pages' "Getting ready… 2 of 4")
+    and `building` (faster runtimes still built in the background). Public and cheap: no model
+    is touched, and step names say nothing about the machine."""
     slot = request.app[ENGINE_KEY]
-    return web.json_response({"demo": slot.random_weights(), "ready": slot.readiness().ready})
+    return web.json_response(
+        {
+            "demo": slot.random_weights(),
+            "ready": slot.readiness().ready,
+            "loading": slot.loading(),
+            "building": slot.building(),
+        }
+    )
 
 
 def _add_static(app: web.Application, web_dir: Path | None) -> None:

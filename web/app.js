@@ -11,6 +11,7 @@ import { ChipBoard } from "./js/chips.js";
 import { Controller } from "./js/controller.js";
 import { createDebug, pushCapped } from "./js/debug.js";
 import { showDemoBadge } from "./js/demo.js";
+import { ReadyBar, StatusWatch } from "./js/ready.js";
 import { renderLighting } from "./js/lighting.js";
 import { Speaker } from "./js/speech.js";
 import { State } from "./js/states.js";
@@ -277,6 +278,36 @@ function playRemote() {
 
 attachTap(remote, sendTap);
 
+// ---- getting ready ----------------------------------------------------------------------------
+
+// While the server loads its models ("Getting ready"), a bar says how far it has got; once it
+// says it is ready the page asks again at once instead of finishing the countdown.
+const readyBar = new ReadyBar(byId("ready"));
+const readyWatch = new StatusWatch((status) => {
+  if (controller.state !== State.SERVER_STARTING && controller.state !== State.CONNECTING) return false;
+  if (!status) return true; // unreadable: ask again at the next tick, say nothing
+  debug.loading = status.loading ?? null;
+  if (status.ready === true) {
+    readyBar.hide();
+    controller.retryNow(); // a no-op while already connecting
+    return false;
+  }
+  readyBar.show(status.loading);
+  return true;
+});
+
+/** @param {string} state */
+function followGettingReady(state) {
+  if (state === State.SERVER_STARTING) {
+    readyWatch.start();
+    return;
+  }
+  // asking the server again between two "getting ready" answers: the bar stays, no flicker
+  if (state === State.CONNECTING && readyWatch.running) return;
+  readyWatch.stop();
+  readyBar.hide();
+}
+
 // ---- state machine --------------------------------------------------------------------------
 
 const controller = new Controller({
@@ -286,6 +317,7 @@ const controller = new Controller({
     debug.state = state;
     debug.detail = detail;
     statusView.render(state, detail);
+    followGettingReady(state);
     if (state !== State.LIVE) {
       chipBoard.clear();
       renderLighting(lighting, null);

@@ -16,7 +16,13 @@ from skimage import data
 from inference.broker import DetectionJob, DetectionOutcome, InProcessBroker
 from inference.detections import Detections
 from inference.detector import build_random_detector
-from inference.engine import TAP_LABEL, Engine, EngineSettings, _letterbox
+from inference.engine import (
+    TAP_LABEL,
+    Engine,
+    EngineSettings,
+    _letterbox,
+    first_look_detector,
+)
 from inference.everything import EverythingSettings
 from inference.labels import AnnouncerSettings
 from inference.lighting import LightingSettings
@@ -163,6 +169,18 @@ def test_first_looks_are_quick_and_refined_at_full_size(
     finally:
         engine.stop()
     assert [job.first_look for job in jobs[:2]] == [True, False]
+
+
+def test_serve_and_prebuild_warm_the_first_look_detector_first(models: Models) -> None:
+    from inference.prebuild import detectors_to_warm
+
+    quick, full = detectors_to_warm(models.detector)
+    assert full is models.detector
+    assert quick.settings.shortest_edge == EngineSettings().first_look_side
+    assert quick.runner is full.runner  # one runtime state: the graphs it builds are shared
+    no_smaller = EngineSettings(first_look_side=full.settings.shortest_edge)
+    assert first_look_detector(full, no_smaller) is None
+    assert first_look_detector(full, EngineSettings(first_look_side=None)) is None
 
 
 def test_a_session_with_new_objects_is_segmented_first(engine: Engine) -> None:

@@ -216,7 +216,12 @@ def _engine_with(random: bool) -> FakeEngine:
 
 
 def test_status_says_demo_from_the_engine_else_from_the_config(tmp_path: Path) -> None:
-    assert _status_of(_config(tmp_path), _engine_with(True)) == {"demo": True, "ready": True}
+    assert _status_of(_config(tmp_path), _engine_with(True)) == {
+        "demo": True,
+        "ready": True,
+        "loading": None,  # loaded: nothing to wait for (tests/stream/test_loading_status.py)
+        "building": [],
+    }
     assert _status_of(_config(tmp_path), _engine_with(False))["demo"] is False
     # the engine knows best: "random" asked for but checkpoints loaded is not a demo
     assert _status_of(_config(tmp_path, random_weights=True), _engine_with(False))["demo"] is False

@@ -213,3 +213,7 @@ def test_serve_leaves_at_once_past_a_build_still_running(monkeypatch: pytest.Mon
     monkeypatch.setattr(background_builds, "builds_running", lambda: True)
     serve._exit_past_unfinished_builds(0)
     assert exits == [0]
+    # Ctrl-C while the models still load: the loader thread is in native code too
+    monkeypatch.setattr(background_builds, "builds_running", lambda: False)
+    serve._exit_past_unfinished_builds(1, loading=True)
+    assert exits == [0, 1]

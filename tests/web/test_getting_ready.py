@@ -1,5 +1,6 @@
 """While the server's models load, a phone that presses Start reads "Getting ready" (not
-"Server busy"), counts down, and goes live by itself once the models are ready."""
+"Server busy") with how far the load has got ("Getting ready… 2 of 4" and a bar, from
+`GET /api/status`), and goes live by itself once the models are ready."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from playwright.async_api import async_playwright
 
 from stream.app import ServerConfig, create_app
+from stream.loading import LoadProgress
 from stream.loadtest.clip import write_clip
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
@@ -27,17 +29,44 @@ def test_a_phone_waits_for_the_models_as_getting_ready(tmp_path: Path) -> None:
     assert result["errors"] == [], result["errors"]
     assert result["state"] == "server-starting"
     assert result["title"] == "Getting ready" and "waking up" in result["help"]
+    assert result["line"] == "Getting ready… 2 of 4"
+    assert result["bar"] == {"shown": True, "value": 1.5, "max": 4}
+    assert result["debug"] == {"step": 2, "steps": 4, "doing": "models"}
     assert result["then"] == "live"
+    assert result["bar_after"] is False  # live: the bar is gone
+
+
+# the getting-ready bar as a child sees it: shown (in the layout, with a size) and its value
+BAR = """(() => {
+    const box = document.getElementById("ready");
+    const bar = box.querySelector("progress");
+    const rect = bar.getBoundingClientRect();
+    return {
+        shown: !box.hidden && rect.width > 100 && rect.height >= 16,
+        value: bar.value,
+        max: bar.max,
+    };
+})()"""
 
 
 async def _start_while_loading(clip: Path) -> dict[str, Any]:
     loaded = threading.Event()
+    progress = LoadProgress(("importing", "models", "warming up", "engine"))
 
     def slow_models() -> FakeEngine:
+        progress.begin("importing")
+        progress.begin("models")  # step 2 of 4 until the test lets it go on
         assert loaded.wait(120), "the test never let the models load"
+        progress.begin("engine")
         return FakeEngine(delay_s=0.05)
 
-    app = create_app(ServerConfig(web_dir=WEB_DIR, retry_after_s=1), engine_factory=slow_models)
+    # a long Retry-After: going live soon after the load shows the page asked the status, not
+    # that its countdown ran out
+    app = create_app(
+        ServerConfig(web_dir=WEB_DIR, retry_after_s=120),
+        engine_factory=slow_models,
+        progress=progress,
+    )
     try:
         async with serving(app) as base, async_playwright() as playwright:
             browser = await playwright.chromium.launch(
@@ -53,14 +82,22 @@ async def _start_while_loading(clip: Path) -> dict[str, Any]:
                 state = await page.evaluate("window.vaDebug.state")
                 title = await page.text_content("#status")
                 help_text = await page.evaluate("document.body.innerText")
-                loaded.set()  # the models are ready now: the countdown's retry goes live
+                await wait_for(page, "!document.getElementById('ready').hidden")
+                bar = await page.evaluate(BAR)
+                line = await page.text_content("#ready-line")
+                debug = await page.evaluate("window.vaDebug.loading")
+                loaded.set()  # the models are ready now: the page sees it and goes live
                 await wait_for(page, "window.vaDebug.state === 'live'", timeout=60_000)
                 return {
                     "errors": errors,
                     "state": state,
                     "title": title,
                     "help": help_text,
+                    "line": line,
+                    "bar": bar,
+                    "debug": debug,
                     "then": await page.evaluate("window.vaDebug.state"),
+                    "bar_after": await page.evaluate(BAR + ".shown"),
                 }
             finally:
                 await browser.close()

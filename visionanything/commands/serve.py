@@ -3,11 +3,14 @@ and metrics), HTTPS with a self-signed certificate by default (or the operator's
 `--cert`/`--key`). HTTPS listens on every interface (phones come over the LAN); `--http` only
 on 127.0.0.1 unless `--host` says otherwise.
 
-It listens at once and loads the models in the background (`/readyz` says when they are ready);
-it prints the URLs, the one phones use (`--public-url`, else the LAN one) also as a QR code
-when that page can open the camera (HTTPS), and says so when the weights are random. Ctrl-C
-(or SIGTERM) closes every session and stops the engine. If the models cannot be loaded it says
-why and exits with 1.
+It listens at once and loads the models in the background (`/readyz` says when they are ready,
+`GET /api/status` how far they have got: the pages' "Getting ready… 2 of 4"); it prints the
+URLs, the one phones use (`--public-url`, else the LAN one) also as a QR code when that page can
+open the camera (HTTPS), and says so when the weights are random. Ctrl-C (or SIGTERM) closes
+every session and stops the engine. If the models cannot be loaded it says why and exits with 1.
+
+`--if-missing ask` (what `make serve` uses) offers to fetch missing checkpoints on a terminal
+and serves demo mode otherwise (`visionanything.commands.weights_offer`).
 """
 
 from __future__ import annotations
@@ -22,20 +25,37 @@ import shutil
 import signal
 import ssl
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from visionanything.commands.options import add_model_options, models_from_args
+from visionanything.commands.weights_offer import (
+    IF_MISSING,
+    Ask,
+    Fetch,
+    ask_on_terminal,
+    choose_models,
+    fetch_now,
+)
 
 if TYPE_CHECKING:
     from stream.app import EngineFactory, ServerConfig
+    from stream.loading import LoadProgress
     from stream.sessions import EngineLike
 
 log = logging.getLogger("visionanything.serve")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 HTTPS_PORT, HTTP_PORT = 8443, 8080
+SERVE_DETECTOR_SIZE = 512
+"""serve's --detector-size default; `weights prebuild` takes the same, or its graphs would be
+for another input size."""
+LOAD_STEPS = ("importing", "models", "warming up", "engine")
+"""The steps of a model load as the pages count them ("Getting ready… 2 of 4"): importing
+torch and transformers, building the models, the detector's first calls on a phone's frame
+shapes, the engine."""
 
 
 def register(subparsers: Any) -> None:
@@ -82,7 +102,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--key", type=Path, default=None, metavar="PATH", help="the private key (PEM) of --cert"
     )
-    add_model_options(parser, detector_size=512, random_use="load tests, demos")
+    add_model_options(parser, detector_size=SERVE_DETECTOR_SIZE, random_use="load tests, demos")
+    parser.add_argument(
+        "--if-missing",
+        choices=IF_MISSING,
+        default="stop",
+        help="with --models real, when checkpoints are missing: stop (default: exit naming the "
+        "fetch command), ask (on a terminal, offer to fetch them now; elsewhere serve demo "
+        "mode), demo (serve random weights, saying so). `make serve` uses ask",
+    )
     parser.add_argument(
         "--torch-threads",
         type=int,
@@ -168,6 +196,12 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--detector-size {args.detector_size} must lie in 64..2048")
         if args.torch_threads is not None and args.torch_threads < 1:
             raise ValueError(f"--torch-threads {args.torch_threads} must be at least 1")
+        # after the checks above: a mistyped option stops before anything is offered
+        try:
+            args.models = pick_models(args)
+        except KeyboardInterrupt:  # at the question or during the download
+            print()
+            return EXIT_INTERRUPTED
         config = ServerConfig(
             session=SessionSettings(
                 idle_timeout_s=args.idle_timeout,
@@ -197,18 +231,102 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError, ssl.SSLError) as exc:
         log.error("%s", exc)
         return EXIT_USAGE
-    status = asyncio.run(_serve(host, port, context, config, _engine_factory(args), args.redis))
-    return _exit_past_unfinished_builds(status)
+    progress = load_progress()
+    build = _engine_factory(args, progress)
+    loaded = threading.Event()  # the factory returned or raised
+
+    def factory() -> EngineLike:
+        try:
+            return build()
+        finally:
+            loaded.set()
+
+    status = asyncio.run(_serve(host, port, context, config, factory, args.redis, progress))
+    return _exit_past_unfinished_builds(status, loading=not loaded.is_set())
 
 
-def _exit_past_unfinished_builds(status: int) -> int:
-    """Everything is closed; a model build still converting in native code would abort the
-    interpreter's shutdown (SIGABRT), so leave at once with our status instead."""
+def pick_models(
+    args: argparse.Namespace,
+    *,
+    is_terminal: Callable[[], bool] | None = None,
+    ask: Ask = ask_on_terminal,
+    fetch: Fetch = fetch_now,
+    say: Callable[[str], None] = lambda line: print(line, flush=True),
+) -> str:
+    """The --models to serve: as given, except that with --models real and missing checkpoints
+    --if-missing decides (`weights_offer.choose_models`); its one line is said here."""
+    if args.models != "real" or args.if_missing == "stop":
+        return str(args.models)
+    from inference.checkpoints import Manifest
+
+    choice = choose_models(
+        args.if_missing,
+        lambda: Manifest.load(args.manifest),
+        is_terminal=is_terminal or stdin_is_terminal,
+        ask=ask,
+        fetch=fetch,
+        later=fetch_hint(cli_command()),
+        detector=getattr(args, "detector", None),
+    )
+    if choice.message:
+        say(choice.message)
+    return choice.models
+
+
+def stdin_is_terminal() -> bool:
+    """Whether a person can answer on stdin: not under CI, systemd (stdin closed or
+    /dev/null) or a pipe."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed
+        return False
+
+
+def fetch_hint(cli: str, makefile: Path = Path("Makefile")) -> str:
+    """The command that fetches the checkpoints, as typed here: `make weights` beside this
+    Makefile, else the CLI's own."""
+    command = f"{cli} weights fetch"
+    if _has_make_target(makefile, "weights"):
+        return f"make weights (or {command})"
+    return command
+
+
+def load_progress() -> LoadProgress:
+    """The progress of this server's model load (`LOAD_STEPS`), with the background builds
+    still running after it (`build_label` names them)."""
+    from inference.background_builds import running_builds
+    from stream.loading import LoadProgress
+
+    return LoadProgress(
+        LOAD_STEPS, building=lambda: [build_label(name) for name in running_builds()]
+    )
+
+
+def build_label(thread_name: str) -> str:
+    """A background build's thread name as the status shows it: "encoder-build-auto" →
+    "segmenter encoder", "openvino-build-512x683" → "detector 683x512" (width × height)."""
+    if thread_name.startswith("encoder-build-"):
+        return "segmenter encoder"
+    prefix = "openvino-build-"
+    if thread_name.startswith(prefix):
+        height, _, width = thread_name[len(prefix) :].partition("x")
+        return f"detector {width}x{height}" if width else "detector"
+    return thread_name
+
+
+def _exit_past_unfinished_builds(status: int, *, loading: bool = False) -> int:
+    """Everything is closed; a model build still converting in native code, or the models
+    still loading (Ctrl-C while the pages say "Getting ready": the loader thread is in torch's
+    native code), would abort the interpreter's shutdown (SIGABRT, "terminate called without
+    an active exception"), so leave at once with our status instead."""
     from inference.background_builds import builds_running
 
-    if not builds_running():
+    if not builds_running() and not loading:
         return status
-    log.info("stopping while a model build runs: it starts again next time")
+    if loading:
+        log.info("stopping while the models load")
+    else:
+        log.info("stopping while a model build runs: it starts again next time")
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -330,14 +448,27 @@ def model_threads(cores: int) -> int:
     return max(1, cores // 2)
 
 
-def _engine_factory(args: argparse.Namespace) -> EngineFactory:
-    """Builds the engine; slow (torch import, model construction), run in a background thread."""
+def _engine_factory(
+    args: argparse.Namespace, progress: LoadProgress | None = None
+) -> EngineFactory:
+    """Builds the engine; slow (torch import, model construction), run in a background thread.
+    Each of `LOAD_STEPS` is reported to `progress` as it starts (a step not needed is
+    skipped)."""
+
+    def begin(step: str) -> None:
+        if progress is not None:
+            progress.begin(step)
 
     def build() -> EngineLike:
+        begin("importing")
         import torch
 
+        # transformers and the model code: seconds, counted as importing
+        import inference.detector
+        import inference.segmenter  # noqa: F401
         from inference.device import resolve_device
         from inference.engine import Engine, EngineSettings
+        from inference.prebuild import PHONE_FRAMES, detectors_to_warm
 
         device = resolve_device(args.device)
         if device.type == "cpu":
@@ -351,16 +482,27 @@ def _engine_factory(args: argparse.Namespace) -> EngineFactory:
         from inference.encoder_runtimes import resolve_runtime
 
         resolve_runtime(args.runtime, device)  # a runtime that cannot run here stops us now
+        begin("models")
         models = models_from_args(args, device, runtime="torch")
         if args.runtime != "torch":
             models.segmenter.set_runtime_in_background(args.runtime)
         models.detector.runner.background_conversion = True
         if models.detector.runtime == "openvino" and not args.redis:
             # start building for a phone's landscape and portrait frames now (first run: a
-            # minute or two each); phones are served on torch meanwhile
-            for size in ((480, 640), (640, 480)):
-                seconds = models.detector.warm_up(size)
-                log.info("detector answered %dx%d frames in %.1f s", size[1], size[0], seconds)
+            # minute or two each, unless `weights prebuild` did it); phones are served on torch
+            # meanwhile
+            begin("warming up")
+            for detector in detectors_to_warm(models.detector):  # first looks' first
+                for size in PHONE_FRAMES:
+                    seconds = detector.warm_up(size)
+                    log.info(
+                        "detector (size %d) answered %dx%d frames in %.1f s",
+                        detector.settings.shortest_edge,
+                        size[1],
+                        size[0],
+                        seconds,
+                    )
+        begin("engine")
         broker = None
         if args.redis:
             from inference.redis_broker import RedisBroker
@@ -395,6 +537,7 @@ async def _serve(
     config: ServerConfig,
     factory: EngineFactory,
     redis_url: str | None = None,
+    progress: LoadProgress | None = None,
 ) -> int:
     from aiohttp import web
 
@@ -416,7 +559,9 @@ async def _serve(
         from stream.redis_room_store import RedisRoomStore
 
         room_store = RedisRoomStore(redis_url, max_rooms=config.max_rooms)
-    app = create_app(config, engine_factory=factory, on_fatal=fatal, room_store=room_store)
+    app = create_app(
+        config, engine_factory=factory, on_fatal=fatal, room_store=room_store, progress=progress
+    )
     runner = web.AppRunner(app)
     await runner.setup()
     try:

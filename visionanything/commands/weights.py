@@ -1,8 +1,14 @@
-"""`visionanything weights fetch|verify|pin`: download the model checkpoints, check them, or
-write the hashes recorded at first fetch into the manifest.
+"""`visionanything weights fetch|verify|pin|prebuild`: download the model checkpoints, check
+them, write the hashes recorded at first fetch into the manifest, or build the fast runtimes'
+graphs ahead of the first `serve`.
 
-Exit status: 0 all files good, 1 some file failed / is missing / is corrupt, 2 the manifest
-(or a requested group) is unusable.
+Exit status: 0 all files good (every graph built), 1 some file failed / is missing / is
+corrupt (some graph failed), 2 the manifest (or a requested group, or an option) is unusable.
+
+`prebuild` is a command of its own rather than a `fetch --prebuild` flag: it takes the model
+options `serve` takes (`add_model_options`: sizes, runtimes, device, `--models random`), which
+must match serve's for the graphs to be found again, and whose `--manifest` would clash with
+fetch's; and it is useful without a fetch (random weights, a new OpenVINO, a deploy image).
 """
 
 from __future__ import annotations
@@ -10,12 +16,15 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from inference.checkpoints import FETCH_COMMAND, CheckpointError, FileState, Manifest, check_all
 from inference.manifest_pinning import plan_pins, write_pins
-from inference.weights_fetch import fetch
+from inference.weights_fetch import FetchResult, fetch
+from visionanything.commands.options import add_model_options
+from visionanything.commands.serve import SERVE_DETECTOR_SIZE
 
 EXIT_OK = 0
 EXIT_FILE_PROBLEM = 1
@@ -61,6 +70,22 @@ def register(subparsers: Any) -> None:
     )
     pin_parser.set_defaults(run=run_pin)
 
+    prebuild_parser = actions.add_parser(
+        "prebuild",
+        help="build the fast runtimes' graphs (segmenter encoder, detector for a phone's "
+        "landscape and portrait frames) now, so the first `serve` uses them at once",
+        description="Build what `serve` would build in the background on its first run and "
+        "keep it in the graph cache ($VISIONANYTHING_CACHE_DIR). Give the model options you "
+        "give serve (sizes, runtimes, --models): the graphs are found again only for the same "
+        "models, sizes and runtimes.",
+    )
+    add_model_options(
+        prebuild_parser,
+        detector_size=SERVE_DETECTOR_SIZE,
+        random_use="a later serve --models random",
+    )
+    prebuild_parser.set_defaults(run=run_prebuild)
+
 
 def _add_location_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -84,13 +109,53 @@ def run_fetch(args: argparse.Namespace) -> int:
     except CheckpointError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_MANIFEST
-    for result in results:
-        print(f"{result.outcome:<10} {result.path}  {result.detail}")
+    print_results(results)
     failed = sum(result.outcome == "failed" for result in results)
     if failed:
         print(f"{failed} of {len(results)} file(s) failed", file=sys.stderr)
         return EXIT_FILE_PROBLEM
     return EXIT_OK
+
+
+def print_results(results: Sequence[FetchResult]) -> None:
+    """One line per file: outcome, path, detail (also what `serve --if-missing ask` prints
+    after the download it offered)."""
+    for result in results:
+        print(f"{result.outcome:<10} {result.path}  {result.detail}")
+
+
+def run_prebuild(args: argparse.Namespace) -> int:
+    """Build the models as `serve` does (`models_from_args`, eager runtime first), then each
+    graph serve would build in the background (`inference.prebuild`), printing progress."""
+    import time
+
+    from inference.device import DeviceError, resolve_device
+    from inference.prebuild import plan_graphs, prebuild
+    from visionanything.commands.options import models_from_args
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    started = time.perf_counter()
+    try:
+        device = resolve_device(args.device)
+        say(f"loading the {args.models} models on {device} …")
+        models = models_from_args(args, device, runtime="torch")  # what serve starts on
+        plan = plan_graphs(models, args.runtime)
+    except CheckpointError as exc:  # a missing file: the message names the fetch command
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FILE_PROBLEM
+    except (ValueError, DeviceError) as exc:  # a runtime or device this machine lacks
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_MANIFEST
+    results = prebuild(plan, say)
+    failed = sum(result.outcome == "failed" for result in results)
+    built = sum(result.outcome == "built" for result in results)
+    say(
+        f"{len(results)} graph(s): {built} built, {len(results) - built - failed} already "
+        f"cached, {failed} failed, in {time.perf_counter() - started:.0f} s"
+    )
+    return EXIT_FILE_PROBLEM if failed else EXIT_OK
 
 
 def run_verify(args: argparse.Namespace) -> int:

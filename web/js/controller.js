@@ -87,6 +87,19 @@ export class Controller {
   }
 
   /**
+   * While "getting ready" counts down to asking the server again: ask now (the page learnt
+   * from GET /api/status that the models are ready). No-op in any other state.
+   * @returns {boolean} whether an attempt started
+   */
+  retryNow() {
+    if (this.state !== State.SERVER_STARTING) return false;
+    this.invalidate(); // cancels the countdown
+    this.setState(State.CONNECTING, {});
+    this.connect();
+    return true;
+  }
+
+  /**
    * Send a message to the server on the data channel.
    * @param {object} message
    * @returns {boolean} false when not connected

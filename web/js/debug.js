@@ -6,7 +6,8 @@
  *   spoken   {text, spoken, reason, at, ids} for every `say` handed to the speech code (at most 200)
  *   chips()  the label texts of the chips shown, in order
  * and, for convenience: detail (reason/message/retryIn of the state), session, sent (messages
- * sent to the server, at most 200), camera (the local MediaStream), remote (the returned one).
+ * sent to the server, at most 200), camera (the local MediaStream), remote (the returned one),
+ * loading (the server's last `loading` from GET /api/status while getting ready, see ready.js).
  */
 
 /** How many events, spoken texts and sent messages are kept. */
@@ -45,6 +46,8 @@ export function createDebug(chips) {
     camera: null,
     /** @type {MediaStream | null} */
     remote: null,
+    /** @type {{step: number, steps: number, doing: string} | null} */
+    loading: null,
     /** @returns {string[]} */
     chips() {
       return chips();

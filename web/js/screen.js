@@ -5,11 +5,15 @@
  * someone pressed "Sound on" here (browsers speak only after a click). It sends nothing that
  * changes the room. body[data-state]: connecting | waiting | live | ended | missing | offline.
  *
+ * While the server still loads its models, the waiting screen shows how far it has got
+ * ("Getting ready… 2 of 4", js/ready.js): phones cannot join until then.
+ *
  * 📸 Photo is a teacher action, not a viewer's: it shows only when this room's teacher is logged
  * in on this browser (the room is in GET /api/rooms), and it asks the server over HTTP
  * (POST /api/rooms/CODE/snapshot) to save the presenting phone's picture to the library.
  */
 import { showDemoBadge } from "./demo.js";
+import { ReadyBar, StatusWatch } from "./ready.js";
 import { postOffer, waitForIceGathering, OfferRejectedError } from "./signalling.js";
 
 const RETRY_MS = 3000;
@@ -20,7 +24,7 @@ let projectorSpeech = false;
 let soundOn = false;
 let lastSaid = "";
 /** For tests and curious teachers: the connection, the room's last state, the messages. */
-const debug = { pc: null, room: null, events: [] };
+const debug = { pc: null, room: null, events: [], loading: null };
 window.vaScreen = debug;
 
 function setState(state, title) {
@@ -154,6 +158,18 @@ $("sound").addEventListener("click", () => {
   $("sound").hidden = true;
   if ("speechSynthesis" in window) speechSynthesis.speak(new SpeechSynthesisUtterance(""));
 });
+// the server's models: a bar while they load, gone (and no more asking) once they are ready
+const readyBar = new ReadyBar($("ready"));
+new StatusWatch((status) => {
+  if (!status) return true;
+  debug.loading = status.loading ?? null;
+  if (status.ready === true) {
+    readyBar.hide();
+    return false;
+  }
+  readyBar.show(status.loading);
+  return true;
+}).start();
 watch();
 offerSnapshots();
 showDemoBadge();

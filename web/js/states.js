@@ -99,12 +99,12 @@ export function describeState(state, detail = {}) {
         buttonLabel: "Try again",
       };
     case State.SERVER_STARTING:
+      // no countdown here: the bar below says how far the server has got (js/ready.js), and
+      // the page asks again as soon as the server says it is ready
       return {
         icon: "🌱",
         title: "Getting ready",
-        help: retry
-          ? `The camera helper is waking up. Starting in ${retry} s...`
-          : "The camera helper is waking up...",
+        help: "The camera helper is waking up...",
         button: null,
         buttonLabel: "",
       };

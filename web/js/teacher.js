@@ -2,9 +2,12 @@
  * The teacher's page: /teacher (log in, list rooms, create one) and /room/CODE/teacher (the
  * room's controls: which phone presents, words or theme for every phone, speech, end). Every
  * change is a JSON POST to /api/rooms/CODE/...; the page polls the room's state once a second.
+ * While the server loads its models a bar at the top says how far it has got (phones join only
+ * after that), then a line while faster runtimes are still built in the background.
  */
 import { api } from "./api.js";
 import { showDemoBadge } from "./demo.js";
+import { ReadyBar, StatusWatch, describeBuilding } from "./ready.js";
 
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const parts = location.pathname.split("/");
@@ -149,5 +152,15 @@ $("projector").addEventListener("change", () => act("speech", { projector: $("pr
 $("end").addEventListener("click", () => {
   if (confirm("End the room for everyone?")) act("end", {});
 });
+const readyBar = new ReadyBar($("ready"));
+new StatusWatch((status) => {
+  if (!status) return true;
+  const loading = status.ready === true ? null : status.loading;
+  readyBar.show(loading);
+  const building = loading ? "" : describeBuilding(status.building);
+  $("building").textContent = building;
+  $("building").hidden = !building;
+  return !(status.ready === true && !building); // ready and nothing left: stop asking
+}).start();
 start();
 showDemoBadge();
