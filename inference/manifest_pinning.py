@@ -38,9 +38,7 @@ def plan_pins(manifest: Manifest) -> PinPlan:
     changes: list[PinChange] = []
     problems: list[str] = []
     # an optional group nobody fetched (another detector) is not a problem: skip it
-    absent = {
-        group for group in manifest.optional_groups() if not manifest.group_present(group)
-    }
+    absent = {group for group in manifest.optional_groups() if not manifest.group_present(group)}
     for entry in manifest.entries:
         if entry.group in absent or (entry.sha256 is not None and entry.size is not None):
             continue
