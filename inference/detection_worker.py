@@ -10,6 +10,13 @@ worker killed mid-job leaves it there and another worker claims it once it has b
 `claim_idle_s`. Each worker writes a heartbeat key (TTL 10 s) the servers count, and keeps
 Prometheus counters (`WorkerMetrics`). One bad job (an unreadable frame, a vocabulary the
 detector refuses) is answered with an error; the worker goes on.
+
+Poison jobs: whatever is on the stream is parsed by `parse_job` (and its frame by
+`job_frame`) before anything uses it; a malformed job (a field missing, not UTF-8, not a
+number, a vocabulary that is not a JSON list of words, an empty or unreadable image) raises
+`BadJob`, and is logged, counted (`va_worker_poison_jobs_total{field}`), answered with an
+error when its id and server can be read (the server frees its slot at once), and acknowledged
+and deleted. Left pending it would be claimed again by every worker in turn.
 """
 
 from __future__ import annotations
@@ -17,11 +24,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,16 +79,113 @@ class WorkerMetrics:
         )
         self.errors = Counter("va_worker_errors", "Redis and detector errors", ["kind"], registry=r)
         self.busy = Gauge("va_worker_busy", "1 while detecting", registry=r)
+        self.poison = Counter(
+            "va_worker_poison_jobs",
+            "Malformed jobs logged, acknowledged and skipped, by the first bad field",
+            ["field"],
+            registry=r,
+        )
+
+
+MAX_TEXT_CHARS = 256  # ids, server names, words: ours are far shorter
+MAX_WORDS = 256
+
+
+class BadJob(ValueError):
+    """A job that cannot be worked on; `field` names what is wrong (a metric label)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job's fields, checked (`parse_job`)."""
+
+    id: str
+    server: str
+    deadline: float
+    sent_at: float
+    vocabulary: tuple[str, ...]
+    box_threshold: float
+    text_threshold: float
+    jpeg: bytes
+
+
+def _text(fields: Mapping[bytes, bytes], key: str, *, required: bool = True) -> str:
+    value = fields.get(key.encode())
+    if value is None:
+        if required:
+            raise BadJob(key, "missing")
+        return ""
+    if not isinstance(value, bytes):
+        raise BadJob(key, "not bytes")
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadJob(key, "not UTF-8") from exc
+    if len(text) > MAX_TEXT_CHARS:
+        raise BadJob(key, f"longer than {MAX_TEXT_CHARS} characters")
+    return text
+
+
+def _number(fields: Mapping[bytes, bytes], key: str, low: float, high: float) -> float:
+    text = _text(fields, key)
+    try:
+        number = float(text)
+    except ValueError as exc:
+        raise BadJob(key, "not a number") from exc
+    if not (math.isfinite(number) and low <= number <= high):
+        raise BadJob(key, f"outside {low:g}..{high:g}")
+    return number
+
+
+def parse_job(fields: Mapping[bytes, bytes]) -> JobSpec:
+    """A job's fields as written by `RedisBroker` (bytes, as redis-py returns them), checked;
+    `BadJob` for anything else. Never raises another exception: whatever a stream holds."""
+    job_id = _text(fields, "id")
+    if not job_id:
+        raise BadJob("id", "empty")
+    server = _text(fields, "server", required=False)
+    deadline = _number(fields, "deadline", -math.inf, math.inf)
+    sent_at = _number(fields, "sent_at", -math.inf, math.inf) if b"sent_at" in fields else 0.0
+    try:
+        words = json.loads(_text(fields, "vocabulary"))
+    except (ValueError, RecursionError) as exc:
+        raise BadJob("vocabulary", "not JSON") from exc
+    if not isinstance(words, list) or not words or len(words) > MAX_WORDS:
+        raise BadJob("vocabulary", f"not a list of 1..{MAX_WORDS} words")
+    if not all(isinstance(w, str) and 0 < len(w.strip()) <= MAX_TEXT_CHARS for w in words):
+        raise BadJob("vocabulary", "a word that is not a non-empty string")
+    jpeg = fields.get(b"jpeg")
+    if not isinstance(jpeg, bytes) or not jpeg:
+        raise BadJob("jpeg", "missing or empty")
+    return JobSpec(
+        id=job_id,
+        server=server,
+        deadline=deadline,
+        sent_at=sent_at,
+        vocabulary=tuple(words),
+        box_threshold=_number(fields, "box_threshold", 0.0, 1.0),
+        text_threshold=_number(fields, "text_threshold", 0.0, 1.0),
+        jpeg=jpeg,
+    )
+
+
+def job_frame(spec: JobSpec) -> npt.NDArray[np.uint8]:
+    """The job's frame (RGB); `BadJob` when the bytes are not an image we can read."""
+    try:
+        return decode_frame(spec.jpeg)
+    except Exception as exc:  # OpenCV raises its own error type for some inputs
+        raise BadJob("jpeg", "not a readable image") from exc
 
 
 @dataclass(frozen=True)
 class _Job:
     entry_id: bytes
     fields: dict[bytes, bytes]
-
-    def text(self, key: str, default: str = "") -> str:
-        value = self.fields.get(key.encode())
-        return value.decode() if value is not None else default
+    spec: JobSpec | None = None  # None until parsed, or when it could not be
 
 
 class DetectionWorker:
@@ -137,6 +242,10 @@ class DetectionWorker:
                 log.warning("worker %s: redis error %r; retrying", self.name, exc)
                 grouped = False
                 stop.wait(retry_s)
+            except Exception:  # a bug of ours must not end the worker either
+                self.metrics.errors.labels(kind="internal").inc()
+                log.exception("worker %s: a round failed; going on", self.name)
+                stop.wait(retry_s)
         with contextlib.suppress(redis.RedisError):
             self.redis.delete(heartbeat_key(self.prefix, self.name))
 
@@ -189,26 +298,46 @@ class DetectionWorker:
 
     def _handle(self, jobs: Sequence[_Job]) -> None:
         now = time.time()
-        live: dict[tuple[str, float, float], list[tuple[_Job, npt.NDArray[np.uint8]]]] = {}
+        live: dict[
+            tuple[tuple[str, ...], float, float], list[tuple[_Job, npt.NDArray[np.uint8]]]
+        ] = {}
         for job in jobs:
             try:
-                deadline = float(job.text("deadline", "0"))
-                if now > deadline:
+                spec = parse_job(job.fields)
+                job = _Job(job.entry_id, job.fields, spec)
+                if now > spec.deadline:
                     self.dropped += 1
                     self._answer(job, error_code="dropped", error="dropped: past its deadline")
                     continue
-                self.metrics.queue_age.observe(max(0.0, now - float(job.text("sent_at", "0"))))
-                key = (
-                    job.text("vocabulary"),
-                    float(job.text("box_threshold")),
-                    float(job.text("text_threshold")),
-                )
-                live.setdefault(key, []).append((job, decode_frame(job.fields[b"jpeg"])))
-            except (KeyError, ValueError) as exc:
-                self.failed += 1
-                self._answer(job, error_code="detector_failed", error=f"bad job: {exc}")
+                self.metrics.queue_age.observe(max(0.0, now - spec.sent_at))
+                key = (spec.vocabulary, spec.box_threshold, spec.text_threshold)
+                live.setdefault(key, []).append((job, job_frame(spec)))
+            except BadJob as exc:
+                self._poison(job, exc)
         for (vocabulary, box, text), group in live.items():
-            self._detect(json.loads(vocabulary), box, text, group)
+            self._detect(list(vocabulary), box, text, group)
+
+    def _poison(self, job: _Job, problem: BadJob) -> None:
+        """Log, count, answer (when the job says whom) and acknowledge a malformed job."""
+        self.failed += 1
+        self.metrics.poison.labels(field=problem.field).inc()
+        log.warning(
+            "worker %s: malformed job %r acknowledged and skipped: %s",
+            self.name,
+            job.entry_id[:64],
+            problem,
+        )
+        spec = job.spec
+        if spec is None:  # the id or server may be readable even when another field is not
+            with contextlib.suppress(BadJob):
+                spec = JobSpec(
+                    _text(job.fields, "id"), _text(job.fields, "server"), 0, 0, (), 0, 0, b""
+                )
+        self._answer(
+            _Job(job.entry_id, job.fields, spec),
+            error_code="detector_failed",
+            error=f"bad job: {problem}",
+        )
 
     def _detect(
         self,
@@ -253,13 +382,16 @@ class DetectionWorker:
         error: str = "",
         elapsed_ms: float = 0.0,
     ) -> None:
-        fields: dict[Any, Any] = {"id": job.text("id"), "elapsed_ms": round(elapsed_ms, 1)}
+        """Write the answer to the job's server (when it can be read) and acknowledge and
+        delete the job: its frame leaves Redis with it."""
+        spec = job.spec
+        fields: dict[Any, Any] = {"id": spec.id if spec else "", "elapsed_ms": round(elapsed_ms, 1)}
         if detections is not None:
             fields["detections"] = detections_to_json(detections)
         if error_code is not None:
             fields["error_code"], fields["error"] = error_code, error
         self.metrics.jobs.labels(outcome=error_code or "ok").inc()
-        server = job.text("server")
+        server = spec.server if spec and spec.id else ""
         pipe = self.redis.pipeline()
         if server:
             pipe.xadd(

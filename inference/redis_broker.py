@@ -6,6 +6,9 @@
 
 A job carries the frame as JPEG, the vocabulary, thresholds, session, generation and a wall-clock
 deadline; a worker drops a job past its deadline (answering "dropped", counted on both sides).
+Frames are not kept at rest: a worker deletes a job once answered, and the receive thread
+trims jobs past their deadline plus the grace from the stream every `trim_every_s`
+(`trim_expired_jobs`), so a frame is gone within seconds even when no worker runs.
 Like `InProcessBroker`, one job per session and purpose waits here (newest wins); a job that
 was sent is "in flight" until its answer arrives or its deadline (plus a grace) passes, which
 frees the slot for the next keyframe.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -40,6 +44,7 @@ from inference.detections import Detections
 log = logging.getLogger(__name__)
 
 GROUP = "detectors"
+ERROR_CODES = frozenset({"dropped", "vocabulary_too_long", "bad_vocabulary", "detector_failed"})
 JPEG_QUALITY = 90
 
 
@@ -67,7 +72,12 @@ def encode_frame(frame: npt.NDArray[np.uint8]) -> bytes:
 
 def decode_frame(data: bytes) -> npt.NDArray[np.uint8]:
     """JPEG bytes → RGB (H, W, 3) uint8; ValueError for bytes that are not an image."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if not data:  # OpenCV raises its own error type for an empty buffer
+        raise ValueError("the job's frame is empty")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise ValueError("the job's frame is not a readable JPEG") from exc
     if image is None:
         raise ValueError("the job's frame is not a readable JPEG")
     return np.ascontiguousarray(image[..., ::-1])
@@ -84,9 +94,84 @@ def detections_to_json(detections: Detections) -> str:
 
 
 def detections_from_json(text: str | bytes) -> Detections:
-    data = json.loads(text)
-    boxes = np.asarray(data["boxes"], np.float32).reshape(-1, 4)
-    return Detections(boxes, np.asarray(data["scores"], np.float32), tuple(data["labels"]))
+    """A worker's detections; `BadResult` for anything but N boxes (4 finite numbers each),
+    N finite scores and N label strings."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise BadResult("detections", "not JSON") from exc
+    if not isinstance(data, dict):
+        raise BadResult("detections", "not an object")
+    try:
+        boxes = np.asarray(data["boxes"], np.float32).reshape(-1, 4)
+        scores = np.asarray(data["scores"], np.float32).reshape(-1)
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise BadResult("detections", "boxes or scores missing or not numbers") from exc
+    labels = data.get("labels")
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise BadResult("detections", "labels are not a list of strings")
+    if not len(boxes) == len(scores) == len(labels):
+        raise BadResult("detections", "boxes, scores and labels differ in number")
+    if not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
+        raise BadResult("detections", "a box or score is not finite")
+    return Detections(boxes, scores, tuple(labels))
+
+
+class BadResult(ValueError):
+    """An entry on a results stream that is not a worker's answer; `field` says why (a
+    metric label)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ResultSpec:
+    """A worker's answer, checked (`parse_result`): detections or an error code."""
+
+    id: str
+    elapsed_ms: float
+    error_code: str | None
+    error: str
+    detections: Detections | None
+
+
+def _result_text(fields: Mapping[bytes, bytes], key: str) -> str | None:
+    value = fields.get(key.encode())
+    if value is None:
+        return None
+    if not isinstance(value, bytes):
+        raise BadResult(key, "not bytes")
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadResult(key, "not UTF-8") from exc
+
+
+def parse_result(fields: Mapping[bytes, bytes]) -> ResultSpec:
+    """A results-stream entry as `inference.detection_worker` writes it, checked; `BadResult`
+    for anything else. Never raises another exception, whatever the stream holds."""
+    job_id = _result_text(fields, "id")
+    if not job_id:
+        raise BadResult("id", "missing or empty")
+    elapsed_text = _result_text(fields, "elapsed_ms") or "0"
+    try:
+        elapsed = float(elapsed_text)
+    except ValueError as exc:
+        raise BadResult("elapsed_ms", "not a number") from exc
+    if not (math.isfinite(elapsed) and elapsed >= 0):
+        raise BadResult("elapsed_ms", "not a finite number of milliseconds")
+    code = _result_text(fields, "error_code") or None
+    if code is not None:
+        error = (_result_text(fields, "error") or code)[:500]
+        if code not in ERROR_CODES:  # the engine acts on the code: only ones it knows
+            code = "detector_failed"
+        return ResultSpec(job_id, elapsed, code, error, None)
+    text = _result_text(fields, "detections")
+    if text is None:
+        raise BadResult("detections", "missing (and no error code)")
+    return ResultSpec(job_id, elapsed, None, "", detections_from_json(text))
 
 
 @dataclass
@@ -102,6 +187,7 @@ class BrokerCounters:
     detections: int = 0  # answers carrying detections (not errors)
     dropped_stale: int = 0  # answered "dropped" by a worker, or expired here unanswered
     errors: int = 0  # Redis errors seen (connection and commands)
+    bad_results: int = 0  # malformed entries on our results stream, logged and skipped
     workers: int = 0  # workers with a live heartbeat, last seen
     extra: dict[str, int] = field(default_factory=dict)
 
@@ -118,9 +204,11 @@ class RedisBroker:
         grace_s: float = 2.0,
         max_stream: int = 1000,
         retry_s: float = 0.5,
+        trim_every_s: float = 2.0,
         client: redis.Redis | None = None,
     ) -> None:
         self.url = url
+        self.trim_every_s = trim_every_s
         self.prefix = prefix
         self.max_age_s = max_age_s
         self.grace_s = grace_s
@@ -236,6 +324,7 @@ class RedisBroker:
             "answered": c.answered,
             "dropped_stale": c.dropped_stale,
             "redis_errors": c.errors,
+            "bad_results": c.bad_results,
             "workers": c.workers,
             "degraded": self.degraded,
         }
@@ -340,7 +429,8 @@ class RedisBroker:
                 if time.monotonic() >= next_beat:
                     self._count_workers()
                     self._redis.expire(key, 3600)  # a crashed server's stream goes away
-                    next_beat = time.monotonic() + 2.0
+                    self.trim_expired_jobs()
+                    next_beat = time.monotonic() + self.trim_every_s
                 replies: Any = self._redis.xread({key: last_id}, count=64, block=500)
             except redis.RedisError as exc:
                 self._failed(exc)
@@ -350,40 +440,55 @@ class RedisBroker:
             self._recovered()
             for _, entries in replies or []:
                 for entry_id, fields in entries:
-                    last_id = entry_id
-                    self._result(fields)
+                    last_id = entry_id  # read past it whatever it holds: never read twice
+                    self._result_or_skip(entry_id, fields)
             with self._lock:
                 self._expire()
+
+    def trim_expired_jobs(self) -> int:
+        """Delete jobs (and the frames they carry) older than `max_age_s` + `grace_s` from the
+        jobs stream, whether or not a worker took them: no frame outlives its deadline in
+        Redis by more than the grace and one trim interval. Entry ids are Redis's own clock
+        (ms), so XTRIM MINID needs no clock of ours; every media server trims (cheap: O(trimmed
+        entries)), so the frames go while any of them runs. Returns the number trimmed."""
+        seconds, micros = self._redis.time()
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        oldest_ms = now_ms - int((self.max_age_s + self.grace_s) * 1000)
+        trimmed: int = self._redis.xtrim(jobs_key(self.prefix), minid=f"{max(0, oldest_ms)}-0")
+        return trimmed
 
     def _count_workers(self) -> None:
         pattern = heartbeat_key(self.prefix, "*")
         self.counters.workers = sum(1 for _ in self._redis.scan_iter(match=pattern, count=100))
 
+    def _result_or_skip(self, entry_id: Any, fields: Any) -> None:
+        """Handle one entry; a malformed one is logged, counted and skipped, so this thread
+        (and with it every session's detection and `/readyz`) lives on."""
+        try:
+            self._result(fields if isinstance(fields, Mapping) else {})
+        except Exception as exc:
+            self.counters.bad_results += 1
+            field = exc.field if isinstance(exc, BadResult) else type(exc).__name__
+            log.warning("results entry %r skipped (%s): %s", entry_id, field, exc)
+
     def _result(self, fields: Mapping[bytes, bytes]) -> None:
-        text = {k.decode(): v for k, v in fields.items()}
-        job_id = text.get("id", b"").decode()
+        result = parse_result(fields)
         with self._lock:
-            flight = self._in_flight.pop(job_id, None)
+            flight = self._in_flight.pop(result.id, None)
         if flight is None:
             return  # forgotten, or expired here already
         self.counters.answered += 1
-        if "detections" in text:
-            self.counters.detections += 1
-        elapsed = float(text.get("elapsed_ms", b"0") or 0)
-        code = text.get("error_code", b"").decode() or None
-        if code is not None:
-            if code == "dropped":
+        if result.error_code is not None:
+            if result.error_code == "dropped":
                 self.counters.dropped_stale += 1
-            error = text.get("error", b"").decode() or code
-            self._answer(DetectionOutcome(flight.job, None, error, elapsed, code))
+            self._answer(
+                DetectionOutcome(
+                    flight.job, None, result.error, result.elapsed_ms, result.error_code
+                )
+            )
             return
-        try:
-            found = detections_from_json(text["detections"])
-        except (KeyError, ValueError) as exc:
-            log.error("a worker's answer could not be read: %r", exc)
-            self._answer(DetectionOutcome(flight.job, None, str(exc), elapsed, "detector_failed"))
-            return
-        self._answer(DetectionOutcome(flight.job, found, None, elapsed))
+        self.counters.detections += 1
+        self._answer(DetectionOutcome(flight.job, result.detections, None, result.elapsed_ms))
 
     def _expire(self) -> None:
         """Under the lock: in-flight jobs whose answer is overdue are given up (dropped)."""

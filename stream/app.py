@@ -25,18 +25,24 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from stream import loss_recovery
+from stream import access_log, loss_recovery, redis_outage
+from stream.client_address import parse_trusted_proxies
 from stream.health import Readiness, StreamMetrics, health_routes
 from stream.loading import LoadProgress
 from stream.photo_api import PhotoSettings, install_photo_api
 from stream.room_api import install_room_api
-from stream.room_store import MemoryRoomStore, RoomStore
+from stream.room_store import (
+    DEFAULT_IDLE_S,
+    DEFAULT_ROOMS_PER_TEACHER,
+    MemoryRoomStore,
+    RoomStore,
+)
 from stream.rooms import ROOMS_KEY, RoomHub
 from stream.security import install as install_security
 from stream.sessions import EngineLike, SessionRegistry, SessionSettings
 from stream.signalling import OfferEndpoint
 from stream.snapshot_api import install_snapshots
-from stream.snapshots import SnapshotStore, default_snapshots_dir
+from stream.snapshots import SnapshotPolicy, SnapshotStore, default_snapshots_dir
 from stream.teacher_auth import TeacherAuth
 from stream.teachers import TeacherStore, default_teachers_path
 from stream.urls import PhoneOrigin, parse_public_url
@@ -61,6 +67,8 @@ class ServerConfig:
     render_threads     threads drawing overlays for all sessions
     max_viewers        screens watching rooms at most (an encoder each, no model time)
     max_rooms          rooms open at once
+    max_rooms_per_teacher  rooms one teacher may have open at once
+    room_idle_s        a room with no teacher, phone or screen for this long ends
     teachers_file      teacher accounts (`visionanything teacher add`); None: the default place
     secure_cookies     mark the teacher's login cookie Secure (served over HTTPS)
     photo              limits of the photo API (`POST /api/segment`, stream/photo_api.py)
@@ -74,6 +82,8 @@ class ServerConfig:
     public_url         the address phones open (`serve --public-url`); room links use it
     lan_hosts          the server's addresses on the network, best first: room links use the
                        first instead of the teacher's "localhost" (`stream.urls.PhoneOrigin`)
+    trusted_proxies    networks (CIDR) whose X-Forwarded-For names the client
+                       (`serve --trusted-proxy`, `stream.client_address`)
     """
 
     session: SessionSettings = field(default_factory=SessionSettings)
@@ -89,6 +99,8 @@ class ServerConfig:
     engine_stop_timeout_s: float = 35.0
     max_viewers: int = 64
     max_rooms: int = 100
+    max_rooms_per_teacher: int = DEFAULT_ROOMS_PER_TEACHER
+    room_idle_s: float = DEFAULT_IDLE_S
     teachers_file: Path | None = None
     secure_cookies: bool = False
     photo: PhotoSettings = field(default_factory=PhotoSettings)
@@ -96,9 +108,11 @@ class ServerConfig:
     snapshots_per_minute: int = 6
     max_snapshots: int = 1000
     max_snapshot_bytes: int = 500 * 1024 * 1024
+    snapshot_policy: SnapshotPolicy = field(default_factory=SnapshotPolicy)  # retention, budgets
     random_weights: bool | None = None
     public_url: str | None = None
     lan_hosts: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.public_url is not None:  # stored in its checked form (scheme://host[:port])
@@ -113,6 +127,7 @@ class ServerConfig:
             raise ValueError(f"render_threads must be at least 1, got {self.render_threads}")
         if self.sessions_per_address < 0 or self.viewers_per_address < 0:
             raise ValueError("sessions_per_address and viewers_per_address must be 0 or more")
+        parse_trusted_proxies(self.trusted_proxies)  # a bad one stops here, not per request
 
 
 class EngineSlot:
@@ -148,7 +163,15 @@ class EngineSlot:
         return Readiness(True, degraded=self.engine.degraded)
 
     def stats(self) -> dict[str, Any] | None:
-        return None if self.engine is None else self.engine.stats()
+        """The engine's numbers, with its broker's (`"broker"`: Redis errors, malformed
+        results) when the broker has any, for `/metrics`."""
+        if self.engine is None:
+            return None
+        stats = self.engine.stats()
+        broker_stats = getattr(getattr(self.engine, "broker", None), "stats", None)
+        if callable(broker_stats):
+            stats = {**stats, "broker": broker_stats()}
+        return stats
 
     def loading(self) -> dict[str, Any] | None:
         """`{"step", "steps", "doing"}` while the models load, None once they are ready or
@@ -204,7 +227,14 @@ def create_app(
     metrics = StreamMetrics()
     registry = SessionRegistry(config.max_sessions, config.session, metrics)
     slot = EngineSlot(engine, engine_factory, on_fatal, config.random_weights, progress)
-    rooms = RoomHub(room_store or MemoryRoomStore(config.max_rooms))
+    rooms = RoomHub(
+        room_store
+        or MemoryRoomStore(
+            config.max_rooms,
+            max_per_teacher=config.max_rooms_per_teacher,
+            idle_s=config.room_idle_s,
+        )
+    )
     viewers = ViewerRegistry(
         config.max_viewers,
         metrics,
@@ -216,6 +246,7 @@ def create_app(
 
     app = web.Application(client_max_size=config.max_offer_bytes)
     install_security(app, config.web_dir)  # headers and bounded errors on every answer
+    redis_outage.install(app, config.retry_after_s)  # Redis down: 503, inside the headers
     app[CONFIG_KEY] = config
     app[ENGINE_KEY] = slot
     app[SESSIONS_KEY] = registry
@@ -237,6 +268,9 @@ def create_app(
         viewers=viewers,
     )
     app.router.add_post("/api/offer", offers.handle)
+    # the client address (trusted proxies) before any other middleware; the pseudonym for
+    # the address-free access log (stream.access_log)
+    access_log.install(app, offers.pseudonym, parse_trusted_proxies(config.trusted_proxies))
     teachers = TeacherStore(config.teachers_file or default_teachers_path())
     TeacherAuth(teachers, secure_cookies=config.secure_cookies).install(app)
     install_room_api(
@@ -252,6 +286,7 @@ def create_app(
         ),
         config.web_dir,
         per_session_per_minute=config.snapshots_per_minute,
+        policy=config.snapshot_policy,
     )
     app.router.add_routes(health_routes(metrics, slot.readiness))
     app.router.add_get("/api/status", _status)

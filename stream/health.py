@@ -183,6 +183,14 @@ class _LiveCollector(Collector):
             yield CounterMetricFamily(
                 f"{PREFIX}_engine_errors", "Engine cycles that failed", value=stats["errors"]
             )
+        broker = stats.get("broker")
+        if isinstance(broker, Mapping):
+            for key, name, doc in (
+                ("bad_results", "broker_bad_results", "Malformed worker answers skipped"),
+                ("redis_errors", "broker_redis_errors", "Redis errors seen by the broker"),
+            ):
+                if isinstance(broker.get(key), int | float):
+                    yield CounterMetricFamily(f"{PREFIX}_{name}", doc, value=broker[key])
         if isinstance(stats.get("detect_ms"), int | float):
             yield GaugeMetricFamily(
                 f"{PREFIX}_engine_detect_seconds",

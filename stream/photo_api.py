@@ -4,8 +4,10 @@ answers the `segment` CLI's JSON (inference/schemas/segment_result.schema.json) 
 served at `GET /api/segment/{id}/overlay.png`, `/masks.png`, `/result.json` (404 once evicted).
 `GET /photo` is the upload page (web/photo.html).
 
-Form fields (multipart/form-data): `image` (JPEG/PNG/WebP), `words` or `theme`, optional
-`mode` = "find" (default) or "everything" (only where `segment_image` takes a `mode`).
+Form fields (multipart/form-data): `image`, `words` or `theme`, optional `mode` = "find"
+(default) or "everything" (only where `segment_image` takes a `mode`). The image must be JPEG,
+PNG or WebP, told by its first bytes (never by its name or declared type, which the sender
+chooses); anything else is 400 saying what it looks like.
 
 Limits: body ≤ `max_body_bytes` (413), image ≤ `max_pixels` (413, checked from the header before
 decoding), unreadable data, unknown themes and bad words → 400. At most `max_pending` requests
@@ -67,6 +69,48 @@ log = logging.getLogger(__name__)
 
 MODES = ("find", "everything")
 NEEDS_MODELS = "photo segmentation needs the models"
+ACCEPTED = "send a JPEG, PNG or WebP photo"
+# Pillow's decoders for the accepted kinds (its JPEG one also reads multi-picture JPEGs)
+PILLOW_FORMATS = ("JPEG", "PNG", "WEBP")
+# what other uploads usually are, by their first bytes: named in the refusal, so the person
+# knows what was wrong with the file
+_OTHER_KINDS = (
+    (b"GIF87a", "a GIF"),
+    (b"GIF89a", "a GIF"),
+    (b"BM", "a BMP"),
+    (b"II*\x00", "a TIFF"),
+    (b"MM\x00*", "a TIFF"),
+    (b"%PDF", "a PDF"),
+    (b"\x00\x00\x01\x00", "an icon"),
+    (b"PK\x03\x04", "a zip file"),
+)
+
+
+def image_kind(data: bytes) -> str | None:
+    """ "jpeg", "png" or "webp" from the first bytes of `data` (never from a file name or a
+    declared type, which the sender chooses), else None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def refusal(data: bytes) -> str:
+    """Why `data` (not JPEG, PNG or WebP) is refused, in a few words."""
+    head = data[:64]
+    name = next((name for magic, name in _OTHER_KINDS if head.startswith(magic)), None)
+    if name is None and head[4:8] == b"ftyp":
+        name = (
+            "a HEIC or AVIF photo"
+            if head[8:12] in (b"heic", b"heix", b"mif1", b"avif")
+            else "a video"
+        )
+    if name is None and head.lstrip().startswith(b"<"):
+        name = "text (SVG or HTML)"
+    return f"this is {name}: {ACCEPTED}" if name else f"not a photo: {ACCEPTED}"
 
 
 @dataclass(frozen=True)
@@ -258,6 +302,8 @@ class PhotoService:
             raise PhotoError(400, f"the form data is malformed ({exc})") from exc
         if not image:
             raise PhotoError(400, "no photo: send it in the 'image' field")
+        if image_kind(image) is None:
+            raise PhotoError(400, refusal(image))
         mode = fields.get("mode", "").strip().lower() or "find"
         if mode not in MODES:
             raise PhotoError(400, f"unknown mode {mode[:20]!r}; use 'find' or 'everything'")
@@ -304,10 +350,12 @@ class PhotoService:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(source) as header:
+                # only the accepted decoders: a file that passed the sniff but that Pillow
+                # would read as something else is refused here, not decoded
+                with Image.open(source, formats=PILLOW_FORMATS) as header:
                     width, height = header.size
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-            raise PhotoError(400, "not a readable image: send a JPEG, PNG or WebP photo") from None
+            raise PhotoError(400, f"not a readable image: {ACCEPTED}") from None
         if width * height > self.settings.max_pixels:
             raise PhotoError(
                 413,

@@ -8,14 +8,16 @@ and ended from any other. Keys (all under `prefix`, default "va"):
                                 (ms, Redis's clock): the cap on open rooms counts these
     {prefix}:teacher:{teacher}  sorted set: that teacher's codes, scored the same way
 
-Every write (create, update) goes through a Lua script, so it is atomic on the server: create
-counts the open rooms and refuses past `max_rooms` (whichever server asks, however many at
-once), never overwrites an existing code (a taken code is retried with a new one), and takes
-`created_at` from Redis's clock (one clock for every server, so a teacher's rooms sort the same
-everywhere); update writes only the fields it changes (two servers changing different fields
-both win) and raises KeyError when the room is gone. Each write sets the room's time to live
-back to `ttl_s`: a room nobody touches for that long expires by itself (its hash through Redis's
-expiry, its index entries dropped by the next write, and skipped on read until then).
+Every write (create, update, rename) goes through a Lua script, so it is atomic on the server:
+create counts the open rooms and refuses past `max_rooms`, and the teacher's open rooms past
+`max_per_teacher` (whichever server asks, however many at once), never overwrites an existing
+code (a taken code is retried with a new one), and takes `created_at` from Redis's clock (one
+clock for every server, so a teacher's rooms sort the same everywhere); update writes only the
+fields it changes (two servers changing different fields both win) and raises KeyError when the
+room is gone. Each write sets the room's time to live back to `ttl_s` (`touch` is a write of
+nothing: the servers touch the rooms that have phones, screens or their teacher connected): a
+room nobody touches for that long expires by itself (its hash through Redis's expiry, its index
+entries dropped by the next write, and skipped on read until then).
 
 `teacher` and `created_at` are what a room is filed under, so update refuses them
 (ValueError); an unknown field is a TypeError, as with `dataclasses.replace`.
@@ -36,7 +38,14 @@ from typing import Any
 
 import redis.asyncio
 
-from stream.room_store import RoomLimitError, RoomState, new_code
+from stream.room_store import (
+    DEFAULT_IDLE_S,
+    DEFAULT_ROOMS_PER_TEACHER,
+    RoomLimitError,
+    RoomState,
+    new_code,
+    teacher_limit_error,
+)
 
 ROOM_FIELDS = tuple(f.name for f in fields(RoomState))
 IMMUTABLE_FIELDS = frozenset({"teacher", "created_at"})  # `code` is update's own argument
@@ -51,27 +60,35 @@ end
 local function extend(key, ttl)
   if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
 end
+-- how many rooms an index lists, past those expired or whose hash is gone (evicted, flushed)
+local function count(index, now, room_prefix, limit)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+  if redis.call('ZCARD', index) >= limit then
+    for _, code in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+      if redis.call('EXISTS', room_prefix .. code) == 0 then redis.call('ZREM', index, code) end
+    end
+  end
+  return redis.call('ZCARD', index)
+end
 """
 
 # KEYS: room, rooms, teacher's rooms
-# ARGV: max_rooms, ttl_ms, code, room key prefix, field, value, ... (created_at comes from here)
+# ARGV: max_rooms, ttl_ms, code, room key prefix, max_per_teacher, field, value, ...
+# (created_at comes from here)
 _CREATE = (
     _LUA_HELPERS
     + """
 local now, t = now_ms()
 local ttl = tonumber(ARGV[2])
-local max_rooms = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-if redis.call('ZCARD', KEYS[2]) >= max_rooms then
-  -- rooms whose hash is gone anyway (evicted, flushed) no longer count
-  for _, code in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-    if redis.call('EXISTS', ARGV[4] .. code) == 0 then redis.call('ZREM', KEYS[2], code) end
-  end
-  if redis.call('ZCARD', KEYS[2]) >= max_rooms then return {'limit'} end
+if count(KEYS[2], now, ARGV[4], tonumber(ARGV[1])) >= tonumber(ARGV[1]) then
+  return {'limit'}
+end
+if count(KEYS[3], now, ARGV[4], tonumber(ARGV[5])) >= tonumber(ARGV[5]) then
+  return {'teacher_limit'}
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'taken'} end
 local created = string.format('%d.%06d', tonumber(t[1]), tonumber(t[2]))
-redis.call('HSET', KEYS[1], 'created_at', created, unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], 'created_at', created, unpack(ARGV, 6))
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[3])
 extend(KEYS[2], ttl)
@@ -106,6 +123,33 @@ return redis.call('HGETALL', KEYS[1])
 """
 )
 
+# KEYS: room, new room, rooms
+# ARGV: code, new code, teacher key prefix, ttl_ms
+# returns {'gone'}, {'taken'} or the room under its new code (HGETALL)
+_RENAME = (
+    _LUA_HELPERS
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'taken'} end
+local now = now_ms()
+local ttl = tonumber(ARGV[4])
+redis.call('RENAME', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[2], 'code', cjson.encode(ARGV[2]))
+redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[3], now + ttl, ARGV[2])
+extend(KEYS[3], ttl)
+local teacher = redis.call('HGET', KEYS[2], 'teacher')
+if teacher then
+  local index = ARGV[3] .. cjson.decode(teacher)
+  redis.call('ZREM', index, ARGV[1])
+  redis.call('ZADD', index, now + ttl, ARGV[2])
+  extend(index, ttl)
+end
+return redis.call('HGETALL', KEYS[2])
+"""
+)
+
 # KEYS: room, rooms
 # ARGV: code, teacher key prefix
 _DELETE = """
@@ -135,11 +179,12 @@ def _decode_room(raw: Mapping[Any, Any] | Sequence[Any]) -> RoomState | None:
     if not pairs:
         return None
     known = set(ROOM_FIELDS)
-    values = {}
+    values: dict[str, Any] = {}
     for key, value in pairs:
         name = _text(key)
         if name in known:  # a field from a newer version is left to it
-            values[name] = json.loads(_text(value))
+            decoded = json.loads(_text(value))
+            values[name] = tuple(decoded) if isinstance(decoded, list) else decoded
     return RoomState(**values)
 
 
@@ -149,7 +194,8 @@ class RedisRoomStore:
     url        redis://host:6379/0 (ignored when `client` is given)
     prefix     the start of every key (several deployments can share one Redis)
     max_rooms  the most open rooms, counted across all servers (RoomLimitError past it)
-    ttl_s      a room nobody writes to for this long expires
+    max_per_teacher  the most open rooms of one teacher, across all servers
+    ttl_s      a room nobody writes to (or touches) for this long expires
     client     an existing `redis.asyncio.Redis` (then `close` leaves it open: it is the
                caller's); by default the store makes its own from `url`
 
@@ -162,16 +208,20 @@ class RedisRoomStore:
         *,
         prefix: str = "va",
         max_rooms: int = 100,
-        ttl_s: float = 12 * 3600,
+        max_per_teacher: int = DEFAULT_ROOMS_PER_TEACHER,
+        ttl_s: float = DEFAULT_IDLE_S,
         client: redis.asyncio.Redis | None = None,
     ) -> None:
         if max_rooms < 1:
             raise ValueError(f"max_rooms must be at least 1, got {max_rooms}")
+        if max_per_teacher < 1:
+            raise ValueError(f"max_per_teacher must be at least 1, got {max_per_teacher}")
         if not ttl_s >= 0.001:
             raise ValueError(f"ttl_s must be at least 0.001, got {ttl_s}")
         self.url = url
         self.prefix = prefix
         self.max_rooms = max_rooms
+        self.max_per_teacher = max_per_teacher
         self.ttl_s = ttl_s
         self._ttl_ms = max(1, round(ttl_s * 1000))
         self._owns_client = client is None
@@ -181,6 +231,7 @@ class RedisRoomStore:
         self._create = self.client.register_script(_CREATE)
         self._update = self.client.register_script(_UPDATE)
         self._delete = self.client.register_script(_DELETE)
+        self._rename = self.client.register_script(_RENAME)
 
     # keys
     def room_key(self, code: str) -> str:
@@ -203,11 +254,16 @@ class RedisRoomStore:
                     pairs += [name, _encode(getattr(room, name))]
             answer = await self._create(
                 keys=[self.room_key(code), self.rooms_key(), self.teacher_key(teacher)],
-                args=[self.max_rooms, self._ttl_ms, code, self.room_key(""), *pairs],
-            )
+                args=[
+                    self.max_rooms, self._ttl_ms, code, self.room_key(""), self.max_per_teacher,
+                    *pairs,
+                ],
+            )  # fmt: skip
             status = _text(answer[0])
             if status == "limit":
                 raise RoomLimitError(f"{self.max_rooms} rooms are open; end one first")
+            if status == "teacher_limit":
+                raise teacher_limit_error(self.max_per_teacher)
             if status == "ok":
                 return RoomState(code=code, teacher=teacher, created_at=float(_text(answer[1])))
         raise RuntimeError(f"no free room code after {CREATE_ATTEMPTS} tries")
@@ -247,6 +303,38 @@ class RedisRoomStore:
         # an expired room may linger in the index until the next write; its hash is gone
         rooms = [room for raw in answers if (room := _decode_room(raw)) is not None]
         return sorted(rooms, key=lambda r: r.created_at)
+
+    async def open_rooms(self) -> list[RoomState]:
+        listed = await self.client.zrange(self.rooms_key(), 0, -1)
+        codes = [_text(code) for code in listed if isinstance(code, bytes | str)]
+        if not codes:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for code in codes:
+                pipe.hgetall(self.room_key(code))
+            answers = await pipe.execute()
+        rooms = [room for raw in answers if (room := _decode_room(raw)) is not None]
+        return sorted(rooms, key=lambda r: r.created_at)
+
+    async def touch(self, code: str) -> None:
+        await self.update(code)
+
+    async def rename(self, code: str) -> RoomState:
+        for _ in range(CREATE_ATTEMPTS):
+            fresh = new_code()
+            answer = await self._rename(
+                keys=[self.room_key(code), self.room_key(fresh), self.rooms_key()],
+                args=[code, fresh, self.teacher_key(""), self._ttl_ms],
+            )
+            if len(answer) == 1 and _text(answer[0]) == "gone":
+                raise KeyError(code)
+            if len(answer) == 1 and _text(answer[0]) == "taken":
+                continue
+            room = _decode_room(answer)
+            if room is None:  # pragma: no cover - the script returns the hash it renamed
+                raise KeyError(code)
+            return room
+        raise RuntimeError(f"no free room code after {CREATE_ATTEMPTS} tries")
 
     async def delete(self, code: str) -> None:
         await self._delete(

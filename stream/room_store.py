@@ -10,8 +10,11 @@ tracks, live in `stream.rooms.RoomHub`, per process.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -22,6 +25,41 @@ CODE_LENGTH = 6
 
 def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+_LOG_KEY = secrets.token_bytes(16)  # per process: a log line's room name cannot be reversed
+
+
+def room_label(code: str) -> str:
+    """What logs call a room: `room-1a2b3c4d`, stable within this process, never the code (a
+    code in a log is a key to a class's video for whoever reads the log)."""
+    digest = hmac.new(_LOG_KEY, code.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"room-{digest[:8]}"
+
+
+SCREEN_TOKEN_BYTES = 24  # 192 bits: `secrets.token_urlsafe` gives 32 URL-safe characters
+MAX_SCREENS = 8  # screen tokens a room keeps; minting one more forgets the oldest
+DEFAULT_IDLE_S = 2 * 3600.0  # a room nobody uses (no teacher, no phone) ends after this
+DEFAULT_ROOMS_PER_TEACHER = 5
+
+
+def new_screen_token() -> str:
+    """A class screen's secret: only its digest is stored, so a store dump opens no screen."""
+    return secrets.token_urlsafe(SCREEN_TOKEN_BYTES)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(token: str, digests: tuple[str, ...]) -> str | None:
+    """The digest of `token` when the room knows it (compared in constant time), else None."""
+    digest = token_digest(token)
+    found = None
+    for known in digests:
+        if hmac.compare_digest(digest, known):
+            found = known
+    return found
 
 
 def normalise_code(text: str) -> str | None:
@@ -40,6 +78,11 @@ class RoomState:
     words / theme     the room's vocabulary for every phone (None: each phone keeps its own)
     speech_muted      phones stay silent
     projector_speech  the projector speaks the phrases aloud too
+    first_phone_presents  a quick demo: the first phone presents without the teacher picking it
+                      (off by default: a phone presents only when the teacher picks it)
+    locked            no new phones may join (those in stay)
+    screens           SHA-256 digests of the screen tokens the teacher minted (newest last);
+                      a viewer needs one of the tokens, never the code alone
     """
 
     code: str
@@ -51,9 +94,12 @@ class RoomState:
     speech_muted: bool = False
     projector_speech: bool = False
     ended: bool = False
+    first_phone_presents: bool = False
+    locked: bool = False
+    screens: tuple[str, ...] = ()
 
     def public(self) -> dict[str, Any]:
-        """What the room's members are told (the teacher's name stays out)."""
+        """What the room's members are told (the teacher's name and the screens stay out)."""
         return {
             "code": self.code,
             "presenter": self.presenter,
@@ -62,6 +108,8 @@ class RoomState:
             "speech_muted": self.speech_muted,
             "projector_speech": self.projector_speech,
             "ended": self.ended,
+            "first_phone_presents": self.first_phone_presents,
+            "locked": self.locked,
         }
 
 
@@ -76,6 +124,18 @@ class RoomStore(Protocol):
 
     async def of_teacher(self, teacher: str) -> list[RoomState]: ...
 
+    async def open_rooms(self) -> list[RoomState]:
+        """Every open room (the sweep that ends the rooms of removed teachers reads it)."""
+        ...
+
+    async def touch(self, code: str) -> None:
+        """Someone uses the room: its idle time starts again (KeyError when it is gone)."""
+        ...
+
+    async def rename(self, code: str) -> RoomState:
+        """The room under a fresh code; the old code stops working (KeyError when gone)."""
+        ...
+
     async def delete(self, code: str) -> None: ...
 
     async def close(self) -> None: ...
@@ -85,46 +145,109 @@ class RoomLimitError(RuntimeError):
     """Too many rooms are open."""
 
 
-class MemoryRoomStore:
-    """Room state in this process (the default): a dict, a lock, a cap on open rooms."""
+class TeacherRoomLimitError(RoomLimitError):
+    """This teacher has as many open rooms as one teacher may."""
 
-    def __init__(self, max_rooms: int = 100) -> None:
+
+def teacher_limit_error(limit: int) -> TeacherRoomLimitError:
+    return TeacherRoomLimitError(f"you have {limit} open rooms; end one first")
+
+
+class MemoryRoomStore:
+    """Room state in this process (the default): a dict, a lock, caps on open rooms (in all
+    and per teacher), and an idle time after which a room nobody touched is gone (as Redis's
+    TTL does for `RedisRoomStore`). `clock` (monotonic seconds) is injectable for tests."""
+
+    def __init__(
+        self,
+        max_rooms: int = 100,
+        *,
+        max_per_teacher: int = DEFAULT_ROOMS_PER_TEACHER,
+        idle_s: float = DEFAULT_IDLE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if max_rooms < 1:
             raise ValueError(f"max_rooms must be at least 1, got {max_rooms}")
+        if max_per_teacher < 1:
+            raise ValueError(f"max_per_teacher must be at least 1, got {max_per_teacher}")
+        if not idle_s > 0:
+            raise ValueError(f"idle_s must be positive, got {idle_s}")
         self.max_rooms = max_rooms
+        self.max_per_teacher = max_per_teacher
+        self.idle_s = idle_s
+        self._clock = clock
         self._rooms: dict[str, RoomState] = {}
+        self._touched: dict[str, float] = {}
         self._lock = asyncio.Lock()
+
+    def _expire(self) -> None:
+        stale = self._clock() - self.idle_s
+        for code in [c for c, at in self._touched.items() if at <= stale]:
+            self._rooms.pop(code, None)
+            self._touched.pop(code, None)
 
     async def create(self, teacher: str) -> RoomState:
         async with self._lock:
+            self._expire()
             if len(self._rooms) >= self.max_rooms:
                 raise RoomLimitError(f"{self.max_rooms} rooms are open; end one first")
-            code = new_code()
-            while code in self._rooms:
-                code = new_code()
+            if sum(r.teacher == teacher for r in self._rooms.values()) >= self.max_per_teacher:
+                raise teacher_limit_error(self.max_per_teacher)
+            code = self._free_code()
             room = RoomState(code=code, teacher=teacher, created_at=time.time())
             self._rooms[code] = room
+            self._touched[code] = self._clock()
             return room
 
+    def _free_code(self) -> str:
+        code = new_code()
+        while code in self._rooms:
+            code = new_code()
+        return code
+
     async def get(self, code: str) -> RoomState | None:
+        self._expire()
         return self._rooms.get(code)
 
     async def update(self, code: str, **changes: Any) -> RoomState:
         async with self._lock:
+            self._expire()
             room = self._rooms.get(code)
             if room is None:
                 raise KeyError(code)
             room = replace(room, **changes)
             self._rooms[code] = room
+            self._touched[code] = self._clock()
             return room
 
     async def of_teacher(self, teacher: str) -> list[RoomState]:
+        self._expire()
         rooms = [r for r in self._rooms.values() if r.teacher == teacher]
         return sorted(rooms, key=lambda r: r.created_at)
+
+    async def open_rooms(self) -> list[RoomState]:
+        self._expire()
+        return sorted(self._rooms.values(), key=lambda r: r.created_at)
+
+    async def touch(self, code: str) -> None:
+        await self.update(code)
+
+    async def rename(self, code: str) -> RoomState:
+        async with self._lock:
+            self._expire()
+            room = self._rooms.pop(code, None)
+            if room is None:
+                raise KeyError(code)
+            self._touched.pop(code, None)
+            room = replace(room, code=self._free_code())
+            self._rooms[room.code] = room
+            self._touched[room.code] = self._clock()
+            return room
 
     async def delete(self, code: str) -> None:
         async with self._lock:
             self._rooms.pop(code, None)
+            self._touched.pop(code, None)
 
     async def close(self) -> None:
         """Nothing to release: the rooms go with the process."""

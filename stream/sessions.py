@@ -32,6 +32,7 @@ from stream import protocol
 from stream.health import LiveNumbers, StreamMetrics
 from stream.outgoing_load import LoadSettings, OutgoingLoad
 from stream.rate_limits import MessageLimits, TokenBucket
+from stream.room_store import room_label
 from stream.tracks import (
     AnnotatedVideoTrack,
     FrameMailbox,
@@ -662,6 +663,12 @@ class Session:
 
     def _apply(self, message: protocol.ClientMessage) -> None:
         if isinstance(message, protocol.VocabularyMessage):
+            if self.room is not None:  # the teacher sets a room's words, never a phone
+                self.metrics.errors.labels(kind="vocabulary").inc()
+                self._reply_error(
+                    "room_words", "in a class room the teacher chooses the words; yours stay"
+                )
+                return
             self._change_vocabulary(message)
         elif isinstance(message, protocol.TapMessage):
             self.engine.tap(self.id, message.x, message.y)
@@ -856,7 +863,7 @@ class SessionRegistry:
             "session %s opened for %s%s (%d/%d)",
             session.id,
             peer,
-            f" room={room} role={role}" if room or role else "",
+            f" {room_label(room) if room else ''} role={role}" if room or role else "",
             len(self._sessions),
             self.max_sessions,
         )

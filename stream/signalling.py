@@ -1,17 +1,22 @@
 """`POST /api/offer`: a phone's SDP offer in, our SDP answer out.
 
-Request  {"sdp": "...", "type": "offer", "room"?: "CODE", "role"?: "phone" | "viewer"}  (≤ 64 KiB)
+Request  {"sdp": "...", "type": "offer", "room"?: "CODE", "role"?: "phone" | "viewer",
+          "screen"?: "TOKEN", "name"?: "Mia's phone"}  (≤ 64 KiB)
 Answer   {"sdp": "...", "type": "answer", "session": "s1"}
 A phone (the default role) sends its camera and gets it back annotated; with a room code it
-joins that room. A viewer (a projector) needs a room code, receives the room's screen and gets
-no engine session; it is not counted against the phones' session cap.
+joins that room as "waiting" (`name`: what the teacher's page calls it; default "Phone N").
+A viewer (a class screen) needs a room code and one of the room's screen tokens (`screen`,
+minted by the room's teacher: the code alone never yields video), receives the room's screen
+and gets no engine session; it is not counted against the phones' session cap.
 The page sends its offer after ICE gathering has completed (no trickle ICE), so one round trip
 sets everything up.
 
 Refusals are JSON {"error": "..."} (at most 300 characters): 400 malformed body or an SDP
 aiortc rejects, 403 an Origin header naming another site, 413 body too large, 415 a body that
-is not application/json, 404 an unknown or ended room code, 429 too many offers from one
-address or too many open sessions from it (phones and viewers have caps of their own), 503 +
+is not application/json, 404 an unknown or ended room code (alike), 403 a viewer without a
+valid screen token, a phone the teacher removed from the room, a locked room; 429 too many
+offers or room lookups from one address (`stream.rooms.LookupGuard`), too many open sessions
+from it (phones and viewers have caps of their own), 503 +
 Retry-After while the models load or when every session slot is taken. A refused offer leaves
 nothing behind.
 
@@ -38,8 +43,8 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from stream.health import Readiness, StreamMetrics
-from stream.room_store import normalise_code
-from stream.rooms import RoomHub
+from stream.room_store import RoomState, normalise_code, token_matches
+from stream.rooms import RoomHub, RoomRefused, clean_name
 from stream.security import bounded, redact
 from stream.sessions import CapacityError, EngineLike, Session, SessionRegistry, detach
 from stream.teacher_auth import _same_host
@@ -49,6 +54,13 @@ log = logging.getLogger(__name__)
 
 MAX_SDP_CHARS = 60_000
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_PHONE_NAME_CHARS = 100  # before cleaning (`stream.rooms.clean_name` keeps 24)
+
+
+def peer_address(request: web.Request) -> str:
+    """The client's address for limits and pseudonyms (`stream.client_address` has already
+    put a trusted proxy's client into `request.remote`)."""
+    return request.remote or "?"
 
 
 class OfferError(Exception):
@@ -74,6 +86,8 @@ class Offer:
     sdp: str
     room: str | None
     role: str | None
+    screen: str | None = None
+    name: str | None = None
 
 
 def parse_offer(body: bytes) -> Offer:
@@ -96,7 +110,7 @@ def parse_offer(body: bytes) -> Offer:
     if len(sdp) > MAX_SDP_CHARS:
         raise OfferError(400, f"'sdp' is longer than {MAX_SDP_CHARS} characters", "bad_request")
     names: dict[str, str | None] = {}
-    for key in ("room", "role"):
+    for key in ("room", "role", "screen"):
         value = payload.get(key)
         if value is not None and (not isinstance(value, str) or not _NAME.match(value)):
             raise OfferError(
@@ -113,7 +127,10 @@ def parse_offer(body: bytes) -> Offer:
         room = code
     if names["role"] == "viewer" and room is None:
         raise OfferError(400, "a viewer needs a 'room' code", "bad_request")
-    return Offer(sdp, room, names["role"])
+    name = payload.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > MAX_PHONE_NAME_CHARS):
+        raise OfferError(400, "'name' must be a short text", "bad_request")
+    return Offer(sdp, room, names["role"], names["screen"], clean_name(name))
 
 
 class RateLimiter:
@@ -209,14 +226,24 @@ class OfferEndpoint:
         return f"client-{digest[:8]}"
 
     async def handle(self, request: web.Request) -> web.Response:
-        peer = request.remote or "?"
+        peer = peer_address(request)
         try:
             offer = await self._read(request, peer)
             if offer.room is not None:
-                await self._room_exists(offer.room)
-            if offer.role == "viewer":
-                assert offer.room is not None  # parse_offer insists
-                return await self._watch(offer, offer.room, peer)
+                state = await self._room_exists(offer.room, peer)
+                if offer.role == "viewer":
+                    if not offer.screen or token_matches(offer.screen, state.screens) is None:
+                        raise OfferError(
+                            403,
+                            "a class screen opens from the teacher's page (its link carries "
+                            "a key); the room code alone shows nothing",
+                            "screen_token",
+                        )
+                    return await self._watch(offer, offer.room, peer)
+                assert self.rooms is not None  # _room_exists found the room in it
+                refused = self.rooms.refusal(state, self.pseudonym(peer))
+                if refused is not None:
+                    raise OfferError(403, str(refused), refused.reason)
             engine = self._engine()
             if self.registry.full:
                 raise OfferError(
@@ -257,12 +284,20 @@ class OfferEndpoint:
             raise OfferError(413, f"the body exceeds {self.max_body_bytes} bytes", "too_large")
         return parse_offer(body)
 
-    async def _room_exists(self, code: str) -> None:
-        state = None if self.rooms is None else await self.rooms.store.get(code)
-        if state is None or state.ended:
+    async def _room_exists(self, code: str, peer: str) -> RoomState:
+        """The room, within the room-lookup limits (429), else 404 (missing and ended alike)."""
+        if self.rooms is None:
+            raise OfferError(404, f"no room with code {code}: check the code", "unknown_room")
+        wait = self.rooms.lookups.check(peer)
+        if wait is not None:
             raise OfferError(
-                404, f"no room with code {code}: check the code on the screen", "unknown_room"
+                429, "too many room codes tried; wait and try again", "rate_limited", wait
             )
+        state = await self.rooms.store.get(code)
+        if state is None or state.ended:
+            self.rooms.lookups.miss(peer)
+            raise OfferError(404, f"no room with code {code}: check the code", "unknown_room")
+        return state
 
     async def _watch(self, offer: Offer, code: str, peer: str) -> web.Response:
         """A viewer: the room's screen out, nothing in that counts."""
@@ -300,9 +335,11 @@ class OfferEndpoint:
                         400, "the offer's SDP was rejected: it receives no video", "bad_request"
                     )
                 try:
-                    screen = await rooms.join_viewer(code, viewer)
+                    screen = await rooms.join_viewer(code, viewer, offer.screen)
                 except KeyError as exc:
                     raise OfferError(404, f"no room with code {code}", "unknown_room") from exc
+                except RoomRefused as exc:
+                    raise OfferError(403, str(exc), exc.reason) from exc
                 viewer.when_closed(lambda v: detach(rooms.leave(code, v.id), f"leave-{v.id}"))
                 pc.addTrack(screen)
                 await pc.setLocalDescription(await pc.createAnswer())
@@ -357,11 +394,13 @@ class OfferEndpoint:
             answer = await self._answer(session, offer)
             if offer.room is not None and self.rooms is not None:
                 try:
-                    await self.rooms.join_phone(offer.room, session)
+                    await self.rooms.join_phone(offer.room, session, offer.name)
                 except KeyError as exc:  # the room ended while we negotiated
                     raise OfferError(
                         404, f"no room with code {offer.room}", "unknown_room"
                     ) from exc
+                except RoomRefused as exc:  # removed or locked while we negotiated
+                    raise OfferError(403, str(exc), exc.reason) from exc
                 rooms, code = self.rooms, offer.room
                 session.when_closed(lambda s: detach(rooms.leave(code, s.id), f"leave-{s.id}"))
             answered = True

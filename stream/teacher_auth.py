@@ -1,8 +1,12 @@
 """Teacher login for the aiohttp app: cookie sessions, login throttling and CSRF checks.
 
 Sessions are random tokens kept in memory (a restart logs every teacher out, which is fine for a
-classroom and means no session secrets on disk). The cookie is HttpOnly so page scripts cannot
-read it, and SameSite=Strict so other sites cannot make the browser send it.
+classroom and means no session secrets on disk). Each session remembers the teacher's
+credential version at login (`stream.teachers`); every request compares it with the teachers
+file (a `stat`, re-read only when the file changed), so `visionanything teacher passwd` or
+`remove`, run anywhere that file is shared, ends that teacher's sessions on every server.
+The cookie is HttpOnly so page scripts cannot read it, and SameSite=Strict so other sites
+cannot make the browser send it.
 
 Every teacher POST must be JSON (`check_post`): a cross-site HTML form cannot send
 `Content-Type: application/json` without a CORS preflight this server never grants, and a
@@ -127,6 +131,7 @@ def _default_port(scheme: str) -> int | None:
 class _Session:
     name: str
     expires: float
+    version: int  # the teacher's credential version at login
 
 
 class TeacherAuth:
@@ -158,7 +163,7 @@ class TeacherAuth:
     def require(self, request: web.Request) -> str:
         """The logged-in teacher's name, else raise 401 `{"error": "teacher login required"}`.
 
-        A teacher removed from the store loses their sessions at once.
+        A teacher removed from the store, or given a new password, loses their sessions at once.
         """
         name = self._session_name(request)
         if name is None or self.store.get(name) is None:
@@ -182,7 +187,9 @@ class TeacherAuth:
         address = request.remote or "unknown"
         self._count_attempt(address)
         if not await asyncio.to_thread(self.store.verify, name, password):
-            log.info("failed teacher login for %r", name[:64])  # addresses: debug only
+            # the name typed may be a password typed in the wrong field: debug only
+            log.info("failed teacher login")
+            log.debug("failed teacher login for %r", name[:64])
             log.debug("failed teacher login for %r from %s", name[:64], address)
             raise json_error(web.HTTPUnauthorized, "wrong name or password")
         self._drop(request.cookies.get(COOKIE_NAME))
@@ -247,7 +254,8 @@ class TeacherAuth:
         while len(self._sessions) >= MAX_SESSIONS:
             self._sessions.popitem(last=False)
         token = secrets.token_urlsafe(32)
-        self._sessions[token] = _Session(name, now + self.session_ttl_s)
+        version = self.store.version(name) or 0
+        self._sessions[token] = _Session(name, now + self.session_ttl_s, version)
         return token
 
     def _session_name(self, request: web.Request) -> str | None:
@@ -255,8 +263,8 @@ class TeacherAuth:
         session = self._sessions.get(token) if token else None
         if session is None:
             return None
-        if session.expires <= self._clock():
-            self._drop(token)
+        if session.expires <= self._clock() or self.store.version(session.name) != session.version:
+            self._drop(token)  # expired, or the password changed or the teacher is gone
             return None
         return session.name
 

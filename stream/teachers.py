@@ -1,10 +1,16 @@
 """Teacher accounts: a small JSON file of names and argon2 password hashes.
 
-The file is the single source of truth, read afresh on every call: the `visionanything teacher`
-command edits it while a server runs, and a teacher added, removed or given a new password there
-takes effect at once without a restart. A school has tens of teachers, so the file stays tiny.
+The file is the single source of truth: the `visionanything teacher` command edits it while a
+server runs, and a teacher added, removed or given a new password there takes effect at once
+without a restart. Every read checks the file's identity (inode, mtime, size: one `stat`) and
+parses it again only when that changed, so checking a login on every request stays cheap.
 
-    {"alice": {"hash": "$argon2id$...", "admin": true, "created": "2025-01-01T09:00:00+00:00"}}
+    {"alice": {"hash": "$argon2id$...", "admin": true, "created": "2025-01-01T09:00:00+00:00",
+               "version": 2}}
+
+`version` (absent: 0) is the teacher's credential version: a new password raises it, and the
+login sessions opened under an older version end (`stream.teacher_auth`), on every server that
+reads this file.
 
 Writes go to a temporary file that replaces the old one (`os.replace`), so a reader never sees a
 half-written file, and the file is created mode 0600 because it holds password hashes.
@@ -87,6 +93,7 @@ class TeacherStore:
         self._hasher = hasher or PasswordHasher()
         # serialises read-modify-write within one process (verify runs in worker threads)
         self._lock = threading.Lock()
+        self._cache: tuple[tuple[int, int, int], dict[str, dict[str, Any]]] | None = None
         self._dummy_hash: str | None = None
 
     def add(self, name: str, password: str, admin: bool = False) -> None:
@@ -94,24 +101,29 @@ class TeacherStore:
         check_password(password)
         digest = self._hasher.hash(password)
         with self._lock:
-            records = self._load()
+            records = self._load(fresh=True)
             if name in records:
                 raise ValueError(f"teacher {name!r} already exists in {self.path}")
             created = datetime.now(UTC).isoformat(timespec="seconds")
-            records[name] = {"hash": digest, "admin": admin, "created": created}
+            # a random first version: a login kept from an earlier account of the same name
+            # (removed, then added again) does not match the new one
+            version = secrets.randbelow(2**31)
+            records[name] = {"hash": digest, "admin": admin, "created": created, "version": version}
             self._save(records)
 
     def set_password(self, name: str, password: str) -> None:
         check_password(password)
         digest = self._hasher.hash(password)
         with self._lock:
-            records = self._load()
-            self._record(records, name)["hash"] = digest
+            records = self._load(fresh=True)
+            record = self._record(records, name)
+            record["hash"] = digest
+            record["version"] = record.get("version", 0) + 1  # older logins end
             self._save(records)
 
     def remove(self, name: str) -> None:
         with self._lock:
-            records = self._load()
+            records = self._load(fresh=True)
             self._record(records, name)
             del records[name]
             self._save(records)
@@ -128,6 +140,11 @@ class TeacherStore:
         if record is None:
             return None
         return _teacher(name, record)
+
+    def version(self, name: str) -> int | None:
+        """`name`'s credential version (None: no such teacher)."""
+        record = self._load().get(name)
+        return None if record is None else int(record.get("version", 0))
 
     def verify(self, name: str, password: str) -> bool:
         """True when `password` is `name`'s. Slow on purpose (argon2): call it off the event loop.
@@ -156,7 +173,7 @@ class TeacherStore:
         digest = self._hasher.hash(password)
         try:
             with self._lock:
-                records = self._load()
+                records = self._load(fresh=True)
                 if name in records:
                     records[name]["hash"] = digest
                     self._save(records)
@@ -174,7 +191,24 @@ class TeacherStore:
         except KeyError:
             raise UnknownTeacherError(f"no teacher named {name!r} in {self.path}") from None
 
-    def _load(self) -> dict[str, dict[str, Any]]:
+    def _load(self, fresh: bool = False) -> dict[str, dict[str, Any]]:
+        """The records; from the cache while the file's (inode, mtime, size) is unchanged.
+        Callers that change the records ask for a `fresh` copy of their own."""
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise TeacherFileError(f"cannot read teachers file {self.path}: {exc}") from exc
+        identity = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if not fresh and self._cache is not None and self._cache[0] == identity:
+            return self._cache[1]
+        records = self._parse()
+        if not fresh:
+            self._cache = (identity, records)
+        return records
+
+    def _parse(self) -> dict[str, dict[str, Any]]:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -193,6 +227,7 @@ class TeacherStore:
                 and isinstance(record.get("hash"), str)
                 and isinstance(record.get("admin"), bool)
                 and isinstance(record.get("created"), str)
+                and isinstance(record.get("version", 0), int)
             ):
                 raise TeacherFileError(
                     f"teachers file {self.path}: entry {name!r} needs hash, admin and created"

@@ -19,6 +19,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from stream.health import StreamMetrics
+from stream.room_store import room_label
 from stream.sessions import detach, send_message
 from stream.tracks import pump
 
@@ -176,7 +177,7 @@ class ViewerRegistry:
         viewer = ViewerSession(pc, room, self.metrics, **self.viewer_options)
         viewer.when_closed(lambda v: self._viewers.pop(v.id, None))
         self._viewers[viewer.id] = viewer
-        log.info("viewer %s opened for room %s (%d)", viewer.id, room, len(self._viewers))
+        log.info("viewer %s opened for %s (%d)", viewer.id, room_label(room), len(self._viewers))
         return viewer
 
     async def close_all(self, reason: str) -> None:

@@ -49,6 +49,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+QUIET_LOGGERS = ("aiohttp.access", "aioice", "aiortc")
+"""Loggers kept at WARNING even with --verbose: aiohttp's access log writes client addresses,
+URLs with room codes and User-Agents; aioice and aiortc write ICE candidate pairs (addresses)
+at INFO. `stream.access_log` writes our own, address-free access log instead."""
+
+
+class _NoPeerAddress(logging.Filter):
+    """aiohttp's server logger says "Error handling request from <address>" at ERROR (a
+    malformed request, a handler's crash): keep the message and the traceback, drop the
+    address."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("Error handling request from"):
+            record.msg, record.args = "Error handling request", ()
+        return True
+
+
+def quiet_address_loggers() -> None:
+    """Keep client addresses out of the log at INFO and above (see `QUIET_LOGGERS`)."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _NoPeerAddress) for f in server.filters):
+        server.addFilter(_NoPeerAddress())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -57,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    quiet_address_loggers()
     status: int = args.run(args)
     return status
 

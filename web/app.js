@@ -17,11 +17,12 @@ import { Speaker } from "./js/speech.js";
 import { State } from "./js/states.js";
 import { formatStats } from "./js/stats.js";
 import { loadSetting, saveSetting } from "./js/storage.js";
+import { savePictureOnPhone } from "./js/snapshot.js";
 import { attachTap } from "./js/tap.js";
 import { Toast } from "./js/toast.js";
 import { bindToggle } from "./js/toggles.js";
 import { StatusView } from "./js/ui.js";
-import { VocabularyPicker, vocabularyMessage } from "./js/vocabulary.js";
+import { THEME_ICONS, VocabularyPicker, vocabularyMessage } from "./js/vocabulary.js";
 
 /**
  * @param {string} id
@@ -34,6 +35,15 @@ function byId(id) {
 }
 
 const query = new URLSearchParams(location.search);
+/** What the offer carries; `room` follows the room when the teacher gives it a new code. */
+const offerParams = {
+  room: (query.get("room") || "").trim().toUpperCase() || undefined,
+  role: query.get("role") || undefined,
+  /** @type {string | undefined} */
+  name: undefined,
+};
+/** Whether this page has been in its room (a 404 later means the class has ended). */
+let joinedRoom = false;
 const remote = /** @type {HTMLVideoElement} */ (byId("remote"));
 const toast = new Toast(byId("toast"));
 const lighting = byId("lighting");
@@ -137,13 +147,23 @@ function liveMode(paused) {
   return everythingToggle.value ? "everything" : "live";
 }
 
-// 📸: the server saves the picture as it is now (with its labels) to the teacher's library
-byId("snapshot").addEventListener("click", () => {
+// 📸: in a class room the server saves the picture as it is now (with its labels) to the
+// teacher's library; anywhere else it is saved on this phone (a download) and the server keeps
+// nothing (js/snapshot.js)
+const inRoom = Boolean(offerParams.room);
+document.body.classList.toggle("in-room", inRoom);
+byId("snapshot").setAttribute("aria-label", inRoom ? "Take a photo for the class library" : "Save a photo on this phone");
+byId("snapshot").addEventListener("click", async () => {
   if (controller.state !== State.LIVE) {
     toast.show("📷 Start the camera first");
     return;
   }
-  if (send({ type: "snapshot" })) toast.show("📸 Saving the photo…");
+  if (inRoom) {
+    if (send({ type: "snapshot" })) toast.show("📸 Saving the photo…");
+    return;
+  }
+  if (await savePictureOnPhone(remote)) toast.show("📸 Saved on this phone");
+  else toast.show("📷 No picture yet: try again");
 });
 
 const statsToggle = bindToggle(byId("stats-toggle"), {
@@ -224,23 +244,90 @@ function onMessage(text) {
   }
 }
 
+const ROOM_STATES = {
+  waiting: "⏳ Waiting for your teacher",
+  admitted: "✅ You are in the class",
+  presenting: "📺 On the class screen!",
+};
+
 /**
- * A phone in a classroom room: say whether it is on the class screen.
- * @param {{code?: string, presenting?: string | null, ended?: boolean}} room
+ * A phone in a classroom room: its name and what the teacher decided (waiting, let in, on the
+ * class screen), the room's words (read-only here: the teacher sets them); removed or ended:
+ * stop and say so.
+ * @param {{code?: string, presenting?: string | null, ended?: boolean, removed?: boolean,
+ *          words?: string | null, theme?: string | null, speech_muted?: boolean,
+ *          you?: {name?: string, state?: string}}} room
  */
 function renderRoom(room) {
   const badge = byId("room");
+  if (room.removed) {
+    badge.hidden = true;
+    controller.finish("removed");
+    return;
+  }
+  if (room.ended) {
+    badge.hidden = true;
+    controller.finish("class-ended");
+    return;
+  }
+  joinedRoom = true;
+  if (room.code && room.code !== offerParams.room) {
+    // the teacher gave the room a new code: a reconnect uses it, and so does a reload
+    offerParams.room = room.code;
+    const url = new URL(location.href);
+    url.searchParams.set("room", room.code);
+    history.replaceState(history.state, "", url);
+  }
+  const you = room.you || {};
+  const onScreen = you.state === "presenting" || (Boolean(room.presenting) && room.presenting === debug.session);
+  const state = onScreen ? "presenting" : you.state || "waiting";
   badge.hidden = false;
-  const onScreen = Boolean(room.presenting) && room.presenting === debug.session;
   badge.dataset.presenting = String(onScreen);
-  badge.textContent = room.ended ? "🏫 The room has ended" : onScreen ? "📽 On the class screen!" : `🏫 Room ${room.code || ""}`;
+  badge.dataset.state = state;
+  const name = you.name ? `🙂 ${you.name} · ` : "";
+  badge.textContent = `${name}${ROOM_STATES[state] || ROOM_STATES.waiting}`;
+  const words = byId("room-words");
+  const what = room.theme ? `${THEME_ICONS[room.theme] || "🔤"} ${room.theme}` : room.words ? `🔤 ${room.words}` : "";
+  words.textContent = `${what ? `Looking for: ${what}` : ""}${room.speech_muted ? `${what ? " · " : ""}🔇 Quiet class` : ""}`;
+  words.hidden = !words.textContent;
+}
+
+// ---- joining a class: a name (optional) and a typed code ----------------------------------
+
+const nameInput = byId("phone-name");
+nameInput.value = loadSetting("name", "");
+const codeInput = byId("room-code");
+if (inRoom) byId("room-code-label").textContent = "🏫 Another class? Type its code";
+const CODE_LETTERS = /^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$/;
+byId("code-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const code = codeInput.value.trim().toUpperCase().replace(/[\s-]/g, "");
+  if (!CODE_LETTERS.test(code)) {
+    byId("code-error").textContent = "✏️ A class code has 6 letters and numbers, like ABC234";
+    return;
+  }
+  const url = new URL("/", location.href);
+  url.searchParams.set("room", code);
+  location.href = url.href;
+});
+codeInput.addEventListener("input", () => {
+  byId("code-error").textContent = "";
+});
+
+/** Show the name box before joining a room, and the code box where a code is wanted. */
+function showJoinBoxes(state, detail) {
+  const reason = (detail && detail.reason) || "";
+  const settled = state === State.IDLE || state === State.ERROR || state === State.CAMERA_BLOCKED;
+  const finished = ["removed", "class-ended", "no-room"].includes(reason);
+  byId("name-box").hidden = !(inRoom && settled && !finished);
+  byId("code-form").hidden = !((!inRoom && state === State.IDLE) || (state === State.ERROR && finished));
 }
 
 /** The channel opened: tell the server this page's settings. */
 function onOpen() {
   send({ type: "speech", on: speechToggle.value });
   // in a classroom room the teacher's words apply: this page's saved words are not sent
-  const vocabulary = query.get("room") ? null : picker.message();
+  const vocabulary = inRoom ? null : picker.message();
   if (vocabulary) send(vocabulary);
   if (pauseToggle.value || everythingToggle.value) send({ type: "mode", mode: liveMode(pauseToggle.value) });
 }
@@ -311,9 +398,14 @@ function followGettingReady(state) {
 // ---- state machine --------------------------------------------------------------------------
 
 const controller = new Controller({
-  params: { room: query.get("room") || undefined, role: query.get("role") || undefined },
+  params: offerParams,
   isHidden: () => document.hidden,
   onState: (state, detail) => {
+    if (state === State.ERROR && detail && detail.reason === "no-room" && joinedRoom) {
+      detail = { ...detail, reason: "class-ended" }; // it was here a moment ago: ended
+    }
+    if (state !== State.LIVE && state !== State.RECONNECTING) byId("room").hidden = true;
+    showJoinBoxes(state, detail);
     debug.state = state;
     debug.detail = detail;
     statusView.render(state, detail);
@@ -339,8 +431,14 @@ const controller = new Controller({
 });
 
 statusView.render(controller.state, controller.detail);
+showJoinBoxes(controller.state, controller.detail);
 
 byId("start").addEventListener("click", () => {
+  if (inRoom) {
+    const name = nameInput.value.trim().slice(0, 24);
+    offerParams.name = name || undefined;
+    saveSetting("name", name);
+  }
   speaker.unlock();
   controller.start();
 });

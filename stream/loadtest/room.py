@@ -1,10 +1,13 @@
 """The classroom room a load test runs in: an existing one (`--room CODE`), checked before any
 peer connects so that a wrong code is one clear line rather than N refused offers; or one made
 for the run by a teacher (`--teacher NAME`), who logs in, creates it and ends it afterwards so
-repeated runs do not pile rooms up against the server's room limit.
+repeated runs do not pile rooms up against the server's room limit. Class screens need a screen
+key from the room's teacher: the teacher path mints one and lets the first phone present (as a
+quick demo would); with `--room CODE` it is the `#key=` part of the teacher's screen link
+(`--screen-key`).
 
-    async with run_room(http, url, ssl, room=None, teacher="lee", password="...") as code:
-        ...                                   # phones and viewers join `code`
+    async with run_room(http, url, ssl, room=None, teacher="lee", password="...") as access:
+        ...                       # phones join access.code, viewers also show access.screen
 
 Failures are `ClientFailure`s with a message for the operator.
 """
@@ -15,7 +18,8 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 
 import aiohttp
 
@@ -25,6 +29,15 @@ log = logging.getLogger(__name__)
 
 ROOM_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what /api/offer accepts as a `room`
 REQUEST_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class RoomAccess:
+    """The run's room: its code, and the key class screens show (None: viewers have none and
+    the server will refuse them)."""
+
+    code: str
+    screen: str | None = None
 
 
 def check_room_code(code: str) -> None:
@@ -39,7 +52,7 @@ async def _json(
     url: str,
     ssl: bool,
     what: str,
-    body: dict[str, str] | None = None,
+    body: Mapping[str, str | bool] | None = None,
 ) -> tuple[int, dict[str, object], ClientFailure | None]:
     """One JSON request: (status, the JSON object answered or {}, the refusal for a status
     that is not 2xx); ClientFailure when the server cannot be reached at all."""
@@ -96,6 +109,21 @@ async def _create(teacher: aiohttp.ClientSession, url: str, ssl: bool) -> str:
     return code
 
 
+async def _prepare_screens(teacher: aiohttp.ClientSession, url: str, ssl: bool, code: str) -> str:
+    """A screen key for the viewers, and the first phone presenting without being picked."""
+    body = {"first_phone_presents": True}
+    path = f"{url}/api/rooms/{code}/settings"
+    _, _, failure = await _json(teacher, "POST", path, ssl, "settings", body)
+    if failure is not None:
+        raise ClientFailure(f"could not let the first phone present in room {code}: {failure}")
+    path = f"{url}/api/rooms/{code}/screens"
+    _, minted, failure = await _json(teacher, "POST", path, ssl, "screen", {})
+    token = minted.get("token") if failure is None else None
+    if not isinstance(token, str):
+        raise ClientFailure(f"could not open a class screen for room {code}: {failure}")
+    return token
+
+
 async def _end(teacher: aiohttp.ClientSession, url: str, ssl: bool, code: str) -> None:
     """End the run's room (best effort: a server already gone has nothing to end)."""
     try:
@@ -115,10 +143,11 @@ async def run_room(
     room: str | None,
     teacher: str | None,
     password: str | None,
-) -> AsyncIterator[str | None]:
-    """The room code for the run (None: no room); see the module docstring."""
+    screen_key: str | None = None,
+) -> AsyncIterator[RoomAccess | None]:
+    """The room for the run (None: no room); see the module docstring."""
     if room is not None:
-        yield await check_room(http, url, room, ssl)
+        yield RoomAccess(await check_room(http, url, room, ssl), screen_key)
         return
     if teacher is None:
         yield None
@@ -129,6 +158,6 @@ async def run_room(
         await _login(session, url, ssl, teacher, password or "")
         code = await _create(session, url, ssl)
         try:
-            yield code
+            yield RoomAccess(code, await _prepare_screens(session, url, ssl, code))
         finally:
             await asyncio.shield(_end(session, url, ssl, code))

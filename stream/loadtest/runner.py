@@ -35,7 +35,7 @@ import numpy.typing as npt
 from stream.loadtest.client import I420, Clip, MarkedCamera, Phone, SecondSample, check_code_fits
 from stream.loadtest.peer import ClientFailure, Peer, describe_connection_error, ssl_mode
 from stream.loadtest.report import ClipSummary, LoadTestResult
-from stream.loadtest.room import check_room_code, run_room
+from stream.loadtest.room import RoomAccess, check_room_code, run_room
 from stream.loadtest.viewer import Viewer
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class LoadTestConfig:
     room: str | None = None  # join this existing room
     teacher: str | None = None  # or log in as this teacher and create a room for the run
     teacher_password: str | None = field(default=None, repr=False)
+    screen_key: str | None = field(default=None, repr=False)  # with `room`: the screens' key
     loss_percent: float = 0.0  # each phone's outgoing video packets dropped, as on bad Wi-Fi
 
     def __post_init__(self) -> None:
@@ -351,11 +352,12 @@ async def run_loadtest(
                 room=config.room,
                 teacher=config.teacher,
                 password=config.teacher_password,
-            ) as code:
-                result.room = code
-                if progress is not None and code is not None:
-                    print(f"room {code}", file=progress, flush=True)
-                await _run(http, config, await _prepare(clip, progress), code, result, progress)
+                screen_key=config.screen_key,
+            ) as access:
+                result.room = access.code if access is not None else None
+                if progress is not None and access is not None:
+                    print(f"room {access.code}", file=progress, flush=True)
+                await _run(http, config, await _prepare(clip, progress), access, result, progress)
         except ClientFailure as exc:
             result.failure = str(exc)
     return result
@@ -365,11 +367,12 @@ async def _run(
     http: aiohttp.ClientSession,
     config: LoadTestConfig,
     clip: Clip,
-    room: str | None,
+    access: RoomAccess | None,
     result: LoadTestResult,
     progress: TextIO | None,
 ) -> None:
     url, ssl = config.base_url, ssl_mode(config.base_url)
+    room = access.code if access is not None else None
     fps = config.fps or clip.fps
     result.fps = fps
     result.clip = ClipSummary(clip.source, len(clip), clip.fps, clip.size, clip.cuts)
@@ -379,7 +382,12 @@ async def _run(
         for i in range(config.clients)
     ]
     cameras: dict[str, MarkedCamera] = {}  # by session: how viewers find the presenter's
-    viewers = [Viewer(i + 1, room, cameras, origin) for i in range(config.viewers)] if room else []
+    viewers = []
+    if access is not None:
+        viewers = [
+            Viewer(i + 1, access.code, cameras, origin, screen=access.screen)
+            for i in range(config.viewers)
+        ]
     if progress is not None:
         print(
             f"connecting {len(phones)} client(s) to {url} ({fps:g} fps, {clip.size[0]}x"

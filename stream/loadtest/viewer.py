@@ -109,8 +109,12 @@ class Viewer(Peer):
         cameras: Mapping[str, MarkedCamera],
         origin: float,
         clock: Clock = time.monotonic,
+        screen: str | None = None,
     ) -> None:
-        super().__init__(index, origin, clock, {"room": room, "role": "viewer"})
+        offer = {"room": room, "role": "viewer"}
+        if screen is not None:  # the key of the teacher's screen link
+            offer["screen"] = screen
+        super().__init__(index, origin, clock, offer)
         self.room = room
         self.cameras = cameras
         self.matched = 0

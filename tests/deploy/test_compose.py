@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+REDIS_PASSWORD = "0123abcd" * 4
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
 GPU_MEDIA = DEPLOY / "compose.gpu-media.yaml"
@@ -64,6 +65,7 @@ def render(*files: Path, env_file: Path | None = ENV_FILE, **variables: str) -> 
     for file in files or (COMPOSE,):
         args += ["-f", str(file)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VA_", "COMPOSE_"))}
+    env["VA_REDIS_PASSWORD"] = REDIS_PASSWORD  # required, and left empty in example.env
     env.update(variables)
     result = subprocess.run(
         [*args, "config"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
@@ -107,10 +109,42 @@ def test_services_are_redis_media_and_workers(config: dict[str, Any]) -> None:
     assert "redis-cli" in redis["healthcheck"]["test"]
 
 
+def test_redis_needs_a_password_and_persists_nothing(config: dict[str, Any]) -> None:
+    redis = config["services"]["redis"]
+    command = words(redis)
+    assert "requirepass" in command and '"$$REDIS_PASSWORD"' in command
+    assert REDIS_PASSWORD not in command  # not on redis-server's command line (ps shows it)
+    assert redis["environment"]["REDIS_PASSWORD"] == REDIS_PASSWORD
+    assert redis["environment"]["REDISCLI_AUTH"] == REDIS_PASSWORD  # the healthcheck's ping
+    assert "--save ''" in command and "--appendonly no" in command
+    assert "volumes" not in redis  # nowhere to keep anything
+    for name in ("media", "worker"):
+        service = config["services"][name]
+        url = service["environment"]["VISIONANYTHING_REDIS_URL"]
+        assert url.startswith(f"redis://:{REDIS_PASSWORD}@"), name
+        assert REDIS_PASSWORD not in words(service) and "--redis" not in words(service)
+
+
+def test_compose_refuses_to_start_redis_without_a_password() -> None:
+    command = compose_command()
+    if command is None:
+        pytest.fail(INSTALL_HINT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VA_", "COMPOSE_"))}
+    result = subprocess.run(
+        [*command, "--env-file", str(ENV_FILE), "-f", str(COMPOSE), "config"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0 and "VA_REDIS_PASSWORD" in result.stderr
+
+
 def test_media_serves_through_redis_after_redis_is_healthy(config: dict[str, Any]) -> None:
     media = config["services"]["media"]
     command = words(media)
-    assert command.startswith("visionanything serve --redis redis://")
+    assert command.startswith("visionanything serve --port")
     assert "--port 8443" in command and "--cert-dir /data/tls" in command
     assert depends_on_healthy(media, "redis")
     assert media["network_mode"] == "host"  # WebRTC: host ICE candidates on ephemeral UDP ports
@@ -121,7 +155,8 @@ def test_media_serves_through_redis_after_redis_is_healthy(config: dict[str, Any
 def test_workers_detect_on_a_gpu_through_redis(config: dict[str, Any]) -> None:
     worker = config["services"]["worker"]
     command = words(worker)
-    assert command.startswith("visionanything worker --redis redis://redis:6379/0")
+    assert command.startswith("visionanything worker --metrics-host 0.0.0.0")  # compose network
+    assert "@redis:6379/0" in worker["environment"]["VISIONANYTHING_REDIS_URL"]
     assert "--device cuda" in command and "--batch 4" in command
     assert "--models real" in command and "--detector-size 512" in command
     assert depends_on_healthy(worker, "redis")
@@ -196,7 +231,8 @@ def test_gpu_media_overlay_gives_the_media_server_a_gpu() -> None:
     assert media["build"]["args"]["VARIANT"] == "cuda"
     assert media["image"].endswith(":cuda")
     assert gpu_devices(media)
-    assert words(media).startswith("visionanything serve --redis")  # the base command stays
+    assert words(media).startswith("visionanything serve --port")  # the base command stays
+    assert media["environment"]["VISIONANYTHING_REDIS_URL"]
 
 
 def test_the_commands_are_ones_the_cli_accepts(config: dict[str, Any]) -> None:
@@ -246,20 +282,32 @@ def test_compose_files_are_plain_yaml_with_a_default_for_every_variable() -> Non
             assert default is not None, f"{path.name}: ${{{name}}} has no default"
 
 
+def required_in(text: str) -> set[str]:
+    """${NAME:?message} references: secrets with no default (compose refuses without them)."""
+    return set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*):\?", text))
+
+
 def test_example_env_lists_every_knob_with_compose_defaults() -> None:
     used: dict[str, str | None] = {}
+    required: set[str] = set()
     for path in (COMPOSE, GPU_MEDIA):
-        used.update(variables_in(path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        used.update(variables_in(text))
+        required |= required_in(text)
+    assert required == {"VA_REDIS_PASSWORD"}
     values = env_file_values()
     knobs = {k: v for k, v in values.items() if k.startswith("VA_")}
-    assert set(knobs) == set(used), "example.env and the compose files name different knobs"
+    assert set(knobs) == set(used) | required, "example.env and compose name different knobs"
     for name, value in knobs.items():
+        if name in required:
+            assert value == "", f"{name}: a secret, left for the operator to set"
+            continue
         assert used[name] == value, f"{name}: example.env says {value}, compose {used[name]}"
 
 
 def test_compose_builds_what_the_raw_yaml_says() -> None:
     services = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]
-    assert services["worker"]["command"][:3] == ["visionanything", "worker", "--redis"]
+    assert services["worker"]["command"][:3] == ["visionanything", "worker", "--metrics-host"]
     reservation = services["worker"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert reservation["capabilities"] == ["gpu"]
     assert services["media"]["depends_on"]["redis"]["condition"] == "service_healthy"

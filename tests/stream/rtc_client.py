@@ -159,10 +159,11 @@ class Client:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[str]:
+async def serving(app: web.Application, **runner_options: Any) -> AsyncIterator[str]:
     """Serve `app` on 127.0.0.1 on a free port; yields the base URL; cleans up (graceful
-    shutdown included) on exit."""
-    runner = web.AppRunner(app)
+    shutdown included) on exit. `runner_options` go to the AppRunner (e.g. serve's
+    `stream.access_log.RUNNER_OPTIONS`)."""
+    runner = web.AppRunner(app, **runner_options)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -129,7 +129,7 @@ def test_bad_requests_get_400_and_oversized_ones_413(models: Models) -> None:
 
     async def check(http: aiohttp.ClientSession, base: str, _: Any) -> None:
         cases = [
-            (_form(b"this is not an image at all" * 10, words="cat"), 400, "not a readable image"),
+            (_form(b"this is not an image at all" * 10, words="cat"), 400, "not a photo"),
             (_form(good[: len(good) // 2], words="cat"), 400, "cannot be used"),
             (_form(None, words="cat"), 400, "no photo"),
             (_form(good, theme="dinosaurs"), 400, "no theme called"),
@@ -150,6 +150,45 @@ def test_bad_requests_get_400_and_oversized_ones_413(models: Models) -> None:
             assert response.status == 404
 
     _serve(_engine(models), PhotoSettings(max_body_bytes=200_000, max_pixels=50_000), check)
+
+
+def test_only_jpeg_png_and_webp_are_accepted_by_their_bytes(models: Models) -> None:
+    pixels = photo("chelsea", 64, 48)
+    gif, bmp, tiff = (_encoded(pixels, kind) for kind in ("GIF", "BMP", "TIFF"))
+    refused = [  # (what the attacker sends, the name it claims, a word of the reason)
+        (gif, "cat.jpg", "GIF"),
+        (bmp, "cat.png", "BMP"),
+        (tiff, "cat.webp", "TIFF"),
+        (b"%PDF-1.7\n" + b"0" * 200, "cat.jpg", "PDF"),
+        (
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "c.png",
+            "SVG",
+        ),
+        (b"<!doctype html><p>hello</p>", "cat.jpg", "HTML"),
+        (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 100, "cat.jpg", "HEIC"),
+        (b"PK\x03\x04" + b"\x00" * 100, "cat.png", "zip"),
+        (b"RIFF\x10\x00\x00\x00WAVEfmt " + b"\x00" * 100, "cat.webp", "not a photo"),
+        (b"\x00" * 300, "cat.jpg", "not a photo"),
+    ]
+
+    async def check(http: aiohttp.ClientSession, base: str, _: Any) -> None:
+        for data, filename, reason in refused:
+            status, body, _headers = await _post(http, base, _form(data, filename, words="cat"))
+            assert status == 400, (filename, reason, body)
+            assert reason in body["error"] and "JPEG, PNG or WebP" in body["error"], body
+            assert len(body["error"]) < 80  # short, for a person
+        # a JPEG whose name and declared type say GIF is a JPEG: told by its bytes
+        form = aiohttp.FormData(default_to_multipart=True)
+        form.add_field(
+            "image", _encoded(pixels, "JPEG"), filename="cat.gif", content_type="image/gif"
+        )
+        form.add_field("words", "cat")
+        status, report, _headers = await _post(http, base, form)
+        assert status == 200, report
+        assert report["image"]["width"] == 64 and report["image"]["height"] == 48
+
+    _serve(_engine(models), PhotoSettings(lighting=PINNED), check)
 
 
 def test_mode_everything_only_where_segment_image_has_it(

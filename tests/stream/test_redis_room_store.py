@@ -17,7 +17,14 @@ import redis.asyncio
 
 import stream.redis_room_store as redis_room_store
 from stream.redis_room_store import RedisRoomStore
-from stream.room_store import MemoryRoomStore, RoomLimitError, RoomState, RoomStore, normalise_code
+from stream.room_store import (
+    MemoryRoomStore,
+    RoomLimitError,
+    RoomState,
+    RoomStore,
+    TeacherRoomLimitError,
+    normalise_code,
+)
 from tests.redis_server import RedisServer
 
 Store = MemoryRoomStore | RedisRoomStore
@@ -38,11 +45,15 @@ def _prefix() -> str:
 
 
 @asynccontextmanager
-async def _store(kind: str, url: str, max_rooms: int = 100) -> AsyncIterator[Store]:
+async def _store(
+    kind: str, url: str, max_rooms: int = 100, max_per_teacher: int = 100
+) -> AsyncIterator[Store]:
     if kind == "memory":
-        yield MemoryRoomStore(max_rooms)
+        yield MemoryRoomStore(max_rooms, max_per_teacher=max_per_teacher)
         return
-    store = RedisRoomStore(url, prefix=_prefix(), max_rooms=max_rooms)
+    store = RedisRoomStore(
+        url, prefix=_prefix(), max_rooms=max_rooms, max_per_teacher=max_per_teacher
+    )
     try:
         yield store
     finally:
@@ -178,7 +189,56 @@ async def the_cap_holds_until_a_room_is_deleted(store: RoomStore) -> None:
         await store.create("t4")
 
 
+async def one_teacher_cannot_take_every_room(store: RoomStore) -> None:
+    # made with max_per_teacher=2 (see test_both_stores_agree)
+    first, _ = [await store.create("greedy") for _ in range(2)]
+    with pytest.raises(TeacherRoomLimitError, match="you have 2 open rooms"):
+        await store.create("greedy")
+    await store.create("other")  # the others still get rooms
+    await store.delete(first.code)
+    await store.create("greedy")
+
+
+async def a_new_code_moves_the_room_and_the_old_code_dies(store: RoomStore) -> None:
+    room = await store.update((await store.create("alice")).code, words="cup", locked=True)
+    moved = await store.rename(room.code)
+    assert moved.code != room.code and normalise_code(moved.code) == moved.code
+    assert (moved.teacher, moved.words, moved.locked, moved.created_at) == (
+        "alice", "cup", True, room.created_at,
+    )  # fmt: skip
+    assert await store.get(room.code) is None
+    assert await store.get(moved.code) == moved
+    assert [r.code for r in await store.of_teacher("alice")] == [moved.code]
+    assert [r.code for r in await store.open_rooms()] == [moved.code]
+    with pytest.raises(KeyError):
+        await store.update(room.code, words="x")
+    with pytest.raises(KeyError):
+        await store.rename(room.code)
+
+
+async def screens_and_settings_round_trip(store: RoomStore) -> None:
+    room = await store.create("alice")
+    changed = await store.update(
+        room.code, screens=("a" * 64, "b" * 64), first_phone_presents=True, locked=True
+    )
+    assert changed.screens == ("a" * 64, "b" * 64)  # a tuple again, not a list
+    assert await store.get(room.code) == changed
+    assert "screens" not in changed.public()  # members never see the screens' digests
+
+
+async def touch_keeps_the_room_and_refuses_a_missing_one(store: RoomStore) -> None:
+    room = await store.create("alice")
+    await store.touch(room.code)
+    assert await store.get(room.code) == room
+    with pytest.raises(KeyError):
+        await store.touch("ZZZZZZ")
+
+
 SHARED: list[Callable[[RoomStore], Awaitable[None]]] = [
+    one_teacher_cannot_take_every_room,
+    a_new_code_moves_the_room_and_the_old_code_dies,
+    screens_and_settings_round_trip,
+    touch_keeps_the_room_and_refuses_a_missing_one,
     create_then_get,
     codes_differ,
     get_unknown_is_none,
@@ -201,9 +261,10 @@ def test_both_stores_agree(
     kind: str, case: Callable[[RoomStore], Awaitable[None]], server: RedisServer
 ) -> None:
     max_rooms = 3 if case is the_cap_holds_until_a_room_is_deleted else 100
+    per_teacher = 2 if case is one_teacher_cannot_take_every_room else 100
 
     async def run() -> None:
-        async with _store(kind, server.url, max_rooms) as store:
+        async with _store(kind, server.url, max_rooms, per_teacher) as store:
             await case(store)
 
     _run(run())
@@ -455,5 +516,24 @@ def test_what_a_room_is_filed_under_cannot_change(server: RedisServer) -> None:
                 with pytest.raises(ValueError):
                     await store.update(room.code, **change)
             assert await store.get(room.code) == room
+
+    _run(run())
+
+
+def test_a_memory_room_nobody_uses_ends_after_its_idle_time() -> None:
+    """The memory store's idle end, on a clock only the test moves (Redis's TTL is above)."""
+    now = [0.0]
+
+    async def run() -> None:
+        store = MemoryRoomStore(max_per_teacher=1, idle_s=600, clock=lambda: now[0])
+        used, idle = await store.create("alice"), await store.create("bob")
+        now[0] = 500.0
+        await store.touch(used.code)  # a teacher or a phone is there
+        now[0] = 700.0
+        assert await store.get(idle.code) is None  # 700 s untouched
+        assert await store.get(used.code) is not None  # touched 200 s ago
+        await store.create("bob")  # the idle room no longer counts against bob's cap
+        now[0] = 1200.0
+        assert await store.open_rooms() == [r for r in await store.of_teacher("bob")]
 
     _run(run())

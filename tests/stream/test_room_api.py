@@ -84,19 +84,41 @@ def test_a_teacher_runs_a_room_for_two_phones(tmp_path: Path) -> None:
                 for phone in phones:
                     await phone.connect(http, base, room=code)
                 first, second = (p.session for p in phones)
+                # anyone with the code learns only what a joining phone needs
                 async with http.get(f"{base}/api/rooms/{code}") as response:
+                    assert await response.json() == {"code": code, "locked": False}
+                # the teacher sees both phones, named, waiting: nobody presents by itself
+                async with teacher.get(f"{base}/api/rooms/{code}") as response:
                     state = await response.json()
-                assert state["phones"] == [first, second] and state["presenter"] == first
+                assert state["phones"] == [
+                    {"id": first, "name": "Phone 1", "state": "waiting"},
+                    {"id": second, "name": "Phone 2", "state": "waiting"},
+                ]
+                assert state["presenter"] is None and state["presenting"] is None
+                status, state = await _post(
+                    teacher, f"{base}/api/rooms/{code}/presenter", {"session": first}
+                )
+                assert status == 200 and state["presenter"] == first
 
                 # the teacher picks the second phone: everyone hears it at once
                 status, state = await _post(
                     teacher, f"{base}/api/rooms/{code}/presenter", {"session": second}
                 )
                 assert status == 200 and state["presenter"] == second
-                for phone in phones:
-                    await phone.wait_for(
-                        "room", lambda m: m["presenting"] == second, timeout=WAIT_S
-                    )
+                # each phone hears only about itself: the second presents, the first is admitted
+                await phones[1].wait_for(
+                    "room",
+                    lambda m: m["presenting"] == second and m["you"]["state"] == "presenting",
+                    timeout=WAIT_S,
+                )
+                await phones[0].wait_for(
+                    "room",
+                    lambda m: m["presenting"] is None and m["you"] == {
+                        "name": "Phone 1", "state": "admitted"
+                    },
+                    timeout=WAIT_S,
+                )  # fmt: skip
+                assert all("phones" not in m for p in phones for m in p.of_type("room"))
 
                 # the room's words and mute reach every phone, and every engine session
                 status, state = await _post(

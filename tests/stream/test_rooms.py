@@ -78,9 +78,12 @@ class Viewer:
                 if code is not None:
                     self.codes.append(code)
 
-    async def connect(self, http: aiohttp.ClientSession, base: str, room: str) -> dict[str, Any]:
+    async def connect(
+        self, http: aiohttp.ClientSession, base: str, room: str, screen: str
+    ) -> dict[str, Any]:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         offer = {"sdp": self.pc.localDescription.sdp, "type": "offer", "room": room}
+        offer["screen"] = screen  # the teacher's screen token
         async with http.post(f"{base}/api/offer", json={**offer, "role": "viewer"}) as response:
             body: dict[str, Any] = await response.json()
             assert response.status == 200, body
@@ -112,6 +115,9 @@ async def _classroom() -> None:
     app = create_app(ServerConfig(max_sessions=2), engine=engine)
     async with serving(app) as base, aiohttp.ClientSession() as http:
         room = await app[ROOMS_KEY].store.create("teacher")
+        # the demo switch: the first phone presents without the teacher picking it
+        await app[ROOMS_KEY].set_settings(room.code, first_phone_presents=True)
+        _, token = await app[ROOMS_KEY].mint_screen(room.code)
         phone = CodedPhone(photo("coffee", *SIZE))
         viewers = [Viewer() for _ in range(5)]
         try:
@@ -119,7 +125,7 @@ async def _classroom() -> None:
             joined = await phone.wait_for("room", lambda m: m["presenting"] == phone.session)
             assert joined["code"] == room.code
             for viewer in viewers:
-                body = await viewer.connect(http, base, room.code)
+                body = await viewer.connect(http, base, room.code, token)
                 assert body["session"].startswith("v")
             assert len(app[VIEWERS_KEY]) == 5 and len(app[SESSIONS_KEY]) == 1  # viewers: no cap
             await _until(lambda: all(len(v.codes) >= 30 for v in viewers), 60, "30 coded frames")
@@ -199,9 +205,10 @@ def test_a_viewer_that_sends_a_camera_is_never_shown_nor_modelled() -> None:
         app = create_app(ServerConfig(), engine=engine)
         async with serving(app) as base, aiohttp.ClientSession() as http:
             room = await app[ROOMS_KEY].store.create("teacher")
+            _, token = await app[ROOMS_KEY].mint_screen(room.code)
             sneaky = Client(photo("chelsea", *SIZE))
             try:
-                body = await sneaky.connect(http, base, room=room.code, role="viewer")
+                body = await sneaky.connect(http, base, room=room.code, role="viewer", screen=token)
                 assert body["session"].startswith("v")
                 await sneaky.wait_until(lambda: sneaky.received >= 2, timeout=10)
                 assert sneaky.last_frame is not None

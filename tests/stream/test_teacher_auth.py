@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.timeout(30)
 
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 ALICE = {"name": "alice", "password": "correct horse"}
+BOB = {"name": "bob", "password": "battery staple"}
 
 Client = TestClient[web.Request, web.Application]
 Scenario = Callable[[Client, TeacherAuth], Awaitable[None]]
@@ -120,18 +122,22 @@ def test_wrong_credentials_401(tmp_path: Path, credentials: dict[str, str]) -> N
     run(tmp_path, scenario)
 
 
-def test_failed_login_is_logged_without_the_password_or_the_address(
+def test_failed_login_is_logged_without_the_name_the_password_or_the_address(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def scenario(client: Client, _: TeacherAuth) -> None:
         async with client.post("/api/login", json={"name": "alice", "password": "s3cret-typo"}):
+            pass
+        # a password typed into the name field: never at INFO
+        async with client.post("/api/login", json={"name": "hunter2-pw", "password": "x" * 8}):
             pass
         async with client.post("/api/login", json=ALICE):
             pass
 
     with caplog.at_level("INFO", logger="stream.teacher_auth"):
         run(tmp_path, scenario)
-    assert "failed teacher login for 'alice'" in caplog.text
+    assert caplog.text.count("failed teacher login") == 2
+    assert "hunter2-pw" not in caplog.text
     assert "s3cret-typo" not in caplog.text and "correct horse" not in caplog.text
     assert "logged in" in caplog.text and "127.0.0.1" not in caplog.text  # addresses: debug
 
@@ -206,6 +212,12 @@ def test_session_expires_and_removed_teacher_loses_access(tmp_path: Path) -> Non
         async with client.post("/api/login", json=ALICE) as r:
             assert r.status == 200
         auth.store.remove("alice")
+        async with client.get("/api/secret") as r:
+            assert r.status == 401
+        # an account added again under the same name: the old login stays dead
+        async with client.post("/api/login", json=ALICE) as r:
+            assert r.status == 401
+        auth.store.add("alice", ALICE["password"])
         async with client.get("/api/secret") as r:
             assert r.status == 401
 
@@ -292,3 +304,63 @@ def test_install_sets_the_app_key(tmp_path: Path) -> None:
     assert app[TEACHER_AUTH_KEY] is auth
     routes = {(route.method, route.resource.canonical) for route in app.router.routes()}
     assert {("POST", "/api/login"), ("POST", "/api/logout"), ("GET", "/api/me")} <= routes
+
+
+@pytest.mark.parametrize("action", ["passwd", "remove"])
+def test_the_cli_ends_the_teachers_cookie_sessions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    """`visionanything teacher passwd|remove`, run as its own command on the same file (as on
+    another machine sharing it), ends the sessions this server holds: the old cookie is
+    refused on the next request, even though this server was never told."""
+    from visionanything import cli
+
+    async def scenario(client: Client, auth: TeacherAuth) -> None:
+        async with client.post("/api/login", json=BOB) as r:
+            assert r.status == 200
+        async with client.post("/api/login", json=ALICE) as r:  # another teacher, same jar
+            assert r.status == 200
+        async with client.post("/api/login", json=BOB) as r:
+            assert r.status == 200
+        async with client.get("/api/secret") as r:
+            assert r.status == 200 and (await r.json())["teacher"] == "bob"
+        monkeypatch.setattr("sys.stdin", io.StringIO("a brand new password\n"))
+        argv = ["teacher", action, "bob", "--file", str(auth.store.path)]
+        argv += ["--password-stdin"] if action == "passwd" else []
+        assert await asyncio.to_thread(cli.main, argv) == 0
+        async with client.get("/api/secret") as r:
+            assert r.status == 401, await r.text()
+        async with client.get("/api/me") as r:
+            assert r.status == 401
+        async with client.post("/api/login", json=BOB) as r:  # the old password is gone too
+            assert r.status == 401
+        if action == "passwd":
+            new = {"name": "bob", "password": "a brand new password"}
+            async with client.post("/api/login", json=new) as r:
+                assert r.status == 200
+            async with client.get("/api/secret") as r:
+                assert r.status == 200
+
+    run(tmp_path, scenario)
+
+
+def test_the_teachers_file_is_parsed_again_only_when_it_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store(tmp_path)
+    parses = []
+    original = TeacherStore._parse
+
+    def counting(self: TeacherStore) -> dict[str, dict[str, Any]]:
+        parses.append(1)
+        return original(self)
+
+    monkeypatch.setattr(TeacherStore, "_parse", counting)
+    first = store.version("bob")
+    assert first is not None
+    for _ in range(50):  # one check per request: a stat, not a read
+        assert store.version("bob") == first
+    assert len(parses) == 1
+    other = TeacherStore(store.path, hasher=FAST_HASHER)  # another process's store
+    other.set_password("bob", "another password")
+    assert store.version("bob") == first + 1 and store.version("nobody") is None

@@ -107,6 +107,13 @@ def register(subparsers: Any) -> None:
         "--room", default=None, metavar="CODE", help="the phones (and viewers) join this room"
     )
     parser.add_argument(
+        "--screen-key",
+        default=None,
+        metavar="KEY",
+        help="with --room and --viewers: the key of the teacher's class screen link (the part "
+        "after #key=); the server refuses screens without it",
+    )
+    parser.add_argument(
         "--teacher",
         default=None,
         metavar="NAME",
@@ -154,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
             room=args.room,
             teacher=args.teacher,
             teacher_password="" if args.teacher is not None else None,  # asked for below
+            screen_key=args.screen_key,
             loss_percent=args.loss,
         )
         if args.video is not None and not args.video.is_file():

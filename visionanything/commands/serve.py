@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from visionanything.commands.options import add_model_options, models_from_args
+from visionanything.commands.redis_url import add_redis_options, describe, redis_url
 from visionanything.commands.weights_offer import (
     IF_MISSING,
     Ask,
@@ -165,12 +166,19 @@ def register(subparsers: Any) -> None:
         help="teacher accounts for classroom rooms, made with `visionanything teacher add` "
         "(default: $VISIONANYTHING_DATA_DIR/teachers.json or ~/.local/share/visionanything/)",
     )
+    add_redis_options(
+        parser,
+        "send keyframe detection to `visionanything worker` processes and share rooms "
+        "through it (default: detect in this process)",
+    )
     parser.add_argument(
-        "--redis",
-        default=None,
-        metavar="URL",
-        help="send keyframe detection to `visionanything worker` processes through this Redis "
-        "(redis://host:6379/0); default: detect in this process",
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a reverse proxy or load balancer (address or network, repeatable): requests "
+        "from it name their client in X-Forwarded-For, so per-address limits count each "
+        "client; from anywhere else the header is ignored",
     )
     parser.add_argument(
         "--max-viewers",
@@ -178,7 +186,70 @@ def register(subparsers: Any) -> None:
         default=64,
         help="class screens (projectors) watching rooms at once (default 64)",
     )
+    add_photo_options(parser)
+    add_room_options(parser)
     parser.set_defaults(run=run)
+
+
+# -- the photo library's options (stream/snapshots.py) -------------------------------------------
+
+
+def add_photo_options(parser: argparse.ArgumentParser) -> None:
+    """How long the 📸 library keeps a class's photos (a school's data-protection rule)."""
+    parser.add_argument(
+        "--photo-retention-days",
+        type=int,
+        default=30,
+        metavar="DAYS",
+        help="delete library photos older than this, checked every hour (1..3650, default 30)",
+    )
+
+
+def with_photo_options(config: ServerConfig, args: argparse.Namespace) -> ServerConfig:
+    """`config` with the photo options applied; ValueError for a value out of range."""
+    import dataclasses
+
+    policy = dataclasses.replace(config.snapshot_policy, retention_days=args.photo_retention_days)
+    return dataclasses.replace(config, snapshot_policy=policy)
+
+
+# -- classroom rooms' options (stream/room_store.py, stream/rooms.py) ----------------------------
+
+
+def add_room_options(parser: argparse.ArgumentParser) -> None:
+    """How many rooms one teacher may hold, and when a room nobody uses ends."""
+    parser.add_argument(
+        "--max-rooms-per-teacher",
+        type=int,
+        default=5,
+        metavar="N",
+        help="open rooms one teacher may have at once (default 5)",
+    )
+    parser.add_argument(
+        "--room-idle-minutes",
+        type=float,
+        default=120.0,
+        metavar="MINUTES",
+        help="a room with no teacher, phone or class screen for this long ends (default 120)",
+    )
+
+
+def with_room_options(config: ServerConfig, args: argparse.Namespace) -> ServerConfig:
+    """`config` with the room options applied; ValueError for a value out of range."""
+    import dataclasses
+
+    if args.max_rooms_per_teacher < 1:
+        raise ValueError(f"--max-rooms-per-teacher {args.max_rooms_per_teacher} must be 1 or more")
+    if not 1 <= args.room_idle_minutes <= 7 * 24 * 60:
+        raise ValueError(f"--room-idle-minutes {args.room_idle_minutes} must lie in 1..10080")
+    return dataclasses.replace(
+        config,
+        max_rooms_per_teacher=args.max_rooms_per_teacher,
+        room_idle_s=args.room_idle_minutes * 60,
+    )
+
+
+# -- end of the rooms' options -------------------------------------------------------------------
 
 
 def run(args: argparse.Namespace) -> int:
@@ -196,6 +267,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--detector-size {args.detector_size} must lie in 64..2048")
         if args.torch_threads is not None and args.torch_threads < 1:
             raise ValueError(f"--torch-threads {args.torch_threads} must be at least 1")
+        args.redis = redis_url(args)  # from the environment or a file; never logged
         # after the checks above: a mistyped option stops before anything is offered
         try:
             args.models = pick_models(args)
@@ -219,7 +291,10 @@ def run(args: argparse.Namespace) -> int:
             random_weights=args.models == "random",
             public_url=args.public_url,  # checked here: a bad one stops with exit status 2
             lan_hosts=tuple(phone_hosts(host)),
+            trusted_proxies=tuple(args.trusted_proxy),
         )
+        config = with_photo_options(config, args)
+        config = with_room_options(config, args)
         if args.http and (args.cert or args.key):
             raise ValueError("--cert and --key are for HTTPS: leave out --http")
         if args.http:
@@ -508,7 +583,7 @@ def _engine_factory(
             from inference.redis_broker import RedisBroker
 
             broker = RedisBroker(args.redis)
-            log.info("keyframe detection goes to workers through %s", args.redis)
+            log.info("keyframe detection goes to workers through %s", describe(args.redis))
         return Engine(models, EngineSettings.for_device(device.type), broker=broker)
 
     return build
@@ -541,6 +616,7 @@ async def _serve(
 ) -> int:
     from aiohttp import web
 
+    from stream.access_log import RUNNER_OPTIONS
     from stream.app import create_app
     from stream.urls import banner, server_urls
 
@@ -558,11 +634,16 @@ async def _serve(
     if redis_url:  # rooms shared by every media server on this Redis
         from stream.redis_room_store import RedisRoomStore
 
-        room_store = RedisRoomStore(redis_url, max_rooms=config.max_rooms)
+        room_store = RedisRoomStore(
+            redis_url,
+            max_rooms=config.max_rooms,
+            max_per_teacher=config.max_rooms_per_teacher,
+            ttl_s=config.room_idle_s,
+        )
     app = create_app(
         config, engine_factory=factory, on_fatal=fatal, room_store=room_store, progress=progress
     )
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, **RUNNER_OPTIONS)  # our own access log (stream.access_log)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, ssl_context=context)

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from visionanything.commands.options import add_model_options, detector_settings
+from visionanything.commands.redis_url import add_redis_options, describe, redis_url
 
 log = logging.getLogger("visionanything.worker")
 
@@ -22,10 +23,16 @@ def register(subparsers: Any) -> None:
         description="Take keyframe detection jobs from Redis, run the detector (on a GPU when "
         "there is one), answer the media servers.",
     )
-    parser.add_argument("--redis", required=True, metavar="URL", help="redis://host:6379/0")
+    add_redis_options(parser, "where the jobs are (one of the three ways is needed)")
     parser.add_argument("--batch", type=int, default=1, help="jobs per detector call (GPU: 4-8)")
     parser.add_argument(
         "--metrics-port", type=int, default=9100, help="Prometheus metrics (0: none)"
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address the metrics listen on (default 127.0.0.1: this machine only; 0.0.0.0 "
+        "for a scraper on the network, behind a firewall)",
     )
     parser.add_argument("--name", default=None, help="consumer name (default: host-pid)")
     parser.add_argument("--prefix", default="va", help="Redis key prefix (as the servers')")
@@ -39,6 +46,14 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.batch < 1 or args.batch > 64:
         log.error("--batch %d must lie in 1..64", args.batch)
+        return 2
+    try:
+        url = redis_url(args)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    if url is None:
+        log.error("no Redis: set $VISIONANYTHING_REDIS_URL or give --redis-url-file PATH")
         return 2
     import redis
     from prometheus_client import start_http_server
@@ -70,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     metrics = WorkerMetrics()
     if args.metrics_port:
-        start_http_server(args.metrics_port, registry=metrics.registry)
-        log.info("metrics on :%d/metrics", args.metrics_port)
-    client = redis.Redis.from_url(args.redis, socket_timeout=5.0, socket_connect_timeout=2.0)
+        start_http_server(args.metrics_port, addr=args.metrics_host, registry=metrics.registry)
+        log.info("metrics on %s:%d/metrics", args.metrics_host, args.metrics_port)
+    client = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0)
     worker = DetectionWorker(
         client,
         detector.detect,
@@ -87,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
     isolate_forked_children()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    log.info("worker %s on %s, detector %s (%s)", worker.name, device, detector.runtime, args.redis)
+    log.info(
+        "worker %s on %s, detector %s (%s)", worker.name, device, detector.runtime, describe(url)
+    )
     worker.run(stop)
     log.info("worker %s stopped: %d done, %d dropped", worker.name, worker.done, worker.dropped)
     return 0

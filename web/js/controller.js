@@ -30,7 +30,7 @@ export const FIRST_FRAME_LIMIT_MS = 20000;
  * @property {() => void} [onOpen] the data channel opened (send the page's settings now)
  * @property {(text: string) => void} [onMessage] a raw data-channel message
  * @property {(session: string) => void} [onSession] the server's session id from the answer
- * @property {{room?: string, role?: string}} [params] extra fields for the offer
+ * @property {{room?: string, role?: string, name?: string}} [params] extra fields for the offer
  * @property {() => boolean} [isHidden] page hidden: pause the stall watchdog
  * @property {typeof openCamera} [openCamera] for tests
  * @property {typeof PeerLink} [PeerLink] for tests
@@ -84,6 +84,18 @@ export class Controller {
     this.releaseCamera();
     this.session = "";
     this.setState(State.IDLE, {});
+  }
+
+  /**
+   * Stop for good with an error the page explains (the teacher ended the class or removed this
+   * phone): no reconnecting, the camera released. "Try again" (if shown) starts afresh.
+   * @param {string} reason one of the error reasons in states.js
+   */
+  finish(reason) {
+    this.invalidate();
+    this.releaseCamera();
+    this.session = "";
+    this.setState(State.ERROR, { reason });
   }
 
   /**
@@ -166,7 +178,7 @@ export class Controller {
     this.link = link;
     this.hooks.onPeer?.(link.pc);
     const params = this.hooks.params || {};
-    const session = await link.negotiate({ room: params.room, role: params.role });
+    const session = await link.negotiate({ room: params.room, role: params.role, name: params.name });
     if (gen !== this.gen) return;
     this.session = session;
     this.hooks.onSession?.(session);
@@ -244,12 +256,16 @@ export class Controller {
       return;
     }
     if (error instanceof ServerBusyError) {
-      this.busy(error.retryAfterS, error.reason === "starting" ? State.SERVER_STARTING : State.SERVER_BUSY);
+      this.busy(
+        error.retryAfterS,
+        error.reason === "starting" ? State.SERVER_STARTING : State.SERVER_BUSY,
+        error.reason,
+      );
       return;
     }
     if (error instanceof OfferRejectedError) {
       this.invalidate();
-      this.setState(State.ERROR, { reason: "server", message: error.message, status: error.status });
+      this.setState(State.ERROR, { reason: refusalReason(error), message: error.message, status: error.status });
       return;
     }
     console.warn("[va] connection attempt failed:", error);
@@ -257,9 +273,9 @@ export class Controller {
   }
 
   /** @private 503/429: "getting ready" (models loading) or "server busy", counting down. */
-  busy(seconds, state = State.SERVER_BUSY) {
+  busy(seconds, state = State.SERVER_BUSY, reason = "") {
     const gen = this.invalidate();
-    this.countdown(gen, state, seconds * 1000, {}, () => {
+    this.countdown(gen, state, seconds * 1000, reason ? { reason } : {}, () => {
       this.setState(State.CONNECTING, {});
       this.connect();
     });
@@ -327,4 +343,16 @@ export class Controller {
     };
     this.after(gen, STALL_CHECK_MS, run);
   }
+}
+
+/**
+ * What a refused offer means for the child: a room's refusals get their own words (states.js).
+ * @param {OfferRejectedError} error
+ * @returns {string}
+ */
+export function refusalReason(error) {
+  if (error.reason === "removed") return "removed";
+  if (error.reason === "locked") return "locked";
+  if (error.status === 404 || error.reason === "unknown_room") return "no-room";
+  return "server";
 }

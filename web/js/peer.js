@@ -92,7 +92,7 @@ export class PeerLink {
     if (!local) throw new Error("no local description after gathering");
     const answer = await postOffer(
       { sdp: local.sdp, type: local.type },
-      { room: params.room, role: params.role, url: params.url, signal: this.abort.signal },
+      { room: params.room, role: params.role, name: params.name, url: params.url, signal: this.abort.signal },
     );
     this.check();
     await pc.setRemoteDescription({ type: answer.type, sdp: answer.sdp });

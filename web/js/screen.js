@@ -5,6 +5,9 @@
  * someone pressed "Sound on" here (browsers speak only after a click). It sends nothing that
  * changes the room. body[data-state]: connecting | waiting | live | ended | missing | offline.
  *
+ * The video needs the screen key the teacher's page put in this page's link (`#key=…`, a URL
+ * fragment: browsers never send it to a server); the room code alone shows nothing.
+ *
  * While the server still loads its models, the waiting screen shows how far it has got
  * ("Getting ready… 2 of 4", js/ready.js): phones cannot join until then.
  *
@@ -14,10 +17,11 @@
  */
 import { showDemoBadge } from "./demo.js";
 import { ReadyBar, StatusWatch } from "./ready.js";
-import { postOffer, waitForIceGathering, OfferRejectedError } from "./signalling.js";
+import { postOffer, waitForIceGathering, OfferRejectedError, ServerBusyError } from "./signalling.js";
 
 const RETRY_MS = 3000;
 const code = decodeURIComponent(location.pathname.split("/")[2] || "").toUpperCase();
+const screenKey = new URLSearchParams(location.hash.slice(1)).get("key") || "";
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const video = /** @type {HTMLVideoElement} */ ($("screen"));
 let projectorSpeech = false;
@@ -27,15 +31,18 @@ let lastSaid = "";
 const debug = { pc: null, room: null, events: [], loading: null };
 window.vaScreen = debug;
 
+const ICONS = { connecting: "🔌", waiting: "📺", ended: "🏁", missing: "🔍", locked: "🔑", offline: "🔄", busy: "⏳" };
+
 function setState(state, title) {
   document.body.dataset.state = state;
   if (title) $("waiting-title").textContent = title;
+  $("waiting-icon").textContent = ICONS[state] || "📺";
 }
 
 function showRoom(room) {
   if (room.ended) {
-    setState("ended", "This room has ended");
-    $("waiting-help").textContent = "Thank you!";
+    setState("ended", "The class has ended");
+    $("waiting-help").textContent = "Thank you! The teacher can open a new room for the next class.";
     return;
   }
   projectorSpeech = Boolean(room.projector_speech);
@@ -44,6 +51,7 @@ function showRoom(room) {
     setState("live");
   } else {
     setState("waiting", "Waiting for a phone…");
+    $("waiting-help").textContent = "Scan the code or open the link on a phone to join.";
     $("label").textContent = "";
     $("caption").textContent = "";
   }
@@ -100,13 +108,31 @@ async function watch() {
   try {
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGathering(pc);
-    const answer = await postOffer(pc.localDescription, { room: code, role: "viewer" });
+    const answer = await postOffer(pc.localDescription, { room: code, role: "viewer", screen: screenKey });
     await pc.setRemoteDescription(answer);
   } catch (error) {
     if (error instanceof OfferRejectedError && error.status === 404) {
       pc.close();
-      setState("missing", `No room with code “${code}”`);
-      $("waiting-help").textContent = "Check the code, or ask the teacher for a new room.";
+      if (debug.room) {
+        setState("ended", "The class has ended"); // it was here a moment ago
+        $("waiting-help").textContent = "Thank you! The teacher can open a new room for the next class.";
+      } else {
+        setState("missing", `No class with the code “${code}”`);
+        $("waiting-help").textContent = "The class may have ended. Open a new class screen from the teacher's page.";
+      }
+      return;
+    }
+    if (error instanceof OfferRejectedError && error.status === 403) {
+      pc.close();
+      setState("locked", "Open the class screen from the teacher's page");
+      $("waiting-help").textContent = "Press “📺 Open class screen” on the teacher's page: its link has the key this screen needs.";
+      return;
+    }
+    if (error instanceof ServerBusyError) {
+      pc.close();
+      setState("busy", "Please wait a moment");
+      $("waiting-help").textContent = "The class screen will try again by itself.";
+      setTimeout(watch, error.retryAfterS * 1000);
       return;
     }
     retry();

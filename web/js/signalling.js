@@ -26,11 +26,13 @@ export class ServerBusyError extends Error {
 
 /** The server refused the offer (HTTP 4xx other than 429): a retry as-is would fail again. */
 export class OfferRejectedError extends Error {
-  /** @param {number} status @param {string} message */
-  constructor(status, message) {
+  /** @param {number} status @param {string} message @param {string} [reason] the server's
+   *  reason (a room's: "removed", "locked", "unknown_room"; a class screen's: "screen_token") */
+  constructor(status, message, reason = "") {
     super(message);
     this.name = "OfferRejectedError";
     this.status = status;
+    this.reason = reason;
   }
 }
 
@@ -96,10 +98,12 @@ export function waitForIceGathering(pc, timeoutMs = 3000) {
  *          (or an AbortError when `signal` aborts)
  */
 export async function postOffer(offer, options = {}) {
-  const { room, role, url = OFFER_URL, timeoutMs = 15000, signal, fetchImpl = globalThis.fetch } = options;
+  const { room, role, screen, name, url = OFFER_URL, timeoutMs = 15000, signal, fetchImpl = globalThis.fetch } = options;
   const body = { sdp: offer.sdp, type: offer.type };
   if (room) body.room = room;
   if (role) body.role = role;
+  if (screen) body.screen = screen; // a class screen's key, from the teacher's link
+  if (name) body.name = name; // what the teacher's page calls this phone
 
   const controller = new AbortController();
   let timedOut = false;
@@ -143,7 +147,8 @@ export async function postOffer(offer, options = {}) {
     );
   }
   if (response.status >= 400 && response.status < 500) {
-    throw new OfferRejectedError(response.status, serverMessage || `HTTP ${response.status}`);
+    const reason = data && typeof data.reason === "string" ? data.reason : "";
+    throw new OfferRejectedError(response.status, serverMessage || `HTTP ${response.status}`, reason);
   }
   if (!response.ok) {
     throw new ServerUnavailableError(serverMessage || `HTTP ${response.status}`, response.status);

@@ -54,6 +54,30 @@ const ERRORS = {
     title: "The camera did not start",
     help: "Tap Try again. If it keeps happening, restart the browser.",
   },
+  // a class room's answers: the teacher decides these, so "Try again" rarely helps
+  removed: {
+    icon: "👋",
+    title: "You left the class",
+    help: "Your teacher took this phone out of the class.",
+    button: null,
+  },
+  "class-ended": {
+    icon: "🏁",
+    title: "The class has ended",
+    help: "Thank you for looking! Ask your teacher for a new code to join again.",
+    button: null,
+  },
+  locked: {
+    icon: "🔒",
+    title: "This class is closed",
+    help: "No new phones can join now. Ask your teacher, then tap Try again.",
+  },
+  "no-room": {
+    icon: "🔍",
+    title: "No class with this code",
+    help: "Check the code with your teacher and type it below.",
+    button: null,
+  },
   server: {
     icon: "😕",
     title: "The server said no",
@@ -109,6 +133,15 @@ export function describeState(state, detail = {}) {
         buttonLabel: "",
       };
     case State.SERVER_BUSY:
+      if (detail.reason === "rate_limited") {
+        return {
+          icon: "⏳",
+          title: "Please wait a moment",
+          help: retry ? `Trying again in ${retry} s...` : "Trying again...",
+          button: null,
+          buttonLabel: "",
+        };
+      }
       return {
         icon: "⏳",
         title: "Server busy",
@@ -133,7 +166,8 @@ export function describeState(state, detail = {}) {
         help: "Tap Try again.",
       };
       const extra = detail.message && detail.reason === "server" ? ` (${detail.message})` : "";
-      return { ...known, help: known.help + extra, button: "🔁 Try again", buttonLabel: "Try again" };
+      const button = known.button === null ? null : "🔁 Try again";
+      return { ...known, help: known.help + extra, button, buttonLabel: button ? "Try again" : "" };
     }
   }
 }

@@ -1,9 +1,14 @@
 /**
  * The teacher's page: /teacher (log in, list rooms, create one) and /room/CODE/teacher (the
- * room's controls: which phone presents, words or theme for every phone, speech, end). Every
- * change is a JSON POST to /api/rooms/CODE/...; the page polls the room's state once a second.
- * While the server loads its models a bar at the top says how far it has got (phones join only
- * after that), then a line while faster runtimes are still built in the background.
+ * room's controls). The teacher sees every phone by its name with a small still picture
+ * (refreshed every few seconds from GET /api/rooms/CODE/phones/ID/preview.jpg) and its state
+ * (waiting, let in, on the class screen, silent), and decides: ✅ Let in, 📺 Show, ✏️ Name,
+ * 🚫 Remove (asked twice). The room can be locked or given a new code, the first phone can be
+ * allowed to show at once, a class screen opens with a fresh key only this teacher can mint
+ * and connected screens can be disconnected. Every change is a JSON POST to
+ * /api/rooms/CODE/...; the page polls the room's state once a second and updates in place
+ * (a form being typed in or a question being asked stays as it is).
+ * While the server loads its models a bar at the top says how far it has got.
  */
 import { api } from "./api.js";
 import { showDemoBadge } from "./demo.js";
@@ -13,10 +18,33 @@ const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const parts = location.pathname.split("/");
 const code = parts[1] === "room" ? decodeURIComponent(parts[2] || "").toUpperCase() : "";
 const POLL_MS = 1000;
+const PREVIEW_MS = 3000;
+const STATES = {
+  waiting: "⏳ Waiting",
+  admitted: "✅ Let in",
+  presenting: "📺 On the class screen",
+};
+/** The last room state shown; the phone cards by phone id. */
+let room = null;
+const cards = new Map();
+let polling = false;
 
 function show(section) {
-  for (const id of ["login", "rooms", "controls"]) $(id).hidden = id !== section;
+  for (const id of ["login", "rooms", "controls", "gone"]) $(id).hidden = id !== section;
   document.body.dataset.state = section;
+  $("logout").hidden = section === "login";
+}
+
+/** Words for a failed call that a teacher can act on (never a raw error). */
+function friendly(error) {
+  const status = error && error.status;
+  if (status === 400) return `⚠️ ${error.message}`; // the server's reason, written for people
+  if (status === 401) return "🔑 Please log in again.";
+  if (status === 403) return "⚠️ This room belongs to another teacher.";
+  if (status === 404) return "⚠️ That phone or room is gone.";
+  if (status === 409) return "⚠️ You have too many rooms open: end one first.";
+  if (status === 429 || status === 503) return "⏳ Please wait a moment, then try again.";
+  return "⚠️ Something went wrong. Please try again.";
 }
 
 async function start() {
@@ -34,12 +62,20 @@ async function rooms() {
   show("rooms");
   const list = $("room-list");
   list.replaceChildren();
-  const { rooms } = await api("GET", "/api/rooms");
-  for (const room of rooms) {
+  let open = [];
+  try {
+    ({ rooms: open } = await api("GET", "/api/rooms"));
+  } catch (error) {
+    $("rooms-error").textContent = friendly(error);
+  }
+  $("no-rooms").hidden = open.length > 0;
+  for (const each of open) {
     const item = document.createElement("li");
     const link = document.createElement("a");
-    link.href = room.teacher_url;
-    link.textContent = `${room.code} (${room.phones.length} phone(s))`;
+    link.className = "big button";
+    link.href = each.teacher_url;
+    const count = each.phones.length;
+    link.textContent = `🏫 Room ${each.code} · ${count} ${count === 1 ? "phone" : "phones"}`;
     item.append(link);
     list.append(item);
   }
@@ -65,60 +101,164 @@ function joinWarning(url) {
   return "";
 }
 
-function renderRoom(room) {
-  $("code").textContent = room.code;
-  $("join-url").textContent = $("join-url").href = room.join_url;
-  const warning = joinWarning(room.join_url);
-  $("join-warning").textContent = warning;
-  $("join-warning").hidden = !warning;
-  $("screen-url").href = room.screen_url;
-  $("room-qr").src = room.qr_url;
-  $("muted").checked = room.speech_muted;
-  $("projector").checked = room.projector_speech;
-  $("no-phones").hidden = room.phones.length > 0;
+function previewUrl(id) {
+  return `/api/rooms/${encodeURIComponent(code)}/phones/${encodeURIComponent(id)}/preview.jpg?t=${Date.now()}`;
+}
+
+/** A phone's card, made once and then updated in place. */
+function makeCard(id) {
+  const item = /** @type {HTMLElement} */ ($("phone-template").content.firstElementChild.cloneNode(true));
+  item.dataset.session = id;
+  const q = (selector) => /** @type {any} */ (item.querySelector(selector));
+  const preview = q(".preview");
+  preview.addEventListener("load", () => item.classList.remove("no-picture"));
+  preview.addEventListener("error", () => item.classList.add("no-picture"));
+  q(".admit").addEventListener("click", () => act(`phones/${encodeURIComponent(id)}/admit`, {}));
+  q(".show").addEventListener("click", () => act("presenter", { session: id }));
+  q(".rename").addEventListener("click", () => {
+    q(".name-form").hidden = false;
+    q(".name-input").value = q(".phone-name").textContent;
+    q(".name-input").focus();
+  });
+  q(".name-cancel").addEventListener("click", () => (q(".name-form").hidden = true));
+  q(".name-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = q(".name-input").value.trim();
+    if (!name) return;
+    q(".name-form").hidden = true;
+    await act(`phones/${encodeURIComponent(id)}/name`, { name });
+  });
+  q(".remove").addEventListener("click", () => {
+    q(".remove-text").textContent = `Remove “${q(".phone-name").textContent}”? It cannot join this room again.`;
+    q(".remove-confirm").hidden = false;
+  });
+  q(".remove-no").addEventListener("click", () => (q(".remove-confirm").hidden = true));
+  q(".remove-yes").addEventListener("click", () => {
+    q(".remove-confirm").hidden = true;
+    act(`phones/${encodeURIComponent(id)}/remove`, {});
+  });
+  preview.src = previewUrl(id);
+  return item;
+}
+
+function renderPhones(current) {
   const list = $("phones");
+  const seen = new Set();
+  current.phones.forEach((phone, index) => {
+    seen.add(phone.id);
+    let item = cards.get(phone.id);
+    if (!item) {
+      item = makeCard(phone.id);
+      cards.set(phone.id, item);
+    }
+    if (list.children[index] !== item) list.insertBefore(item, list.children[index] || null);
+    const q = (selector) => /** @type {any} */ (item.querySelector(selector));
+    const presenting = phone.id === current.presenting || phone.state === "presenting";
+    const state = presenting ? "presenting" : phone.state;
+    item.dataset.state = state; // waiting | admitted | presenting
+    item.dataset.presenting = String(presenting);
+    q(".phone-name").textContent = phone.name;
+    q(".preview").alt = `What ${phone.name} sees`;
+    q(".phone-state").textContent = STATES[state] || state;
+    q(".phone-muted").hidden = !current.speech_muted;
+    q(".admit").hidden = state !== "waiting";
+    q(".show").hidden = presenting;
+  });
+  for (const [id, item] of cards) {
+    if (!seen.has(id)) {
+      item.remove();
+      cards.delete(id);
+    }
+  }
+  $("no-phones").hidden = current.phones.length > 0;
+}
+
+function renderScreens(current) {
+  const list = $("screens");
   list.replaceChildren();
-  room.phones.forEach((id, index) => {
+  current.screens.forEach((screen, index) => {
     const item = document.createElement("li");
-    item.dataset.session = id;
-    item.dataset.presenting = String(id === room.presenter);
-    item.append(`Phone ${index + 1} (${id}) `);
+    item.dataset.screen = screen.id;
+    const label = document.createElement("span");
+    label.textContent = `📺 Class screen ${index + 1}`;
     const button = document.createElement("button");
     button.type = "button";
-    button.textContent = id === room.presenter ? "📽 On screen" : "Show on screen";
-    button.disabled = id === room.presenter;
-    button.addEventListener("click", () => act("presenter", { session: id }));
-    item.append(button);
+    button.className = "big disconnect";
+    button.textContent = "✖ Disconnect";
+    button.addEventListener("click", () => act(`screens/${encodeURIComponent(screen.id)}/disconnect`, {}));
+    item.append(label, button);
     list.append(item);
   });
+  $("no-screens").hidden = current.screens.length > 0;
+}
+
+function renderRoom(current) {
+  room = current;
+  $("code").textContent = current.code;
+  if ($("join-url").href !== current.join_url) $("join-url").textContent = $("join-url").href = current.join_url;
+  const warning = joinWarning(current.join_url);
+  $("join-warning").textContent = warning;
+  $("join-warning").hidden = !warning;
+  if (!$("room-qr").src.startsWith(new URL(current.qr_url, location.href).href)) $("room-qr").src = current.qr_url;
+  $("muted").checked = current.speech_muted;
+  $("projector").checked = current.projector_speech;
+  $("first-presents").checked = Boolean(current.first_phone_presents);
+  $("lock").textContent = current.locked ? "🔓 Unlock" : "🔒 Lock";
+  $("lock").setAttribute("aria-pressed", String(Boolean(current.locked)));
+  $("locked-note").hidden = !current.locked;
+  $("words-now").textContent = current.theme
+    ? `Now: the ${current.theme} theme`
+    : current.words
+      ? `Now: ${current.words}`
+      : "";
+  renderPhones(current);
+  renderScreens(current);
 }
 
 async function act(what, body) {
   $("controls-error").textContent = "";
   try {
-    const room = await api("POST", `/api/rooms/${code}/${what}`, body);
+    const answer = await api("POST", `/api/rooms/${code}/${what}`, body);
     if (what === "end") {
       location.href = "/teacher";
       return;
     }
-    renderRoom(room);
-    if (room.problems && room.problems.length) $("controls-error").textContent = room.problems.join("; ");
+    if (what === "code") {
+      location.replace(answer.teacher_url); // the page lives under the room's new code
+      return;
+    }
+    renderRoom(answer);
+    if (answer.problems && answer.problems.length) $("controls-error").textContent = `⚠️ ${answer.problems.join("; ")}`;
   } catch (error) {
-    $("controls-error").textContent = error.message;
+    $("controls-error").textContent = friendly(error);
   }
 }
 
 async function controls() {
   show("controls");
+  if (polling) return;
+  polling = true;
   const poll = async () => {
     try {
       renderRoom(await api("GET", `/api/rooms/${code}`));
     } catch (error) {
-      $("controls-error").textContent = error.message;
-      if (error.status === 404) return; // the room ended
+      if (error.status === 404) {
+        show("gone"); // the room ended (here, or by an admin)
+        return;
+      }
+      if (error.status === 401) {
+        polling = false;
+        show("login");
+        return;
+      }
+      $("controls-error").textContent = friendly(error);
     }
     setTimeout(poll, POLL_MS);
   };
+  // each phone's still picture, a few seconds apart (an img keeps its last one meanwhile)
+  setInterval(() => {
+    for (const [id, item] of cards) /** @type {any} */ (item.querySelector(".preview")).src = previewUrl(id);
+  }, PREVIEW_MS);
   await poll();
 }
 
@@ -129,15 +269,23 @@ $("login-form").addEventListener("submit", async (event) => {
     await api("POST", "/api/login", { name: $("name").value, password: $("password").value });
     await start();
   } catch (error) {
-    $("login-error").textContent = error.status === 401 ? "Wrong name or password." : error.message;
+    $("login-error").textContent = error.status === 401 ? "Wrong name or password." : friendly(error);
   }
+});
+$("logout").addEventListener("click", async () => {
+  try {
+    await api("POST", "/api/logout", {});
+  } catch {
+    // logged out already: the login form is what is left either way
+  }
+  location.href = "/teacher";
 });
 $("new-room").addEventListener("click", async () => {
   try {
-    const room = await api("POST", "/api/rooms", {});
-    location.href = room.teacher_url;
+    const created = await api("POST", "/api/rooms", {});
+    location.href = created.teacher_url;
   } catch (error) {
-    $("rooms-error").textContent = error.message;
+    $("rooms-error").textContent = friendly(error);
   }
 });
 $("words-form").addEventListener("submit", (event) => {
@@ -147,10 +295,37 @@ $("words-form").addEventListener("submit", (event) => {
 $("theme").addEventListener("change", () => {
   if ($("theme").value) act("words", { theme: $("theme").value });
 });
+// the class screen's link carries a fresh key that only this teacher can mint
+$("open-screen").addEventListener("click", async () => {
+  $("controls-error").textContent = "";
+  const opened = window.open("", "_blank");
+  try {
+    const { screen_url: url } = await api("POST", `/api/rooms/${code}/screens`, {});
+    $("screen-link").textContent = $("screen-link").href = url;
+    $("screen-link-line").hidden = false;
+    if (opened) opened.location.href = url;
+  } catch (error) {
+    if (opened) opened.close();
+    $("controls-error").textContent = friendly(error);
+  }
+});
+$("first-presents").addEventListener("change", () =>
+  act("settings", { first_phone_presents: $("first-presents").checked }),
+);
+$("lock").addEventListener("click", () => act("settings", { locked: !(room && room.locked) }));
+$("new-code").addEventListener("click", () => ($("new-code-confirm").hidden = false));
+$("new-code-no").addEventListener("click", () => ($("new-code-confirm").hidden = true));
+$("new-code-yes").addEventListener("click", () => {
+  $("new-code-confirm").hidden = true;
+  act("code", {});
+});
 $("muted").addEventListener("change", () => act("speech", { muted: $("muted").checked }));
 $("projector").addEventListener("change", () => act("speech", { projector: $("projector").checked }));
-$("end").addEventListener("click", () => {
-  if (confirm("End the room for everyone?")) act("end", {});
+$("end").addEventListener("click", () => ($("end-confirm").hidden = false));
+$("end-no").addEventListener("click", () => ($("end-confirm").hidden = true));
+$("end-yes").addEventListener("click", () => {
+  $("end-confirm").hidden = true;
+  act("end", {});
 });
 const readyBar = new ReadyBar($("ready"));
 new StatusWatch((status) => {

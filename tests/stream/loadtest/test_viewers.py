@@ -46,8 +46,12 @@ async def _against(
     app = create_app(config, engine=engine)
     store = app[ROOMS_KEY].store
     async with serving(app) as base:
-        if make_room:
-            argv = [*argv, "--room", (await store.create("t")).code]
+        if make_room:  # as the teacher would: a screen link, and the first phone presents
+            code = (await store.create("t")).code
+            hub = app[ROOMS_KEY]
+            await hub.set_settings(code, first_phone_presents=True)
+            _, key = await hub.mint_screen(code)
+            argv = [*argv, "--room", code, "--screen-key", key]
         status = await asyncio.to_thread(_loadtest, ["--url", base, *argv])
         open_rooms = [r.code for r in await store.of_teacher("t")]
         open_rooms += [r.code for r in await store.of_teacher("lee")]
