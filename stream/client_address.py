@@ -31,6 +31,22 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def address_key(address: str) -> str:
+    """What per-address limits, pseudonyms and phone removals count: an IPv4 address as it
+    is, an IPv6 address as its /64 network (one home or phone network gets a whole /64 and
+    picks addresses in it at will, so counting single IPv6 addresses would let one client
+    escape every limit and removal). Anything unparsable is kept as given."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:  # ::ffff:1.2.3.4 is the IPv4 client 1.2.3.4
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
 def parse_trusted_proxies(values: Iterable[str]) -> tuple[Network, ...]:
     """`--trusted-proxy` values (CIDR such as 10.0.0.0/8, or one address) as networks;
     ValueError naming the value that is not one."""

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from stream.client_address import address_key
 from stream.health import Readiness, StreamMetrics
 from stream.room_store import RoomState, normalise_code, token_matches
 from stream.rooms import RoomHub, RoomRefused, clean_name
@@ -59,8 +60,9 @@ MAX_PHONE_NAME_CHARS = 100  # before cleaning (`stream.rooms.clean_name` keeps 2
 
 def peer_address(request: web.Request) -> str:
     """The client's address for limits and pseudonyms (`stream.client_address` has already
-    put a trusted proxy's client into `request.remote`)."""
-    return request.remote or "?"
+    put a trusted proxy's client into `request.remote`), IPv6 counted by its /64
+    (`address_key`)."""
+    return address_key(request.remote) if request.remote else "?"
 
 
 class OfferError(Exception):

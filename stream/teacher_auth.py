@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from stream.client_address import address_key
 from stream.teachers import TeacherStore
 
 log = logging.getLogger("stream.teacher_auth")
@@ -184,7 +185,7 @@ class TeacherAuth:
         name, password = body.get("name"), body.get("password")
         if not isinstance(name, str) or not isinstance(password, str):
             raise json_error(web.HTTPBadRequest, "send name and password as strings")
-        address = request.remote or "unknown"
+        address = address_key(request.remote) if request.remote else "unknown"
         self._count_attempt(address)
         if not await asyncio.to_thread(self.store.verify, name, password):
             # the name typed may be a password typed in the wrong field: debug only

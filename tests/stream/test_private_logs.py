@@ -21,7 +21,7 @@ from PIL import Image
 
 from stream.access_log import RUNNER_OPTIONS
 from stream.app import ServerConfig, create_app
-from stream.client_address import client_address, parse_trusted_proxies
+from stream.client_address import address_key, client_address, parse_trusted_proxies
 from stream.teachers import TeacherStore
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, photo, serving
@@ -224,3 +224,13 @@ def test_the_client_is_the_right_most_untrusted_hop() -> None:
         parse_trusted_proxies(["nope"])
     with pytest.raises(ValueError, match="trusted-proxy"):
         ServerConfig(trusted_proxies=("10.0.0.0/33",))
+
+
+def test_limits_count_an_ipv6_client_by_its_64_network() -> None:
+    # one home network gets a whole /64: picking another address in it must not reset a limit
+    assert address_key("2001:db8:1:2::1") == address_key("2001:db8:1:2:ffff::9")
+    assert address_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
+    assert address_key("::ffff:1.2.3.4") == address_key("1.2.3.4") == "1.2.3.4"
+    assert address_key("1.2.3.4") != address_key("1.2.3.5")
+    assert address_key("unix-socket") == "unix-socket"
