@@ -89,9 +89,9 @@ class ViewerSession:
             for callback in self._on_closed:
                 callback(self)
             log.info(
-                "viewer %s of room %s closed: %s%s (%.1f s)",
+                "viewer %s of %s closed: %s%s (%.1f s)",
                 self.id,
-                self.room,
+                room_label(self.room),
                 reason,
                 f" - {detail}" if detail else "",
                 time.monotonic() - self.created_at,

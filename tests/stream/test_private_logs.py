@@ -106,7 +106,7 @@ def _run_lesson(tmp_path: Path) -> tuple[str, dict[str, int]]:
             jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
             teacher = aiohttp.ClientSession(cookie_jar=jar, headers=headers)
             anonymous = aiohttp.ClientSession(headers=headers)
-            phone = Client(photo("chelsea"))
+            phone, screen = Client(photo("chelsea")), Client(photo("coffee"))
             async with teacher, anonymous:
                 try:
                     login = {"name": "lee", "password": "correct horse"}
@@ -117,6 +117,15 @@ def _run_lesson(tmp_path: Path) -> tuple[str, dict[str, int]]:
                         code: str = (await r.json())["code"]
                     await phone.connect(anonymous, base, room=code)
                     await phone.wait_for("objects", timeout=60)
+                    # the teacher shows the phone and opens the class screen, which connects
+                    shown = f"{base}/api/rooms/{code}/presenter"
+                    async with teacher.post(shown, json={"session": phone.session}) as r:
+                        statuses["presenter"] = r.status
+                    async with teacher.post(f"{base}/api/rooms/{code}/screens", json={}) as r:
+                        statuses["screen key"] = r.status
+                        key = (await r.json())["token"]
+                    await screen.connect(anonymous, base, room=code, role="viewer", screen=key)
+                    await screen.wait_for("room", timeout=60)
                     for name, url in (
                         ("room", f"/api/rooms/{code}"),
                         ("qr", f"/api/rooms/{code}/qr.png"),
@@ -145,6 +154,7 @@ def _run_lesson(tmp_path: Path) -> tuple[str, dict[str, int]]:
                     async with anonymous.post(f"{base}/api/segment", data=form) as r:
                         statuses["photo"] = r.status
                 finally:
+                    await screen.close()
                     await phone.close()
         return code
 
@@ -154,6 +164,7 @@ def _run_lesson(tmp_path: Path) -> tuple[str, dict[str, int]]:
 
 def test_a_lesson_leaves_no_address_or_user_agent_in_the_log(lesson: Lesson) -> None:
     assert lesson.statuses["missing"] == 404 and lesson.statuses["library"] == 200
+    assert lesson.statuses["presenter"] == 200 and lesson.statuses["screen key"] == 201
     for needle in ("127.0.0.1", "::1", CLIENT, "ProbeBrowser", "ChildTablet"):
         leaks = [text for text in lesson.texts if needle in text]
         assert not leaks, f"{needle!r} in the log: {leaks[:3]}"
