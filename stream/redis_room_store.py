@@ -292,7 +292,14 @@ class RedisRoomStore:
         return room
 
     async def of_teacher(self, teacher: str) -> list[RoomState]:
-        listed = await self.client.zrange(self.teacher_key(teacher), 0, -1)
+        return await self._rooms_listed_in(self.teacher_key(teacher))
+
+    async def open_rooms(self) -> list[RoomState]:
+        return await self._rooms_listed_in(self.rooms_key())
+
+    async def _rooms_listed_in(self, index: str) -> list[RoomState]:
+        """The rooms whose codes the sorted set `index` holds, oldest first."""
+        listed = await self.client.zrange(index, 0, -1)
         codes = [_text(code) for code in listed if isinstance(code, bytes | str)]
         if not codes:
             return []
@@ -301,18 +308,6 @@ class RedisRoomStore:
                 pipe.hgetall(self.room_key(code))
             answers = await pipe.execute()
         # an expired room may linger in the index until the next write; its hash is gone
-        rooms = [room for raw in answers if (room := _decode_room(raw)) is not None]
-        return sorted(rooms, key=lambda r: r.created_at)
-
-    async def open_rooms(self) -> list[RoomState]:
-        listed = await self.client.zrange(self.rooms_key(), 0, -1)
-        codes = [_text(code) for code in listed if isinstance(code, bytes | str)]
-        if not codes:
-            return []
-        async with self.client.pipeline(transaction=False) as pipe:
-            for code in codes:
-                pipe.hgetall(self.room_key(code))
-            answers = await pipe.execute()
         rooms = [room for raw in answers if (room := _decode_room(raw)) is not None]
         return sorted(rooms, key=lambda r: r.created_at)
 
