@@ -42,6 +42,7 @@ from inference.broker import error_code_for
 from inference.detections import Detections
 from inference.redis_broker import (
     GROUP,
+    BadMessage,
     decode_frame,
     detections_to_json,
     heartbeat_key,
@@ -91,12 +92,8 @@ MAX_TEXT_CHARS = 256  # ids, server names, words: ours are far shorter
 MAX_WORDS = 256
 
 
-class BadJob(ValueError):
-    """A job that cannot be worked on; `field` names what is wrong (a metric label)."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
+class BadJob(BadMessage):
+    """A job that cannot be worked on."""
 
 
 @dataclass(frozen=True)

@@ -117,13 +117,16 @@ def detections_from_json(text: str | bytes) -> Detections:
     return Detections(boxes, scores, tuple(labels))
 
 
-class BadResult(ValueError):
-    """An entry on a results stream that is not a worker's answer; `field` says why (a
-    metric label)."""
+class BadMessage(ValueError):
+    """A Redis stream entry we cannot use; `field` names what is wrong (a metric label)."""
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field}: {problem}")
         self.field = field
+
+
+class BadResult(BadMessage):
+    """An entry on a results stream that is not a worker's answer."""
 
 
 @dataclass(frozen=True)
