@@ -25,9 +25,10 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from stream import access_log, loss_recovery, redis_outage
+from stream import access_log, ice, loss_recovery, redis_outage
 from stream.client_address import parse_trusted_proxies
 from stream.health import Readiness, StreamMetrics, health_routes
+from stream.ice import IceSettings
 from stream.loading import LoadProgress
 from stream.photo_api import PhotoSettings, install_photo_api
 from stream.room_api import install_room_api
@@ -40,7 +41,7 @@ from stream.room_store import (
 from stream.rooms import ROOMS_KEY, RoomHub
 from stream.security import install as install_security
 from stream.sessions import EngineLike, SessionRegistry, SessionSettings
-from stream.signalling import OfferEndpoint
+from stream.signalling import OfferEndpoint, RateLimiter, peer_address
 from stream.snapshot_api import install_snapshots
 from stream.snapshots import SnapshotPolicy, SnapshotStore, default_snapshots_dir
 from stream.teacher_auth import TeacherAuth
@@ -84,6 +85,8 @@ class ServerConfig:
                        first instead of the teacher's "localhost" (`stream.urls.PhoneOrigin`)
     trusted_proxies    networks (CIDR) whose X-Forwarded-For names the client
                        (`serve --trusted-proxy`, `stream.client_address`)
+    ice                STUN/TURN servers for the server's peer connections and the pages'
+                       (`GET /api/ice`, `stream.ice`); empty: host candidates only
     """
 
     session: SessionSettings = field(default_factory=SessionSettings)
@@ -113,6 +116,7 @@ class ServerConfig:
     public_url: str | None = None
     lan_hosts: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
+    ice: IceSettings = field(default_factory=IceSettings)
 
     def __post_init__(self) -> None:
         if self.public_url is not None:  # stored in its checked form (scheme://host[:port])
@@ -266,8 +270,12 @@ def create_app(
         retry_after_s=config.retry_after_s,
         rooms=rooms,
         viewers=viewers,
+        ice=config.ice,
     )
     app.router.add_post("/api/offer", offers.handle)
+    # pages ask before each offer, so the same per-address budget as offers, counted apart
+    ice_limiter = RateLimiter(config.offers_per_minute, 60.0)
+    ice.install(app, config.ice, lambda request: ice_limiter.allow(peer_address(request)))
     # the client address (trusted proxies) before any other middleware; the pseudonym for
     # the address-free access log (stream.access_log)
     access_log.install(app, offers.pseudonym, parse_trusted_proxies(config.trusted_proxies))

@@ -40,10 +40,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from stream.client_address import address_key
 from stream.health import Readiness, StreamMetrics
+from stream.ice import IceSettings, rtc_configuration
 from stream.room_store import RoomState, normalise_code, token_matches
 from stream.rooms import RoomHub, RoomRefused, clean_name
 from stream.security import bounded, redact
@@ -207,8 +208,10 @@ class OfferEndpoint:
         retry_after_s: int = 5,
         rooms: RoomHub | None = None,
         viewers: ViewerRegistry | None = None,
+        ice: IceSettings | None = None,
     ) -> None:
         self.registry = registry
+        self.ice = ice or IceSettings()  # STUN/TURN for our side of every peer connection
         self.rooms = rooms
         self.viewers = viewers
         self.engine = engine
@@ -319,7 +322,7 @@ class OfferEndpoint:
                 "address_limit",
                 self.retry_after_s,
             )
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = RTCPeerConnection(rtc_configuration(self.ice))
         viewer = viewers.open(pc, code)
         counter.add(peer, viewer.id)
         viewer.when_closed(lambda v: counter.remove(peer, v.id))
@@ -369,8 +372,8 @@ class OfferEndpoint:
         return engine
 
     async def _negotiate(self, offer: Offer, engine: EngineLike, peer: str) -> web.Response:
-        # host candidates only: phones reach us on the LAN, and a STUN server would be one more
-        # thing that can stall the answer (aiortc's default is a public one)
+        # the configured STUN/TURN (`stream.ice`; none: host candidates only, never aiortc's
+        # default public STUN server, one more thing that could stall the answer)
         counter = self.phones_by_address
         if counter.full(peer):
             raise OfferError(
@@ -380,7 +383,7 @@ class OfferEndpoint:
                 "address_limit",
                 self.retry_after_s,
             )
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = RTCPeerConnection(rtc_configuration(self.ice))
         try:
             session = self.registry.open(
                 pc, engine, room=offer.room, role=offer.role, peer=self.pseudonym(peer)

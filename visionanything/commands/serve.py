@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import shlex
@@ -26,7 +27,7 @@ import signal
 import ssl
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ from visionanything.commands.weights_offer import (
 
 if TYPE_CHECKING:
     from stream.app import EngineFactory, ServerConfig
+    from stream.ice import IceSettings
     from stream.loading import LoadProgress
     from stream.sessions import EngineLike
 
@@ -188,6 +190,7 @@ def register(subparsers: Any) -> None:
     )
     add_photo_options(parser)
     add_room_options(parser)
+    add_ice_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -252,6 +255,96 @@ def with_room_options(config: ServerConfig, args: argparse.Namespace) -> ServerC
 # -- end of the rooms' options -------------------------------------------------------------------
 
 
+# -- ICE: STUN/TURN servers for both ends (stream/ice.py) ----------------------------------------
+
+TURN_PASSWORD_ENV = "VISIONANYTHING_TURN_PASSWORD"
+TURN_SECRET_ENV = "VISIONANYTHING_TURN_SECRET"
+
+
+class _RefuseSecretOnArgv(argparse.Action):
+    """`--turn-password`/`--turn-secret` exist only to refuse: argv is visible to every user of
+    the machine (`ps`) and lands in shell history. Without them argparse would take either as
+    an abbreviation of the `-file` option and treat the secret as a path."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        name = self.dest.replace("_", "-")
+        env = TURN_PASSWORD_ENV if "password" in name else TURN_SECRET_ENV
+        parser.error(f"--{name} is not accepted on the command line: use --{name}-file or ${env}")
+
+
+def add_ice_options(parser: argparse.ArgumentParser) -> None:
+    """STUN/TURN servers used by the server's peer connections and given to the pages."""
+    parser.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a STUN or TURN server (repeatable): stun:HOST[:PORT], turn:HOST[:PORT]"
+        "[?transport=udp|tcp], turns:HOST[:PORT]; default none (phones on the server's LAN)",
+    )
+    parser.add_argument("--turn-username", default=None, help="static TURN username")
+    parser.add_argument(
+        "--turn-password-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"file holding the static TURN password (or ${TURN_PASSWORD_ENV})",
+    )
+    parser.add_argument(
+        "--turn-secret-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="file holding a TURN REST shared secret (coturn use-auth-secret): per-page "
+        f"credentials valid an hour (or ${TURN_SECRET_ENV})",
+    )
+    parser.add_argument(
+        "--ice-relay-only",
+        action="store_true",
+        help="both ends use TURN-relayed candidates only (testing; networks that need it)",
+    )
+    for name in ("--turn-password", "--turn-secret"):
+        parser.add_argument(name, nargs="?", action=_RefuseSecretOnArgv, help=argparse.SUPPRESS)
+
+
+def _secret(path: Path | None, env: str, what: str, environ: Mapping[str, str]) -> str | None:
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read the {what} file {path}: {exc.strerror}") from exc
+        if not text:
+            raise ValueError(f"the {what} file {path} is empty")
+        return text
+    return environ.get(env) or None
+
+
+def ice_from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> IceSettings:
+    """The ICE settings the options describe; ValueError for an inconsistent set (a secret
+    and static credentials, a turn: server without credentials, an unknown scheme).
+    A password or secret in the environment counts only when a TURN server is configured, so a
+    stray exported variable does not stop a LAN server."""
+    from stream.ice import IceSettings
+
+    turn = any(u.startswith("turn") for u in args.ice_server)
+    password = _secret(args.turn_password_file, TURN_PASSWORD_ENV, "TURN password", environ)
+    secret = _secret(args.turn_secret_file, TURN_SECRET_ENV, "TURN secret", environ)
+    if not turn and args.turn_password_file is None and args.turn_secret_file is None:
+        password = secret = None  # only from the environment: not meant for this server
+    if secret is not None and args.turn_username is None and args.turn_password_file is None:
+        password = None  # the secret wins over a stray environment password
+    return IceSettings(
+        urls=tuple(args.ice_server),
+        username=args.turn_username,
+        password=password,
+        secret=secret,
+        relay_only=args.ice_relay_only,
+    )
+
+
+# -- end of the ICE options ----------------------------------------------------------------------
+
+
 def run(args: argparse.Namespace) -> int:
     # imported here: `visionanything segment --help` should not pay for WebRTC or torch
     from stream.app import ServerConfig
@@ -295,6 +388,7 @@ def run(args: argparse.Namespace) -> int:
         )
         config = with_photo_options(config, args)
         config = with_room_options(config, args)
+        config = dataclasses.replace(config, ice=ice_from_args(args))
         if args.http and (args.cert or args.key):
             raise ValueError("--cert and --key are for HTTPS: leave out --http")
         if args.http:

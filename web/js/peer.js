@@ -9,6 +9,31 @@
 
 import { postOffer, waitForIceGathering } from "./signalling.js";
 
+/** Where the server says which STUN/TURN servers to use (fresh TURN credentials each time). */
+export const ICE_URL = "/api/ice";
+
+/**
+ * The server's ICE configuration ({iceServers, iceTransportPolicy}), asked before every
+ * connection attempt because TURN credentials expire. Any failure gives `{iceServers: []}` with
+ * a console note: host candidates still work on a LAN, which is better than no attempt at all.
+ * @param {{fetchImpl?: typeof fetch, timeoutMs?: number, url?: string}} [options]
+ * @returns {Promise<{iceServers: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy}>}
+ */
+export async function fetchIceConfig(options = {}) {
+  const { fetchImpl = globalThis.fetch, timeoutMs = 3000, url = ICE_URL } = options;
+  try {
+    const response = await fetchImpl(url, { cache: "no-store", signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const body = await response.json();
+    if (!Array.isArray(body.iceServers)) throw new Error("no iceServers in the answer");
+    const policy = body.iceTransportPolicy === "relay" ? "relay" : "all";
+    return { iceServers: body.iceServers, iceTransportPolicy: policy };
+  } catch (error) {
+    console.info("[va] no ICE servers from the server; trying the local network only:", error);
+    return { iceServers: [] };
+  }
+}
+
 /** Name of the data channel the server listens to. */
 export const CHANNEL_NAME = "events";
 
@@ -82,6 +107,13 @@ export class PeerLink {
    */
   async negotiate(params = {}) {
     const pc = this.pc;
+    if (!this.options.rtcConfig && typeof pc.setConfiguration === "function") {
+      // the pc exists from the constructor (the controller shows it at once); servers and policy
+      // may still change before the offer starts gathering
+      const ice = await fetchIceConfig();
+      this.check();
+      pc.setConfiguration({ ...pc.getConfiguration(), ...ice });
+    }
     const offer = await pc.createOffer();
     this.check();
     await pc.setLocalDescription(offer);

@@ -15,6 +15,7 @@
  * in on this browser (the room is in GET /api/rooms), and it asks the server over HTTP
  * (POST /api/rooms/CODE/snapshot) to save the presenting phone's picture to the library.
  */
+import { fetchIceConfig } from "./peer.js";
 import { showDemoBadge } from "./demo.js";
 import { ReadyBar, StatusWatch } from "./ready.js";
 import { postOffer, waitForIceGathering, OfferRejectedError, ServerBusyError } from "./signalling.js";
@@ -88,7 +89,7 @@ function onMessage(event) {
 }
 
 async function watch() {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  const pc = new RTCPeerConnection(await fetchIceConfig()); // STUN/TURN from the server, or []
   debug.pc = pc;
   pc.addTransceiver("video", { direction: "recvonly" });
   const channel = pc.createDataChannel("events");
