@@ -26,6 +26,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_PASSWORD = "0123abcd" * 4
+TURN_SECRET = "turn5ecret" * 4
+PUBLIC_HOST = "va.school.example"
+REQUIRED = {"VA_REDIS_PASSWORD": REDIS_PASSWORD, "VA_TURN_SECRET": TURN_SECRET}
+REQUIRED["VA_PUBLIC_HOST"] = PUBLIC_HOST
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
 GPU_MEDIA = DEPLOY / "compose.gpu-media.yaml"
@@ -65,7 +69,7 @@ def render(*files: Path, env_file: Path | None = ENV_FILE, **variables: str) -> 
     for file in files or (COMPOSE,):
         args += ["-f", str(file)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VA_", "COMPOSE_"))}
-    env["VA_REDIS_PASSWORD"] = REDIS_PASSWORD  # required, and left empty in example.env
+    env.update(REQUIRED)  # required, and left empty in example.env
     env.update(variables)
     result = subprocess.run(
         [*args, "config"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
@@ -103,7 +107,7 @@ def depends_on_healthy(service: dict[str, Any], other: str) -> bool:
 
 def test_services_are_redis_media_and_workers(config: dict[str, Any]) -> None:
     services = config["services"]
-    assert set(services) == {"redis", "media", "worker"}
+    assert set(services) == {"redis", "media", "worker", "turn"}
     redis = services["redis"]
     assert redis["image"] == "redis:7-alpine"
     assert "redis-cli" in redis["healthcheck"]["test"]
@@ -125,11 +129,13 @@ def test_redis_needs_a_password_and_persists_nothing(config: dict[str, Any]) -> 
         assert REDIS_PASSWORD not in words(service) and "--redis" not in words(service)
 
 
-def test_compose_refuses_to_start_redis_without_a_password() -> None:
+@pytest.mark.parametrize("required", sorted(REQUIRED))
+def test_compose_refuses_to_start_without_a_required_value(required: str) -> None:
     command = compose_command()
     if command is None:
         pytest.fail(INSTALL_HINT)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VA_", "COMPOSE_"))}
+    env.update({k: v for k, v in REQUIRED.items() if k != required})
     result = subprocess.run(
         [*command, "--env-file", str(ENV_FILE), "-f", str(COMPOSE), "config"],
         cwd=ROOT,
@@ -138,7 +144,7 @@ def test_compose_refuses_to_start_redis_without_a_password() -> None:
         text=True,
         timeout=120,
     )
-    assert result.returncode != 0 and "VA_REDIS_PASSWORD" in result.stderr
+    assert result.returncode != 0 and required in result.stderr
 
 
 def test_media_serves_through_redis_after_redis_is_healthy(config: dict[str, Any]) -> None:
@@ -150,6 +156,109 @@ def test_media_serves_through_redis_after_redis_is_healthy(config: dict[str, Any
     assert media["network_mode"] == "host"  # WebRTC: host ICE candidates on ephemeral UDP ports
     assert "https://127.0.0.1:8443/healthz" in media["healthcheck"]["test"]
     assert media["build"]["args"]["VARIANT"] == "cpu"
+
+
+def test_turn_relays_with_a_shared_secret_on_the_hosts_network(config: dict[str, Any]) -> None:
+    turn = config["services"]["turn"]
+    image, _, tag = turn["image"].partition(":")
+    assert image == "coturn/coturn" and tag and tag != "latest"  # pinned
+    assert turn["network_mode"] == "host"  # relay ports and its address as the host's
+    assert turn["environment"]["TURN_SECRET"] == TURN_SECRET
+    assert turn["environment"]["TURN_REALM"] == "visionanything"
+    assert (turn["environment"]["TURN_MIN_PORT"], turn["environment"]["TURN_MAX_PORT"]) == (
+        "49160",
+        "49200",
+    )
+    script = turn["entrypoint"][-1]
+    assert "use-auth-secret" in script and "exec turnserver -c /tmp/turnserver.conf" in script
+    assert any(v.endswith(":/etc/coturn/tls:ro") for v in map(str, turn["volumes"])) or any(
+        isinstance(v, dict) and v.get("target") == "/etc/coturn/tls" for v in turn["volumes"]
+    )
+
+
+def _run_turn_entrypoint(
+    config: dict[str, Any], tmp_path: Path, environment: dict[str, str]
+) -> tuple[str, str]:
+    """The turn service's entrypoint script under sh, with a stand-in turnserver: (the config
+    file it wrote, the arguments turnserver got)."""
+    script = config["services"]["turn"]["entrypoint"][-1].replace("$$", "$")
+    conf, tls = tmp_path / "turnserver.conf", tmp_path / "tls"
+    script = script.replace("/tmp/turnserver.conf", str(conf)).replace("/etc/coturn/tls", str(tls))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / "turnserver"
+    fake.write_text('#!/bin/sh\necho "$@"\n', encoding="utf-8")
+    fake.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", **environment}
+    result = subprocess.run(
+        ["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert conf.stat().st_mode & 0o077 == 0  # the secret's file: the container's user only
+    return conf.read_text(encoding="utf-8"), result.stdout.strip()
+
+
+def test_turn_config_is_rendered_at_start_from_the_environment(
+    config: dict[str, Any], tmp_path: Path
+) -> None:
+    environment = {k: str(v) for k, v in config["services"]["turn"]["environment"].items()}
+    text, argv = _run_turn_entrypoint(config, tmp_path, environment)
+    assert argv == f"-c {tmp_path / 'turnserver.conf'}"  # the secret is not among them
+    lines = text.splitlines()
+    assert f"static-auth-secret={TURN_SECRET}" in lines and "use-auth-secret" in lines
+    assert {"realm=visionanything", "min-port=49160", "max-port=49200"} <= set(lines)
+    assert {"listening-port=3478", "tls-listening-port=5349", "no-tls", "no-dtls"} <= set(lines)
+    assert not any(line.startswith(("external-ip", "cert=")) for line in lines)
+
+    (tmp_path / "tls").mkdir()
+    for name in ("fullchain.pem", "privkey.pem"):
+        (tmp_path / "tls" / name).write_text("x", encoding="utf-8")
+    environment["TURN_EXTERNAL_IP"] = "203.0.113.7"
+    lines = _run_turn_entrypoint(config, tmp_path, environment)[0].splitlines()
+    assert "external-ip=203.0.113.7" in lines
+    assert f"cert={tmp_path / 'tls' / 'fullchain.pem'}" in lines
+    assert f"pkey={tmp_path / 'tls' / 'privkey.pem'}" in lines and "no-tls" not in lines
+
+
+def test_media_offers_the_turn_service_to_both_ends(config: dict[str, Any]) -> None:
+    from visionanything.cli import build_parser
+    from visionanything.commands.serve import ice_from_args
+
+    media = config["services"]["media"]
+    assert media["environment"]["VISIONANYTHING_TURN_SECRET"] == TURN_SECRET
+    args = build_parser().parse_args(media["command"][1:])
+    settings = ice_from_args(args, environ=media["environment"])
+    assert settings.urls == (
+        f"stun:{PUBLIC_HOST}:3478",
+        f"turn:{PUBLIC_HOST}:3478?transport=udp",
+        f"turn:{PUBLIC_HOST}:3478?transport=tcp",
+    )
+    assert settings.secret == TURN_SECRET and settings.username is None
+
+
+def test_no_secret_appears_in_any_command(config: dict[str, Any]) -> None:
+    for name, service in config["services"].items():
+        shown = json.dumps(
+            [service.get(key) for key in ("command", "entrypoint", "healthcheck")]
+        )  # what `ps` or `docker inspect`'s Cmd would show
+        for secret in (REDIS_PASSWORD, TURN_SECRET):
+            assert secret not in shown, name
+        assert "--static-auth-secret" not in shown and "--turn-secret " not in shown, name
+
+
+def test_turn_knobs_reach_the_turn_service() -> None:
+    turn = render(
+        VA_TURN_REALM="school.example",
+        VA_TURN_EXTERNAL_IP="203.0.113.7",
+        VA_TURN_MIN_PORT="50000",
+        VA_TURN_MAX_PORT="50100",
+        VA_TURN_TLS_DIR="/etc/va-turn-tls",
+    )["services"]["turn"]
+    environment = turn["environment"]
+    assert environment["TURN_REALM"] == "school.example"
+    assert environment["TURN_EXTERNAL_IP"] == "203.0.113.7"
+    assert (environment["TURN_MIN_PORT"], environment["TURN_MAX_PORT"]) == ("50000", "50100")
+    assert "/etc/va-turn-tls" in json.dumps(turn["volumes"])
 
 
 def test_workers_detect_on_a_gpu_through_redis(config: dict[str, Any]) -> None:
@@ -294,7 +403,7 @@ def test_example_env_lists_every_knob_with_compose_defaults() -> None:
         text = path.read_text(encoding="utf-8")
         used.update(variables_in(text))
         required |= required_in(text)
-    assert required == {"VA_REDIS_PASSWORD"}
+    assert required == set(REQUIRED)
     values = env_file_values()
     knobs = {k: v for k, v in values.items() if k.startswith("VA_")}
     assert set(knobs) == set(used) | required, "example.env and compose name different knobs"

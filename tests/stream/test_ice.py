@@ -268,8 +268,19 @@ def coturn(tmp_path: Path) -> Iterator[int]:
         process.wait(timeout=5)
 
 
-async def _relayed_session(port: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    url = f"turn:127.0.0.1:{port}?transport=udp"
+def _connected_to(port: int, protocol: str) -> int:
+    """Sockets on this host connected to 127.0.0.1:port over `protocol` (/proc/net/tcp|udp)."""
+    count = 0
+    for line in Path(f"/proc/net/{protocol}").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote, state = fields[2], fields[3]
+        if remote == f"0100007F:{port:04X}" and state == "01":  # ESTABLISHED (or connected)
+            count += 1
+    return count
+
+
+async def _relayed_session(port: int, transport: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"turn:127.0.0.1:{port}?transport={transport}"
     settings = IceSettings(urls=(url,), secret=SECRET, relay_only=True)
     app = create_app(
         ServerConfig(ice=settings, session=SessionSettings(idle_timeout_s=60)),
@@ -297,11 +308,16 @@ async def _relayed_session(port: int, monkeypatch: pytest.MonkeyPatch) -> None:
             await client.wait_for("hello", timeout=30)
             await client.wait_until(lambda: client.received >= 15, timeout=30)
             assert client.pc.iceConnectionState == "completed"
+            # both ends reach coturn over the URL's transport, and over nothing else
+            other = "udp" if transport == "tcp" else "tcp"
+            assert _connected_to(port, transport) >= 2, transport  # the client and the server
+            assert _connected_to(port, other) == 0, other
         finally:
             await client.close()
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_video_goes_both_ways_through_a_real_turn_relay(
-    coturn: int, monkeypatch: pytest.MonkeyPatch
+    coturn: int, transport: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asyncio.run(_relayed_session(coturn, monkeypatch))
+    asyncio.run(_relayed_session(coturn, transport, monkeypatch))
