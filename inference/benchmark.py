@@ -1012,6 +1012,11 @@ def _num(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _size(size: tuple[int, int] | None) -> str:
+    """A detector input size (H, W) for a table cell."""
+    return "–" if size is None else f"{size[0]}×{size[1]}"
+
+
 def _error(value: float | None) -> str:
     return "–" if value is None else f"{value:.1e}"
 
@@ -1043,7 +1048,7 @@ def _runtime_lines(report: BenchReport) -> list[str]:
             "|---:|---|---|---:|---:|---:|---:|---|",
         ]
         for d in report.detector_paths:
-            size = "–" if d.input_size is None else f"{d.input_size[0]}×{d.input_size[1]}"
+            size = _size(d.input_size)
             matched = "–" if d.queries_matched is None else f"{100 * d.queries_matched:.0f}%"
             labels = "–" if d.same_labels is None else ("yes" if d.same_labels else "no")
             median = d.error[:60] if d.error else _num(d.median_ms)
@@ -1073,7 +1078,7 @@ def _detector_choice_lines(report: BenchReport) -> list[str]:
         "|---|---:|---|---|---:|---:|---:|---:|---|",
     ]
     for d in report.detectors:
-        size = "–" if d.input_size is None else f"{d.input_size[0]}×{d.input_size[1]}"
+        size = _size(d.input_size)
         params = "–" if d.parameters is None else f"{d.parameters / 1e6:.1f} M"
         note = (d.error or d.note or "").replace("|", "/")[:120]
         lines.append(
