@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stream.room_store import DEFAULT_IDLE_S, DEFAULT_ROOMS_PER_TEACHER
 from visionanything.commands.options import add_model_options, models_from_args
 from visionanything.commands.redis_url import add_redis_options, describe, redis_url
 from visionanything.commands.weights_offer import (
@@ -224,16 +225,17 @@ def add_room_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-rooms-per-teacher",
         type=int,
-        default=5,
+        default=DEFAULT_ROOMS_PER_TEACHER,
         metavar="N",
-        help="open rooms one teacher may have at once (default 5)",
+        help="open rooms one teacher may have at once (default %(default)s)",
     )
     parser.add_argument(
         "--room-idle-minutes",
         type=float,
-        default=120.0,
+        default=DEFAULT_IDLE_S / 60,
         metavar="MINUTES",
-        help="a room with no teacher, phone or class screen for this long ends (default 120)",
+        help="a room with no teacher, phone or class screen for this long ends "
+        "(default %(default)g)",
     )
 
 
