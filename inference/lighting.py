@@ -114,7 +114,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inference.frames import check_frame
+from inference.core.frames import check_frame
 
 __all__ = [
     "BACKLIGHT_BORDER_MIN",

@@ -7,30 +7,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from inference.checkpoints import Manifest
+from inference.weights.checkpoints import Manifest
 
 if TYPE_CHECKING:  # the model code imports torch and transformers: seconds, so only on use
     import torch
 
-    from inference.detector import Detector, DetectorSettings
-    from inference.segmenter import Segmenter
+    from inference.detection.detector import Detector, DetectorSettings
+    from inference.segmentation.segmenter import Segmenter
 
 log = logging.getLogger(__name__)
 
 ModelSource = Literal["real", "random"]
 MODEL_SOURCES: tuple[ModelSource, ...] = ("real", "random")
 ENCODER_RUNTIMES = ("auto", "torch", "openvino", "onnxruntime", "openvino-bf16")
-"""Segmenter encoder runtimes (`inference.encoder_runtimes`), here so the CLI lists them
-without importing torch."""
+"""Segmenter encoder runtimes (`inference.segmentation.encoder_runtimes`), here so the CLI lists
+them without importing torch."""
 DETECTOR_RUNTIMES = ("auto", "torch", "fast", "openvino")
-"""Detector runtimes (`inference.detector_runtime`); `resolve_detector_runtime` picks "auto"."""
+"""Detector runtimes (`inference.detection.runtime`); `resolve_detector_runtime` picks "auto"."""
 DETECTOR_GROUPS = {
     "grounding-dino-tiny": "grounding_dino",
     "mm-grounding-dino-tiny": "mm_grounding_dino",
 }
 """The detectors one can choose (`--detector`), each with its checkpoint group in the manifest
-(its files live in `weights/<name>/`). Here, not in `inference.detector`, so that the CLI lists
-them without importing torch; `inference.detector.DETECTOR_KINDS` holds their model classes."""
+(its files live in `weights/<name>/`). Here, not in `inference.detection.detector`, so that the
+CLI lists them without importing torch; `inference.detection.detector.DETECTOR_KINDS` holds
+their model classes."""
 DETECTOR_MODELS: tuple[str, ...] = tuple(DETECTOR_GROUPS)
 DEFAULT_DETECTOR = "grounding-dino-tiny"
 
@@ -64,7 +65,7 @@ def load_models(
     architectures with random weights, reported as such in logs and outputs.
 
     runtime: the segmenter encoder's runtime ("auto", "torch", "openvino", "onnxruntime",
-    "openvino-bf16"; see `inference.encoder_runtimes`), exported graphs kept under
+    "openvino-bf16"; see `inference.segmentation.encoder_runtimes`), exported graphs kept under
     `encoder_cache_dir` (default `default_cache_dir()`). The commands default to "auto".
     detector_runtime: "auto", "torch" (transformers' forward as is), "fast" (text side cached per
     vocabulary, our image-side module) or "openvino" (that module converted per input size,
@@ -72,9 +73,9 @@ def load_models(
     detector_settings.model picks the detector (`DETECTOR_MODELS`; default Grounding DINO):
     its architecture with random weights, or its checkpoint group from the manifest.
     """
-    from inference.detector import build_random_detector, load_detector
-    from inference.encoder_runtimes import check_runtime
-    from inference.segmenter import build_random_segmenter, load_segmenter
+    from inference.detection.detector import build_random_detector, load_detector
+    from inference.segmentation.encoder_runtimes import check_runtime
+    from inference.segmentation.segmenter import build_random_segmenter, load_segmenter
 
     check_runtime(runtime)
     detector_runtime = resolve_detector_runtime(detector_runtime, device)
@@ -101,7 +102,7 @@ def resolve_detector_runtime(name: str, device: torch.device) -> str:
     "auto" is "openvino" on a CPU when OpenVINO imports (measured ~2x faster than transformers'
     forward at 384 on 2 cores, same outputs within 1e-4), else "fast"; "fast" on CUDA (OpenVINO
     runs on the CPU only). Other names pass through after checking."""
-    from inference.detector_runtime import check_runtime, openvino_version
+    from inference.detection.runtime import check_runtime, openvino_version
 
     if name != "auto":
         return check_runtime(name)

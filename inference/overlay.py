@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inference.detections import Detections
+from inference.core.detections import Detections
 
 RGB = tuple[int, int, int]
 

@@ -54,15 +54,15 @@ import numpy.typing as npt
 from aiohttp import BodyPartReader, web
 from PIL import Image, UnidentifiedImageError
 
-from inference.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
+from inference.core.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
 from inference.labels.themes import load_theme
+from inference.labels.vocabulary import VocabularyError, parse_vocabulary
 from inference.lighting import LightingSettings
 from inference.overlay import OverlayRenderer
-from inference.still_report import png_bytes, render_still, still_report
-from inference.vocabulary import VocabularyError, parse_vocabulary
+from inference.still.report import png_bytes, render_still, still_report
 
 if TYPE_CHECKING:
-    from inference.detector import Detector
+    from inference.detection.detector import Detector
     from inference.models import Models
 
 log = logging.getLogger(__name__)
@@ -331,7 +331,7 @@ class PhotoService:
     # -- the photo thread --------------------------------------------------------------------
 
     def _run(self, models: Models, job: _Job, key: str) -> tuple[_Stored, dict[str, Any]]:
-        from inference.timing import StageTimer
+        from inference.core.timing import StageTimer
 
         timer = StageTimer()
         started = time.perf_counter()
@@ -373,7 +373,7 @@ class PhotoService:
     def _photo_models(self, models: Models) -> Models:
         """The engine's segmenter and a detector of our own over the same weights (see the
         module docstring); rebuilt only when the engine's detector changes."""
-        from inference.detector import Detector
+        from inference.detection.detector import Detector
         from inference.models import Models
 
         shared = models.detector
@@ -405,7 +405,7 @@ class PhotoService:
         lighting: LightingSettings | None,
         timer: Any,
     ) -> Any:
-        from inference.grounded_segmentation import segment_image
+        from inference.still.grounded_segmentation import segment_image
 
         try:
             if job.mode != "find":
@@ -427,7 +427,7 @@ class PhotoService:
         timer: Any,
         started: float,
     ) -> tuple[_Stored, dict[str, Any]]:
-        """The CLI's JSON (`inference.still_report`) with URLs for outputs."""
+        """The CLI's JSON (`inference.still.report`) with URLs for outputs."""
         with timer.stage("render"):
             rendered = render_still(self._renderer, image.pixels, result)
         base = f"/api/segment/{key}"
@@ -449,7 +449,7 @@ class PhotoService:
 
 
 def _segment_parameters() -> frozenset[str]:
-    from inference.grounded_segmentation import segment_image
+    from inference.still.grounded_segmentation import segment_image
 
     return frozenset(inspect.signature(segment_image).parameters)
 

@@ -50,7 +50,7 @@ from typing import Any
 import cv2
 from aiohttp import web
 
-from inference.vocabulary import VocabularyError, parse_vocabulary
+from inference.labels.vocabulary import VocabularyError, parse_vocabulary
 from stream.protocol import MAX_WORDS_CHARS
 from stream.room_store import RoomLimitError, RoomState, TeacherRoomLimitError, normalise_code
 from stream.rooms import ROOMS_KEY, RoomHub

@@ -27,7 +27,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 
-from inference.vocabulary import VocabularyError
+from inference.labels.vocabulary import VocabularyError
 from stream import protocol
 from stream.health import LiveNumbers, StreamMetrics
 from stream.outgoing_load import LoadSettings, OutgoingLoad
@@ -78,7 +78,7 @@ class RoomSettings(Protocol):
 
 
 class EngineResult(RenderableResult, Protocol):
-    """An engine result as the stream uses it (`inference.engine.FrameResult` fits)."""
+    """An engine result as the stream uses it (`inference.live.engine.FrameResult` fits)."""
 
     @property
     def frame_index(self) -> int: ...
@@ -97,7 +97,7 @@ class EngineResult(RenderableResult, Protocol):
 
 
 class EngineLike(Protocol):
-    """The part of `inference.engine.Engine` the stream calls. Every method is thread-safe,
+    """The part of `inference.live.engine.Engine` the stream calls. Every method is thread-safe,
     cheap and never blocks, so the event loop may call them directly."""
 
     def start(self) -> None: ...

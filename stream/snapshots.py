@@ -52,7 +52,7 @@ from typing import Any, Final, Protocol
 import cv2
 import numpy as np
 
-from inference.atomic_write import write_atomically
+from inference.core.atomic_write import write_atomically
 from stream.protocol import ProtocolError
 from stream.tracks import OverlayPainter, RenderableResult, SharedFrame
 

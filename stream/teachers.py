@@ -33,7 +33,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from inference.atomic_write import write_atomically
+from inference.core.atomic_write import write_atomically
 
 log = logging.getLogger("stream.teachers")
 

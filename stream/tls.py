@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from inference.atomic_write import write_atomically
+from inference.core.atomic_write import write_atomically
 
 log = logging.getLogger(__name__)
 

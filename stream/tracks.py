@@ -28,8 +28,8 @@ import numpy as np
 import numpy.typing as npt
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from inference.detections import Detections
-from inference.mask_motion import FollowSettings, MaskFollower
+from inference.core.detections import Detections
+from inference.live.mask_motion import FollowSettings, MaskFollower
 from inference.overlay import OverlayRenderer
 from stream.outgoing_load import LIGHT_FOLLOWING, SMALL_VIDEO_ROWS
 
@@ -39,7 +39,7 @@ RGBArray = npt.NDArray[np.uint8]
 
 
 class RenderableResult(Protocol):
-    """What drawing needs from an engine result (`inference.engine.FrameResult` fits)."""
+    """What drawing needs from an engine result (`inference.live.engine.FrameResult` fits)."""
 
     @property
     def frame_size(self) -> tuple[int, int]: ...  # (H, W) the masks and boxes refer to
@@ -250,7 +250,7 @@ class OverlayPainter:
     Runs in a worker thread, one call at a time per track (the encoder asks for frames one by
     one), so its small cache and its `MaskFollower` need no lock. Owns its renderer (which caches
     kernels). With `follow` (the default) the newest result's masks are moved onto each camera
-    frame by optical flow (`inference.mask_motion`) and drawn with their fade alpha; without it
+    frame by optical flow (`inference.live.mask_motion`) and drawn with their fade alpha; without it
     they are drawn where the model saw them. `masks_drawn` counts the outgoing frames that
     carried at least one mask (written here, read by the session's stats).
     """

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from inference.detector_runtime import CACHE_ENV
+from inference.detection.runtime import CACHE_ENV
 
 
 @pytest.fixture(scope="session", autouse=True)

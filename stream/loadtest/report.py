@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.atomic_write import write_atomically
+from inference.core.atomic_write import write_atomically
 from stream.loadtest.client import ClientResult, SecondSample
 from stream.loadtest.viewer import ViewerResult
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from inference import graph_cache
-from inference.detector_runtime import CACHE_ENV
-from inference.graph_cache import MB
+from inference.detection.runtime import CACHE_ENV
+from inference.graphs import cache as graph_cache
+from inference.graphs.cache import MB
 from visionanything.cli import main
 
 pytestmark = pytest.mark.timeout(30)

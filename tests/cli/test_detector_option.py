@@ -12,10 +12,10 @@ import pytest
 import torch
 from transformers import GroundingDinoForObjectDetection, MMGroundingDinoForObjectDetection
 
-from inference.checkpoints import FETCH_COMMAND, CheckpointError, sha256_of
-from inference.detector import DetectorSettings, build_random_detector
-from inference.mobile_sam_model import build_mobile_sam_vit_t
+from inference.detection.detector import DetectorSettings, build_random_detector
 from inference.models import DEFAULT_DETECTOR, DETECTOR_MODELS
+from inference.segmentation.mobile_sam_model import build_mobile_sam_vit_t
+from inference.weights.checkpoints import FETCH_COMMAND, CheckpointError, sha256_of
 from visionanything.cli import build_parser
 from visionanything.commands.options import detector_settings, models_from_args
 
@@ -39,7 +39,8 @@ def test_every_model_command_takes_the_detector_choice(command: str) -> None:
     assert parse(COMMANDS[command]).detector == DEFAULT_DETECTOR == "grounding-dino-tiny"
     chosen = parse([*COMMANDS[command], "--detector", MM])
     assert chosen.detector == MM
-    if command != "bench":  # bench builds its models itself (tests/inference/test_benchmark.py)
+    # bench builds its models itself (tests/inference/bench/test_benchmark.py)
+    if command != "bench":
         settings = detector_settings(chosen)
         assert settings.model == MM and settings.shortest_edge == chosen.detector_size
 

@@ -16,9 +16,9 @@ import torch
 from PIL import Image
 from skimage import data
 
-from inference.checkpoints import sha256_of
-from inference.detector import build_random_detector
-from inference.mobile_sam_model import build_mobile_sam_vit_t
+from inference.detection.detector import build_random_detector
+from inference.segmentation.mobile_sam_model import build_mobile_sam_vit_t
+from inference.weights.checkpoints import sha256_of
 from visionanything.cli import main
 
 SCHEMA = json.loads(

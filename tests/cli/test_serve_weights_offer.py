@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.checkpoints import Manifest
+from inference.weights.checkpoints import Manifest
 from tests.cli.test_weights_command import entry, random_bytes, served_dir, write_manifest
 from visionanything.cli import build_parser
 from visionanything.commands import serve

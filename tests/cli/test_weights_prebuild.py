@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 import torch
 
-from inference import background_builds, dependency_guards, graph_cache
-from inference.detector import build_random_detector
-from inference.detector_runtime import CACHE_ENV
+from inference.core import dependency_guards
+from inference.detection.detector import build_random_detector
+from inference.detection.runtime import CACHE_ENV
+from inference.graphs import background_builds
+from inference.graphs import cache as graph_cache
+from inference.live.prebuild import GraphJob, Plan, detector_input_size, prebuild
 from inference.models import Models
-from inference.prebuild import GraphJob, Plan, detector_input_size, prebuild
-from inference.segmenter import build_random_segmenter
+from inference.segmentation.segmenter import build_random_segmenter
 from stream.loading import LoadingStep, LoadProgress
 from visionanything.cli import build_parser, main
 from visionanything.commands import options, serve

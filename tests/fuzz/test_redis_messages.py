@@ -3,7 +3,7 @@
 stream holds, the answer is a checked value or the parser's own error (`BadJob`,
 `BadResult`), never another exception: one would end a worker's or a receive thread's loop.
 The real parsers run here; the end-to-end tests through a redis-server are in
-tests/inference/test_poison_messages.py."""
+tests/inference/scaleout/test_poison_messages.py."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inference.detection_worker import BadJob, JobSpec, job_frame, parse_job
-from inference.redis_broker import ERROR_CODES, BadResult, encode_frame, parse_result
+from inference.scaleout.redis_broker import ERROR_CODES, BadResult, encode_frame, parse_result
+from inference.scaleout.worker import BadJob, JobSpec, job_frame, parse_job
 from tests.fuzz.fuzzing import count, fuzz_settings
 from tests.fuzz.strategies import json_values, mutated_bytes
 

@@ -14,11 +14,11 @@ import pytest
 import torch
 from skimage import data
 
-from inference.detector import build_random_detector
-from inference.engine import Engine, EngineSettings, FrameResult
+from inference.detection.detector import build_random_detector
 from inference.lighting import LightingSettings
+from inference.live.engine import Engine, EngineSettings, FrameResult
 from inference.models import Models
-from inference.segmenter import build_random_segmenter
+from inference.segmentation.segmenter import build_random_segmenter
 
 pytestmark = [
     pytest.mark.cuda,

@@ -19,7 +19,7 @@ os.register_at_fork(before=lambda: forks.append(1))
 
 import torch  # noqa: E402
 
-from inference.dependency_guards import convert_quietly  # noqa: E402
+from inference.core.dependency_guards import convert_quietly  # noqa: E402
 
 in_conversion = threading.Event()
 logged = threading.Event()

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from inference.engine import FrameResult
+from inference.live.engine import FrameResult
 
 if TYPE_CHECKING:
-    from inference.engine import Engine
+    from inference.live.engine import Engine
 
 DEADLINE_S = 60.0  # generous: a slow, busy machine meets it; only a broken feature does not
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import redis
 
-from inference.detection_worker import DetectionWorker
+from inference.scaleout.worker import DetectionWorker
 
 
 def _slow(frames: list[Any], vocabulary: list[str], **_: Any) -> list[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from inference import detector_runtime
+from inference.detection import runtime as detector_runtime
 from inference.models import load_models, resolve_detector_runtime
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")

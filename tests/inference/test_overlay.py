@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pytest
 from skimage import data
 
-from inference.detections import Detections
+from inference.core.detections import Detections
 from inference.overlay import (
     BLACK,
     PALETTE,

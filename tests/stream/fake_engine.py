@@ -1,4 +1,4 @@
-"""A stand-in for `inference.engine.Engine` with the same API and threading, but no models.
+"""A stand-in for `inference.live.engine.Engine` with the same API and threading, but no models.
 
 It finds one "cat" in a fixed rectangle of every frame, deliberately slowly (`delay_s` per
 result, optionally burning CPU like a model would), so tests can check that the video does not
@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inference.detections import Detections
+from inference.core.detections import Detections
+from inference.labels.vocabulary import parse_vocabulary
 from inference.overlay import colours_for, to_hex
-from inference.vocabulary import parse_vocabulary
 
 BOX = (0.25, 0.25, 0.75, 0.75)  # where the cat is, normalised x1, y1, x2, y2
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from inference.engine import Engine, EngineSettings
 from inference.lighting import LightingSettings
+from inference.live.engine import Engine, EngineSettings
 from inference.models import Models
 from inference.overlay import OverlayRenderer
 from stream.app import SESSIONS_KEY, ServerConfig, create_app
@@ -31,8 +31,8 @@ DEADLINE_S = 60.0  # generous: only a broken server waits this long
 
 @pytest.fixture(scope="module")
 def models() -> Iterator[Models]:
-    from inference.detector import build_random_detector
-    from inference.segmenter import build_random_segmenter
+    from inference.detection.detector import build_random_detector
+    from inference.segmentation.segmenter import build_random_segmenter
 
     cpu = torch.device("cpu")
     yield Models(build_random_detector(cpu, tiny=True), build_random_segmenter(cpu, 512))

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from inference import background_builds
+from inference.graphs import background_builds
 from stream.app import ServerConfig, create_app
 from stream.loading import STARTING, LoadingStep, LoadProgress
 from stream.sessions import EngineLike

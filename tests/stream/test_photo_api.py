@@ -20,10 +20,10 @@ import pytest
 import torch
 from PIL import Image
 
-from inference.engine import Engine, EngineSettings
-from inference.everything import FALLBACK_LABEL
 from inference.lighting import LightingSettings
+from inference.live.engine import Engine, EngineSettings
 from inference.models import Models
+from inference.segmentation.everything import FALLBACK_LABEL
 from stream.app import ServerConfig, create_app
 from stream.photo_api import NEEDS_MODELS, PHOTO_KEY, PhotoSettings
 from stream.sessions import EngineLike
@@ -40,8 +40,8 @@ PINNED = LightingSettings(box_threshold=0.0, text_threshold=0.0)
 
 @pytest.fixture(scope="module")
 def models() -> Iterator[Models]:
-    from inference.detector import build_random_detector
-    from inference.segmenter import build_random_segmenter
+    from inference.detection.detector import build_random_detector
+    from inference.segmentation.segmenter import build_random_segmenter
 
     cpu = torch.device("cpu")
     yield Models(build_random_detector(cpu, tiny=True), build_random_segmenter(cpu, 512))
@@ -201,7 +201,7 @@ def test_mode_everything_only_where_segment_image_has_it(
     good = _encoded(photo("chelsea", 160, 120), "JPEG")
     # random weights predict low IoU and stability: let the grid's masks through (and keep the
     # grid small), as `segment --mode everything` lets its options do
-    from inference import everything
+    from inference.segmentation import everything
 
     grid = everything.segment_everything
     lenient = everything.EverythingSettings(
@@ -239,7 +239,7 @@ def test_mode_everything_only_where_segment_image_has_it(
         assert "detect" in found["timings_ms"] and "segment_everything" not in found["timings_ms"]
 
         # an older segment_image, without the mode: "everything" is refused, "find" works
-        from inference import grounded_segmentation
+        from inference.still import grounded_segmentation
 
         current = grounded_segmentation.segment_image
 
@@ -331,8 +331,8 @@ def test_a_square_photo_never_waits_for_a_conversion(
 ) -> None:
     """The live server builds OpenVINO models in the background: a photo of a shape nothing has
     built is answered on torch while its conversion is held, not after it."""
-    from inference.detector import build_random_detector
-    from inference.detector_runtime import ImageSideRunner
+    from inference.detection.detector import build_random_detector
+    from inference.detection.runtime import ImageSideRunner
 
     started, release = threading.Event(), threading.Event()
 

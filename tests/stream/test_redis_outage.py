@@ -17,11 +17,11 @@ import pytest
 import redis
 import torch
 
-from inference.detection_worker import DetectionWorker
-from inference.engine import Engine, EngineSettings
 from inference.lighting import LightingSettings
+from inference.live.engine import Engine, EngineSettings
 from inference.models import Models
-from inference.redis_broker import RedisBroker
+from inference.scaleout.redis_broker import RedisBroker
+from inference.scaleout.worker import DetectionWorker
 from stream.app import ServerConfig, create_app
 from tests.redis_server import RedisServer
 from tests.stream.rtc_client import Client, photo, serving
@@ -33,8 +33,8 @@ FRAMES_AFTER_STALE = 15  # video that must still come back after a stale job was
 
 @pytest.fixture(scope="module")
 def models() -> Iterator[Models]:
-    from inference.detector import build_random_detector
-    from inference.segmenter import build_random_segmenter
+    from inference.detection.detector import build_random_detector
+    from inference.segmentation.segmenter import build_random_segmenter
 
     cpu = torch.device("cpu")
     yield Models(build_random_detector(cpu, tiny=True), build_random_segmenter(cpu, 512))

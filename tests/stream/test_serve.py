@@ -202,7 +202,7 @@ def test_models_leave_cores_for_the_video_codecs(cores: int, threads: int) -> No
 def test_serve_leaves_at_once_past_a_build_still_running(monkeypatch: pytest.MonkeyPatch) -> None:
     """Interpreter shutdown under a conversion in native code aborted (exit -6): with a build
     running, serve leaves by os._exit with its own status; without one, it returns normally."""
-    from inference import background_builds
+    from inference.graphs import background_builds
     from visionanything.commands import serve
 
     exits: list[int] = []

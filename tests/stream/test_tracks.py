@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError
 
-from inference.detections import Detections
+from inference.core.detections import Detections
 from stream.outgoing_load import LIGHT_FOLLOWING, SMALL_VIDEO_ROWS
 from stream.tracks import (
     AnnotatedVideoTrack,

@@ -14,9 +14,9 @@ import pytest
 import torch
 from playwright.async_api import Page, async_playwright
 
-from inference.engine import Engine, EngineSettings
 from inference.labels import AnnouncerSettings
 from inference.lighting import LightingSettings
+from inference.live.engine import Engine, EngineSettings
 from inference.models import Models
 from stream.app import ServerConfig, create_app
 from stream.loadtest.clip import write_clip
@@ -29,8 +29,8 @@ WEB_DIR = Path(__file__).parents[2] / "web"
 
 @pytest.fixture(scope="module")
 def models() -> Iterator[Models]:
-    from inference.detector import build_random_detector
-    from inference.segmenter import build_random_segmenter
+    from inference.detection.detector import build_random_detector
+    from inference.segmentation.segmenter import build_random_segmenter
 
     cpu = torch.device("cpu")
     yield Models(build_random_detector(cpu, tiny=True), build_random_segmenter(cpu, 512))

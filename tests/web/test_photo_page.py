@@ -15,8 +15,8 @@ import pytest
 import torch
 from playwright.async_api import async_playwright
 
-from inference.engine import Engine, EngineSettings
 from inference.lighting import LightingSettings
+from inference.live.engine import Engine, EngineSettings
 from inference.models import Models
 from stream.app import ServerConfig, create_app
 from stream.photo_api import PhotoSettings
@@ -32,8 +32,8 @@ PINNED = LightingSettings(box_threshold=0.0, text_threshold=0.0)
 
 @pytest.fixture(scope="module")
 def models() -> Iterator[Models]:
-    from inference.detector import build_random_detector
-    from inference.segmenter import build_random_segmenter
+    from inference.detection.detector import build_random_detector
+    from inference.segmentation.segmenter import build_random_segmenter
 
     cpu = torch.device("cpu")
     yield Models(build_random_detector(cpu, tiny=True), build_random_segmenter(cpu, 512))

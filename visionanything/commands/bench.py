@@ -23,14 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inference.device import DEVICE_CHOICES
+from inference.core.device import DEVICE_CHOICES
 from inference.models import DETECTOR_MODELS, MODEL_SOURCES
 from visionanything.commands.options import add_detector_option, add_runtime_option, frame_size
 
 if TYPE_CHECKING:  # torch and the models load only when the command runs
     import torch
 
-    from inference.detector import Detector
+    from inference.detection.detector import Detector
     from inference.models import Models
 
 log = logging.getLogger("visionanything.bench")
@@ -158,11 +158,11 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from inference.benchmark import BenchSettings, print_progress, run_benchmark, to_markdown
-    from inference.checkpoints import CheckpointError, Manifest
-    from inference.detector import DetectorSettings
-    from inference.device import DeviceError, resolve_device
+    from inference.bench.benchmark import BenchSettings, print_progress, run_benchmark, to_markdown
+    from inference.core.device import DeviceError, resolve_device
+    from inference.detection.detector import DetectorSettings
     from inference.models import Models, load_models, resolve_detector_runtime
+    from inference.weights.checkpoints import CheckpointError, Manifest
     from stream.loadtest.clip import iter_clip_frames, plan_scenes
 
     try:
@@ -182,8 +182,8 @@ def run(args: argparse.Namespace) -> int:
         seconds = args.clip_seconds if args.clip_seconds > 0 else 1 / args.fps
         clip_frames = iter_clip_frames(seconds, args.fps, args.clip_size, args.seed)
         if args.tiny_detector:
-            from inference.detector import build_random_detector
-            from inference.segmenter import build_random_segmenter
+            from inference.detection.detector import build_random_detector
+            from inference.segmentation.segmenter import build_random_segmenter
 
             models = Models(
                 build_random_detector(
@@ -260,8 +260,8 @@ def _detector_choices(
     """name → builder for each --compare-detectors choice: the detector already built for the
     stages is reused; another is built like it (tiny or full random weights, or its checkpoint
     from the manifest) on the same runtime, only when the comparison runs."""
-    from inference.checkpoints import Manifest
-    from inference.detector import DetectorSettings, build_random_detector, load_detector
+    from inference.detection.detector import DetectorSettings, build_random_detector, load_detector
+    from inference.weights.checkpoints import Manifest
 
     main = models.detector
     runtime = main.runtime

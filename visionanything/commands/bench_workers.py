@@ -1,5 +1,5 @@
 """`visionanything bench-workers`: detection jobs per second and keyframe latency with 1, 2, 4…
-worker processes behind Redis (`inference.scaleout_benchmark`), random weights, this machine.
+worker processes behind Redis (`inference.bench.scaleout`), random weights, this machine.
 Without --redis it starts a private redis-server (Debian's package) on a free loopback port."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from skimage import data
 
-    from inference.scaleout_benchmark import as_json, markdown, measure
+    from inference.bench.scaleout import as_json, markdown, measure
 
     try:
         counts = [int(n) for n in args.workers.split(",") if n.strip()]

@@ -7,7 +7,7 @@ graphs of the MobileSAM encoder and the Grounding DINO image side).
 
 The cache is `$VISIONANYTHING_CACHE_DIR` (else ~/.cache/visionanything) and keeps itself under
 `$VISIONANYTHING_CACHE_MAX_MB` (2048 MB) by evicting the least recently used graphs after each
-export (`inference.graph_cache`). Exit status: 0 done, 1 something could not be read or deleted
+export (`inference.graphs.cache`). Exit status: 0 done, 1 something could not be read or deleted
 (each said in one line on stderr).
 """
 
@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from inference import graph_cache
-from inference.detector_runtime import default_cache_dir
+from inference.detection.runtime import default_cache_dir
+from inference.graphs import cache as graph_cache
 
 EXIT_OK, EXIT_FAILED = 0, 1
 _DAY_S = 24 * 3600

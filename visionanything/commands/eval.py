@@ -1,7 +1,7 @@
 """`visionanything eval --images DIR --annotations coco.json --out DIR`: measure the models.
 
 Box-prompted mIoU and detection AP on a COCO-format set, then both on a darkened copy with and
-without the lighting module (inference/evaluation.py). Prints a table, writes eval.json and
+without the lighting module (inference/bench/evaluation.py). Prints a table, writes eval.json and
 eval.png (bar plot) into --out.
 """
 
@@ -12,11 +12,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from inference.checkpoints import CheckpointError
-from inference.device import DeviceError, resolve_device
-from inference.evaluation import DEFAULT_BRIGHTNESS, evaluate, format_table, write_report
-from inference.frames import ImageReadError
-from inference.vocabulary import VocabularyError, parse_vocabulary
+from inference.bench.evaluation import DEFAULT_BRIGHTNESS, evaluate, format_table, write_report
+from inference.core.device import DeviceError, resolve_device
+from inference.core.frames import ImageReadError
+from inference.labels.vocabulary import VocabularyError, parse_vocabulary
+from inference.weights.checkpoints import CheckpointError
 from visionanything.commands.options import add_model_options, models_from_args
 
 log = logging.getLogger("visionanything.eval")

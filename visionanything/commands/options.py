@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inference.device import DEVICE_CHOICES
+from inference.core.device import DEVICE_CHOICES
 from inference.models import (
     DEFAULT_DETECTOR,
     DETECTOR_GROUPS,
@@ -19,7 +19,7 @@ from inference.models import (
 if TYPE_CHECKING:
     import torch
 
-    from inference.detector import DetectorSettings
+    from inference.detection.detector import DetectorSettings
     from inference.models import Models
 
 SEGMENTER_SIZES = (512, 1024)
@@ -55,7 +55,8 @@ def add_model_options(
 
 
 def add_detector_option(parser: argparse.ArgumentParser) -> None:
-    """--detector: which open-vocabulary detector to build (`inference.detector.DETECTOR_KINDS`)."""
+    """--detector: which open-vocabulary detector to build
+    (`inference.detection.detector.DETECTOR_KINDS`)."""
     groups = ", ".join(f"{name}: {group}" for name, group in DETECTOR_GROUPS.items())
     parser.add_argument(
         "--detector",
@@ -70,8 +71,8 @@ def add_detector_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_runtime_option(parser: argparse.ArgumentParser) -> None:
-    """--runtime (the segmenter encoder's, `inference.encoder_runtimes`) and --detector-runtime
-    (`inference.detector_runtime`)."""
+    """--runtime (the segmenter encoder's, `inference.segmentation.encoder_runtimes`) and
+    --detector-runtime (`inference.detection.runtime`)."""
     parser.add_argument(
         "--runtime",
         choices=ENCODER_RUNTIMES,
@@ -104,7 +105,7 @@ def frame_size(text: str) -> tuple[int, int]:
 def detector_settings(args: argparse.Namespace) -> DetectorSettings:
     """The detector --detector names, its input size from --detector-size (the longest edge in
     a 3:5 proportion). Every command that builds a detector reads it here."""
-    from inference.detector import DetectorSettings
+    from inference.detection.detector import DetectorSettings
 
     return DetectorSettings(
         shortest_edge=args.detector_size,
@@ -118,8 +119,8 @@ def models_from_args(
 ) -> Models:
     """The models `add_model_options` describes (checkpoints or random weights); `runtime`
     replaces --runtime (serve starts on "torch" and builds --runtime in the background)."""
-    from inference.checkpoints import Manifest
     from inference.models import load_models
+    from inference.weights.checkpoints import Manifest
 
     return load_models(
         args.models,

@@ -5,9 +5,10 @@ value per object, 0 = background) and NAME.json (schema:
 inference/schemas/segment_result.schema.json).
 An unreadable image is reported and skipped; the exit status is 1 if any image failed.
 
-`--mode everything` segments every object from a point grid (inference/everything.py) and names
-it from --find where the detector sees it, else "something". `--export coco,masks,trimap` adds
-NAME.coco.json, NAME.mask<i>-<label>.png and NAME.trimap<i>-<label>.png (inference/exports.py).
+`--mode everything` segments every object from a point grid (inference/segmentation/everything.py)
+and names it from --find where the detector sees it, else "something". `--export
+coco,masks,trimap` adds NAME.coco.json, NAME.mask<i>-<label>.png and NAME.trimap<i>-<label>.png
+(inference/still/exports.py).
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inference.checkpoints import CheckpointError
-from inference.device import DeviceError, resolve_device
-from inference.exports import DEFAULT_TRIMAP_BAND, parse_exports, write_exports
-from inference.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
+from inference.core.device import DeviceError, resolve_device
+from inference.core.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
+from inference.labels.vocabulary import VocabularyError, parse_vocabulary
 from inference.lighting import LightingSettings
 from inference.overlay import OverlayRenderer
-from inference.still_report import png_bytes, render_still, still_report
-from inference.vocabulary import VocabularyError, parse_vocabulary
+from inference.still.exports import DEFAULT_TRIMAP_BAND, parse_exports, write_exports
+from inference.still.report import png_bytes, render_still, still_report
+from inference.weights.checkpoints import CheckpointError
 from visionanything.commands.options import add_model_options, models_from_args
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.everything import EverythingSettings
+    from inference.segmentation.everything import EverythingSettings
 
     try:
         vocabulary = parse_vocabulary(args.find)
@@ -164,8 +165,8 @@ def _segment_one(
     renderer: OverlayRenderer,
     lighting: LightingSettings,
 ) -> dict[str, Any]:
-    from inference.grounded_segmentation import segment_image
-    from inference.timing import StageTimer
+    from inference.core.timing import StageTimer
+    from inference.still.grounded_segmentation import segment_image
 
     timer = StageTimer()
     started = time.perf_counter()

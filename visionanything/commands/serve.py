@@ -428,7 +428,7 @@ def pick_models(
     --if-missing decides (`weights_offer.choose_models`); its one line is said here."""
     if args.models != "real" or args.if_missing == "stop":
         return str(args.models)
-    from inference.checkpoints import Manifest
+    from inference.weights.checkpoints import Manifest
 
     choice = choose_models(
         args.if_missing,
@@ -465,7 +465,7 @@ def fetch_hint(cli: str, makefile: Path = Path("Makefile")) -> str:
 def load_progress() -> LoadProgress:
     """The progress of this server's model load (`LOAD_STEPS`), with the background builds
     still running after it (`build_label` names them)."""
-    from inference.background_builds import running_builds
+    from inference.graphs.background_builds import running_builds
     from stream.loading import LoadProgress
 
     return LoadProgress(
@@ -490,7 +490,7 @@ def _exit_past_unfinished_builds(status: int, *, loading: bool = False) -> int:
     still loading (Ctrl-C while the pages say "Getting ready": the loader thread is in torch's
     native code), would abort the interpreter's shutdown (SIGABRT, "terminate called without
     an active exception"), so leave at once with our status instead."""
-    from inference.background_builds import builds_running
+    from inference.graphs.background_builds import builds_running
 
     if not builds_running() and not loading:
         return status
@@ -635,11 +635,11 @@ def _engine_factory(
         import torch
 
         # transformers and the model code: seconds, counted as importing
-        import inference.detector
-        import inference.segmenter  # noqa: F401
-        from inference.device import resolve_device
-        from inference.engine import Engine, EngineSettings
-        from inference.prebuild import PHONE_FRAMES, detectors_to_warm
+        import inference.detection.detector
+        import inference.segmentation.segmenter  # noqa: F401
+        from inference.core.device import resolve_device
+        from inference.live.engine import Engine, EngineSettings
+        from inference.live.prebuild import PHONE_FRAMES, detectors_to_warm
 
         device = resolve_device(args.device)
         if device.type == "cpu":
@@ -650,7 +650,7 @@ def _engine_factory(
         # Ready on the exact eager path; the faster runtimes are built in the background (one at
         # a time, lowest CPU priority) and swapped in when ready: no frame waits for a
         # conversion. The encoder first, then each new frame shape of the detector.
-        from inference.encoder_runtimes import resolve_runtime
+        from inference.segmentation.encoder_runtimes import resolve_runtime
 
         resolve_runtime(args.runtime, device)  # a runtime that cannot run here stops us now
         begin("models")
@@ -676,7 +676,7 @@ def _engine_factory(
         begin("engine")
         broker = None
         if args.redis:
-            from inference.redis_broker import RedisBroker
+            from inference.scaleout.redis_broker import RedisBroker
 
             broker = RedisBroker(args.redis)
             log.info("keyframe detection goes to workers through %s", describe(args.redis))
@@ -691,9 +691,9 @@ def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Non
     asyncio hands signals to the loop through a wake-up socket that a forked child shares, so a
     child that a library forks and terminates (OpenVINO's telemetry sender did, during model
     conversion) stopped the server. Children forked from now on drop that socket and take back
-    the default handlers (`inference.dependency_guards.isolate_forked_children`).
+    the default handlers (`inference.core.dependency_guards.isolate_forked_children`).
     """
-    from inference.dependency_guards import isolate_forked_children
+    from inference.core.dependency_guards import isolate_forked_children
 
     isolate_forked_children()
     for signum in (signal.SIGINT, signal.SIGTERM):

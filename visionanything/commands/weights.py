@@ -20,9 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from inference.checkpoints import FETCH_COMMAND, CheckpointError, FileState, Manifest, check_all
-from inference.manifest_pinning import plan_pins, write_pins
-from inference.weights_fetch import FetchResult, fetch
+from inference.weights.checkpoints import (
+    FETCH_COMMAND,
+    CheckpointError,
+    FileState,
+    Manifest,
+    check_all,
+)
+from inference.weights.fetch import FetchResult, fetch
+from inference.weights.pinning import plan_pins, write_pins
 from visionanything.commands.options import add_model_options
 from visionanything.commands.serve import SERVE_DETECTOR_SIZE
 
@@ -126,11 +132,11 @@ def print_results(results: Sequence[FetchResult]) -> None:
 
 def run_prebuild(args: argparse.Namespace) -> int:
     """Build the models as `serve` does (`models_from_args`, eager runtime first), then each
-    graph serve would build in the background (`inference.prebuild`), printing progress."""
+    graph serve would build in the background (`inference.live.prebuild`), printing progress."""
     import time
 
-    from inference.device import DeviceError, resolve_device
-    from inference.prebuild import plan_graphs, prebuild
+    from inference.core.device import DeviceError, resolve_device
+    from inference.live.prebuild import plan_graphs, prebuild
     from visionanything.commands.options import models_from_args
 
     def say(line: str) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TextIO
 
-from inference.checkpoints import CheckpointError, Manifest
+from inference.weights.checkpoints import CheckpointError, Manifest
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -82,7 +82,7 @@ def missing_files(manifest: Manifest, groups: Collection[str] | None = None) -> 
     """What is missing of `groups` (default all), from sizes alone: hashing ~730 MB on every
     start would cost seconds, and a file of the right size with the wrong bytes is still
     caught, with a message naming it, when the models load."""
-    from inference.weights_fetch import part_path
+    from inference.weights.fetch import part_path
 
     files: list[Path] = []
     known = unknown = 0
@@ -228,7 +228,7 @@ def fetch_now(
     first group that fails: a network that refuses one file refuses the rest, and each
     file would spend its retries before giving up. Prints the per-file lines that command
     prints. None when every file is in place, else the first failure."""
-    from inference.weights_fetch import fetch
+    from inference.weights.fetch import fetch
     from visionanything.commands.weights import print_results
 
     for group in _smallest_first(manifest, groups):

@@ -1,5 +1,5 @@
 """`visionanything worker`: a detection worker for `serve --redis` (see
-`inference.detection_worker`): loads Grounding DINO, takes keyframe jobs from Redis, batches
+`inference.scaleout.worker`): loads Grounding DINO, takes keyframe jobs from Redis, batches
 what is waiting, answers each media server; Prometheus metrics on --metrics-port."""
 
 from __future__ import annotations
@@ -58,12 +58,12 @@ def run(args: argparse.Namespace) -> int:
     import redis
     from prometheus_client import start_http_server
 
-    from inference.checkpoints import Manifest
-    from inference.dependency_guards import isolate_forked_children
-    from inference.detection_worker import DetectionWorker, WorkerMetrics
-    from inference.detector import build_random_detector, load_detector
-    from inference.device import resolve_device
+    from inference.core.dependency_guards import isolate_forked_children
+    from inference.core.device import resolve_device
+    from inference.detection.detector import build_random_detector, load_detector
     from inference.models import resolve_detector_runtime
+    from inference.scaleout.worker import DetectionWorker, WorkerMetrics
+    from inference.weights.checkpoints import Manifest
 
     device = resolve_device(args.device)
     if args.torch_threads:

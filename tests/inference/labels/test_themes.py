@@ -16,7 +16,7 @@ from inference.labels.themes import (
     load_theme,
     theme_names,
 )
-from inference.vocabulary import parse_vocabulary
+from inference.labels.vocabulary import parse_vocabulary
 
 EXPECTED = ("animals", "classroom", "fruit", "kitchen", "toys")
 

@@ -1,0 +1,884 @@
+"""The live worker loop: owns the segmenter in its own thread, serves every session's newest
+frame round-robin, and keeps object ids, lighting and speech per session.
+
+Per processed frame:  lighting → (keyframe? submit to the detection broker) → segmenter with
+box prompts from the tracker (+ tap points) → tracker follows the masks → announcer → result.
+Keyframes (first frame, vocabulary change, scene change, refresh interval) are detected
+asynchronously: the segmenter never waits for the detector.
+
+Thread model: the worker thread owns every per-session object that changes while it runs
+(tracker, announcer, lighting, vocabulary, generation, taps, speech, pause). Callers (the event
+loop) only touch the thread-safe methods below: they store a frame, or a request (new words,
+a tap, speech on/off, pause) under a lock and wake the worker, which applies the requests at the
+top of its next cycle. `on_result` callbacks run in the worker thread; callers hop back to their
+own loop themselves.
+
+Failures: every step of a cycle runs inside error handling. An exception in one session's part
+of a cycle is logged with its traceback and counted (`errors`), and the worker goes on with the
+other sessions and the next frame. Should the worker thread die anyway, `ready` is false and
+`problem` says why, and a watchdog starts a new worker thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from inference.core.detections import Detections
+from inference.core.frames import check_frame, fit_within
+from inference.core.timing import StageTimer
+from inference.labels import (
+    Announcer,
+    AnnouncerSettings,
+    SayEvent,
+    TrackedObject,
+    describe_object,
+    load_theme,
+    theme_names,
+)
+from inference.labels.vocabulary import parse_vocabulary
+from inference.lighting import LightingSettings, LightingTracker, preprocess
+from inference.live.broker import DetectionBroker, DetectionJob, DetectionOutcome, InProcessBroker
+from inference.live.tracker import BoxTracker, TrackerSettings, mask_box
+from inference.models import Models
+from inference.overlay import colours_for, to_hex
+from inference.segmentation.everything import EverythingSettings
+
+if TYPE_CHECKING:  # the segmenter and the detector import torch: only for the types
+    from inference.detection.detector import Detector
+    from inference.segmentation.segmenter import ImageEmbedding
+
+log = logging.getLogger(__name__)
+
+FrameSource = npt.NDArray[np.uint8] | Callable[[], npt.NDArray[np.uint8]]
+TAP_LABEL = "something"  # a tapped object before the detector has named it
+DEFAULT_VOCABULARY = (
+    "cat", "dog", "bird", "teddy bear", "ball", "cup", "bottle", "book", "apple", "banana",
+    "chair", "toy car",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    max_side: int = 640  # frames are downscaled to this before the models
+    max_batch: int = 1  # sessions per segmenter batch (a GPU gains from more; a CPU does not)
+    max_objects: int = 6  # the decoder costs grow linearly with prompts
+    refresh_s: float = 4.0  # re-detect at least this often
+    scene_change: float = 0.12  # mean absolute luma change (0..1) that makes a keyframe
+    detect_max_side: int = 640  # keyframes sent to the detector are at most this large
+    # First looks (a phone showing nothing yet, or a new scene) run the in-process detector at
+    # this shortest edge (None: the detector's own size), ahead of other phones' refreshes; a
+    # look at full size follows `refine_s` later. On a CPU a keyframe costs about the square
+    # of the size: the first label comes seconds sooner.
+    first_look_side: int | None = 320
+    refine_s: float = 1.5
+    language: str = "en"
+    lighting: LightingSettings = field(default_factory=LightingSettings)
+    tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    announcer: AnnouncerSettings = field(default_factory=AnnouncerSettings)
+    default_vocabulary: tuple[str, ...] = DEFAULT_VOCABULARY
+    # "everything" keyframes: a small grid, so a CPU answers in seconds (16×16 takes ~15 s)
+    everything: EverythingSettings = field(
+        default_factory=lambda: EverythingSettings(points_per_side=8)
+    )
+
+    @classmethod
+    def for_device(cls, device_type: str, **changes: Any) -> EngineSettings:
+        """Batch the segmenter's encoder across sessions on a GPU, where a batch of 4 costs
+        little more than one image; on a CPU batching does not lower the per-image cost
+        (STACK.md), so each session's frame goes alone and results come back sooner."""
+        batch = 4 if device_type == "cuda" else 1
+        return cls(**{"max_batch": batch, **changes})
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A problem to tell the phone about, e.g. code "vocabulary_too_long" with a message."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What the stream needs for one processed frame.
+
+    detections: masks (N, H, W) at frame_size (H, W), track_ids and labels
+    texts:      badge/chip text per object
+    luma:       (H, W) uint8 gray of the processed frame (before lighting preprocessing), so the
+                stream can follow the masks to newer camera frames by optical flow
+    objects:    ready for the `objects` data-channel message (boxes normalised to 0..1)
+    """
+
+    session_id: str
+    frame_index: int
+    frame_size: tuple[int, int]
+    detections: Detections
+    texts: tuple[str, ...]
+    objects: list[dict[str, Any]]
+    say: SayEvent | None
+    lighting: dict[str, Any]
+    timings_ms: dict[str, float]
+    luma: npt.NDArray[np.uint8] | None = None  # (H, W) gray of the frame the masks were made on
+    notices: tuple[Notice, ...] = ()  # problems the phone should hear about (sent as `error`)
+
+
+class _RateMeter:
+    """Events per second over a sliding window."""
+
+    def __init__(self, window_s: float = 3.0) -> None:
+        self.window_s = window_s
+        self._times: deque[float] = deque()
+
+    def tick(self, now: float) -> None:
+        self._times.append(now)
+        self._trim(now)
+
+    def rate(self, now: float) -> float:
+        self._trim(now)
+        if len(self._times) < 2:
+            return 0.0
+        return (len(self._times) - 1) / max(now - self._times[0], 1e-6)
+
+    def _trim(self, now: float) -> None:
+        while self._times and now - self._times[0] > self.window_s:
+            self._times.popleft()
+
+
+MAX_PENDING_TAPS = 4  # taps waiting for the worker; older ones are dropped (newest wins)
+
+
+@dataclass
+class _Requests:
+    """Changes asked for by callers, applied by the worker at the top of its next cycle.
+    Guarded by the engine's lock; every field is bounded (newest wins)."""
+
+    vocabulary: tuple[str, ...] | None = None
+    speech: bool | None = None
+    paused: bool | None = None
+    everything: bool | None = None
+    taps: list[tuple[float, float]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.vocabulary is not None
+            or self.speech is not None
+            or self.paused is not None
+            or self.everything is not None
+            or self.taps
+        )
+
+
+@dataclass
+class _Session:
+    """One phone. Everything below `requests` is owned by the worker thread; callers read only
+    the counters and the immutable snapshots (`vocabulary`, `object_count`) under the lock."""
+
+    id: str
+    on_result: Callable[[FrameResult], None]
+    vocabulary: tuple[str, ...]
+    tracker: BoxTracker
+    lighting: LightingTracker
+    announcer: Announcer
+    previous_vocabulary: tuple[str, ...] = ()
+    requests: _Requests = field(default_factory=_Requests)  # guarded by the engine's lock
+    frame: FrameSource | None = None  # guarded by the engine's lock
+    generation: int = 0
+    frame_index: int = 0
+    paused: bool = False
+    speech: bool = True
+    everything: bool = False  # keyframes segment everything instead of finding the words
+    taps: list[tuple[float, float]] = field(default_factory=list)
+    awaits_masks: bool = False  # a detection or a tap landed since the last segmentation
+    key_thumb: npt.NDArray[np.float32] | None = None
+    key_time: float = float("-inf")
+    key_wanted: bool = True
+    frame_size: tuple[int, int] | None = None
+    notices: list[Notice] = field(default_factory=list)
+    object_count: int = 0
+    submitted: int = 0
+    processed: int = 0
+    dropped: int = 0
+    keyframes: int = 0
+    errors: int = 0
+    detect_ms: float = 0.0
+    stages_ms: dict[str, float] = field(default_factory=dict)
+    overlay_rate: _RateMeter = field(default_factory=_RateMeter)
+    last_lighting: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Prepared:
+    """One session's frame between the steps of a cycle."""
+
+    session: _Session
+    index: int
+    frame: npt.NDArray[np.uint8]  # RGB at the processing size
+    model_frame: npt.NDArray[np.uint8]  # the same after lighting preprocessing
+    lighting: dict[str, Any]
+    timer: StageTimer
+    embedding: ImageEmbedding | None = None
+
+
+class Engine:
+    """Owns the models; serves any number of sessions from one worker thread."""
+
+    def __init__(
+        self,
+        models: Models,
+        settings: EngineSettings | None = None,
+        broker: DetectionBroker | None = None,
+        *,
+        watchdog_interval_s: float = 0.5,
+    ) -> None:
+        self.models = models
+        self.settings = settings or EngineSettings()
+        quick = None if broker is not None else first_look_detector(models.detector, self.settings)
+        self._refines = quick is not None  # a quick first look is followed by a full-size one
+        self.broker: DetectionBroker = broker or InProcessBroker(
+            models.detector,
+            segmenter=models.segmenter,
+            everything=self.settings.everything,
+            quick_detector=quick,
+        )
+        self.broker.set_listener(self._wake_up)
+        self._sessions: dict[str, _Session] = {}
+        self._order: deque[str] = deque()  # round-robin order
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+        self._watchdog_interval_s = watchdog_interval_s
+        self._stopped = threading.Event()
+        self._ids = itertools.count(1)
+        self._errors = 0
+        self._worker_restarts = 0
+        self._worker_failure: str | None = None
+        self._closed_totals = {"processed": 0, "dropped": 0, "keyframes": 0}
+        self._stages_ms: dict[str, float] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._running = True
+        self._stopped.clear()
+        self._start_worker()
+        self._watchdog = threading.Thread(target=self._watch, name="engine-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def stop(self) -> None:
+        self._running = False
+        self._stopped.set()
+        self._wake.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=5)
+            self._watchdog = None
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.broker.close()
+
+    @property
+    def ready(self) -> bool:
+        return self.problem is None
+
+    @property
+    def problem(self) -> str | None:
+        """Why the engine cannot serve right now (for `/readyz`), or None when it can."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            failure = self._worker_failure
+            if failure is None:
+                return "engine worker is not running"
+            return f"engine worker died ({failure}); restarting it"
+        if not self.broker.healthy:
+            return "detection broker unreachable"
+        return None
+
+    @property
+    def degraded(self) -> str | None:
+        """Serving, but without something (e.g. Redis down: no new labels), or None."""
+        return self.broker.degraded
+
+    @property
+    def themes(self) -> tuple[str, ...]:
+        return tuple(theme_names())
+
+    def _start_worker(self) -> None:
+        self._thread = threading.Thread(target=self._run_worker, name="engine", daemon=True)
+        self._thread.start()
+
+    def _run_worker(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:  # recorded for /readyz; the watchdog restarts the worker
+            self._worker_failure = f"{type(exc).__name__}: {exc}"
+            log.critical("engine worker died; the watchdog restarts it", exc_info=True)
+
+    def _watch(self) -> None:
+        """Restart the worker thread if it dies while the engine runs."""
+        while not self._stopped.wait(self._watchdog_interval_s):
+            thread = self._thread
+            if self._running and thread is not None and not thread.is_alive():
+                with self._lock:
+                    self._worker_restarts += 1
+                    restarts = self._worker_restarts
+                log.error("engine worker restarted (%d restarts so far)", restarts)
+                self._start_worker()
+
+    # -- sessions (thread-safe, never block on the models) ----------------------------------
+
+    def open_session(
+        self, on_result: Callable[[FrameResult], None], vocabulary: Sequence[str] | None = None
+    ) -> str:
+        words = parse_vocabulary(vocabulary) if vocabulary else self.settings.default_vocabulary
+        session = _Session(
+            id=f"s{next(self._ids)}",
+            on_result=on_result,
+            vocabulary=words,
+            tracker=BoxTracker(self.settings.tracker),
+            lighting=LightingTracker(self.settings.lighting),
+            announcer=Announcer(self.settings.announcer),
+        )
+        session.announcer.set_vocabulary(words)  # not shared with the worker yet
+        with self._lock:
+            self._sessions[session.id] = session
+            self._order.append(session.id)
+        return session.id
+
+    def close_session(self, session_id: str) -> None:
+        with self._lock:
+            closed = self._sessions.pop(session_id, None)
+            if closed is not None:  # keep the process-wide counters monotonic
+                self._closed_totals["processed"] += closed.processed
+                self._closed_totals["dropped"] += closed.dropped
+                self._closed_totals["keyframes"] += closed.keyframes
+            if session_id in self._order:
+                self._order.remove(session_id)
+        self.broker.forget(session_id)
+
+    def submit(self, session_id: str, frame: FrameSource) -> None:
+        """Make `frame` the session's next frame; an unprocessed older one is dropped."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                return
+            if session.frame is not None:
+                session.dropped += 1
+            session.frame = frame
+            session.submitted += 1
+        self._wake.set()
+
+    def set_vocabulary(
+        self, session_id: str, words: str | None = None, theme: str | None = None
+    ) -> tuple[str, ...]:
+        """Ask for new words (or a theme's); the worker applies them on its next cycle and
+        detects a keyframe for them. Returns the cleaned words.
+
+        Raises VocabularyError or KeyError (unknown theme) with a clear message. A vocabulary
+        too long for the detector is found by the detector; the phone hears of it through the
+        next result's `notices`, and the session goes back to its previous words.
+        """
+        vocabulary = load_theme(theme).words if theme is not None else parse_vocabulary(words or "")
+        self._request(session_id, vocabulary=tuple(vocabulary))
+        return tuple(vocabulary)
+
+    def tap(self, session_id: str, x: float, y: float) -> None:
+        with self._lock:
+            taps = self._session(session_id).requests.taps
+            taps.append((x, y))
+            del taps[:-MAX_PENDING_TAPS]
+        self._wake.set()
+
+    def set_paused(self, session_id: str, paused: bool) -> None:
+        self._request(session_id, paused=paused)
+
+    def set_speech(self, session_id: str, on: bool) -> None:
+        self._request(session_id, speech=on)
+
+    def set_everything(self, session_id: str, on: bool) -> None:
+        """Keyframes segment everything (named by the words where they overlap) or, off, find
+        the words; applied by the worker on its next cycle."""
+        self._request(session_id, everything=on)
+
+    def _request(self, session_id: str, **changes: Any) -> None:
+        with self._lock:
+            requests = self._session(session_id).requests
+            for name, value in changes.items():
+                setattr(requests, name, value)
+        self._wake.set()
+
+    def session_stats(self, session_id: str) -> dict[str, Any]:
+        now = time.monotonic()
+        with self._lock:
+            s = self._session(session_id)
+            requested = s.requests
+            return {
+                "frames_submitted": s.submitted,
+                "frames_processed": s.processed,
+                "dropped": s.dropped,
+                "overlay_fps": round(s.overlay_rate.rate(now), 2),
+                "stages_ms": {k: round(v, 1) for k, v in s.stages_ms.items()},
+                "detect_ms": round(s.detect_ms, 1),
+                "keyframes": s.keyframes,
+                "errors": s.errors,
+                "objects": s.object_count,
+                "vocabulary": list(requested.vocabulary or s.vocabulary),
+                "lighting": dict(s.last_lighting),
+                "paused": s.paused if requested.paused is None else requested.paused,
+                "everything": (
+                    s.everything if requested.everything is None else requested.everything
+                ),
+            }
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            sessions = list(self._sessions.values())
+            totals = self._closed_totals
+            return {
+                "sessions": len(sessions),
+                "processed": sum(s.processed for s in sessions),
+                "dropped": sum(s.dropped for s in sessions),
+                "keyframes": sum(s.keyframes for s in sessions),
+                "processed_total": totals["processed"] + sum(s.processed for s in sessions),
+                "dropped_total": totals["dropped"] + sum(s.dropped for s in sessions),
+                "keyframes_total": totals["keyframes"] + sum(s.keyframes for s in sessions),
+                "errors": self._errors,
+                "worker_restarts": self._worker_restarts,
+                "stages_ms": {k: round(v, 1) for k, v in self._stages_ms.items()},
+                "detect_ms": round(max((s.detect_ms for s in sessions), default=0.0), 1),
+            }
+
+    def _session(self, session_id: str) -> _Session:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise KeyError(f"no session {session_id!r}")
+        return session
+
+    # -- the worker ------------------------------------------------------------------------
+
+    def _wake_up(self) -> None:
+        self._wake.set()
+
+    def _work(self) -> None:
+        while self._running:
+            self._wake.wait(timeout=0.5)
+            self._wake.clear()
+            if not self._running:
+                break
+            try:
+                if self._cycle():
+                    self._wake.set()  # more frames may have arrived meanwhile
+            except Exception:  # a bug outside any one session: log it, count it, go on
+                self._failed(None, "engine cycle failed")
+
+    def _cycle(self) -> bool:
+        """One round: requests, detections, then one batch of frames. True if it segmented."""
+        self._apply_requests()
+        self._apply_detections(self.broker.collect())
+        batch = self._take_batch()
+        if batch:
+            self._process(batch)
+        return bool(batch)
+
+    def _failed(self, session: _Session | None, what: str) -> None:
+        """Log the exception being handled (with its traceback) and count it."""
+        where = f" (session {session.id})" if session is not None else ""
+        log.exception("%s%s", what, where)
+        with self._lock:
+            self._errors += 1
+            if session is not None:
+                session.errors += 1
+
+    def _apply_requests(self) -> None:
+        with self._lock:
+            pending = []
+            for session in self._sessions.values():
+                if session.requests:
+                    pending.append((session, session.requests))
+                    session.requests = _Requests()
+        for session, requests in pending:
+            try:
+                self._apply(session, requests)
+            except Exception:
+                self._failed(session, "applying a request failed")
+
+    def _apply(self, session: _Session, requests: _Requests) -> None:
+        if requests.vocabulary is not None and requests.vocabulary != session.vocabulary:
+            self._change_vocabulary(session, requests.vocabulary)
+        if requests.speech is not None:
+            if requests.speech and not session.speech:
+                session.announcer.reset()
+            session.speech = requests.speech
+        if requests.paused is not None:
+            session.paused = requests.paused
+        if requests.everything is not None and requests.everything != session.everything:
+            session.everything = requests.everything
+            session.key_wanted = True  # show the new mode at once
+        session.taps.extend(requests.taps)
+        del session.taps[:-MAX_PENDING_TAPS]
+        session.awaits_masks = session.awaits_masks or bool(session.taps)
+
+    def _change_vocabulary(self, session: _Session, vocabulary: tuple[str, ...]) -> None:
+        session.previous_vocabulary = session.vocabulary
+        session.vocabulary = vocabulary
+        session.generation += 1
+        session.key_wanted = True
+        session.tracker.reset()
+        session.object_count = 0
+        session.announcer.set_vocabulary(vocabulary)
+        # the old words' jobs are dropped; an answer already being computed is thrown away
+        self.broker.forget(session.id)
+
+    def _take_batch(self) -> list[tuple[_Session, FrameSource, int]]:
+        """Up to max_batch sessions with a waiting frame, round-robin, except that a session
+        whose new objects have no masks yet goes first: under saturation every phone keeps its
+        turn, and a detection shows up as masks one frame after it lands, not a round later."""
+        batch: list[tuple[_Session, FrameSource, int]] = []
+        with self._lock:
+            sessions = [self._sessions[session_id] for session_id in self._order]
+            waiting = [session for session in sessions if session.frame is not None]
+            waiting.sort(key=lambda session: not session.awaits_masks)  # stable: keeps turns
+            for session in waiting[: self.settings.max_batch]:
+                self._order.remove(session.id)
+                self._order.append(session.id)
+                session.frame_index += 1
+                assert session.frame is not None
+                batch.append((session, session.frame, session.frame_index))
+                session.frame = None
+        return batch
+
+    def _process(self, batch: list[tuple[_Session, FrameSource, int]]) -> None:
+        started = time.perf_counter()
+        prepared: list[_Prepared] = []
+        for session, source, index in batch:
+            try:
+                prepared.append(self._prepare(session, source, index))
+            except Exception:
+                self._failed(session, "preparing a frame failed")
+        prompted = [p for p in prepared if p.session.tracker.tracks or p.session.taps]
+        if prompted:
+            timer = StageTimer()
+            try:
+                with timer.stage("encode"):
+                    embedded = self.models.segmenter.embed([p.model_frame for p in prompted])
+            except Exception:
+                for p in prompted:
+                    self._failed(p.session, "encoding a frame failed")
+                prepared = [p for p in prepared if p not in prompted]
+            else:
+                for p, embedding in zip(prompted, embedded, strict=True):
+                    p.embedding = embedding
+                    p.timer.milliseconds.update(timer.milliseconds)
+        for p in prepared:
+            try:
+                self._finish(p, started)
+            except Exception:
+                self._failed(p.session, "segmenting a frame failed")
+
+    def _prepare(self, session: _Session, source: FrameSource, index: int) -> _Prepared:
+        """Convert, measure the lighting, maybe submit a keyframe: one session's frame."""
+        timer = StageTimer()
+        with timer.stage("convert"):
+            frame = fit_within(
+                check_frame(source() if callable(source) else source), self.settings.max_side
+            )
+        with timer.stage("lighting"):
+            report = session.lighting.update(frame)
+            model_frame = preprocess(frame, report)
+            lighting = report.to_dict()
+        self._maybe_keyframe(session, model_frame, index, lighting)
+        return _Prepared(session, index, frame, model_frame, lighting, timer)
+
+    def _finish(self, p: _Prepared, started: float) -> None:
+        with p.timer.stage("decode"):
+            detections = self._segment(p.session, p.model_frame, p.embedding, p.lighting)
+        p.timer.milliseconds["total"] = (time.perf_counter() - started) * 1000
+        timings = p.timer.milliseconds
+        result = self._publish(p.session, p.index, p.frame, detections, p.lighting, timings)
+        self._record(p.session, timings)
+        if result is not None:
+            p.session.on_result(result)
+
+    def _maybe_keyframe(
+        self, session: _Session, frame: npt.NDArray[np.uint8], index: int, lighting: dict[str, Any]
+    ) -> None:
+        now = time.monotonic()
+        thumb = _thumbnail(frame)
+        if session.frame_size != frame.shape[:2]:  # first frame or the camera turned
+            session.frame_size = (frame.shape[0], frame.shape[1])
+            session.tracker.reset()
+            session.key_wanted = True
+        changed = (
+            session.key_thumb is not None
+            and float(np.abs(thumb - session.key_thumb).mean()) > self.settings.scene_change
+        )
+        due = now - session.key_time >= self.settings.refresh_s
+        if not (session.key_wanted or changed or due) or self.broker.pending(session.id):
+            return
+        first_look = session.key_wanted or changed or not session.tracker.tracks
+        thresholds = lighting["thresholds"]
+        self.broker.submit(
+            DetectionJob(
+                session_id=session.id,
+                frame_index=index,
+                frame=fit_within(frame, self.settings.detect_max_side),
+                vocabulary=session.vocabulary,
+                box_threshold=float(thresholds["box"]),
+                text_threshold=float(thresholds["text"]),
+                generation=session.generation,
+                everything=session.everything,
+                first_look=first_look,
+            )
+        )
+        session.key_thumb, session.key_time, session.key_wanted = thumb, now, False
+        if first_look and self._refines:  # the full-size look comes sooner than a refresh
+            session.key_time = now - self.settings.refresh_s + self.settings.refine_s
+        session.keyframes += 1
+
+    def _apply_detections(self, outcomes: list[DetectionOutcome]) -> None:
+        for outcome in outcomes:
+            with self._lock:
+                session = self._sessions.get(outcome.job.session_id)
+            if session is None or outcome.job.generation != session.generation:
+                continue  # closed, or the vocabulary changed since
+            try:
+                self._apply_detection(session, outcome)
+            except Exception:
+                self._failed(session, "applying a detection failed")
+
+    def _apply_detection(self, session: _Session, outcome: DetectionOutcome) -> None:
+        session.detect_ms = outcome.elapsed_ms
+        if outcome.detections is None:
+            if outcome.error_code in ("vocabulary_too_long", "bad_vocabulary"):
+                self._refuse_vocabulary(session, outcome)
+            elif outcome.error_code == "dropped":
+                session.key_wanted = True  # too old to run (e.g. Redis was down): ask again now
+            else:
+                with self._lock:
+                    session.errors += 1
+            return
+        found = _rescale(outcome.detections, outcome.job.frame, session.frame_size)
+        if outcome.job.purpose == "tap" and outcome.job.track_id is not None:
+            if len(found):
+                best = int(np.argmax(found.scores))
+                session.tracker.relabel(
+                    outcome.job.track_id, found.labels[best], float(found.scores[best])
+                )
+            return
+        keep = np.argsort(-found.scores)[: self.settings.max_objects]
+        session.tracker.update_detections(found[keep])
+        session.awaits_masks = bool(len(keep))
+
+    def _refuse_vocabulary(self, session: _Session, outcome: DetectionOutcome) -> None:
+        """The detector cannot take these words: tell the phone, go back to the last good ones."""
+        refused = session.vocabulary
+        message = outcome.error or "the detector cannot use these words"
+        previous = session.previous_vocabulary
+        if previous and previous != refused:
+            self._change_vocabulary(session, previous)
+            message += f" (still finding: {', '.join(previous)})"
+        session.previous_vocabulary = ()  # never bounce back to the refused words
+        code = outcome.error_code or "bad_vocabulary"
+        session.notices.append(Notice(code, message))
+        log.info("session %s: vocabulary refused by the detector: %s", session.id, code)
+
+    def _segment(
+        self,
+        session: _Session,
+        frame: npt.NDArray[np.uint8],
+        embedding: Any,
+        lighting: dict[str, Any],
+    ) -> Detections:
+        height, width = frame.shape[:2]
+        session.awaits_masks = False
+        if embedding is None:
+            session.taps.clear()
+            return Detections.empty((height, width)).with_track_ids(np.zeros(0, np.int64))
+        mask_threshold = float(lighting["thresholds"]["mask"])
+        segmenter = self.models.segmenter
+        for x, y in session.taps[:2]:
+            point = np.array([[x * (width - 1), y * (height - 1)]], np.float32)
+            tapped = segmenter.predict(points=point, embedding=embedding, mask_threshold=0.0)
+            box = mask_box(tapped.masks[0])
+            if box is not None:
+                track_id = session.tracker.add(TAP_LABEL, 0.0, box)
+                self._ask_what(session, frame, box, track_id)
+        session.taps.clear()
+        prompts = session.tracker.prompts(self.settings.max_objects)
+        if not len(prompts):
+            return Detections.empty((height, width)).with_track_ids(np.zeros(0, np.int64))
+        segmented = segmenter.segment(prompts, embedding=embedding, mask_threshold=mask_threshold)
+        return session.tracker.update_masks(segmented)
+
+    def _ask_what(
+        self,
+        session: _Session,
+        frame: npt.NDArray[np.uint8],
+        box: npt.NDArray[np.float32],
+        track_id: int,
+    ) -> None:
+        """Name a tapped object: detect on a crop around it with the session's words.
+
+        The crop is scaled up into a frame-shaped canvas (`_letterbox`): the detector then sees
+        an input size it has already built a fast model for, instead of one new size per tap
+        (each would run on the slow eager path and start a conversion of its own)."""
+        x1, y1, x2, y2 = _grow(box, 0.25, frame.shape[1], frame.shape[0])
+        crop = frame[y1:y2, x1:x2]
+        if min(crop.shape[:2]) < 8:
+            return
+        canvas = _letterbox(crop, (frame.shape[0], frame.shape[1]))
+        self.broker.submit(
+            DetectionJob(
+                session_id=session.id,
+                frame_index=session.frame_index,
+                frame=canvas,
+                vocabulary=session.vocabulary,
+                box_threshold=0.2,
+                text_threshold=0.15,
+                purpose="tap",
+                track_id=track_id,
+                generation=session.generation,
+            )
+        )
+
+    def _publish(
+        self,
+        session: _Session,
+        index: int,
+        frame: npt.NDArray[np.uint8],
+        detections: Detections,
+        lighting: dict[str, Any],
+        timings: dict[str, float],
+    ) -> FrameResult | None:
+        now = time.monotonic()
+        with self._lock:
+            session.processed += 1
+            session.last_lighting = lighting
+            session.object_count = len(detections)
+        if session.paused:
+            return None
+        language = self.settings.language
+        texts = tuple(
+            describe_object(label, float(score), language)
+            for label, score in zip(detections.labels, detections.scores, strict=True)
+        )
+        height, width = frame.shape[:2]
+        scale = np.array([width, height, width, height], dtype=np.float32)
+        colours = colours_for(detections)
+        ids = (
+            detections.track_ids if detections.track_ids is not None else np.arange(len(detections))
+        )
+        objects = [
+            {
+                "id": int(ids[i]),
+                "label": detections.labels[i],
+                "say": texts[i],
+                "score": round(float(detections.scores[i]), 3),
+                "box": [round(float(v), 4) for v in detections.boxes[i] / scale],
+                "colour": to_hex(colours[i]),
+            }
+            for i in range(len(detections))
+        ]
+        say = None
+        if session.speech:
+            say = session.announcer.update(
+                now,
+                [
+                    TrackedObject(int(ids[i]), detections.labels[i], float(detections.scores[i]))
+                    for i in range(len(detections))
+                    if detections.labels[i] != TAP_LABEL
+                ],
+            )
+        with self._lock:  # session_stats reads (and trims) the meter on the caller's thread
+            session.overlay_rate.tick(now)
+        notices, session.notices = tuple(session.notices), []
+        return FrameResult(
+            session_id=session.id,
+            frame_index=index,
+            frame_size=(height, width),
+            detections=detections,
+            texts=texts,
+            objects=objects,
+            say=say,
+            lighting=lighting,
+            timings_ms={k: round(v, 1) for k, v in timings.items()},
+            luma=_gray(frame) if len(detections) else None,
+            notices=notices,
+        )
+
+    def _record(self, session: _Session, timings: dict[str, float]) -> None:
+        with self._lock:
+            for stage, ms in timings.items():
+                for table in (session.stages_ms, self._stages_ms):
+                    previous = table.get(stage)
+                    table[stage] = ms if previous is None else 0.8 * previous + 0.2 * ms
+
+
+def _thumbnail(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """64×48 luma in 0..1: enough to notice a cut or a big pan, cheap to compare."""
+    gray = cv2.cvtColor(
+        cv2.resize(frame, (64, 48), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY
+    )
+    return np.asarray(gray, dtype=np.float32) / 255.0
+
+
+def _rescale(
+    detections: Detections, job_frame: npt.NDArray[np.uint8], frame_size: tuple[int, int] | None
+) -> Detections:
+    """Boxes from the detector's (possibly smaller) frame to the processing frame."""
+    if frame_size is None or job_frame.shape[:2] == frame_size:
+        return detections
+    sy, sx = frame_size[0] / job_frame.shape[0], frame_size[1] / job_frame.shape[1]
+    boxes = detections.boxes * np.array([sx, sy, sx, sy], dtype=np.float32)
+    return Detections(boxes, detections.scores, detections.labels)
+
+
+def first_look_detector(detector: Detector, settings: EngineSettings) -> Detector | None:
+    """The quick detector first looks run on (the same model and runtime state at
+    `settings.first_look_side`), or None when that is not smaller than `detector`'s size."""
+    side = settings.first_look_side
+    if side is None or side >= detector.settings.shortest_edge:
+        return None
+    return detector.with_settings(shortest_edge=side, longest_edge=side * 5 // 3)
+
+
+def _letterbox(image: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArray[np.uint8]:
+    """`image` (h, w, 3) scaled (aspect kept) to fit a black (H, W, 3) canvas, at its top left.
+    Only for tap jobs, whose boxes are not used (only the name is)."""
+    height, width = size
+    scale = min(height / image.shape[0], width / image.shape[1])
+    fitted = (
+        min(width, max(1, round(image.shape[1] * scale))),
+        min(height, max(1, round(image.shape[0] * scale))),
+    )
+    canvas = np.zeros((height, width, 3), np.uint8)
+    canvas[: fitted[1], : fitted[0]] = cv2.resize(image, fitted, interpolation=cv2.INTER_LINEAR)
+    return canvas
+
+
+def _grow(box: npt.NDArray[np.float32], margin: float, width: int, height: int) -> list[int]:
+    dx, dy = (box[2] - box[0]) * margin, (box[3] - box[1]) * margin
+    return [
+        int(max(0, box[0] - dx)),
+        int(max(0, box[1] - dy)),
+        int(min(width, box[2] + dx)),
+        int(min(height, box[3] + dy)),
+    ]
+
+
+def _gray(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    return np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
