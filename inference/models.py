@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from inference.choices import MODEL_SOURCES, ModelSource
 from inference.weights.checkpoints import Manifest
 
 if TYPE_CHECKING:  # the model code imports torch and transformers: seconds, so only on use
@@ -16,24 +17,6 @@ if TYPE_CHECKING:  # the model code imports torch and transformers: seconds, so 
     from inference.segmentation.segmenter import Segmenter
 
 log = logging.getLogger(__name__)
-
-ModelSource = Literal["real", "random"]
-MODEL_SOURCES: tuple[ModelSource, ...] = ("real", "random")
-ENCODER_RUNTIMES = ("auto", "torch", "openvino", "onnxruntime", "openvino-bf16")
-"""Segmenter encoder runtimes (`inference.segmentation.encoder_runtimes`), here so the CLI lists
-them without importing torch."""
-DETECTOR_RUNTIMES = ("auto", "torch", "fast", "openvino")
-"""Detector runtimes (`inference.detection.runtime`); `resolve_detector_runtime` picks "auto"."""
-DETECTOR_GROUPS = {
-    "grounding-dino-tiny": "grounding_dino",
-    "mm-grounding-dino-tiny": "mm_grounding_dino",
-}
-"""The detectors one can choose (`--detector`), each with its checkpoint group in the manifest
-(its files live in `weights/<name>/`). Here, not in `inference.detection.detector`, so that the
-CLI lists them without importing torch; `inference.detection.detector.DETECTOR_KINDS` holds
-their model classes."""
-DETECTOR_MODELS: tuple[str, ...] = tuple(DETECTOR_GROUPS)
-DEFAULT_DETECTOR = "grounding-dino-tiny"
 
 
 @dataclass(frozen=True)
@@ -74,7 +57,7 @@ def load_models(
     its architecture with random weights, or its checkpoint group from the manifest.
     """
     from inference.detection.detector import build_random_detector, load_detector
-    from inference.segmentation.encoder_runtimes import check_runtime
+    from inference.segmentation.encoder_runtimes import check_runtime, use_runtime
     from inference.segmentation.segmenter import build_random_segmenter, load_segmenter
 
     check_runtime(runtime)
@@ -89,7 +72,7 @@ def load_models(
         segmenter = load_segmenter(manifest, device, segmenter_size)
     else:
         raise ValueError(f"unknown model source {source!r}; choose one of {MODEL_SOURCES}")
-    segmenter.set_runtime(runtime, cache_dir=encoder_cache_dir)  # logs the runtime it chose
+    use_runtime(segmenter, runtime, cache_dir=encoder_cache_dir)  # logs the runtime it chose
     if detector_runtime != detector.runtime:
         detector = detector.with_runtime(detector_runtime)
     log.info("detector runtime: %s", detector_runtime)

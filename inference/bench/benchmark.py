@@ -41,6 +41,8 @@ import numpy.typing as npt
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from inference.bench.compare_detector import PathTiming, compare_detector_paths
+from inference.bench.compare_encoder import EncoderRuntimeResult, compare_encoder_runtimes
 from inference.bench.mask_following import (
     InscribedEllipses,
     boxes_from_views,
@@ -48,7 +50,6 @@ from inference.bench.mask_following import (
 )
 from inference.core.timing import StageTimer
 from inference.detection.detector import Detector
-from inference.detection.runtime import PathTiming, compare_detector_paths
 from inference.lighting import LightingSettings
 from inference.live.broker import (
     DetectionBroker,
@@ -59,7 +60,6 @@ from inference.live.broker import (
 )
 from inference.live.engine import DEFAULT_VOCABULARY, Engine, EngineSettings, FrameResult
 from inference.models import Models
-from inference.segmentation.encoder_runtimes import EncoderRuntimeResult, compare_encoder_runtimes
 from inference.segmentation.segmenter import ImageEmbedding, Segmenter
 from inference.still.grounded_segmentation import segment_image
 

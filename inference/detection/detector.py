@@ -52,11 +52,11 @@ from transformers import (
     SwinConfig,
 )
 
+from inference.choices import DEFAULT_DETECTOR, DETECTOR_GROUPS, DETECTOR_MODELS
 from inference.core.detections import Detections
 from inference.core.frames import check_frame
 from inference.detection.runtime import ImageSideRunner, check_runtime
 from inference.labels.vocabulary import VocabularyError, parse_vocabulary
-from inference.models import DEFAULT_DETECTOR, DETECTOR_GROUPS, DETECTOR_MODELS
 from inference.weights.checkpoints import FETCH_COMMAND, CheckpointError, Manifest, require
 
 log = logging.getLogger(__name__)

@@ -31,22 +31,17 @@ time in the process, lowest CPU priority) converts and compiles it; later calls 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
-import json
 import logging
 import os
 import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 from torch import nn
 
@@ -58,9 +53,10 @@ from inference.detection.grounding_dino_image_side import (
 )
 from inference.graphs import cache as graph_cache
 from inference.graphs.background_builds import start_build
+from inference.graphs.keys import entry_key, weights_sha256
 
 if TYPE_CHECKING:
-    from inference.detection.detector import Detector
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +66,7 @@ CONVERT_MESSAGE = "converting Grounding DINO image side to OpenVINO (first run o
 CACHE_ENV = "VISIONANYTHING_CACHE_DIR"
 _CACHE_FORMAT = 2  # bump when GroundingDinoImageSide's inputs or maths change
 _TEXT_CACHE_SIZE = 16
-_MODEL_FILES = ("model.xml", "model.bin")
+MODEL_FILES = ("model.xml", "model.bin")  # an OpenVINO entry
 
 
 def default_cache_dir() -> Path:
@@ -314,8 +310,7 @@ class ImageSideRunner:
             "max_text_len": int(self.config.max_text_len),
             "d_model": int(self.config.d_model),
         }
-        blob = json.dumps(parts, sort_keys=True).encode()
-        return f"{size[0]}x{size[1]}-{hashlib.sha256(blob).hexdigest()[:24]}"
+        return entry_key(f"{size[0]}x{size[1]}", parts)
 
     def cache_path(self, size: tuple[int, int]) -> Path:
         return self.cache_dir / graph_cache.DETECTOR_SUBDIR / self.cache_key(size)
@@ -323,13 +318,7 @@ class ImageSideRunner:
     def weights_digest(self) -> str:
         """sha256 over the image side's parameters and buffers (names, dtypes, shapes, bytes)."""
         if self._weights_digest is None:
-            digest = hashlib.sha256()
-            for name, tensor in sorted(self.image_side.state_dict().items()):
-                data = tensor.detach().to("cpu").contiguous()
-                digest.update(f"{name}|{data.dtype}|{tuple(data.shape)}".encode())
-                # flattened first: a 0-d tensor (MM-Grounding-DINO's head bias) has no byte view
-                digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
-            self._weights_digest = digest.hexdigest()
+            self._weights_digest = weights_sha256(self.image_side)
         return self._weights_digest
 
     def _load_or_convert(
@@ -350,7 +339,7 @@ class ImageSideRunner:
         if directory.is_dir():
             try:
                 with graph_cache.reading(directory):  # marks it used, held against eviction
-                    _verify(directory)
+                    graph_cache.verify_entry(directory, MODEL_FILES)
                     model = core.read_model(str(directory / "model.xml"))
                 log.info("detector: OpenVINO image side for %dx%d from %s", *size, directory)
             except Exception as exc:
@@ -359,7 +348,7 @@ class ImageSideRunner:
                 model = None
         if model is None:
             model = self._convert(ov, size, pixel_values, pixel_mask, text)
-            _save_atomically(ov, model, directory)
+            save_openvino(ov, model, directory)
         return model
 
     def _convert(
@@ -403,241 +392,10 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _verify(directory: Path) -> None:
-    """Raise unless every model file matches the sha256 recorded when it was written."""
-    recorded = json.loads((directory / "meta.json").read_text())
-    for name in _MODEL_FILES:
-        if _file_sha256(directory / name) != recorded["sha256"][name]:
-            raise ValueError(f"{name} does not match its recorded sha256")
-
-
-def _save_atomically(ov: Any, model: Any, directory: Path) -> None:
-    """Write model.xml/.bin and meta.json to a temporary directory, then rename it into place
-    (`graph_cache.write_entry`, which then keeps the cache under its size bound)."""
+def save_openvino(ov: Any, model: Any, directory: Path) -> None:
+    """Write an OpenVINO model (model.xml/.bin) as a checked cache entry, atomically."""
 
     def fill(temporary: Path) -> None:
         ov.save_model(model, str(temporary / "model.xml"), compress_to_fp16=False)
-        meta = {"sha256": {name: _file_sha256(temporary / name) for name in _MODEL_FILES}}
-        (temporary / "meta.json").write_text(json.dumps(meta))
 
-    graph_cache.write_entry(directory, fill)
-
-
-# -- before/after comparison for the benchmark -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PathTiming:
-    """One detection path at one input size, as `compare_detector_paths` measured it.
-
-    path:        "before" (transformers' forward, text recomputed: runtime "torch"), the
-                 runtime name of an "after" path ("fast", "openvino"), or "noise floor"
-                 (untimed: "before" on pixels with 1e-5 noise, see `compare_detector_paths`)
-    input_size:  (H, W) the model saw (frames are 480×640 unless given)
-    median_ms:   median wall time of `Detector.detect` on one frame (pre- and post-processing
-                 included), None when the path failed
-    times_ms:    every timed call; warmup_ms: the first, untimed call (conversion, caches)
-    logits_max_abs_diff / boxes_max_abs_diff: against "before", same query index
-    matched_max_abs_diff: against "before" with each query matched to its nearest reference
-                 query (max-norm over logits and boxes): insensitive to near-tied queries that
-                 swap places in the top-k selection
-    queries_matched: share of queries with a reference query within 1e-3 (1.0 = the same set;
-                 float rounding can change which encoder token is 900th of ~4000 when scores
-                 lie 1e-4 apart, and then that query and, through self-attention, others differ)
-    same_labels: the detections (thresholds 0, NMS, top `max_detections`) carry the same labels
-    error:       why the path failed or fell back (then timings are None), else None
-    """
-
-    shortest_edge: int
-    path: str
-    input_size: tuple[int, int] | None = None
-    median_ms: float | None = None
-    times_ms: tuple[float, ...] = ()
-    warmup_ms: float | None = None
-    logits_max_abs_diff: float | None = None
-    boxes_max_abs_diff: float | None = None
-    matched_max_abs_diff: float | None = None
-    queries_matched: float | None = None
-    same_labels: bool | None = None
-    error: str | None = None
-
-
-def compare_detector_paths(
-    detector: Detector,
-    sizes: Sequence[int] = (256, 384, 512),
-    repeats: int = 5,
-    progress: Callable[[str], None] | None = None,
-    *,
-    runtimes: Sequence[str] = ("fast", "openvino"),
-    frame: npt.NDArray[np.uint8] | None = None,
-    vocabulary: Sequence[str] = ("cat", "cup", "teddy bear", "astronaut"),
-    noise_floor: bool = True,
-) -> list[PathTiming]:
-    """Time the reference path ("before") and the faster runtimes ("after") per shortest edge.
-
-    For each size: a warm-up call per path (OpenVINO converts or loads its cached model then),
-    then `repeats` rounds timing every path once per round (interleaved, so machine drift hits
-    all paths alike), then the outputs compared with "before". A path that fails is reported
-    in its row's `error`, never raised. Returns one row per (size, path), "before" first, and
-    with `noise_floor` a last untimed row per size, path "noise floor": "before" against
-    itself with 1e-5 noise on the pixels. Random weights make the model chaotic on some inputs
-    (1e-5 of input noise can move logits by 10+): runtime differences no larger than that
-    floor are rounding, not a wrong runtime.
-    """
-    report = progress or (lambda line: log.info("%s", line))
-    picture = frame if frame is not None else _test_frame()
-    height, width = int(picture.shape[0]), int(picture.shape[1])
-    rows: list[PathTiming] = []
-    for edge in sizes:
-        base = detector.with_settings(
-            shortest_edge=int(edge),
-            longest_edge=max(detector.settings.longest_edge, 2 * int(edge)),
-        )
-        paths = {"before": base.with_runtime("torch")}
-        paths.update({name: base.with_runtime(name) for name in runtimes})
-        state: dict[str, dict[str, Any]] = {name: {"times": []} for name in paths}
-        input_size: tuple[int, int] | None = None
-        for name, path in paths.items():
-            started = time.perf_counter()
-            try:
-                pixels = path._preprocess([picture])
-                shape = pixels["pixel_values"].shape
-                input_size = (int(shape[-2]), int(shape[-1]))
-                outputs = path.raw_outputs([picture], vocabulary)
-                failure = path.runner.openvino_failure(input_size) if name == "openvino" else None
-                if failure is not None:
-                    raise RuntimeError(f"OpenVINO fell back to torch: {failure}")
-                found = path.detect([picture], vocabulary, box_threshold=0.0, text_threshold=0.0)
-                state[name].update(outputs=outputs, labels=found[0].labels)
-            except Exception as exc:
-                state[name]["error"] = f"{type(exc).__name__}: {exc}".strip()
-                report(f"detector {edge}: {name} failed: {state[name]['error']}")
-            state[name]["warmup"] = 1000 * (time.perf_counter() - started)
-        for _ in range(max(1, repeats)):
-            for name, path in paths.items():
-                if "error" in state[name]:
-                    continue
-                try:
-                    started = time.perf_counter()
-                    path.detect([picture], vocabulary)
-                    state[name]["times"].append(1000 * (time.perf_counter() - started))
-                except Exception as exc:
-                    state[name]["error"] = f"{type(exc).__name__}: {exc}".strip()
-        reference = state["before"].get("outputs")
-        for name in paths:
-            entry = state[name]
-            row = PathTiming(
-                shortest_edge=int(edge),
-                path=name,
-                input_size=input_size,
-                warmup_ms=entry.get("warmup"),
-                error=entry.get("error"),
-            )
-            if row.error is None:
-                times = tuple(float(t) for t in entry["times"])
-                row = replace(row, median_ms=float(np.median(times)), times_ms=times)
-                if reference is not None and name != "before":
-                    logits, boxes, matched, share = _differences(reference, entry["outputs"])
-                    row = replace(
-                        row,
-                        logits_max_abs_diff=logits,
-                        boxes_max_abs_diff=boxes,
-                        matched_max_abs_diff=matched,
-                        queries_matched=share,
-                        same_labels=entry["labels"] == state["before"].get("labels"),
-                    )
-            rows.append(row)
-            report(_describe_row(row, (height, width)))
-        if reference is not None and noise_floor:
-            rows.append(_noise_floor(paths["before"], picture, vocabulary, reference, edge))
-            report(_describe_row(rows[-1], (height, width)))
-    return rows
-
-
-def _noise_floor(
-    before: Detector,
-    picture: npt.NDArray[np.uint8],
-    vocabulary: Sequence[str],
-    reference: tuple[torch.Tensor, torch.Tensor],
-    edge: int,
-) -> PathTiming:
-    """The reference path against itself with 1e-5 noise on its normalised pixels: how far
-    outputs move from rounding-sized input changes alone (untimed)."""
-    name = NOISE_FLOOR
-    try:
-        pixels = before._preprocess([picture])
-        values = pixels["pixel_values"]
-        generator = torch.Generator().manual_seed(0)
-        noisy = values + 1e-5 * torch.randn(values.shape, generator=generator)
-        text = before.encode_text(vocabulary)
-        outputs = before._forward(noisy, pixels["pixel_mask"], text)
-        logits, boxes, matched, share = _differences(reference, outputs)
-    except Exception as exc:
-        return PathTiming(shortest_edge=int(edge), path=name, error=f"{type(exc).__name__}: {exc}")
-    return PathTiming(
-        shortest_edge=int(edge),
-        path=name,
-        input_size=(int(values.shape[-2]), int(values.shape[-1])),
-        logits_max_abs_diff=logits,
-        boxes_max_abs_diff=boxes,
-        matched_max_abs_diff=matched,
-        queries_matched=share,
-    )
-
-
-def _differences(
-    reference: tuple[torch.Tensor, torch.Tensor], other: tuple[torch.Tensor, torch.Tensor]
-) -> tuple[float, float, float, float]:
-    """Max |Δ| of logits, of boxes (same query index), query-matched, and the share of queries
-    matched within 1e-3 (see `PathTiming`)."""
-    logits = float((other[0] - reference[0]).abs().max())
-    boxes = float((other[1] - reference[1]).abs().max())
-    want = torch.cat([reference[0], reference[1]], -1).flatten(0, 1)  # (B·Q, T + 4)
-    have = torch.cat([other[0], other[1]], -1).flatten(0, 1)
-    finite = torch.isfinite(want).all(0) & torch.isfinite(have).all(0)
-    matched = torch.cdist(have[:, finite], want[:, finite], p=float("inf")).min(dim=1).values
-    return logits, boxes, float(matched.max()), float((matched < 1e-3).float().mean())
-
-
-def _describe_row(row: PathTiming, frame_size: tuple[int, int]) -> str:
-    where = f"detector {frame_size[0]}x{frame_size[1]} -> {row.input_size}: {row.path}"
-    if row.error is not None:
-        return f"{where} FAILED ({row.error})"
-    if row.median_ms is None:
-        text = f"{where} (untimed)"
-    else:
-        text = f"{where} median {row.median_ms:.0f} ms (warm-up {row.warmup_ms:.0f} ms)"
-    if row.logits_max_abs_diff is not None:
-        text += (
-            f", max |Δ| logits {row.logits_max_abs_diff:.2e} boxes {row.boxes_max_abs_diff:.2e}"
-            f" (query-matched {row.matched_max_abs_diff:.2e}, {row.queries_matched:.1%} of"
-            f" queries within 1e-3)"
-        )
-        if row.same_labels is not None:
-            text += f", same labels {row.same_labels}"
-    return text
-
-
-def _test_frame() -> npt.NDArray[np.uint8]:
-    """scikit-image's cat photo (`chelsea`) as a 480×640 RGB camera frame.
-
-    A real photo: on synthetic noise the random-weight model is chaotic (a 1e-7 rounding
-    difference can change which encoder token is 900th of ~4000 and, through the decoder's
-    self-attention, many outputs), which hides the runtimes' real agreement.
-    """
-    from skimage import data
-
-    photo = np.asarray(data.chelsea(), dtype=np.uint8)  # (300, 451, 3)
-    frame = torch.from_numpy(photo).permute(2, 0, 1)[None].float()
-    resized = torch.nn.functional.interpolate(
-        frame, size=(480, 640), mode="bilinear", align_corners=False
-    )
-    return resized[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+    graph_cache.write_checked_entry(directory, MODEL_FILES, fill)

@@ -13,6 +13,9 @@ once they are a day old. Anything else under the root is not ours and is left al
 The bound: `max_bytes` where given, else `$VISIONANYTHING_CACHE_MAX_MB` (MB = 2**20 bytes),
 else 2048 MB.
 
+Every entry holds its files and a `meta.json` of their sha256s (`write_checked_entry`); a
+loader checks them (`verify_entry`) and rebuilds an entry that fails.
+
 How: an entry's last use is its directory's mtime. `write_entry` (the writers' one atomic write
 path) sets it when an entry is written and `reading` when one is loaded; right after each write,
 `evict` deletes least-recently-used entries until the total is under the bound, never the one
@@ -33,13 +36,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import json
 import logging
 import math
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -243,6 +248,44 @@ def write_entry(
         evict(root, keep=directory, max_bytes=max_bytes)
     except Exception:  # a full or odd cache must never cost the model it just wrote
         log.warning("graph cache: evicting from %s failed", root, exc_info=True)
+
+
+META_FILE = "meta.json"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_checked_entry(
+    directory: Path,
+    files: Sequence[str],
+    fill: Callable[[Path], None],
+    *,
+    max_bytes: int | None = None,
+) -> None:
+    """`write_entry`, with a `meta.json` recording the sha256 of each of `files` (which
+    fill(temporary) must write) for `verify_entry`."""
+
+    def fill_and_record(temporary: Path) -> None:
+        fill(temporary)
+        meta = {"sha256": {name: file_sha256(temporary / name) for name in files}}
+        (temporary / META_FILE).write_text(json.dumps(meta))
+
+    write_entry(directory, fill_and_record, max_bytes=max_bytes)
+
+
+def verify_entry(directory: Path, files: Sequence[str]) -> None:
+    """Raise (ValueError, OSError, KeyError) unless each of `files` matches the sha256
+    `write_checked_entry` recorded."""
+    recorded = json.loads((directory / META_FILE).read_text())
+    for name in files:
+        if file_sha256(directory / name) != recorded["sha256"][name]:
+            raise ValueError(f"{name} does not match its recorded sha256")
 
 
 # -- eviction -------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def _encoder_job(segmenter: Segmenter, runtime: str) -> GraphJob | None:
         return None
 
     def run() -> tuple[Outcome, str]:
-        # what `Segmenter.set_runtime_in_background(runtime)` builds in serve, cache included
+        # what `use_runtime_in_background(segmenter, runtime)` builds in serve, cache included
         built = build_encoder(segmenter, runtime, progress=lambda line: log.info("%s", line))
         if built.runtime == "torch":  # "auto" fell through every exported runtime
             return "failed", f"no exported runtime could be built ({built.note})"

@@ -35,37 +35,33 @@ evicted past the cache's size bound (`graph_cache`, 2 GB by default).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
-import json
 import logging
 import shutil
-import statistics
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import torch
 from torch import nn
 
+from inference.choices import ENCODER_RUNTIMES
 from inference.detection.runtime import (
-    _file_sha256,
-    _save_atomically,
-    _verify,
+    MODEL_FILES,
     default_cache_dir,
     openvino_version,
+    save_openvino,
 )
 from inference.graphs import cache as graph_cache
-from inference.models import ENCODER_RUNTIMES
-
-if TYPE_CHECKING:
-    from inference.segmentation.segmenter import EncoderRuntime, Segmenter
+from inference.graphs.background_builds import start_build
+from inference.graphs.keys import entry_key, weights_sha256
+from inference.segmentation.segmenter import EncoderRuntime, ImageEmbedding, Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +224,7 @@ def build_encoder(
         except Exception as exc:
             if name != "auto" or index == len(candidates) - 1:
                 raise
-            reason = f"{runtime} failed ({type(exc).__name__}: {_first_line(exc)})"
+            reason = f"{runtime} failed ({type(exc).__name__}: {first_line(exc)})"
             log.warning("segmenter: %s; trying %s", reason, candidates[index + 1])
             notes.append(reason)
             continue
@@ -245,7 +241,63 @@ def build_encoder(
     raise AssertionError("unreachable: torch always builds")  # pragma: no cover
 
 
-def _first_line(exc: BaseException) -> str:
+def use_runtime(
+    segmenter: Segmenter,
+    name: str = "auto",
+    *,
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+    fp16: bool = False,
+) -> str:
+    """Run `segmenter`'s encoder on runtime `name` ("auto", "torch", "openvino", "onnxruntime"
+    or "openvino-bf16") from now on and return the one chosen.
+
+    cache_dir: where exported graphs are kept (default `default_cache_dir()`);
+    fp16: fp16 autocast for torch on CUDA (off by default, unmeasured).
+    Raises `EncoderRuntimeError` (a ValueError) when a named runtime cannot be used here.
+    """
+    build = build_encoder(segmenter, name, cache_dir=cache_dir, progress=progress, fp16=fp16)
+    _swap_in(segmenter, build)
+    segmenter.reset_image()
+    return build.runtime
+
+
+def use_runtime_in_background(
+    segmenter: Segmenter, name: str = "auto", *, cache_dir: Path | None = None
+) -> threading.Thread:
+    """Build runtime `name` in a background thread (`inference.graphs.background_builds`) and
+    swap it into `segmenter` when it is ready; the encoder in use (eager torch at first) answers
+    meanwhile, so no frame waits for an export. A build that fails is logged and the encoder
+    stays. Returns the thread (join it to wait for the swap)."""
+
+    def build() -> None:
+        try:
+            built = build_encoder(segmenter, name, cache_dir=cache_dir)
+        except Exception as exc:
+            log.warning(
+                "segmenter: runtime %s could not be built (%s); staying on %s",
+                name,
+                exc,
+                segmenter.runtime,
+            )
+            return
+        _swap_in(segmenter, built)
+
+    return start_build(f"encoder-build-{name}", build)
+
+
+def _swap_in(segmenter: Segmenter, build: EncoderBuild) -> None:
+    segmenter.use_encoder(build.encoder, build.runtime)
+    log.info(
+        "segmenter: encoder runtime %s (asked for %s%s, built in %.1f s)",
+        build.runtime,
+        build.requested,
+        f"; {build.note}" if build.note else "",
+        build.build_s,
+    )
+
+
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
 
@@ -281,16 +333,6 @@ def _build_torch(context: BuildContext) -> _Built:
 # -- cache ----------------------------------------------------------------------------------
 
 
-def state_dict_sha256(module: nn.Module) -> str:
-    """sha256 over a module's parameters and buffers (names, dtypes, shapes and bytes)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        data = tensor.detach().to("cpu").contiguous().reshape(-1)  # 0-d buffers too
-        digest.update(f"{name}|{data.dtype}|{tuple(tensor.shape)}".encode())
-        digest.update(data.view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def runtime_version(runtime: str) -> str | None:
     """The installed version of the package behind an exported runtime, or None."""
     if runtime == "openvino":
@@ -305,15 +347,14 @@ def cache_key(module: nn.Module, image_size: int, runtime: str) -> str:
     """Directory name for the exported encoder: `<S>-<24 hex digits>`."""
     parts = {
         "format": _CACHE_FORMAT,
-        "weights": state_dict_sha256(module),
+        "weights": weights_sha256(module),
         "image_size": int(image_size),
         "runtime": runtime,
         "runtime_version": runtime_version(runtime),
         "torch": torch.__version__,
         "opset": ONNX_OPSET if runtime == "onnxruntime" else None,
     }
-    blob = json.dumps(parts, sort_keys=True).encode()
-    return f"{image_size}-{hashlib.sha256(blob).hexdigest()[:24]}"
+    return entry_key(str(image_size), parts)
 
 
 def cache_path(cache_dir: Path, module: nn.Module, image_size: int, runtime: str) -> Path:
@@ -351,7 +392,7 @@ def _cached(
                 "segmenter: rebuilding the encoder cache %s (%s: %s)",
                 directory,
                 type(exc).__name__,
-                _first_line(exc),
+                first_line(exc),
             )
             shutil.rmtree(directory, ignore_errors=True)
     started = time.perf_counter()
@@ -410,12 +451,12 @@ def _openvino_model(context: BuildContext) -> tuple[Any, bool]:
     ov = _require("openvino", "openvino")
 
     def load(directory: Path) -> Any:
-        _verify(directory)
+        graph_cache.verify_entry(directory, MODEL_FILES)
         return ov.Core().read_model(str(directory / "model.xml"))
 
     def export(directory: Path) -> None:
         model = export_openvino(context.module, _example(context))
-        _save_atomically(ov, model, directory)
+        save_openvino(ov, model, directory)
 
     return _cached(context, "openvino", load, export)
 
@@ -517,10 +558,8 @@ def _save_onnx_atomically(context: BuildContext, directory: Path) -> None:
 
     def fill(temporary: Path) -> None:
         export_onnx(context.module, _example(context), temporary / _ONNX_FILE)
-        meta = {"sha256": {_ONNX_FILE: _file_sha256(temporary / _ONNX_FILE)}}
-        (temporary / "meta.json").write_text(json.dumps(meta))
 
-    graph_cache.write_entry(directory, fill)
+    graph_cache.write_checked_entry(directory, (_ONNX_FILE,), fill)
 
 
 def _build_onnxruntime(context: BuildContext) -> _Built:
@@ -529,9 +568,7 @@ def _build_onnxruntime(context: BuildContext) -> _Built:
 
     def load(directory: Path) -> Any:
         path = directory / _ONNX_FILE
-        recorded = json.loads((directory / "meta.json").read_text())
-        if _file_sha256(path) != recorded["sha256"][_ONNX_FILE]:
-            raise ValueError(f"{_ONNX_FILE} does not match its recorded sha256")
+        graph_cache.verify_entry(directory, (_ONNX_FILE,))
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, torch.get_num_threads())
         options.inter_op_num_threads = 1
@@ -592,8 +629,6 @@ def masks_agree(
 ) -> float:
     """Lowest IoU between box-prompted masks decoded from `reference` and `candidate`
     embeddings of the check photos (`check_photos`, `check_boxes`)."""
-    from inference.segmentation.segmenter import ImageEmbedding
-
     worst = 1.0
     for photo in check_photos():
         pixels = segmenter.prepare([photo])  # (1, 3, S, S)
@@ -611,106 +646,3 @@ def masks_agree(
         for a, b in zip(masks[0], masks[1], strict=True):
             worst = min(worst, mask_iou(a, b))
     return worst
-
-
-# -- comparison for the benchmark -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EncoderRuntimeResult:
-    """One encoder runtime as `compare_encoder_runtimes` measured it (batch of one image).
-
-    runtime:   the name asked for; resolved: the runtime that ran ("auto" and a rejected
-               "openvino-bf16" resolve to another), None when the build failed
-    median_ms, min_ms: wall time of one (1, 3, S, S) call over the timed repeats
-    max_abs_error_vs_eager: max |embedding − eager embedding| on the test photo
-    build_s:   seconds to build (export or cache load, compile, checks)
-    exported:  a graph was exported in this build (not found in the cache); None for torch
-    note:      why `resolved` differs from `runtime`, if it does
-    error:     why the runtime failed (then the timings are None), else None
-    """
-
-    runtime: str
-    resolved: str | None = None
-    median_ms: float | None = None
-    min_ms: float | None = None
-    max_abs_error_vs_eager: float | None = None
-    build_s: float | None = None
-    exported: bool | None = None
-    note: str | None = None
-    error: str | None = None
-
-
-def compare_encoder_runtimes(
-    segmenter: Segmenter,
-    runtimes: Sequence[str] = ("torch", "openvino", "onnxruntime", "openvino-bf16"),
-    repeats: int = 5,
-    progress: Progress | None = None,
-    *,
-    cache_dir: Path | None = None,
-    frame: npt.NDArray[np.uint8] | None = None,
-) -> list[EncoderRuntimeResult]:
-    """Build each runtime for `segmenter`'s encoder and time it on one photo.
-
-    After the builds (each followed by one untimed warm-up call), `repeats` rounds call every
-    built runtime once per round (interleaved, so machine drift hits all alike). The eager
-    module is the reference for the error. A runtime that fails to build or run is reported in
-    its row's `error`, never raised. Returns one row per entry of `runtimes`, in order.
-    """
-    report = progress or (lambda line: log.info("%s", line))
-    photo = frame if frame is not None else check_photos()[0]
-    pixels = segmenter.prepare([photo])  # (1, 3, S, S)
-    with torch.inference_mode():
-        reference = segmenter.model.image_encoder(pixels).float().cpu()
-    size = segmenter.image_size
-    rows: dict[int, EncoderRuntimeResult] = {}
-    encoders: dict[int, EncoderRuntime] = {}
-    times: dict[int, list[float]] = {}
-    for index, name in enumerate(runtimes):
-        try:
-            build = build_encoder(segmenter, name, cache_dir=cache_dir, progress=report)
-            with torch.inference_mode():
-                out = build.encoder(pixels).float().cpu()
-            error = float((out - reference).abs().max())
-        except Exception as exc:
-            rows[index] = EncoderRuntimeResult(
-                runtime=name, error=f"{type(exc).__name__}: {_first_line(exc)}"
-            )
-            report(f"encoder {size}: {name} FAILED ({rows[index].error})")
-            continue
-        rows[index] = EncoderRuntimeResult(
-            runtime=name,
-            resolved=build.runtime,
-            max_abs_error_vs_eager=error,
-            build_s=build.build_s,
-            exported=build.exported,
-            note=build.note,
-        )
-        encoders[index] = build.encoder
-        times[index] = []
-    for _ in range(max(1, repeats)):
-        for index, encoder in list(encoders.items()):
-            try:
-                started = time.perf_counter()
-                with torch.inference_mode():
-                    encoder(pixels)
-                times[index].append(1000 * (time.perf_counter() - started))
-            except Exception as exc:
-                rows[index] = EncoderRuntimeResult(
-                    runtime=rows[index].runtime,
-                    resolved=rows[index].resolved,
-                    error=f"{type(exc).__name__}: {_first_line(exc)}",
-                )
-                del encoders[index]
-    results = []
-    for index in range(len(runtimes)):
-        row = rows[index]
-        if row.error is None:
-            row = replace(row, median_ms=statistics.median(times[index]), min_ms=min(times[index]))
-            report(
-                f"encoder {size}: {row.runtime} ({row.resolved}) median {row.median_ms:.0f} ms, "
-                f"min {row.min_ms:.0f} ms, max |Δ| vs eager {row.max_abs_error_vs_eager:.1e}, "
-                f"build {row.build_s:.1f} s" + (f" [{row.note}]" if row.note else "")
-            )
-        results.append(row)
-    return results

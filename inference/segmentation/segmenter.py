@@ -11,11 +11,10 @@ Frames are RGB uint8 numpy arrays (H, W, 3); coordinates are frame pixels.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cv2
 import numpy as np
@@ -25,12 +24,8 @@ import torch.nn.functional as F
 
 from inference.core.detections import Detections
 from inference.core.frames import check_frame
-from inference.graphs.background_builds import start_build
 from inference.segmentation.mobile_sam_model import SEGMENTER_BUILDERS, Sam
 from inference.weights.checkpoints import FETCH_COMMAND, CheckpointError, Manifest, require
-
-if TYPE_CHECKING:
-    from inference.segmentation.encoder_runtimes import EncoderBuild
 
 log = logging.getLogger(__name__)
 
@@ -102,65 +97,13 @@ class Segmenter:
             "runtime": self.runtime,
         }
 
-    def set_runtime(
-        self,
-        name: str = "auto",
-        *,
-        cache_dir: Path | None = None,
-        progress: Callable[[str], None] | None = None,
-        fp16: bool = False,
-    ) -> str:
-        """Run the encoder on runtime `name` ("auto", "torch", "openvino", "onnxruntime" or
-        "openvino-bf16"; see `inference.segmentation.encoder_runtimes`) and return the one chosen.
+    def use_encoder(self, encoder: EncoderRuntime, runtime: str) -> None:
+        """Run `encoder` (built by `inference.segmentation.encoder_runtimes`) from now on.
 
-        cache_dir: where exported graphs are kept (default `default_cache_dir()`);
-        fp16: fp16 autocast for torch on CUDA (off by default, unmeasured).
-        Raises `EncoderRuntimeError` (a ValueError) when a named runtime cannot be used here.
-        """
-        from inference.segmentation.encoder_runtimes import build_encoder
-
-        build = build_encoder(self, name, cache_dir=cache_dir, progress=progress, fp16=fp16)
-        self._use(build, name)
-        self._embedding = None
-        return build.runtime
-
-    def set_runtime_in_background(
-        self, name: str = "auto", *, cache_dir: Path | None = None
-    ) -> threading.Thread:
-        """Build runtime `name` in a background thread (`inference.graphs.background_builds`) and
-        swap it in when it is ready; the encoder in use (eager torch at first) answers meanwhile, so
-        no frame waits for an export. A build that fails is logged and the encoder stays.
-        Returns the thread (join it to wait for the swap)."""
-        from inference.segmentation.encoder_runtimes import build_encoder
-
-        def build() -> None:
-            try:
-                built = build_encoder(self, name, cache_dir=cache_dir)
-            except Exception as exc:
-                log.warning(
-                    "segmenter: runtime %s could not be built (%s); staying on %s",
-                    name,
-                    exc,
-                    self.runtime,
-                )
-                return
-            # one reference swap between two calls: a call in progress keeps the encoder it
-            # took; the cached embedding stays valid (same embedding within float rounding)
-            self._use(built, name)
-
-        return start_build(f"encoder-build-{name}", build)
-
-    def _use(self, build: EncoderBuild, asked: str) -> None:
-        """Run the encoder `build_encoder` made from now on, and say so."""
-        self.encoder = build.encoder
-        self.runtime = build.runtime
-        log.info(
-            "segmenter: encoder runtime %s (asked for %s%s, built in %.1f s)",
-            build.runtime,
-            asked,
-            f"; {build.note}" if build.note else "",
-            build.build_s,
-        )
+        One reference swap between two calls: a call in progress keeps the encoder it took; the
+        cached embedding stays valid (the runtimes agree within float rounding)."""
+        self.encoder = encoder
+        self.runtime = runtime
 
     # -- encoder ---------------------------------------------------------------------------
 

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from inference.choices import DETECTOR_MODELS, MODEL_SOURCES
 from inference.core.device import DEVICE_CHOICES
-from inference.models import DETECTOR_MODELS, MODEL_SOURCES
 from visionanything.commands.options import add_detector_option, add_runtime_option, frame_size
 
 if TYPE_CHECKING:  # torch and the models load only when the command runs
@@ -183,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
         clip_frames = iter_clip_frames(seconds, args.fps, args.clip_size, args.seed)
         if args.tiny_detector:
             from inference.detection.detector import build_random_detector
+            from inference.segmentation.encoder_runtimes import use_runtime
             from inference.segmentation.segmenter import build_random_segmenter
 
             models = Models(
@@ -191,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
                 ),
                 build_random_segmenter(device, args.size, seed=args.seed),
             )
-            models.segmenter.set_runtime(args.runtime)
+            use_runtime(models.segmenter, args.runtime)
             detector_runtime = resolve_detector_runtime(args.detector_runtime, device)
             models = Models(models.detector.with_runtime(detector_runtime), models.segmenter)
         else:

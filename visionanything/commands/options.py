@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inference.core.device import DEVICE_CHOICES
-from inference.models import (
+from inference.choices import (
     DEFAULT_DETECTOR,
     DETECTOR_GROUPS,
     DETECTOR_MODELS,
@@ -15,6 +14,7 @@ from inference.models import (
     ENCODER_RUNTIMES,
     MODEL_SOURCES,
 )
+from inference.core.device import DEVICE_CHOICES
 
 if TYPE_CHECKING:
     import torch

@@ -650,13 +650,16 @@ def _engine_factory(
         # Ready on the exact eager path; the faster runtimes are built in the background (one at
         # a time, lowest CPU priority) and swapped in when ready: no frame waits for a
         # conversion. The encoder first, then each new frame shape of the detector.
-        from inference.segmentation.encoder_runtimes import resolve_runtime
+        from inference.segmentation.encoder_runtimes import (
+            resolve_runtime,
+            use_runtime_in_background,
+        )
 
         resolve_runtime(args.runtime, device)  # a runtime that cannot run here stops us now
         begin("models")
         models = models_from_args(args, device, runtime="torch")
         if args.runtime != "torch":
-            models.segmenter.set_runtime_in_background(args.runtime)
+            use_runtime_in_background(models.segmenter, args.runtime)
         models.detector.runner.background_conversion = True
         if models.detector.runtime == "openvino" and not args.redis:
             # start building for a phone's landscape and portrait frames now (first run: a

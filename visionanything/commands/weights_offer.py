@@ -71,7 +71,7 @@ def needed_groups(manifest: Manifest, detector: str) -> list[str]:
     """The checkpoint groups a server with `--detector detector` loads: every group of the
     manifest except the other detectors' (nobody should download a detector they do not
     run)."""
-    from inference.models import DETECTOR_GROUPS
+    from inference.choices import DETECTOR_GROUPS
 
     mine = DETECTOR_GROUPS.get(detector)
     others = {group for group in DETECTOR_GROUPS.values() if group != mine}
@@ -153,7 +153,7 @@ def choose_models(
         manifest = load_manifest()
     except CheckpointError as exc:
         return Choice("random", f"The model list cannot be read ({exc}); {demo}.")
-    from inference.models import DEFAULT_DETECTOR
+    from inference.choices import DEFAULT_DETECTOR
 
     groups = needed_groups(manifest, detector or DEFAULT_DETECTOR)
     missing = missing_files(manifest, groups)

@@ -25,6 +25,8 @@ import torch
 from skimage import data
 from torch import nn
 
+from inference.bench.compare_detector import compare_detector_paths
+from inference.choices import DETECTOR_MODELS
 from inference.detection import grounding_dino_image_side
 from inference.detection import runtime as detector_runtime
 from inference.detection.detector import Detector, DetectorSettings, build_random_detector
@@ -34,14 +36,8 @@ from inference.detection.grounding_dino_image_side import (
     sample_levels,
     supports_image_side,
 )
-from inference.detection.runtime import (
-    CONVERT_MESSAGE,
-    NOISE_FLOOR,
-    ImageSideRunner,
-    check_runtime,
-    compare_detector_paths,
-)
-from inference.models import DETECTOR_MODELS, resolve_detector_runtime
+from inference.detection.runtime import CONVERT_MESSAGE, NOISE_FLOOR, ImageSideRunner, check_runtime
+from inference.models import resolve_detector_runtime
 
 CPU = torch.device("cpu")
 SMALL = DetectorSettings(shortest_edge=160, longest_edge=256)

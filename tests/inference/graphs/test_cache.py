@@ -267,14 +267,14 @@ def test_a_real_onnx_export_is_bounded_and_its_loads_count_as_use(
 def test_the_detector_writer_goes_through_the_bounded_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`_save_atomically` (the detector's OpenVINO writer, also the encoder's) on a tiny model."""
+    """`save_openvino` (the detector's OpenVINO writer, also the encoder's) on a tiny model."""
     ov = importlib.import_module("openvino")
     monkeypatch.setenv(graph_cache.MAX_ENV, "1")
     older = write(tmp_path, 2, 1, last_used=OLD)
     model = ov.convert_model(torch.nn.Linear(4, 2), example_input=torch.zeros(1, 4))
     directory = tmp_path / graph_cache.DETECTOR_SUBDIR / "4x4-tiny"
-    detector_runtime._save_atomically(ov, model, directory)
-    detector_runtime._verify(directory)
+    detector_runtime.save_openvino(ov, model, directory)
+    graph_cache.verify_entry(directory, detector_runtime.MODEL_FILES)
     assert set(json.loads((directory / "meta.json").read_text())["sha256"]) == {
         "model.xml",
         "model.bin",

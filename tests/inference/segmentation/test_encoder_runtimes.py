@@ -17,6 +17,7 @@ import pytest
 import torch
 from skimage import data
 
+from inference.bench.compare_encoder import compare_encoder_runtimes
 from inference.models import load_models
 from inference.segmentation import encoder_runtimes
 from inference.segmentation.encoder_runtimes import (
@@ -25,10 +26,11 @@ from inference.segmentation.encoder_runtimes import (
     build_encoder,
     cache_key,
     cache_path,
-    compare_encoder_runtimes,
     mask_iou,
     masks_agree,
     resolve_runtime,
+    use_runtime,
+    use_runtime_in_background,
 )
 from inference.segmentation.segmenter import Segmenter, build_random_segmenter
 from visionanything.cli import build_parser
@@ -360,7 +362,7 @@ def test_segmenter_set_runtime_and_describe(cache_dir: Path, first_builds: Any) 
     assert segmenter.describe()["runtime"] == "torch"
     frame = data.chelsea()
     before = segmenter.set_image(frame).features
-    assert segmenter.set_runtime("onnxruntime", cache_dir=cache_dir) == "onnxruntime"
+    assert use_runtime(segmenter, "onnxruntime", cache_dir=cache_dir) == "onnxruntime"
     assert segmenter.describe()["runtime"] == "onnxruntime"
     after = segmenter.set_image(frame).features  # the cached embedding was dropped
     assert float((after - before).abs().max()) < TOLERANCE
@@ -424,7 +426,7 @@ def test_a_runtime_built_in_the_background_is_swapped_in_without_a_wait(
 
     monkeypatch.setattr(encoder_runtimes, "build_encoder", held_build)
     frame = data.chelsea()
-    thread = segmenter.set_runtime_in_background("onnxruntime", cache_dir=cache_dir)
+    thread = use_runtime_in_background(segmenter, "onnxruntime", cache_dir=cache_dir)
     (before,) = segmenter.embed([frame])  # answered on torch while the build is held
     assert segmenter.runtime == "torch" and thread.is_alive()
     release.set()
@@ -445,6 +447,6 @@ def test_a_background_build_that_fails_keeps_the_encoder(
 
     monkeypatch.setitem(encoder_runtimes.BUILDERS, "openvino", broken)
     with caplog.at_level(logging.WARNING):
-        segmenter.set_runtime_in_background("openvino", cache_dir=tmp_path).join(60)
+        use_runtime_in_background(segmenter, "openvino", cache_dir=tmp_path).join(60)
     assert segmenter.runtime == "torch" and segmenter.encoder is segmenter.model.image_encoder
     assert "could not be built" in caplog.text and "conversion failed" in caplog.text

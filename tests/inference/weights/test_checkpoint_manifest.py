@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from inference.weights.checkpoints import Manifest, ManifestEntry, default_manifest_path
-from inference.models import DEFAULT_DETECTOR, DETECTOR_GROUPS
+from inference.choices import DEFAULT_DETECTOR, DETECTOR_GROUPS
 from inference.weights.fetch import fetch
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
