@@ -57,7 +57,7 @@ from PIL import Image, UnidentifiedImageError
 from inference.core.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
 from inference.labels.themes import load_theme
 from inference.labels.vocabulary import VocabularyError, parse_vocabulary
-from inference.lighting import LightingSettings
+from inference.lighting.thresholds import LightingSettings
 from inference.overlay import OverlayRenderer
 from inference.still.report import png_bytes, render_still, still_report
 

@@ -50,7 +50,7 @@ from inference.bench.mask_following import (
 )
 from inference.core.timing import StageTimer
 from inference.detection.detector import Detector
-from inference.lighting import LightingSettings
+from inference.lighting.thresholds import LightingSettings
 from inference.live.broker import (
     DetectionBroker,
     DetectionJob,

@@ -5,7 +5,7 @@ Conditions (each over every image of the set):
   original        the frames as they are, lighting assessed as `segment_image` does it
   dark            the frames darkened (`darken`, default 25 % brightness), seen as they are with
                   the normal-light thresholds: the pipeline without its lighting module
-  dark+lighting   the darkened frames through `inference.lighting` (assess → preprocess, and
+  dark+lighting   the darkened frames through `inference.lighting.tracker` (assess → preprocess, and
                   the thresholds it adapts): the pipeline with it
 The lighting module's gain is (dark+lighting) − dark.
 
@@ -32,7 +32,9 @@ import numpy.typing as npt
 
 from inference.core.frames import read_image
 from inference.labels.vocabulary import parse_vocabulary
-from inference.lighting import LightingSettings, Thresholds, assess, preprocess
+from inference.lighting.preprocessing import preprocess
+from inference.lighting.thresholds import LightingSettings, Thresholds
+from inference.lighting.tracker import assess
 from inference.models import Models
 
 log = logging.getLogger(__name__)

@@ -47,7 +47,9 @@ from inference.labels import (
     theme_names,
 )
 from inference.labels.vocabulary import parse_vocabulary
-from inference.lighting import LightingSettings, LightingTracker, preprocess
+from inference.lighting.preprocessing import preprocess
+from inference.lighting.thresholds import LightingSettings
+from inference.lighting.tracker import LightingTracker
 from inference.live.broker import DetectionBroker, DetectionJob, DetectionOutcome, InProcessBroker
 from inference.live.tracker import BoxTracker, TrackerSettings, mask_box
 from inference.models import Models

@@ -11,7 +11,9 @@ import numpy.typing as npt
 
 from inference.core.detections import Detections
 from inference.core.timing import StageTimer
-from inference.lighting import LightingReport, LightingSettings, assess, preprocess
+from inference.lighting.preprocessing import preprocess
+from inference.lighting.thresholds import LightingSettings
+from inference.lighting.tracker import LightingReport, assess
 from inference.models import Models
 
 if TYPE_CHECKING:

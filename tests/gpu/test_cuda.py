@@ -15,7 +15,7 @@ import torch
 from skimage import data
 
 from inference.detection.detector import build_random_detector
-from inference.lighting import LightingSettings
+from inference.lighting.thresholds import LightingSettings
 from inference.live.engine import Engine, EngineSettings, FrameResult
 from inference.models import Models
 from inference.segmentation.segmenter import build_random_segmenter

@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from inference.lighting import LightingSettings
+from inference.lighting.thresholds import LightingSettings
 from inference.live.engine import Engine, EngineSettings
 from inference.models import Models
 from inference.segmentation.everything import FALLBACK_LABEL

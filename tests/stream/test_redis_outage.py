@@ -17,7 +17,7 @@ import pytest
 import redis
 import torch
 
-from inference.lighting import LightingSettings
+from inference.lighting.thresholds import LightingSettings
 from inference.live.engine import Engine, EngineSettings
 from inference.models import Models
 from inference.scaleout.redis_broker import RedisBroker

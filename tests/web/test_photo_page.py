@@ -15,7 +15,7 @@ import pytest
 import torch
 from playwright.async_api import async_playwright
 
-from inference.lighting import LightingSettings
+from inference.lighting.thresholds import LightingSettings
 from inference.live.engine import Engine, EngineSettings
 from inference.models import Models
 from stream.app import ServerConfig, create_app

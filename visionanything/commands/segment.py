@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from inference.core.device import DeviceError, resolve_device
 from inference.core.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
 from inference.labels.vocabulary import VocabularyError, parse_vocabulary
-from inference.lighting import LightingSettings
+from inference.lighting.thresholds import LightingSettings
 from inference.overlay import OverlayRenderer
 from inference.still.exports import DEFAULT_TRIMAP_BAND, parse_exports, write_exports
 from inference.still.report import png_bytes, render_still, still_report

@@ -30,7 +30,7 @@ from inference.bench.benchmark import (
     to_markdown,
 )
 from inference.detection.detector import Detector, DetectorSettings, build_random_detector
-from inference.lighting import LightingSettings
+from inference.lighting.thresholds import LightingSettings
 from inference.models import Models
 from inference.segmentation.segmenter import build_random_segmenter
 from inference.still.grounded_segmentation import segment_image

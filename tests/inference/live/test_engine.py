@@ -16,7 +16,7 @@ from skimage import data
 from inference.core.detections import Detections
 from inference.detection.detector import build_random_detector
 from inference.labels import AnnouncerSettings
-from inference.lighting import LightingSettings
+from inference.lighting.thresholds import LightingSettings
 from inference.live.broker import DetectionJob, DetectionOutcome, InProcessBroker
 from inference.live.engine import (
     TAP_LABEL,

@@ -19,7 +19,8 @@ from skimage import data
 from inference.core.detections import Detections
 from inference.detection.detector import build_random_detector
 from inference.labels import Announcer, AnnouncerSettings
-from inference.lighting import LightingSettings, LightingTracker
+from inference.lighting.thresholds import LightingSettings
+from inference.lighting.tracker import LightingTracker
 from inference.live.broker import DetectionJob, InProcessBroker
 from inference.live.engine import Engine, EngineSettings
 from inference.live.tracker import BoxTracker

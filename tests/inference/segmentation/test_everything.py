@@ -11,7 +11,7 @@ from skimage import data
 
 from inference.core.detections import Detections
 from inference.detection.detector import build_random_detector
-from inference.lighting import LightingSettings
+from inference.lighting.thresholds import LightingSettings
 from inference.models import Models
 from inference.segmentation.everything import (
     EverythingSettings,

@@ -18,25 +18,11 @@ import numpy.typing as npt
 import pytest
 from skimage import data
 
-from inference.lighting import (
-    BRIGHT_AT,
-    DARK_AT,
-    DIM_AT,
-    Curve,
-    LightingReport,
-    LightingSettings,
-    LightingState,
-    LightingTracker,
-    LumaStats,
-    PreprocessPlan,
-    ThresholdCurves,
-    assess,
-    classify,
-    darkness,
-    measure,
-    plan_preprocessing,
-    preprocess,
-)
+from inference.lighting.luma import LumaStats, measure
+from inference.lighting.preprocessing import PreprocessPlan, plan_preprocessing, preprocess
+from inference.lighting.states import BRIGHT_AT, DARK_AT, DIM_AT, LightingState, classify, darkness
+from inference.lighting.thresholds import Curve, LightingSettings, ThresholdCurves
+from inference.lighting.tracker import LightingReport, LightingTracker, assess
 
 Frame = npt.NDArray[np.uint8]
 DARK = LightingState.DARK
