@@ -56,7 +56,8 @@ def load_models(
     detector_settings.model picks the detector (`DETECTOR_MODELS`; default Grounding DINO):
     its architecture with random weights, or its checkpoint group from the manifest.
     """
-    from inference.detection.detector import build_random_detector, load_detector
+    from inference.detection.loading import load_detector
+    from inference.detection.random_weights import build_random_detector
     from inference.segmentation.encoder_runtimes import check_runtime, use_runtime
     from inference.segmentation.segmenter import build_random_segmenter, load_segmenter
 

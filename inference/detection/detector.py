@@ -26,9 +26,7 @@ All three give the same detections up to float rounding; `detect()` is the same 
 
 from __future__ import annotations
 
-import json
 import logging
-import string
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -39,25 +37,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import torch
-from torchvision.ops import batched_nms
 from transformers import (
-    AutoTokenizer,
-    BertConfig,
-    BertTokenizer,
-    GroundingDinoConfig,
-    GroundingDinoForObjectDetection,
     GroundingDinoImageProcessor,
-    MMGroundingDinoConfig,
-    MMGroundingDinoForObjectDetection,
-    SwinConfig,
 )
 
-from inference.choices import DEFAULT_DETECTOR, DETECTOR_GROUPS, DETECTOR_MODELS
+from inference.choices import DEFAULT_DETECTOR
 from inference.core.detections import Detections
 from inference.core.frames import check_frame
+from inference.detection.kinds import DetectionModel, detector_kind, kind_of
+from inference.detection.postprocess import postprocess
 from inference.detection.runtime import ImageSideRunner, check_runtime
 from inference.labels.vocabulary import VocabularyError, parse_vocabulary
-from inference.weights.checkpoints import FETCH_COMMAND, CheckpointError, Manifest, require
+from inference.weights.checkpoints import FETCH_COMMAND, CheckpointError
 
 log = logging.getLogger(__name__)
 
@@ -75,76 +66,8 @@ _TEXT_CACHE_SIZE = 16
 _MAX_PROB = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
 
 
-DetectionModel = GroundingDinoForObjectDetection | MMGroundingDinoForObjectDetection
-
-
 class VocabularyTooLongError(VocabularyError):
     """The caption for a vocabulary has more tokens than the text encoder accepts."""
-
-
-@dataclass(frozen=True)
-class DetectorKind:
-    """One detector that can be chosen: its architecture and where its checkpoint lives.
-
-    name:         the `--detector` choice and the folder under weights/ ("grounding-dino-tiny")
-    group:        the manifest group of its files (`inference.models.DETECTOR_GROUPS`)
-    model_type:   what its checkpoint's config.json must say it is ("grounding-dino", ...)
-    model_class / config_class: the transformers classes that build it
-    title:        how logs and reports name it
-    """
-
-    name: str
-    group: str
-    model_type: str
-    model_class: type[DetectionModel]
-    config_class: type[GroundingDinoConfig] | type[MMGroundingDinoConfig]
-    title: str
-
-
-DETECTOR_KINDS: dict[str, DetectorKind] = {
-    kind.name: kind
-    for kind in (
-        DetectorKind(
-            name="grounding-dino-tiny",
-            group=DETECTOR_GROUPS["grounding-dino-tiny"],
-            model_type="grounding-dino",
-            model_class=GroundingDinoForObjectDetection,
-            config_class=GroundingDinoConfig,
-            title="Grounding DINO",
-        ),
-        DetectorKind(
-            name="mm-grounding-dino-tiny",
-            group=DETECTOR_GROUPS["mm-grounding-dino-tiny"],
-            model_type="mm-grounding-dino",
-            model_class=MMGroundingDinoForObjectDetection,
-            config_class=MMGroundingDinoConfig,
-            title="MM-Grounding-DINO",
-        ),
-    )
-}
-assert tuple(DETECTOR_KINDS) == DETECTOR_MODELS, "inference.models lists the same detectors"
-
-
-def detector_kind(name: str) -> DetectorKind:
-    """The `DetectorKind` called `name`; ValueError naming the choices otherwise."""
-    try:
-        return DETECTOR_KINDS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_KINDS)}"
-        ) from None
-
-
-def kind_of(model: torch.nn.Module) -> DetectorKind:
-    """The `DetectorKind` a built model is (by its exact class: MM-Grounding-DINO's classes do
-    not derive from Grounding DINO's, and neither may stand in for the other)."""
-    for kind in DETECTOR_KINDS.values():
-        if type(model) is kind.model_class:
-            return kind
-    raise ValueError(
-        f"{type(model).__name__} is not a detector this project runs; "
-        f"expected one of {', '.join(k.model_class.__name__ for k in DETECTOR_KINDS.values())}"
-    )
 
 
 @dataclass(frozen=True)
@@ -527,269 +450,6 @@ class Detector:
             self.model.model.special_tokens = torch.tensor(
                 ids, dtype=torch.long, device=self.device
             )
-
-
-def postprocess(
-    probs: torch.Tensor,
-    boxes: torch.Tensor,
-    word_tokens: torch.Tensor,
-    words: Sequence[str],
-    *,
-    frame_size: tuple[int, int],
-    box_threshold: float,
-    text_threshold: float,
-    max_detections: int,
-    nms_iou: float,
-) -> Detections:
-    """One frame's raw queries → labelled boxes in frame pixels.
-
-    probs:       (Q, T) sigmoid probabilities per query and caption token
-    boxes:       (Q, 4) cx, cy, w, h normalised to the frame (its unpadded image)
-    word_tokens: (W, T) bool, which caption tokens spell each word
-    frame_size:  (H, W) of the frame
-
-    A query's score is its highest probability over the caption's tokens; queries below
-    `box_threshold` are dropped. Its label is the word whose tokens hold the highest probability,
-    kept only if that probability reaches `text_threshold`. Then class-wise NMS and the top
-    `max_detections` by score.
-    """
-    height, width = frame_size
-    if len(words) != word_tokens.shape[0] or probs.shape[-1] != word_tokens.shape[1]:
-        raise ValueError(
-            f"{len(words)} words and word_tokens {tuple(word_tokens.shape)} do not fit "
-            f"probs {tuple(probs.shape)}"
-        )
-    scores = probs.max(dim=1).values  # (Q,)
-    keep = scores >= box_threshold
-    if not bool(word_tokens.any(dim=1).all()):
-        raise ValueError("every word needs at least one caption token")
-    # (Q, W): each word's best token probability → the best word per query.
-    per_word = torch.stack([probs[:, row].max(dim=1).values for row in word_tokens], dim=1)
-    word_probs, label_index = per_word.max(dim=1)
-    keep &= word_probs >= text_threshold
-
-    cx, cy, w, h = boxes.unbind(-1)
-    xyxy = torch.stack((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), dim=-1)
-    xyxy = xyxy * xyxy.new_tensor([width, height, width, height])
-    xyxy[:, 0::2] = xyxy[:, 0::2].clamp(0, width)
-    xyxy[:, 1::2] = xyxy[:, 1::2].clamp(0, height)
-    keep &= torch.isfinite(xyxy).all(dim=1)
-    keep &= (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])  # not empty after clipping
-
-    index = keep.nonzero().flatten()
-    if index.numel() == 0:
-        return Detections.empty()
-    picked = batched_nms(xyxy[index], scores[index], label_index[index], nms_iou)
-    index = index[picked[:max_detections]]  # batched_nms sorts by decreasing score
-    return Detections(
-        boxes=xyxy[index].numpy().astype(np.float32),
-        scores=scores[index].clamp(0, 1).numpy().astype(np.float32),
-        labels=tuple(words[int(i)] for i in label_index[index]),
-    )
-
-
-# -- builders ----------------------------------------------------------------------------------
-
-
-def load_detector(
-    manifest: Manifest,
-    device: torch.device,
-    settings: DetectorSettings | None = None,
-    *,
-    runtime: str = "torch",
-) -> Detector:
-    """The detector `settings.model` names (default Grounding DINO), from the checked
-    checkpoint files its manifest group lists (`DetectorKind.group`).
-
-    Raises `CheckpointError` naming the directory (or file) and `visionanything weights fetch`
-    when a file is missing, fails its hash, holds the other detector's checkpoint, or does not
-    load.
-    """
-    kind = detector_kind((settings or DetectorSettings()).model)
-    directory: Path = require(manifest, kind.group)
-    hint = f"Run `{FETCH_COMMAND} --only {kind.group}` to download it again."
-    _check_model_type(directory, kind, hint)
-    try:
-        loaded: Any = kind.model_class.from_pretrained(
-            directory, local_files_only=True, dtype=torch.float32, output_loading_info=True
-        )
-        model, info = loaded
-        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-        image_processor = GroundingDinoImageProcessor.from_pretrained(
-            directory, local_files_only=True
-        )
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise CheckpointError(
-            f"cannot load the detector from {directory}: {type(exc).__name__}: {reason}. {hint}"
-        ) from exc
-    missing = list(info.get("missing_keys", ())) + list(info.get("mismatched_keys", ()))
-    if missing:
-        shown = ", ".join(str(key) for key in missing[:3])
-        raise CheckpointError(
-            f"the detector checkpoint in {directory} lacks {len(missing)} weights "
-            f"(e.g. {shown}). {hint}"
-        )
-    detector = Detector(
-        model,
-        tokenizer,
-        image_processor,
-        device,
-        settings,
-        weights="checkpoint",
-        source=str(directory),
-        name=directory.name,
-        runtime=runtime,
-    )
-    log.info("detector: %s (%s) from %s on %s", kind.title, detector.name, directory, device)
-    return detector
-
-
-def _check_model_type(directory: Path, kind: DetectorKind, hint: str) -> None:
-    """Refuse a checkpoint of the other detector before loading it: transformers would load
-    MM-Grounding-DINO's weights into Grounding DINO's classes with only a log line (dropping the
-    class heads' biases), and the detections would be quietly wrong."""
-    path = directory / "config.json"
-    try:
-        model_type = json.loads(path.read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError) as exc:
-        raise CheckpointError(
-            f"cannot load the detector from {directory}: {path.name} is unreadable ({exc}). {hint}"
-        ) from exc
-    if model_type != kind.model_type:
-        raise CheckpointError(
-            f"{directory} holds a {model_type!r} checkpoint, but {kind.name} needs "
-            f"{kind.model_type!r}; put the {kind.title} files there. {hint}"
-        )
-
-
-def build_random_detector(
-    device: torch.device,
-    settings: DetectorSettings | None = None,
-    *,
-    seed: int = 0,
-    tiny: bool = False,
-    runtime: str = "torch",
-) -> Detector:
-    """The architecture `settings.model` names (default Grounding DINO) with random weights,
-    for load tests and tests.
-
-    Full size (the config class's defaults: Swin-T + BERT-base, 900 queries) by default;
-    `tiny=True` builds a very small configuration of the same classes for unit tests. The
-    tokenizer is a BERT WordPiece tokenizer over a generated vocabulary (`test_vocabulary()`).
-    Weights depend only on `seed`; the global torch RNG is left as it was.
-    """
-    kind = detector_kind((settings or DetectorSettings()).model)
-    vocab = test_vocabulary()
-    config = tiny_config(len(vocab), kind.name) if tiny else full_config(kind.name)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        build: Any = kind.model_class  # its config class matches `config` (DetectorKind)
-        model = build(config)
-    tokenizer = BertTokenizer(vocab=vocab, do_lower_case=True)
-    image_processor = GroundingDinoImageProcessor()
-    name = f"{kind.name}-test" if tiny else kind.name
-    log.warning("detector %s: %s (seed %d)", name, RANDOM_WARNING, seed)
-    return Detector(
-        model,
-        tokenizer,
-        image_processor,
-        device,
-        settings,
-        weights="random",
-        name=name,
-        runtime=runtime,
-    )
-
-
-def full_config(
-    detector: str = DEFAULT_DETECTOR,
-) -> GroundingDinoConfig | MMGroundingDinoConfig:
-    """The published architecture of `detector` (Swin-T backbone, BERT-base text, 900 queries;
-    both tiny detectors use their config class's defaults)."""
-    return detector_kind(detector).config_class()
-
-
-def tiny_config(
-    vocab_size: int, detector: str = DEFAULT_DETECTOR
-) -> GroundingDinoConfig | MMGroundingDinoConfig:
-    """A ~0.9 M-parameter model of `detector`'s classes (a forward at 200 px ≪ 1 s)."""
-    swin: dict[str, Any] = {  # a dict: SwinConfig's typed signature hides `out_indices`
-        "embed_dim": 24,
-        "depths": [1, 1, 1, 1],
-        "num_heads": [1, 2, 3, 6],
-        "window_size": 7,
-        "out_indices": [2, 3, 4],
-    }
-    backbone = SwinConfig(**swin)
-    text = BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=256,
-    )
-    return detector_kind(detector).config_class(
-        backbone_config=backbone,
-        text_config=text,
-        num_queries=30,
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=2,  # 1 breaks transformers' tied bbox_embed keys
-        encoder_attention_heads=4,
-        decoder_attention_heads=4,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        encoder_n_points=2,
-        decoder_n_points=2,
-    )
-
-
-# English object words a child might name: all COCO class names and everyday things.
-COCO_CLASSES = (
-    "person, bicycle, car, motorcycle, airplane, bus, train, truck, boat, traffic light, "
-    "fire hydrant, stop sign, parking meter, bench, bird, cat, dog, horse, sheep, cow, elephant, "
-    "bear, zebra, giraffe, backpack, umbrella, handbag, tie, suitcase, frisbee, skis, snowboard, "
-    "sports ball, kite, baseball bat, baseball glove, skateboard, surfboard, tennis racket, "
-    "bottle, wine glass, cup, fork, knife, spoon, bowl, banana, apple, sandwich, orange, "
-    "broccoli, carrot, hot dog, pizza, donut, cake, chair, couch, potted plant, bed, "
-    "dining table, toilet, tv, laptop, mouse, remote, keyboard, cell phone, microwave, oven, "
-    "toaster, sink, refrigerator, book, clock, vase, scissors, teddy bear, hair drier, toothbrush"
-)
-EVERYDAY_WORDS = (
-    "a an the and of with on in my your this that is it what who where thing things object "
-    "cats dogs cups toy toys ball balls block blocks doll car cars duck fish rabbit bunny mouse "
-    "lion tiger monkey pig chicken frog turtle snake owl penguin butterfly bee spider animal "
-    "animals fruit fruits pear grape grapes strawberry lemon peach cherry melon watermelon "
-    "tomato potato egg bread cookie cheese milk juice water glass mug plate table desk door "
-    "window wall floor lamp light pen pencil crayon crayons paper box bag hat cap shoe shoes "
-    "sock shirt coat jacket dress glasses phone tablet computer screen television camera "
-    "plant flower flowers tree leaf leaves grass sun moon star sky cloud rocket astronaut "
-    "coffee tea spoon bowl bucket shovel sand hand face eye eyes nose mouth hair head foot "
-    "baby boy girl man woman child children teacher mom dad family friend red blue green "
-    "yellow black white pink purple brown big small little one two three four five"
-)
-
-
-def test_vocabulary() -> dict[str, int]:
-    """A BERT-uncased-style WordPiece vocabulary, token → id, generated in memory.
-
-    Layout follows bert-base-uncased where Grounding DINO depends on it: [PAD] 0, [UNK] 100,
-    [CLS] 101, [SEP] 102, [MASK] 103, ASCII punctuation from id 999 (so "." is 1012 and "?" is
-    1029), then single characters, "##" word pieces for letters and digits, and whole words.
-    """
-    tokens = ["[PAD]", *(f"[unused{i}]" for i in range(99))]
-    tokens += ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokens += [f"[unused{i}]" for i in range(99, 99 + 999 - len(tokens))]
-    singles = [chr(c) for c in range(0x21, 0x7F) if not chr(c).isupper()]
-    tokens += singles
-    tokens += [f"##{ch}" for ch in string.ascii_lowercase + string.digits]
-    words = COCO_CLASSES.replace(",", " ").split() + EVERYDAY_WORDS.split()
-    tokens += [word for word in dict.fromkeys(words) if word not in singles]
-    vocab = {token: i for i, token in enumerate(tokens)}
-    assert tuple(vocab[t] for t in DELIMITER_TOKENS) == BERT_DELIMITER_IDS
-    return vocab
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import torch
 from transformers import GroundingDinoForObjectDetection, MMGroundingDinoForObjectDetection
 
 from inference.choices import DEFAULT_DETECTOR, DETECTOR_MODELS
-from inference.detection.detector import DetectorSettings, build_random_detector
+from inference.detection.detector import DetectorSettings
+from inference.detection.random_weights import build_random_detector
 from inference.segmentation.mobile_sam_model import build_mobile_sam_vit_t
 from inference.weights.checkpoints import FETCH_COMMAND, CheckpointError, sha256_of
 from visionanything.cli import build_parser

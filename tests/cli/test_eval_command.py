@@ -17,6 +17,7 @@ from pycocotools import mask as mask_utils  # type: ignore[import-untyped]
 from skimage import data
 
 import inference.detection.detector
+import inference.detection.random_weights
 import visionanything.commands.eval as eval_command
 from inference.bench.evaluation import darken, decode_segmentation, load_dataset, mask_iou
 from inference.core.detections import Detections
@@ -71,12 +72,12 @@ def _make_set(folder: Path) -> tuple[Path, Path]:
 @pytest.fixture(autouse=True)
 def tiny_detector(monkeypatch: pytest.MonkeyPatch) -> None:
     """`--models random` builds the tiny Grounding DINO here (the full one takes minutes)."""
-    build = inference.detection.detector.build_random_detector
+    build = inference.detection.random_weights.build_random_detector
 
     def tiny(*args: Any, **kwargs: Any) -> inference.detection.detector.Detector:
         return build(*args, **(kwargs | {"tiny": True}))
 
-    monkeypatch.setattr(inference.detection.detector, "build_random_detector", tiny)
+    monkeypatch.setattr(inference.detection.random_weights, "build_random_detector", tiny)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from skimage import data
 
-from inference.detection.detector import build_random_detector
+from inference.detection.random_weights import build_random_detector
 from inference.segmentation.mobile_sam_model import build_mobile_sam_vit_t
 from inference.weights.checkpoints import sha256_of
 from visionanything.cli import main

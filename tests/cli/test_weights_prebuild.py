@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from inference.core import dependency_guards
-from inference.detection.detector import build_random_detector
+from inference.detection.random_weights import build_random_detector
 from inference.detection.runtime import CACHE_ENV
 from inference.graphs import background_builds
 from inference.graphs import cache as graph_cache

@@ -14,7 +14,7 @@ import pytest
 import torch
 from skimage import data
 
-from inference.detection.detector import build_random_detector
+from inference.detection.random_weights import build_random_detector
 from inference.lighting.thresholds import LightingSettings
 from inference.live.engine import Engine, EngineSettings, FrameResult
 from inference.models import Models

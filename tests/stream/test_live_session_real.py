@@ -31,7 +31,7 @@ DEADLINE_S = 60.0  # generous: only a broken server waits this long
 
 @pytest.fixture(scope="module")
 def models() -> Iterator[Models]:
-    from inference.detection.detector import build_random_detector
+    from inference.detection.random_weights import build_random_detector
     from inference.segmentation.segmenter import build_random_segmenter
 
     cpu = torch.device("cpu")

@@ -40,7 +40,7 @@ PINNED = LightingSettings(box_threshold=0.0, text_threshold=0.0)
 
 @pytest.fixture(scope="module")
 def models() -> Iterator[Models]:
-    from inference.detection.detector import build_random_detector
+    from inference.detection.random_weights import build_random_detector
     from inference.segmentation.segmenter import build_random_segmenter
 
     cpu = torch.device("cpu")
@@ -331,7 +331,7 @@ def test_a_square_photo_never_waits_for_a_conversion(
 ) -> None:
     """The live server builds OpenVINO models in the background: a photo of a shape nothing has
     built is answered on torch while its conversion is held, not after it."""
-    from inference.detection.detector import build_random_detector
+    from inference.detection.random_weights import build_random_detector
     from inference.detection.runtime import ImageSideRunner
 
     started, release = threading.Event(), threading.Event()

@@ -33,7 +33,7 @@ FRAMES_AFTER_STALE = 15  # video that must still come back after a stale job was
 
 @pytest.fixture(scope="module")
 def models() -> Iterator[Models]:
-    from inference.detection.detector import build_random_detector
+    from inference.detection.random_weights import build_random_detector
     from inference.segmentation.segmenter import build_random_segmenter
 
     cpu = torch.device("cpu")

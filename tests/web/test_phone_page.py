@@ -29,7 +29,7 @@ WEB_DIR = Path(__file__).parents[2] / "web"
 
 @pytest.fixture(scope="module")
 def models() -> Iterator[Models]:
-    from inference.detection.detector import build_random_detector
+    from inference.detection.random_weights import build_random_detector
     from inference.segmentation.segmenter import build_random_segmenter
 
     cpu = torch.device("cpu")

@@ -32,7 +32,7 @@ PINNED = LightingSettings(box_threshold=0.0, text_threshold=0.0)
 
 @pytest.fixture(scope="module")
 def models() -> Iterator[Models]:
-    from inference.detection.detector import build_random_detector
+    from inference.detection.random_weights import build_random_detector
     from inference.segmentation.segmenter import build_random_segmenter
 
     cpu = torch.device("cpu")

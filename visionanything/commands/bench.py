@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         seconds = args.clip_seconds if args.clip_seconds > 0 else 1 / args.fps
         clip_frames = iter_clip_frames(seconds, args.fps, args.clip_size, args.seed)
         if args.tiny_detector:
-            from inference.detection.detector import build_random_detector
+            from inference.detection.random_weights import build_random_detector
             from inference.segmentation.encoder_runtimes import use_runtime
             from inference.segmentation.segmenter import build_random_segmenter
 
@@ -261,7 +261,9 @@ def _detector_choices(
     """name → builder for each --compare-detectors choice: the detector already built for the
     stages is reused; another is built like it (tiny or full random weights, or its checkpoint
     from the manifest) on the same runtime, only when the comparison runs."""
-    from inference.detection.detector import DetectorSettings, build_random_detector, load_detector
+    from inference.detection.detector import DetectorSettings
+    from inference.detection.loading import load_detector
+    from inference.detection.random_weights import build_random_detector
     from inference.weights.checkpoints import Manifest
 
     main = models.detector

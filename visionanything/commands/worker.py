@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
     from inference.core.dependency_guards import isolate_forked_children
     from inference.core.device import resolve_device
-    from inference.detection.detector import build_random_detector, load_detector
+    from inference.detection.loading import load_detector
+    from inference.detection.random_weights import build_random_detector
     from inference.models import resolve_detector_runtime
     from inference.scaleout.worker import DetectionWorker, WorkerMetrics
     from inference.weights.checkpoints import Manifest

@@ -29,7 +29,8 @@ from inference.bench.benchmark import (
     sized_detector,
     to_markdown,
 )
-from inference.detection.detector import Detector, DetectorSettings, build_random_detector
+from inference.detection.detector import Detector, DetectorSettings
+from inference.detection.random_weights import build_random_detector
 from inference.lighting.thresholds import LightingSettings
 from inference.models import Models
 from inference.segmentation.segmenter import build_random_segmenter

@@ -34,10 +34,10 @@ from inference.detection.detector import (
     Detector,
     DetectorSettings,
     VocabularyTooLongError,
-    build_random_detector,
-    load_detector,
-    postprocess,
 )
+from inference.detection.loading import load_detector
+from inference.detection.postprocess import postprocess
+from inference.detection.random_weights import build_random_detector
 from inference.labels.vocabulary import EMPTY_MESSAGE, VocabularyError
 from inference.models import load_models
 from inference.weights.checkpoints import FETCH_COMMAND, CheckpointError, Manifest, sha256_of

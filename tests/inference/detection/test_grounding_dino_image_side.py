@@ -29,13 +29,14 @@ from inference.bench.compare_detector import compare_detector_paths
 from inference.choices import DETECTOR_MODELS
 from inference.detection import grounding_dino_image_side
 from inference.detection import runtime as detector_runtime
-from inference.detection.detector import Detector, DetectorSettings, build_random_detector
+from inference.detection.detector import Detector, DetectorSettings
 from inference.detection.grounding_dino_image_side import (
     GroundingDinoImageSide,
     class_head_style,
     sample_levels,
     supports_image_side,
 )
+from inference.detection.random_weights import build_random_detector
 from inference.detection.runtime import CONVERT_MESSAGE, NOISE_FLOOR, ImageSideRunner, check_runtime
 from inference.models import resolve_detector_runtime
 

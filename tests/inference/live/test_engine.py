@@ -14,7 +14,7 @@ import torch
 from skimage import data
 
 from inference.core.detections import Detections
-from inference.detection.detector import build_random_detector
+from inference.detection.random_weights import build_random_detector
 from inference.labels import AnnouncerSettings
 from inference.lighting.thresholds import LightingSettings
 from inference.live.broker import DetectionJob, DetectionOutcome, InProcessBroker

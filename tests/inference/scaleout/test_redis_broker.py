@@ -136,7 +136,7 @@ def test_jobs_flow_to_two_workers_and_back(server: RedisServer) -> None:
 
 
 def test_the_real_detector_answers_through_redis(server: RedisServer) -> None:
-    from inference.detection.detector import build_random_detector
+    from inference.detection.random_weights import build_random_detector
 
     detector = build_random_detector(torch.device("cpu"), tiny=True)
     broker = RedisBroker(server.url)

@@ -10,7 +10,7 @@ import torch
 from skimage import data
 
 from inference.core.detections import Detections
-from inference.detection.detector import build_random_detector
+from inference.detection.random_weights import build_random_detector
 from inference.lighting.thresholds import LightingSettings
 from inference.models import Models
 from inference.segmentation.everything import (
