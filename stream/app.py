@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from stream import access_log, ice, loss_recovery, redis_outage
+from stream import access_log, ice, loss_recovery, redis_outage, video_codecs
 from stream.client_address import parse_trusted_proxies
 from stream.health import Readiness, StreamMetrics, health_routes
 from stream.ice import IceSettings
@@ -228,6 +228,7 @@ def create_app(
         raise ValueError("give exactly one of engine and engine_factory")
     loss_recovery.install()  # phones' video recovers from a lost packet (see the module)
     config = config or ServerConfig()
+    video_codecs.install_bitrate(config.session.video)  # the returned video's start and cap
     metrics = StreamMetrics()
     registry = SessionRegistry(config.max_sessions, config.session, metrics)
     slot = EngineSlot(engine, engine_factory, on_fatal, config.random_weights, progress)
@@ -275,7 +276,12 @@ def create_app(
     app.router.add_post("/api/offer", offers.handle)
     # pages ask before each offer, so the same per-address budget as offers, counted apart
     ice_limiter = RateLimiter(config.offers_per_minute, 60.0)
-    ice.install(app, config.ice, lambda request: ice_limiter.allow(peer_address(request)))
+    ice.install(
+        app,
+        config.ice,
+        lambda request: ice_limiter.allow(peer_address(request)),
+        video_codec=config.session.video.codec,  # the pages' codec preference (issue 19)
+    )
     # the client address (trusted proxies) before any other middleware; the pseudonym for
     # the address-free access log (stream.access_log)
     access_log.install(app, offers.pseudonym, parse_trusted_proxies(config.trusted_proxies))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from stream.connection_path import CODECS, PATHS, TRANSPORTS
 from stream.security import redact
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ class LiveNumbers:
     fps_in: float = 0.0
     fps_out: float = 0.0
     overlay_fps: float = 0.0
+    paths: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    """open sessions by (path, transport): stream/connection_path.py's bounded values"""
+    codecs: Mapping[str, int] = field(default_factory=dict)
+    """open sessions by negotiated video codec"""
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,7 @@ class _LiveCollector(Collector):
             ("overlay_fps", "Overlay updates (model results) per second", live.overlay_fps),
         ):
             yield GaugeMetricFamily(f"{PREFIX}_{name}", doc, value=float(value))
+        yield from _path_gauges(live)
         yield GaugeMetricFamily(
             f"{PREFIX}_ready",
             "1 when the models are loaded and the broker is reachable",
@@ -208,6 +214,31 @@ class _LiveCollector(Collector):
                 if isinstance(ms, int | float):
                     family.add_metric([str(stage)], ms / 1000.0)
             yield family
+
+
+def _path_gauges(live: LiveNumbers) -> Iterator[Metric]:
+    """Open sessions by ICE path and transport, and by video codec (issue 19: is this school
+    relayed, over TCP?). Every known label value is always present, 0 when unused, so a
+    dashboard's series do not appear and vanish; the values are bounded by construction."""
+    by_path = GaugeMetricFamily(
+        f"{PREFIX}_sessions_by_path",
+        "Open sessions by ICE path (host, srflx, relay, pending) and the server leg's transport",
+        labels=["path", "transport"],
+    )
+    for path in PATHS:
+        for transport in TRANSPORTS:
+            if (path == "pending") != (transport == "pending"):
+                continue  # a nominated pair has a transport; a pending one has none
+            by_path.add_metric([path, transport], float(live.paths.get((path, transport), 0)))
+    yield by_path
+    by_codec = GaugeMetricFamily(
+        f"{PREFIX}_sessions_by_codec",
+        "Open sessions by negotiated video codec (VP8, H264, other, pending)",
+        labels=["codec"],
+    )
+    for codec in CODECS:
+        by_codec.add_metric([codec], float(live.codecs.get(codec, 0)))
+    yield by_codec
 
 
 def health_routes(metrics: StreamMetrics, readiness: Callable[[], Readiness]) -> list[web.RouteDef]:

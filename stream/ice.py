@@ -148,9 +148,13 @@ def rest_credentials(secret: str, expiry: int, name: str | None = None) -> tuple
     return username, base64.b64encode(digest).decode("ascii")
 
 
-def browser_configuration(settings: IceSettings, now: float | None = None) -> dict[str, Any]:
+def browser_configuration(
+    settings: IceSettings, now: float | None = None, video_codec: str = "auto"
+) -> dict[str, Any]:
     """What `RTCPeerConnection(...)` in a page takes: every URL (browsers try them all, which
-    is how a phone behind a UDP-blocking firewall finds `turns:` on 443), fresh credentials."""
+    is how a phone behind a UDP-blocking firewall finds `turns:` on 443), fresh credentials;
+    plus `videoCodec`, the server's `--video-codec` ("auto", "h264", "vp8"), which the phone
+    page puts first in its offer (`stream.video_codecs`, web/js/codecs.js)."""
     now = time.time() if now is None else now
     parsed = settings.parsed
     servers: list[dict[str, Any]] = []
@@ -164,6 +168,7 @@ def browser_configuration(settings: IceSettings, now: float | None = None) -> di
     return {
         "iceServers": servers,
         "iceTransportPolicy": "relay" if settings.relay_only else "all",
+        "videoCodec": video_codec,
     }
 
 
@@ -243,9 +248,11 @@ def install(
     app: web.Application,
     settings: IceSettings,
     allow: Callable[[web.Request], bool] = lambda request: True,
+    video_codec: str = "auto",
 ) -> None:
     """Keep `settings` in the app and serve `GET /api/ice` (no login: a phone asks before it
-    has anything; fresh credentials per request, never cached). `allow(request)` False: 429."""
+    has anything; fresh credentials per request, never cached). `allow(request)` False: 429.
+    `video_codec` is passed on to the pages (`browser_configuration`)."""
     app[ICE_KEY] = settings
     describe(settings)
 
@@ -257,7 +264,7 @@ def install(
                 headers={"Retry-After": "60", "Cache-Control": "no-store"},
             )
         return web.json_response(
-            browser_configuration(request.app[ICE_KEY]),
+            browser_configuration(request.app[ICE_KEY], video_codec=video_codec),
             headers={"Cache-Control": "no-store, private"},
         )
 

@@ -15,7 +15,8 @@ server → client (every message carries "v": 1 and "type")
   say      {"text", "ids": [...]}
   stats    {...}   (see stream.sessions.Session._stats_loop)
   error    {"code", "message"}
-  hello    {"session", "vocabulary", "themes", "limits"}
+  hello    {"session", "vocabulary", "themes", "limits", "resume"}  (resume: a token a new
+           offer may carry to take this session's place after a broken connection, or null)
   snapshot_saved  {"id"}   a `snapshot` was stored (refusals come as `error`: snapshot_limit,
                            library_full, no_frame, snapshots_off)
 Unknown or malformed messages get an `error` reply; the session goes on.

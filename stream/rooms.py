@@ -5,7 +5,8 @@
     "waiting"; one presents only when the room's teacher picks it (or, with the room's
     `first_phone_presents` demo switch, the first phone presents at once). The teacher can
     admit, name and remove phones; a removed phone's client (its address pseudonym) cannot
-    join that room again; a locked room takes no new phones;
+    join that room again; a locked room takes no new phones; a phone whose connection broke
+    takes its old place back (name, let in, presenting) when it resumes (`stream.resume`);
   - phones get the room's words and speech setting when they join and whenever the teacher
     changes them (a phone in a room cannot change its words: `stream.sessions`);
   - class screens (viewers) need a screen token the teacher minted, never the code alone;
@@ -53,6 +54,7 @@ from stream.room_store import (
 log = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 24
+MAX_DEPARTED = 64  # departed phones a room remembers for resumed sessions
 TOUCH_EVERY_S = 60.0  # the store hears that a room is in use at most this often
 
 
@@ -103,6 +105,14 @@ def clean_name(text: object) -> str | None:
     return name or None
 
 
+@dataclass(frozen=True)
+class Departed:
+    """What a phone held when its connection went away."""
+
+    admitted: bool
+    presenting: bool
+
+
 @dataclass
 class LiveRoom:
     """The connected part of one room."""
@@ -123,6 +133,16 @@ class LiveRoom:
     last_objects: dict[str, Any] | None = None
     # every phone's last `objects`, so a screen switched to a phone gets its labels at once
     objects_of: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # phones whose connection went away lately, for a resumed session to take their place
+    # (`stream.resume`); the oldest are forgotten past MAX_DEPARTED
+    departed: OrderedDict[str, Departed] = field(default_factory=OrderedDict)
+    removed_phones: set[str] = field(default_factory=set)  # phone ids the teacher removed
+
+    def knows(self, phone_id: str) -> bool:
+        """Whether a session resuming `phone_id` may take its place here."""
+        if phone_id in self.removed_phones:
+            return False
+        return phone_id in self.phones or phone_id in self.departed
 
     def state_of(self, phone_id: str) -> str:
         if phone_id == self.presenting:
@@ -250,29 +270,43 @@ class RoomHub:
 
     # -- joining and leaving ------------------------------------------------------------------
 
-    def refusal(self, state: RoomState, peer: str) -> RoomRefused | None:
-        """Why this room will not take a new phone from client `peer` (None: it will)."""
+    def can_resume(self, code: str, phone_id: str) -> bool:
+        """Whether a session resuming phone `phone_id` may take its place in room `code`."""
+        room = self._live.get(self.current(code))
+        return room is not None and room.knows(phone_id)
+
+    def refusal(self, state: RoomState, peer: str, *, resuming: bool = False) -> RoomRefused | None:
+        """Why this room will not take a new phone from client `peer` (None: it will). A
+        phone resuming its own place comes back into a locked room: it was in."""
         room = self._live.get(state.code)
         if room is not None and peer in room.removed:
             return RoomRefused("removed", "the teacher removed this phone from the room")
-        if state.locked:
+        if state.locked and not resuming:
             return RoomRefused("locked", "the room is locked: ask the teacher to unlock it")
         return None
 
-    async def join_phone(self, code: str, phone: RoomPhone, name: str | None = None) -> RoomState:
+    async def join_phone(
+        self, code: str, phone: RoomPhone, name: str | None = None, resumes: str | None = None
+    ) -> RoomState:
         """Add a phone as "waiting" (it presents when the teacher picks it, or at once as the
-        first phone with the demo switch on). Raises KeyError for an unknown or ended room,
-        RoomRefused for a removed client or a locked room."""
+        first phone with the demo switch on). With `resumes` (the id of this phone's earlier
+        session, from a resume token) it takes that session's place instead: its name, let
+        in, on the screen. Raises KeyError for an unknown or ended room, RoomRefused for a
+        removed client or a locked room (a resumed phone comes back into a locked room)."""
         state = await self._state(code)
-        refused = self.refusal(state, phone.peer)
+        room = self.live(state.code)
+        previous = resumes if resumes is not None and room.knows(resumes) else None
+        refused = self.refusal(state, phone.peer, resuming=previous is not None)
         if refused is not None:
             raise refused
-        room = self.live(state.code)
         room.phones[phone.id] = phone
-        room.joined += 1
-        room.names[phone.id] = clean_name(name) or f"Phone {room.joined}"
         phone.on_room_message = functools.partial(self.presenter_message, state.code, phone.id)
-        phone.apply_room(state)
+        if previous is not None:
+            state = await self._take_place(room, state, previous, phone)
+        else:
+            room.joined += 1
+            room.names[phone.id] = clean_name(name) or f"Phone {room.joined}"
+            phone.apply_room(state)
         if state.first_phone_presents and (
             state.presenter is None or state.presenter not in room.phones
         ):
@@ -280,6 +314,25 @@ class RoomHub:
             state = await self.store.update(state.code, presenter=phone.id)
             self._show(room, state)
         self._announce(room, state)
+        return state
+
+    async def _take_place(
+        self, room: LiveRoom, state: RoomState, previous: str, phone: RoomPhone
+    ) -> RoomState:
+        """A resumed session takes the place of its earlier one (still listed, or departed)."""
+        room.phones.pop(previous, None)  # its session closes as "replaced": leave() finds nothing
+        gone = room.departed.pop(previous, None)
+        room.names[phone.id] = room.names.pop(previous, "") or f"Phone {room.joined}"
+        if previous in room.admitted or (gone is not None and gone.admitted):
+            room.admitted.add(phone.id)
+        room.admitted.discard(previous)
+        room.objects_of.pop(previous, None)
+        phone.apply_room(state)
+        presented = state.presenter == previous
+        if presented or (gone is not None and gone.presenting and state.presenter is None):
+            state = await self.store.update(room.code, presenter=phone.id)
+            self._show(room, state)
+        log.info("%s: %s takes the place of %s", room_label(room.code), phone.id, previous)
         return state
 
     async def join_viewer(
@@ -312,10 +365,15 @@ class RoomHub:
         room.objects_of.pop(member_id, None)
         if room.phones.pop(member_id, None) is None:
             return
+        admitted = member_id in room.admitted
         room.admitted.discard(member_id)
         state = await self.store.get(code)
         if state is None or state.ended:
             return
+        if member_id not in room.removed_phones:
+            room.departed[member_id] = Departed(admitted, state.presenter == member_id)
+            while len(room.departed) > MAX_DEPARTED:
+                room.departed.popitem(last=False)
         if state.presenter == member_id:
             state = await self._next_presenter(room, state)
         self._announce(room, state)
@@ -370,6 +428,7 @@ class RoomHub:
         them fail to join and can give the room a new code instead."""
         room, phone = self._phone(code, session_id)
         room.removed.add(phone.peer)
+        room.removed_phones.add(session_id)
         room.phones.pop(session_id, None)
         room.objects_of.pop(session_id, None)
         room.admitted.discard(session_id)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from inference.labels.vocabulary import VocabularyError
 from stream import protocol
+from stream.connection_path import ConnectionPath, connection_path
 from stream.health import LiveNumbers, StreamMetrics
 from stream.outgoing_load import LoadSettings, OutgoingLoad
 from stream.rate_limits import MessageLimits, TokenBucket
@@ -41,6 +43,7 @@ from stream.tracks import (
     SharedFrame,
     pump,
 )
+from stream.video_codecs import VideoSettings
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +175,7 @@ class SessionSettings:
                         (None: no cap); the outgoing video is built at that size too
     limits              data-channel rate limits per phone (`stream.rate_limits.MessageLimits`)
     load                when the outgoing video gets lighter (`stream.outgoing_load`)
+    video               the returned video's codec choice and bitrate (`stream.video_codecs`)
     """
 
     idle_timeout_s: float = 20.0
@@ -185,6 +189,7 @@ class SessionSettings:
     max_frame_size: tuple[int, int] | None = (1280, 720)
     limits: MessageLimits = field(default_factory=MessageLimits)
     load: LoadSettings = field(default_factory=LoadSettings)
+    video: VideoSettings = field(default_factory=VideoSettings)
 
     def __post_init__(self) -> None:
         if self.idle_timeout_s <= 0:
@@ -291,6 +296,7 @@ class Session:
         self.latest: EngineResult | None = None
         self.latest_frame: SharedFrame | None = None  # the newest camera frame (for snapshots)
         self.snapshots: Snapshotter | None = None  # set by the registry; None: no snapshots
+        self.resume_token: str | None = None  # told in `hello` (`stream.resume`)
         self.paused = False
         self.speech = True
         self.closed = False
@@ -603,6 +609,7 @@ class Session:
         self.send(
             "hello",
             session=self.id,
+            resume=self.resume_token,
             vocabulary=list(vocabulary),
             themes=list(self.engine.themes),
             limits={
@@ -751,6 +758,15 @@ class Session:
 
     # -- stats -------------------------------------------------------------------------------------
 
+    def connection_path(self) -> ConnectionPath:
+        """Relay / reflexive / direct, the server's leg's transport and the video codec;
+        "pending" values if aiortc's state cannot be read (stats and scrapes must go on)."""
+        try:
+            return connection_path(self.pc)
+        except Exception:
+            log.debug("session %s: connection path unreadable", self.id, exc_info=True)
+            return ConnectionPath()
+
     async def _stats_loop(self) -> None:
         """Once per stats interval: measure the frame rates and send `stats`."""
         interval = self.settings.stats_interval_s
@@ -801,6 +817,7 @@ class Session:
                 paused=self.paused,
                 uptime_s=round(now - self.created_at, 1),
             )
+            stats.update(self.connection_path().as_fields())  # path, transport, codec (issue 19)
             self.send("stats", essential=False, **stats)
 
 
@@ -902,9 +919,12 @@ class SessionRegistry:
 
     def live_numbers(self) -> LiveNumbers:
         sessions = list(self._sessions.values())
+        paths = [s.connection_path() for s in sessions]
         return LiveNumbers(
             sessions=len(sessions),
             fps_in=sum(s.fps_in for s in sessions),
             fps_out=sum(s.fps_out for s in sessions),
             overlay_fps=sum(s.overlay_fps for s in sessions),
+            paths=Counter((p.path, p.transport) for p in paths),
+            codecs=Counter(p.codec for p in paths),
         )

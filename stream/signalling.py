@@ -1,10 +1,12 @@
 """`POST /api/offer`: a phone's SDP offer in, our SDP answer out.
 
 Request  {"sdp": "...", "type": "offer", "room"?: "CODE", "role"?: "phone" | "viewer",
-          "screen"?: "TOKEN", "name"?: "Mia's phone"}  (≤ 64 KiB)
+          "screen"?: "TOKEN", "name"?: "Mia's phone", "resume"?: "TOKEN"}  (≤ 64 KiB)
 Answer   {"sdp": "...", "type": "answer", "session": "s1"}
 A phone (the default role) sends its camera and gets it back annotated; with a room code it
 joins that room as "waiting" (`name`: what the teacher's page calls it; default "Phone N").
+`resume`: the token from an earlier session's `hello`, when the page reconnects after its
+connection broke: the new session takes the old one's place in its room (`stream.resume`).
 A viewer (a class screen) needs a room code and one of the room's screen tokens (`screen`,
 minted by the room's teacher: the code alone never yields video), receives the room's screen
 and gets no engine session; it is not counted against the phones' session cap.
@@ -45,17 +47,20 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from stream.client_address import address_key
 from stream.health import Readiness, StreamMetrics
 from stream.ice import IceSettings, rtc_configuration
+from stream.resume import ResumeTokens
 from stream.room_store import RoomState, normalise_code, token_matches
 from stream.rooms import RoomHub, RoomRefused, clean_name
 from stream.security import bounded, redact
 from stream.sessions import CapacityError, EngineLike, Session, SessionRegistry, detach
 from stream.teacher_auth import _same_host
+from stream.video_codecs import prepare as prepare_video
 from stream.viewers import ViewerRegistry
 
 log = logging.getLogger(__name__)
 
 MAX_SDP_CHARS = 60_000
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_RESUME = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_PHONE_NAME_CHARS = 100  # before cleaning (`stream.rooms.clean_name` keeps 24)
 
 
@@ -91,6 +96,7 @@ class Offer:
     role: str | None
     screen: str | None = None
     name: str | None = None
+    resume: str | None = None
 
 
 def parse_offer(body: bytes) -> Offer:
@@ -133,7 +139,10 @@ def parse_offer(body: bytes) -> Offer:
     name = payload.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > MAX_PHONE_NAME_CHARS):
         raise OfferError(400, "'name' must be a short text", "bad_request")
-    return Offer(sdp, room, names["role"], names["screen"], clean_name(name))
+    resume = payload.get("resume")
+    if resume is not None and (not isinstance(resume, str) or not _RESUME.match(resume)):
+        raise OfferError(400, "'resume' must be the token from 'hello'", "bad_request")
+    return Offer(sdp, room, names["role"], names["screen"], clean_name(name), resume)
 
 
 class RateLimiter:
@@ -209,8 +218,10 @@ class OfferEndpoint:
         rooms: RoomHub | None = None,
         viewers: ViewerRegistry | None = None,
         ice: IceSettings | None = None,
+        resume: ResumeTokens | None = None,
     ) -> None:
         self.registry = registry
+        self.resume = resume or ResumeTokens()
         self.ice = ice or IceSettings()  # STUN/TURN for our side of every peer connection
         self.rooms = rooms
         self.viewers = viewers
@@ -246,7 +257,9 @@ class OfferEndpoint:
                         )
                     return await self._watch(offer, offer.room, peer)
                 assert self.rooms is not None  # _room_exists found the room in it
-                refused = self.rooms.refusal(state, self.pseudonym(peer))
+                resumes = self._resumes(offer)
+                resuming = resumes is not None and self.rooms.can_resume(state.code, resumes)
+                refused = self.rooms.refusal(state, self.pseudonym(peer), resuming=resuming)
                 if refused is not None:
                     raise OfferError(403, str(refused), refused.reason)
             engine = self._engine()
@@ -384,6 +397,7 @@ class OfferEndpoint:
                 self.retry_after_s,
             )
         pc = RTCPeerConnection(rtc_configuration(self.ice))
+        prepare_video(pc, self.registry.settings.video)  # H.264/VP8 choice, before the offer
         try:
             session = self.registry.open(
                 pc, engine, room=offer.room, role=offer.role, peer=self.pseudonym(peer)
@@ -394,12 +408,15 @@ class OfferEndpoint:
         counter.add(peer, session.id)
         session.when_closed(lambda s: counter.remove(peer, s.id))
         log.debug("session %s: %s is %s", session.id, session.peer, peer)
+        resumes = self._resumes(offer)
         answered = False
         try:
             answer = await self._answer(session, offer)
+            if resumes is not None and not self._same_place(offer, resumes):
+                resumes = None  # a token from elsewhere: this is a new phone
             if offer.room is not None and self.rooms is not None:
                 try:
-                    await self.rooms.join_phone(offer.room, session, offer.name)
+                    await self.rooms.join_phone(offer.room, session, offer.name, resumes)
                 except KeyError as exc:  # the room ended while we negotiated
                     raise OfferError(
                         404, f"no room with code {offer.room}", "unknown_room"
@@ -409,12 +426,38 @@ class OfferEndpoint:
                 rooms, code = self.rooms, offer.room
                 session.when_closed(lambda s: detach(rooms.leave(code, s.id), f"leave-{s.id}"))
             answered = True
+            if resumes is not None:
+                self._replace(offer, resumes, session)
+            session.resume_token = self.resume.issue(session.id)
+            session.when_closed(lambda s: self.resume.closed(s.id))
             return web.json_response(
                 {"sdp": answer.sdp, "type": answer.type, "session": session.id}
             )
         finally:
             if not answered:  # also when the request was cancelled mid-way
                 session.schedule_close("negotiation_failed")
+
+    def _resumes(self, offer: Offer) -> str | None:
+        """The earlier session a phone's offer resumes (a valid, unused resume token)."""
+        if offer.resume is None or offer.role == "viewer":
+            return None
+        return self.resume.find(offer.resume)
+
+    def _same_place(self, offer: Offer, previous: str) -> bool:
+        """Whether the earlier session was where this offer goes (that room, or no room)."""
+        if offer.room is None:
+            old = self.registry.get(previous)
+            return old is None or old.room is None
+        return self.rooms is not None and self.rooms.can_resume(offer.room, previous)
+
+    def _replace(self, offer: Offer, previous: str, session: Session) -> None:
+        """The resumed session is live: use the token up, close the session it replaces."""
+        assert offer.resume is not None
+        self.resume.consume(offer.resume)
+        old = self.registry.get(previous)
+        if old is not None and not old.closed:
+            old.schedule_close("replaced")
+        log.info("session %s resumes %s", session.id, previous)
 
     async def _answer(self, session: Session, offer: Offer) -> RTCSessionDescription:
         pc = session.pc

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from inference.detection.runtime import CACHE_ENV
+from tests.coturn import running_coturn
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -17,3 +19,10 @@ def _graph_cache_of_this_run(tmp_path_factory: pytest.TempPathFactory) -> Iterat
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("graph_cache")))
         yield
+
+
+@pytest.fixture
+def coturn(tmp_path: Path) -> Iterator[int]:
+    """A real coturn on 127.0.0.1 with tests.coturn.SECRET (TURN REST); yields its port."""
+    with running_coturn(tmp_path) as server:
+        yield server.port

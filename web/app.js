@@ -41,6 +41,8 @@ const offerParams = {
   role: query.get("role") || undefined,
   /** @type {string | undefined} */
   name: undefined,
+  /** @type {string | undefined} the last `hello`'s resume token */
+  resume: undefined,
 };
 /** Whether this page has been in its room (a 404 later means the class has ended). */
 let joinedRoom = false;
@@ -214,6 +216,8 @@ function onMessage(text) {
   switch (message.type) {
     case "hello":
       if (typeof message.session === "string") debug.session = message.session;
+      // after a broken connection the next offer carries it: same room place, same screen
+      offerParams.resume = typeof message.resume === "string" ? message.resume : undefined;
       if (Array.isArray(message.themes)) picker.setThemes(message.themes);
       if (message.vocabulary != null) picker.setDefaultWords(message.vocabulary);
       break;
@@ -228,7 +232,8 @@ function onMessage(text) {
     }
     case "stats":
       renderLighting(lighting, message.lighting && message.lighting.state);
-      statsLine.textContent = formatStats(message);
+      statsLine.textContent = formatStats(message, debug.path);
+      refreshPath(message);
       break;
     case "room":
       renderRoom(message);
@@ -397,6 +402,23 @@ function followGettingReady(state) {
 
 // ---- state machine --------------------------------------------------------------------------
 
+/**
+ * The route this page sees (relay/direct, protocol) into vaDebug.path and the stats line.
+ * @param {Record<string, any>} stats the `stats` message just shown
+ */
+function refreshPath(stats) {
+  const link = controller.link;
+  if (!link) return;
+  link
+    .connectionPath()
+    .then((path) => {
+      if (!path || controller.link !== link) return;
+      debug.path = path;
+      statsLine.textContent = formatStats(stats, path);
+    })
+    .catch((error) => console.warn("[va] connectionPath failed", error));
+}
+
 const controller = new Controller({
   params: offerParams,
   isHidden: () => document.hidden,
@@ -418,6 +440,7 @@ const controller = new Controller({
   },
   onPeer: (pc) => {
     debug.pc = pc;
+    debug.path = null; // a new attempt: its route is not known yet
   },
   onCamera: (stream) => {
     debug.camera = stream;

@@ -24,6 +24,7 @@ from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessi
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from stream import loss_recovery
+from stream.connection_path import connection_path
 
 Clock = Callable[[], float]
 State = Literal["ok", "failed", "disconnected"]
@@ -140,6 +141,8 @@ class Peer:
         self.offer_fields = dict(offer_fields or {})
         self._clock = clock
         self.pc: RTCPeerConnection | None = None
+        self.rtc_config: RTCConfiguration | None = None  # None: host candidates only
+        self.route: str | None = None  # once connected: e.g. "relay udp" (connection_path)
         self.channel: RTCDataChannel | None = None
         self.session: str | None = None
         self.failure: str | None = None
@@ -189,7 +192,7 @@ class Peer:
         self.started_at = self._clock()
         stage = "gathering ICE candidates"
         loss_recovery.install()  # the returned video, like the server's, survives a lost packet
-        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = self.pc = RTCPeerConnection(self.rtc_config or RTCConfiguration(iceServers=[]))
         self._prepare(pc)
         channel = self.channel = pc.createDataChannel("events")
         channel.on("message", self._on_message)
@@ -214,6 +217,8 @@ class Peer:
                     await self._changed.wait()
                 if pc.connectionState != "connected":
                     raise ClientFailure(f"the WebRTC connection {pc.connectionState} (ICE/DTLS)")
+                route = connection_path(pc)
+                self.route = f"{route.path} {route.transport}"
         except ClientFailure as exc:
             self.failure = str(exc)
         except TimeoutError:

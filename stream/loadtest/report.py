@@ -51,6 +51,7 @@ class LoadTestResult:
     viewers_asked: int = 0
     room: str | None = None  # the room the phones and viewers joined
     viewers: list[ViewerResult] = field(default_factory=list)
+    routes: list[str] = field(default_factory=list)  # the phones' ICE routes, e.g. "relay udp"
 
     @property
     def ok(self) -> bool:
@@ -255,6 +256,7 @@ def format_table(result: LoadTestResult) -> str:
         )
         + (f"; room {result.room}" if result.room else "")
         + (f"; {result.viewers_asked} viewer(s)" if result.viewers_asked else "")
+        + (f"; route {', '.join(result.routes)}" if result.routes else "")
     ]
     if result.failure is None:
         rows = summarise(result)
@@ -306,6 +308,7 @@ def to_dict(result: LoadTestResult) -> dict[str, Any]:
             for c in result.clients
         ],
         "room": result.room,
+        "routes": result.routes,
         "viewers_asked": result.viewers_asked,
         "viewers": [
             {

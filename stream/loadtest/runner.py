@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from stream.loadtest.client import I420, Clip, MarkedCamera, Phone, SecondSample, check_code_fits
 from stream.loadtest.peer import ClientFailure, Peer, describe_connection_error, ssl_mode
+from stream.loadtest.relay import fetch_relay_configuration
 from stream.loadtest.report import ClipSummary, LoadTestResult
 from stream.loadtest.room import RoomAccess, check_room_code, run_room
 from stream.loadtest.viewer import Viewer
@@ -73,6 +74,7 @@ class LoadTestConfig:
     teacher_password: str | None = field(default=None, repr=False)
     screen_key: str | None = field(default=None, repr=False)  # with `room`: the screens' key
     loss_percent: float = 0.0  # each phone's outgoing video packets dropped, as on bad Wi-Fi
+    relay: bool = False  # through the server's TURN relay, relay-only (stream/loadtest/relay.py)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -396,8 +398,15 @@ async def _run(
             flush=True,
         )
     timeout_s = config.connect_timeout_s
+    if config.relay:
+        relayed = await fetch_relay_configuration(http, url, ssl)
+        for peer in [*phones, *viewers]:
+            peer.rtc_config = relayed
     try:
         await _connect_phones(phones, http, url, ssl, timeout_s)
+        result.routes = sorted({p.route for p in phones if p.route is not None})
+        if progress is not None and result.routes:
+            print(f"route (this side): {', '.join(result.routes)}", file=progress, flush=True)
         cameras.update({p.session: p.camera for p in phones if p.session is not None})
         _report_failures(list(phones), progress)
         if viewers:

@@ -158,6 +158,22 @@ class Client:
             await self.pc.close()
 
 
+def black_hole(pc: RTCPeerConnection) -> int:
+    """Drop every packet `pc` sends or receives from now on, saying nothing to either end: the
+    network under a connected peer went away (a phone leaving the Wi-Fi). Returns how many
+    ICE sockets were cut (0 would mean aiortc's internals moved and the test proves nothing)."""
+    cut = 0
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.sender.transport
+        connection = dtls.transport._connection if dtls is not None else None
+        for protocol in getattr(connection, "_protocols", []):
+            protocol.datagram_received = lambda *args, **kwargs: None
+            if protocol.transport is not None:
+                protocol.transport.sendto = lambda *args, **kwargs: None
+            cut += 1
+    return cut
+
+
 @contextlib.asynccontextmanager
 async def serving(app: web.Application, **runner_options: Any) -> AsyncIterator[str]:
     """Serve `app` on 127.0.0.1 on a free port; yields the base URL; cleans up (graceful

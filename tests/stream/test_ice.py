@@ -7,11 +7,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +17,15 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 from stream import ice
-from stream.app import ServerConfig, create_app
+from stream.app import SESSIONS_KEY, ServerConfig, create_app
 from stream.ice import IceSettings, browser_configuration, rtc_configuration, server_turn_url
 from stream.sessions import SessionSettings
+from tests.coturn import SECRET
 from tests.stream import rtc_client
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, serving
 from visionanything.cli import build_parser
 from visionanything.commands.serve import ice_from_args
-
-SECRET = "s3cret-for-tests"
-
 
 # -- settings ------------------------------------------------------------------------------------
 
@@ -63,7 +57,11 @@ def test_bad_settings_are_refused_with_a_clear_message(
 
 def test_no_servers_means_host_candidates_only() -> None:
     settings = IceSettings()
-    assert browser_configuration(settings) == {"iceServers": [], "iceTransportPolicy": "all"}
+    assert browser_configuration(settings) == {
+        "iceServers": [],
+        "iceTransportPolicy": "all",
+        "videoCodec": "auto",  # the server's --video-codec (stream.video_codecs)
+    }
     config = rtc_configuration(settings)
     assert config.iceServers == []  # never aiortc's default public STUN server
     assert config.iceTransportPolicy == RTCIceTransportPolicy.ALL
@@ -100,6 +98,7 @@ def test_browser_gets_every_url_and_the_policy() -> None:
             },
         ],
         "iceTransportPolicy": "relay",
+        "videoCodec": "auto",
     }
 
 
@@ -158,6 +157,7 @@ def test_api_ice_static_credentials_not_cached() -> None:
     assert body == {
         "iceServers": [{"urls": ["turn:127.0.0.1:3478"], "username": "u", "credential": "p"}],
         "iceTransportPolicy": "all",
+        "videoCodec": "auto",
     }
 
 
@@ -225,49 +225,6 @@ def test_secrets_are_never_accepted_on_argv(flag: str, capsys: pytest.CaptureFix
 # -- a real TURN relay (coturn) on loopback ------------------------------------------------------
 
 
-def _free_port(kind: socket.SocketKind) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def coturn(tmp_path: Path) -> Iterator[int]:
-    """coturn on 127.0.0.1 with a TURN REST shared secret; yields its port."""
-    binary = shutil.which("turnserver")
-    assert binary is not None, "coturn is a system package of this project (make setup)"
-    port = _free_port(socket.SOCK_DGRAM)
-    relay_base = 20000 + port % 20000
-    log_file = tmp_path / "coturn.log"
-    with log_file.open("w") as log:
-        process = subprocess.Popen(
-            [
-                binary, "-n", "--listening-ip=127.0.0.1", f"--listening-port={port}",
-                "--relay-ip=127.0.0.1", f"--min-port={relay_base}",
-                f"--max-port={relay_base + 100}", "--allow-loopback-peers", "--use-auth-secret",
-                f"--static-auth-secret={SECRET}", "--realm=test", "--no-tls", "--no-dtls",
-                "--no-cli", "--log-file=stdout", "--simple-log",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while True:  # listening on TCP too (no --no-tcp): ready once a connect succeeds
-            assert process.poll() is None, log_file.read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, log_file.read_text()
-                time.sleep(0.05)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=5)
-
-
 def _connected_to(port: int, protocol: str) -> int:
     """Sockets on this host connected to 127.0.0.1:port over `protocol` (/proc/net/tcp|udp)."""
     count = 0
@@ -312,6 +269,18 @@ async def _relayed_session(port: int, transport: str, monkeypatch: pytest.Monkey
             other = "udp" if transport == "tcp" else "tcp"
             assert _connected_to(port, transport) >= 2, transport  # the client and the server
             assert _connected_to(port, other) == 0, other
+            # the server says so too: on the stats message's fields and on /metrics
+            registry = app[SESSIONS_KEY]
+            [session] = list(registry)
+            route = session.connection_path()
+            assert (route.path, route.transport) == ("relay", transport)
+            assert route.codec in ("VP8", "H264")
+            async with http.get(f"{base}/metrics") as response:
+                metrics = await response.text()
+            assert (
+                "visionanything_sessions_by_path"
+                f'{{path="relay",transport="{transport}"}} 1.0' in metrics
+            )
         finally:
             await client.close()
 

@@ -137,6 +137,13 @@ def register(subparsers: Any) -> None:
         help="drop this share (0..50 %%) of each phone's outgoing video packets, retransmissions "
         "too, to rehearse bad Wi-Fi; the report gives each phone's longest freeze",
     )
+    parser.add_argument(
+        "--relay",
+        action="store_true",
+        help="go through the server's TURN relay, relay-only, with the TURN servers and fresh "
+        "credentials of its GET /api/ice (as a phone page told 'relay' does), to compare "
+        "relayed with direct",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(run=run)
 
@@ -163,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
             teacher_password="" if args.teacher is not None else None,  # asked for below
             screen_key=args.screen_key,
             loss_percent=args.loss,
+            relay=args.relay,
         )
         if args.video is not None and not args.video.is_file():
             raise ValueError(f"no video file at {args.video}")

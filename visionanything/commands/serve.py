@@ -32,6 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stream.room_store import DEFAULT_IDLE_S, DEFAULT_ROOMS_PER_TEACHER
+from stream.video_codecs import (
+    DEFAULT_MAX_KBPS,
+    DEFAULT_START_KBPS,
+    DEFAULT_VIDEO_CODEC,
+    VIDEO_CODECS,
+)
 from visionanything.commands.options import add_model_options, models_from_args
 from visionanything.commands.redis_url import add_redis_options, describe, redis_url
 from visionanything.commands.weights_offer import (
@@ -192,6 +198,7 @@ def register(subparsers: Any) -> None:
     add_photo_options(parser)
     add_room_options(parser)
     add_ice_options(parser)
+    add_video_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -347,6 +354,50 @@ def ice_from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.envi
 # -- end of the ICE options ----------------------------------------------------------------------
 
 
+# -- the returned video: codec and bitrate (stream/video_codecs.py, issue 19) --------------------
+
+
+def add_video_options(parser: argparse.ArgumentParser) -> None:
+    """Which codec phones use (iPhones encode H.264 in hardware) and the returned video's
+    bitrate: where it starts and how far the browser's bandwidth estimate may raise it."""
+    parser.add_argument(
+        "--video-codec",
+        choices=VIDEO_CODECS,
+        default=DEFAULT_VIDEO_CODEC,
+        help="auto: H.264 where the phone offers it (the page puts it first), else VP8; "
+        "h264 / vp8: only that codec, phones without it are refused (default %(default)s)",
+    )
+    parser.add_argument(
+        "--video-bitrate",
+        type=int,
+        default=DEFAULT_START_KBPS,
+        metavar="KBPS",
+        help="the returned video's starting bitrate; the phone's bandwidth estimate moves it "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-video-bitrate",
+        type=int,
+        default=DEFAULT_MAX_KBPS,
+        metavar="KBPS",
+        help="the most the returned video may use per phone (default %(default)s; aiortc "
+        "itself caps VP8 at 1500, H.264 at 3000)",
+    )
+
+
+def with_video_options(config: ServerConfig, args: argparse.Namespace) -> ServerConfig:
+    """`config` with the video options applied; ValueError for a value out of range."""
+    from stream.video_codecs import VideoSettings
+
+    video = VideoSettings(
+        codec=args.video_codec, start_kbps=args.video_bitrate, max_kbps=args.max_video_bitrate
+    )
+    return dataclasses.replace(config, session=dataclasses.replace(config.session, video=video))
+
+
+# -- end of the video options --------------------------------------------------------------------
+
+
 def run(args: argparse.Namespace) -> int:
     # imported here: `visionanything segment --help` should not pay for WebRTC or torch
     from stream.app import ServerConfig
@@ -391,6 +442,7 @@ def run(args: argparse.Namespace) -> int:
         config = with_photo_options(config, args)
         config = with_room_options(config, args)
         config = dataclasses.replace(config, ice=ice_from_args(args))
+        config = with_video_options(config, args)
         if args.http and (args.cert or args.key):
             raise ValueError("--cert and --key are for HTTPS: leave out --http")
         if args.http:

@@ -9,7 +9,7 @@
 
 import { backoffDelayMs } from "./backoff.js";
 import { CameraError, openCamera, stopStream } from "./camera.js";
-import { LinkClosedError, PeerLink } from "./peer.js";
+import { LinkClosedError, PeerLink, RelayUnreachableError } from "./peer.js";
 import { OfferRejectedError, ServerBusyError } from "./signalling.js";
 import { STARTABLE, State } from "./states.js";
 
@@ -20,6 +20,14 @@ export const STALL_CHECK_MS = 2000;
 export const STALL_LIMIT_MS = 10000;
 /** Live but no video frame at all for this long: reconnect. */
 export const FIRST_FRAME_LIMIT_MS = 20000;
+/**
+ * The server sends `stats` every second: this long without any message means the path is gone
+ * (a phone moving from Wi-Fi to mobile data may not see its ICE state change for much longer).
+ */
+export const SILENCE_LIMIT_MS = 2500;
+export const SILENCE_CHECK_MS = 500;
+/** The first attempt after a live connection broke waits only this long (then back-off). */
+export const QUICK_RECONNECT_MS = 300;
 
 /**
  * @typedef {object} ControllerHooks
@@ -30,7 +38,8 @@ export const FIRST_FRAME_LIMIT_MS = 20000;
  * @property {() => void} [onOpen] the data channel opened (send the page's settings now)
  * @property {(text: string) => void} [onMessage] a raw data-channel message
  * @property {(session: string) => void} [onSession] the server's session id from the answer
- * @property {{room?: string, role?: string, name?: string}} [params] extra fields for the offer
+ * @property {{room?: string, role?: string, name?: string, resume?: string}} [params] extra fields
+ *           for the offer (`resume`: the token from the last `hello`, to take that session's place)
  * @property {() => boolean} [isHidden] page hidden: pause the stall watchdog
  * @property {typeof openCamera} [openCamera] for tests
  * @property {typeof PeerLink} [PeerLink] for tests
@@ -55,6 +64,8 @@ export class Controller {
     this.stream = null;
     /** @type {Set<ReturnType<typeof setTimeout>>} */
     this.timers = new Set();
+    /** When the server last said anything on the data channel (ms). */
+    this.heardAt = 0;
   }
 
   /** The current RTCPeerConnection, or null between attempts. */
@@ -171,14 +182,23 @@ export class Controller {
     const link = new Link({
       stream,
       onOpen: () => gen === this.gen && this.opened(gen),
-      onMessage: (text) => gen === this.gen && this.hooks.onMessage?.(text),
+      onMessage: (text) => {
+        if (gen !== this.gen) return;
+        this.heardAt = Date.now();
+        this.hooks.onMessage?.(text);
+      },
       onTrack: (remote) => gen === this.gen && this.hooks.onRemoteStream?.(remote),
       onDown: (reason) => this.lost(gen, reason),
     });
     this.link = link;
     this.hooks.onPeer?.(link.pc);
     const params = this.hooks.params || {};
-    const session = await link.negotiate({ room: params.room, role: params.role, name: params.name });
+    const session = await link.negotiate({
+      room: params.room,
+      role: params.role,
+      name: params.name,
+      resume: params.resume,
+    });
     if (gen !== this.gen) return;
     this.session = session;
     this.hooks.onSession?.(session);
@@ -230,6 +250,7 @@ export class Controller {
     this.attempt = 0;
     this.setState(State.LIVE, {});
     this.watchStalls(gen);
+    this.watchSilence(gen);
     try {
       this.hooks.onOpen?.();
     } catch (error) {
@@ -242,7 +263,7 @@ export class Controller {
     if (gen !== this.gen) return;
     if (![State.CONNECTING, State.LIVE, State.RECONNECTING].includes(this.state)) return;
     console.warn("[va] connection lost:", reason);
-    this.scheduleReconnect(reason);
+    this.scheduleReconnect(reason, this.state === State.LIVE);
   }
 
   /** @private An attempt failed; pick the state the failure calls for. */
@@ -263,6 +284,13 @@ export class Controller {
       );
       return;
     }
+    if (error instanceof RelayUnreachableError) {
+      // no candidate at all and the TURN server refused us (or is unreachable): retrying the
+      // same credentials cannot help; the page says so, with a line for the teacher
+      this.invalidate();
+      this.setState(State.ERROR, { reason: "network", turn: error.kind, message: error.message });
+      return;
+    }
     if (error instanceof OfferRejectedError) {
       this.invalidate();
       this.setState(State.ERROR, { reason: refusalReason(error), message: error.message, status: error.status });
@@ -281,10 +309,14 @@ export class Controller {
     });
   }
 
-  /** @private Tear down, wait the back-off delay (counting down), then try again. */
-  scheduleReconnect(reason) {
+  /**
+   * @private Tear down, wait the back-off delay (counting down), then try again; `quick`: a
+   * live connection just broke, so the first attempt goes almost at once.
+   */
+  scheduleReconnect(reason, quick = false) {
     const gen = this.invalidate();
-    const delay = (this.hooks.backoff || backoffDelayMs)(this.attempt);
+    const delay =
+      quick && this.attempt === 0 ? QUICK_RECONNECT_MS : (this.hooks.backoff || backoffDelayMs)(this.attempt);
     this.attempt += 1;
     this.countdown(gen, State.RECONNECTING, delay, { reason, attempt: this.attempt }, () => this.connect());
   }
@@ -302,6 +334,23 @@ export class Controller {
       this.after(gen, left % 1000 || 1000, tick);
     };
     tick();
+  }
+
+  /** @private Reconnect when the server has said nothing for SILENCE_LIMIT_MS (page visible). */
+  watchSilence(gen) {
+    this.heardAt = Date.now();
+    const check = () => {
+      if (gen !== this.gen) return;
+      const now = Date.now();
+      // a hidden page's timers are throttled: its silence proves nothing
+      if (this.hooks.isHidden && this.hooks.isHidden()) this.heardAt = now;
+      if (now - this.heardAt > SILENCE_LIMIT_MS) {
+        this.lost(gen, "the server went quiet");
+        return;
+      }
+      this.after(gen, SILENCE_CHECK_MS, check);
+    };
+    this.after(gen, SILENCE_CHECK_MS, check);
   }
 
   /** @private Reconnect when the returned picture freezes while the camera is running. */

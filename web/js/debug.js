@@ -7,7 +7,8 @@
  *   chips()  the label texts of the chips shown, in order
  * and, for convenience: detail (reason/message/retryIn of the state), session, sent (messages
  * sent to the server, at most 200), camera (the local MediaStream), remote (the returned one),
- * loading (the server's last `loading` from GET /api/status while getting ready, see ready.js).
+ * loading (the server's last `loading` from GET /api/status while getting ready, see ready.js),
+ * path (the route this page sees, PeerLink.connectionPath(), refreshed on every `stats`).
  */
 
 /** How many events, spoken texts and sent messages are kept. */
@@ -48,6 +49,8 @@ export function createDebug(chips) {
     remote: null,
     /** @type {{step: number, steps: number, doing: string} | null} */
     loading: null,
+    /** @type {{path: string, protocol: string, local: string, remote: string} | null} */
+    path: null,
     /** @returns {string[]} */
     chips() {
       return chips();

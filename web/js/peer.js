@@ -7,17 +7,19 @@
  * errored) and never after its own close().
  */
 
+import { preferCodecs } from "./codecs.js";
 import { postOffer, waitForIceGathering } from "./signalling.js";
 
 /** Where the server says which STUN/TURN servers to use (fresh TURN credentials each time). */
 export const ICE_URL = "/api/ice";
 
 /**
- * The server's ICE configuration ({iceServers, iceTransportPolicy}), asked before every
+ * The server's ICE configuration ({iceServers, iceTransportPolicy}, and videoCodec: its
+ * `--video-codec`, which web/js/codecs.js puts first in our offer), asked before every
  * connection attempt because TURN credentials expire. Any failure gives `{iceServers: []}` with
  * a console note: host candidates still work on a LAN, which is better than no attempt at all.
  * @param {{fetchImpl?: typeof fetch, timeoutMs?: number, url?: string}} [options]
- * @returns {Promise<{iceServers: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy}>}
+ * @returns {Promise<{iceServers: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy, videoCodec?: string}>}
  */
 export async function fetchIceConfig(options = {}) {
   const { fetchImpl = globalThis.fetch, timeoutMs = 3000, url = ICE_URL } = options;
@@ -27,7 +29,8 @@ export async function fetchIceConfig(options = {}) {
     const body = await response.json();
     if (!Array.isArray(body.iceServers)) throw new Error("no iceServers in the answer");
     const policy = body.iceTransportPolicy === "relay" ? "relay" : "all";
-    return { iceServers: body.iceServers, iceTransportPolicy: policy };
+    const videoCodec = typeof body.videoCodec === "string" ? body.videoCodec : "auto";
+    return { iceServers: body.iceServers, iceTransportPolicy: policy, videoCodec };
   } catch (error) {
     console.info("[va] no ICE servers from the server; trying the local network only:", error);
     return { iceServers: [] };
@@ -69,7 +72,8 @@ export class PeerLink {
 
     const track = options.stream.getVideoTracks()[0];
     if (!track) throw new Error("the camera stream has no video track");
-    this.pc.addTransceiver(track, { direction: "sendrecv", streams: [options.stream] });
+    this.transceiver = this.pc.addTransceiver(track, { direction: "sendrecv", streams: [options.stream] });
+    preferCodecs(this.transceiver); // H.264 first where the browser has it (codecs.js)
 
     /** @type {RTCDataChannel} */
     this.channel = this.pc.createDataChannel(CHANNEL_NAME, { ordered: true });
@@ -98,11 +102,19 @@ export class PeerLink {
       const s = this.pc.iceConnectionState;
       if (s === "failed" || s === "closed") this.down(`ICE ${s}`);
     };
+    /** STUN/TURN errors while gathering (see checkGathered()), at most ICE_ERRORS_KEPT. */
+    /** @type {{code: number, text: string, url: string}[]} */
+    this.iceErrors = [];
+    this.pc.onicecandidateerror = (event) => {
+      if (this.iceErrors.length >= ICE_ERRORS_KEPT) return;
+      const { errorCode, errorText, url } = event;
+      this.iceErrors.push({ code: Number(errorCode) || 0, text: String(errorText || ""), url: String(url || "") });
+    };
   }
 
   /**
    * Offer, gather ICE, POST to the server, apply the answer.
-   * @param {{room?: string, role?: string, iceTimeoutMs?: number, url?: string}} [params]
+   * @param {{room?: string, role?: string, name?: string, resume?: string, iceTimeoutMs?: number, url?: string}} [params]
    * @returns {Promise<string>} the server's session id; rejects with signalling errors or LinkClosedError
    */
   async negotiate(params = {}) {
@@ -110,8 +122,9 @@ export class PeerLink {
     if (!this.options.rtcConfig && typeof pc.setConfiguration === "function") {
       // the pc exists from the constructor (the controller shows it at once); servers and policy
       // may still change before the offer starts gathering
-      const ice = await fetchIceConfig();
+      const { videoCodec, ...ice } = await fetchIceConfig();
       this.check();
+      preferCodecs(this.transceiver, videoCodec); // the server's --video-codec, before the offer
       pc.setConfiguration({ ...pc.getConfiguration(), ...ice });
     }
     const offer = await pc.createOffer();
@@ -120,11 +133,19 @@ export class PeerLink {
     this.check();
     await waitForIceGathering(pc, params.iceTimeoutMs ?? 3000);
     this.check();
+    await this.checkGathered();
     const local = pc.localDescription;
     if (!local) throw new Error("no local description after gathering");
     const answer = await postOffer(
       { sdp: local.sdp, type: local.type },
-      { room: params.room, role: params.role, name: params.name, url: params.url, signal: this.abort.signal },
+      {
+        room: params.room,
+        role: params.role,
+        name: params.name,
+        resume: params.resume,
+        url: params.url,
+        signal: this.abort.signal,
+      },
     );
     this.check();
     await pc.setRemoteDescription({ type: answer.type, sdp: answer.sdp });
@@ -190,6 +211,7 @@ export class PeerLink {
     this.pc.ontrack = null;
     this.pc.onconnectionstatechange = null;
     this.pc.oniceconnectionstatechange = null;
+    this.pc.onicecandidateerror = null;
     try {
       this.channel.close();
     } catch {
@@ -201,5 +223,94 @@ export class PeerLink {
     } catch {
       /* already closed */
     }
+  }
+
+  /**
+   * @private Gathering ended without a single candidate: the offer could never connect (the
+   * server answers it, then nothing happens until a vague "lost the server" much later). With
+   * STUN/TURN errors recorded, or a relay-only policy whose TURN server stayed silent for
+   * RELAY_GRACE_MS more, fail now with a reason the page can explain (RelayUnreachableError).
+   * A candidate turning up during the grace time is simply offered.
+   */
+  async checkGathered() {
+    const hasCandidate = () => /^a=candidate:/m.test(this.pc.localDescription?.sdp || "");
+    if (hasCandidate()) return;
+    const config = typeof this.pc.getConfiguration === "function" ? this.pc.getConfiguration() : {};
+    const relayOnly = config.iceTransportPolicy === "relay";
+    if (this.iceErrors.length === 0 && !relayOnly) return; // no candidate, no reason known: as before
+    const end = Date.now() + RELAY_GRACE_MS;
+    while (this.iceErrors.length === 0 && Date.now() < end) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      this.check();
+      if (hasCandidate()) return;
+    }
+    if (hasCandidate()) return;
+    throw new RelayUnreachableError(this.iceErrors);
+  }
+
+  /**
+   * Which way this page's media goes, from its own side (issue 19: relayed or direct, over
+   * which protocol): the selected (else a nominated, succeeded) candidate pair of getStats.
+   * `path` is "relay" if either candidate is relayed, else "srflx" if either is server- or
+   * peer-reflexive, else "host" (the server's rule, stream/connection_path.py); `protocol` is
+   * this page's leg: for a relayed local candidate how it reaches the TURN server
+   * (`relayProtocol`: udp, tcp or tls), else the candidate's own protocol.
+   * @returns {Promise<{path: string, protocol: string, local: string, remote: string} | null>}
+   *   null before a pair is selected or after close()
+   */
+  async connectionPath() {
+    if (this.closed) return null;
+    const report = await this.pc.getStats();
+    /** @type {any} */
+    let pair = null;
+    report.forEach((s) => {
+      if (s.type === "transport" && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId) || pair;
+    });
+    if (!pair) {
+      report.forEach((s) => {
+        if (!pair && s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair = s;
+      });
+    }
+    if (!pair) return null;
+    const local = report.get(pair.localCandidateId);
+    const remote = report.get(pair.remoteCandidateId);
+    if (!local || !remote) return null;
+    const types = [local.candidateType, remote.candidateType];
+    const path = types.includes("relay")
+      ? "relay"
+      : types.includes("srflx") || types.includes("prflx")
+        ? "srflx"
+        : "host";
+    const protocol = (local.candidateType === "relay" && local.relayProtocol) || local.protocol || "";
+    return { path, protocol: String(protocol).toLowerCase(), local: local.candidateType, remote: remote.candidateType };
+  }
+}
+
+/** How many icecandidateerror events one attempt keeps (a flapping server repeats them). */
+const ICE_ERRORS_KEPT = 20;
+/**
+ * Relay only, gathering over and neither a candidate nor an error yet: how much longer a silent
+ * TURN server gets (an unanswered UDP Allocate is retried for ~40 s before the browser reports
+ * 701, far longer than a child waits; a TURN server that answers at all does so in well under 1 s).
+ */
+const RELAY_GRACE_MS = 5000;
+
+/**
+ * No ICE candidate at all, with STUN/TURN errors recorded: 401/403 (the TURN server refused
+ * our credentials: a wrong shared secret on the media server, or expired ones) or 701 (the
+ * server could not be reached at all); or relay only and the TURN server never answered (no
+ * errors: "unreachable"). The controller shows this as the "network" error.
+ */
+export class RelayUnreachableError extends Error {
+  /** @param {{code: number, text: string, url: string}[]} errors */
+  constructor(errors) {
+    const refused = errors.some((e) => e.code === 401 || e.code === 403);
+    const first = errors[0];
+    const why = first ? ` (${first.code} ${first.text})` : " (no answer)";
+    super(`no ICE candidate: ${refused ? "TURN refused our login" : "TURN unreachable"}${why}`);
+    this.name = "RelayUnreachableError";
+    /** "refused" (wrong credentials) or "unreachable" */
+    this.kind = refused ? "refused" : "unreachable";
+    this.errors = errors;
   }
 }

@@ -92,18 +92,19 @@ export function waitForIceGathering(pc, timeoutMs = 3000) {
 /**
  * POST an offer and return the server's answer.
  * @param {{sdp: string, type: string}} offer the local description after ICE gathering
- * @param {{room?: string, role?: string, url?: string, timeoutMs?: number, signal?: AbortSignal,
- *          fetchImpl?: typeof fetch}} [options]
+ * @param {{room?: string, role?: string, screen?: string, name?: string, resume?: string, url?: string,
+ *          timeoutMs?: number, signal?: AbortSignal, fetchImpl?: typeof fetch}} [options]
  * @returns {Promise<{sdp: string, type: "answer", session: string}>} rejects with one of the errors above
  *          (or an AbortError when `signal` aborts)
  */
 export async function postOffer(offer, options = {}) {
-  const { room, role, screen, name, url = OFFER_URL, timeoutMs = 15000, signal, fetchImpl = globalThis.fetch } = options;
+  const { room, role, screen, name, resume, url = OFFER_URL, timeoutMs = 15000, signal, fetchImpl = globalThis.fetch } = options;
   const body = { sdp: offer.sdp, type: offer.type };
   if (room) body.room = room;
   if (role) body.role = role;
   if (screen) body.screen = screen; // a class screen's key, from the teacher's link
   if (name) body.name = name; // what the teacher's page calls this phone
+  if (resume) body.resume = resume; // take the broken session's place (its token from `hello`)
 
   const controller = new AbortController();
   let timedOut = false;

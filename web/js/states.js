@@ -78,6 +78,13 @@ const ERRORS = {
     help: "Check the code with your teacher and type it below.",
     button: null,
   },
+  // no ICE candidate and the TURN relay refused us or was unreachable (peer.js
+  // RelayUnreachableError); the teacher's line depends on detail.turn (see describeState)
+  network: {
+    icon: "📶",
+    title: "I can't reach the server from this network",
+    help: "Ask your teacher.",
+  },
   server: {
     icon: "😕",
     title: "The server said no",
@@ -85,10 +92,18 @@ const ERRORS = {
   },
 };
 
+/** The "network" error's line for the teacher, by what the TURN server did (detail.turn). */
+const NETWORK_TEACHER_HELP = {
+  refused: "For the teacher: the relay (TURN) refused our login: check the TURN secret.",
+  unreachable:
+    "For the teacher: the relay (TURN) could not be reached: check its address and that this " +
+    "network lets its port through.",
+};
+
 /**
  * Words, icon and button for a state.
  * @param {string} state one of State
- * @param {{reason?: string, message?: string, retryIn?: number, attempt?: number}} [detail]
+ * @param {{reason?: string, message?: string, retryIn?: number, attempt?: number, turn?: string}} [detail]
  * @returns {{icon: string, title: string, help: string, button: string | null, buttonLabel: string}}
  */
 export function describeState(state, detail = {}) {
@@ -155,7 +170,7 @@ export function describeState(state, detail = {}) {
       return {
         icon: "🔄",
         title: "Reconnecting...",
-        help: retry ? `Lost the server. Trying again in ${retry} s...` : "Lost the server. Trying again...",
+        help: retry ? `Lost the connection. Trying again in ${retry} s...` : "Lost the connection. Trying again...",
         button: null,
         buttonLabel: "",
       };
@@ -165,7 +180,12 @@ export function describeState(state, detail = {}) {
         title: "Oops, something went wrong",
         help: "Tap Try again.",
       };
-      const extra = detail.message && detail.reason === "server" ? ` (${detail.message})` : "";
+      const extra =
+        detail.message && detail.reason === "server"
+          ? ` (${detail.message})`
+          : detail.reason === "network"
+            ? ` ${NETWORK_TEACHER_HELP[detail.turn] || NETWORK_TEACHER_HELP.unreachable}`
+            : "";
       const button = known.button === null ? null : "🔁 Try again";
       return { ...known, help: known.help + extra, button, buttonLabel: button ? "Try again" : "" };
     }
