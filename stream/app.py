@@ -5,7 +5,7 @@ Long-lived resources live in `cleanup_ctx`, each torn down in reverse order:
   2. the engine: an injected one is started at once; otherwise the models load in a background
      thread while the server already listens (`/readyz` 503, offers 503 + Retry-After, and
      `GET /api/status` says how far the load has got when the factory reports its steps to a
-     `stream.loading.LoadProgress`); stopped (in a thread: it joins its workers) at shutdown;
+     `stream.edge.loading.LoadProgress`); stopped (in a thread: it joins its workers) at shutdown;
   3. the idle reaper.
 `on_shutdown` closes every peer connection before any of that is torn down.
 """
@@ -21,38 +21,39 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 
-from stream import access_log, ice, loss_recovery, redis_outage, video_codecs
-from stream.client_address import parse_trusted_proxies
-from stream.health import Readiness, StreamMetrics, health_routes
-from stream.ice import IceSettings
-from stream.loading import LoadProgress
-from stream.photo_api import PhotoSettings, install_photo_api
-from stream.room_api import install_room_api
-from stream.room_store import (
+from stream.classroom.room_api import install_room_api
+from stream.classroom.room_store import (
     DEFAULT_IDLE_S,
     DEFAULT_ROOMS_PER_TEACHER,
     MemoryRoomStore,
     RoomStore,
 )
-from stream.rooms import ROOMS_KEY, RoomHub
-from stream.security import install as install_security
-from stream.sessions import EngineLike, SessionRegistry, SessionSettings
-from stream.signalling import OfferEndpoint, RateLimiter, peer_address
-from stream.snapshot_api import install_snapshots
-from stream.snapshots import SnapshotPolicy, SnapshotStore, default_snapshots_dir
-from stream.teacher_auth import TeacherAuth
-from stream.teachers import TeacherStore, default_teachers_path
-from stream.urls import PhoneOrigin, parse_public_url
-from stream.viewers import ViewerRegistry
+from stream.classroom.rooms import ROOMS_KEY, RoomHub
+from stream.classroom.teacher_auth import TeacherAuth
+from stream.classroom.teachers import TeacherStore, default_teachers_path
+from stream.classroom.viewers import VIEWERS_KEY, ViewerRegistry
+from stream.edge import access_log, redis_outage
+from stream.edge.client_address import parse_trusted_proxies, peer_address
+from stream.edge.health import METRICS_KEY, StreamMetrics, health_routes
+from stream.edge.loading import LoadProgress
+from stream.edge.security import install as install_security
+from stream.edge.urls import PhoneOrigin, parse_public_url
+from stream.photos.photo_api import PhotoSettings, install_photo_api
+from stream.photos.snapshot_api import install_snapshots
+from stream.photos.snapshots import SnapshotPolicy, SnapshotStore, default_snapshots_dir
+from stream.signalling import OfferEndpoint, RateLimiter
+from stream.webrtc import ice, loss_recovery, video_codecs
+from stream.webrtc.engine_slot import ENGINE_KEY, EngineFactory, EngineSlot
+from stream.webrtc.ice import IceSettings
+from stream.webrtc.sessions import SESSIONS_KEY, EngineLike, SessionRegistry, SessionSettings
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-EngineFactory = Callable[[], EngineLike]
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class ServerConfig:
     room_idle_s        a room with no teacher, phone or screen for this long ends
     teachers_file      teacher accounts (`visionanything teacher add`); None: the default place
     secure_cookies     mark the teacher's login cookie Secure (served over HTTPS)
-    photo              limits of the photo API (`POST /api/segment`, stream/photo_api.py)
+    photo              limits of the photo API (`POST /api/segment`, stream/photos/photo_api.py)
     snapshots_dir      the 📸 photo library (SQLite + JPEG files); None: the default place
                        ($VISIONANYTHING_DATA_DIR/snapshots or ~/.local/share/visionanything/...)
     snapshots_per_minute  📸 presses saved per phone per minute; more get `snapshot_limit`
@@ -82,11 +83,11 @@ class ServerConfig:
                        own answer wins. None: not said (unknown until the engine is loaded)
     public_url         the address phones open (`serve --public-url`); room links use it
     lan_hosts          the server's addresses on the network, best first: room links use the
-                       first instead of the teacher's "localhost" (`stream.urls.PhoneOrigin`)
+                       first instead of the teacher's "localhost" (`stream.edge.urls.PhoneOrigin`)
     trusted_proxies    networks (CIDR) whose X-Forwarded-For names the client
-                       (`serve --trusted-proxy`, `stream.client_address`)
+                       (`serve --trusted-proxy`, `stream.edge.client_address`)
     ice                STUN/TURN servers for the server's peer connections and the pages'
-                       (`GET /api/ice`, `stream.ice`); empty: host candidates only
+                       (`GET /api/ice`, `stream.webrtc.ice`); empty: host candidates only
     """
 
     session: SessionSettings = field(default_factory=SessionSettings)
@@ -134,80 +135,7 @@ class ServerConfig:
         parse_trusted_proxies(self.trusted_proxies)  # a bad one stops here, not per request
 
 
-class EngineSlot:
-    """The engine once there is one, and what `/readyz` says until then."""
-
-    def __init__(
-        self,
-        engine: EngineLike | None,
-        factory: EngineFactory | None,
-        on_fatal: Callable[[str], None] | None,
-        declared_random: bool | None = None,
-        progress: LoadProgress | None = None,
-    ) -> None:
-        self.engine = engine
-        self.factory = factory
-        self.on_fatal = on_fatal
-        self.error: str | None = None
-        self.declared_random = declared_random  # ServerConfig.random_weights
-        self.progress = progress  # the factory's steps, when it reports them
-        self._random: bool | None = None  # the loaded engine's answer, once read
-
-    def readiness(self) -> Readiness:
-        if self.error is not None:
-            return Readiness(False, f"failed: {self.error}")
-        if self.engine is None:
-            if self.progress is not None:
-                step = self.progress.current().describe()
-                return Readiness(False, f"starting: loading models ({step})")
-            return Readiness(False, "starting: loading models")
-        problem = self.engine.problem
-        if problem is not None:
-            return Readiness(False, problem)
-        return Readiness(True, degraded=self.engine.degraded)
-
-    def stats(self) -> dict[str, Any] | None:
-        """The engine's numbers, with its broker's (`"broker"`: Redis errors, malformed
-        results) when the broker has any, for `/metrics`."""
-        if self.engine is None:
-            return None
-        stats = self.engine.stats()
-        broker_stats = getattr(getattr(self.engine, "broker", None), "stats", None)
-        if callable(broker_stats):
-            stats = {**stats, "broker": broker_stats()}
-        return stats
-
-    def loading(self) -> dict[str, Any] | None:
-        """`{"step", "steps", "doing"}` while the models load, None once they are ready or
-        have failed. Without a progress report the step is 0 of 0 (pages show a bar that
-        moves without a count)."""
-        if self.engine is not None or self.error is not None:
-            return None
-        if self.progress is None:
-            return {"step": 0, "steps": 0, "doing": "loading models"}
-        return self.progress.current().as_json()
-
-    def building(self) -> list[str]:
-        """The faster runtimes still being built in the background (names), [] when none or
-        unknown; the models answer on their exact eager path meanwhile."""
-        return self.progress.building() if self.progress is not None else []
-
-    def random_weights(self) -> bool | None:
-        """Whether the models run on random weights (the pages' demo badge): the loaded
-        engine's `models.random` when it has models, else what the server was told; None
-        while nobody knows. Read once: weights never change under a running engine."""
-        if self._random is None and self.engine is not None:
-            flag = getattr(getattr(self.engine, "models", None), "random", None)
-            if isinstance(flag, bool):
-                self._random = flag
-        return self._random if self._random is not None else self.declared_random
-
-
 CONFIG_KEY = web.AppKey("config", ServerConfig)
-ENGINE_KEY = web.AppKey("engine", EngineSlot)
-SESSIONS_KEY = web.AppKey("sessions", SessionRegistry)
-METRICS_KEY = web.AppKey("metrics", StreamMetrics)
-VIEWERS_KEY = web.AppKey("viewers", ViewerRegistry)
 
 
 def create_app(
@@ -283,7 +211,7 @@ def create_app(
         video_codec=config.session.video.codec,  # the pages' codec preference (issue 19)
     )
     # the client address (trusted proxies) before any other middleware; the pseudonym for
-    # the address-free access log (stream.access_log)
+    # the address-free access log (stream.edge.access_log)
     access_log.install(app, offers.pseudonym, parse_trusted_proxies(config.trusted_proxies))
     teachers = TeacherStore(config.teachers_file or default_teachers_path())
     TeacherAuth(teachers, secure_cookies=config.secure_cookies).install(app)

@@ -6,7 +6,7 @@ Answer   {"sdp": "...", "type": "answer", "session": "s1"}
 A phone (the default role) sends its camera and gets it back annotated; with a room code it
 joins that room as "waiting" (`name`: what the teacher's page calls it; default "Phone N").
 `resume`: the token from an earlier session's `hello`, when the page reconnects after its
-connection broke: the new session takes the old one's place in its room (`stream.resume`).
+connection broke: the new session takes the old one's place in its room (`stream.webrtc.resume`).
 A viewer (a class screen) needs a room code and one of the room's screen tokens (`screen`,
 minted by the room's teacher: the code alone never yields video), receives the room's screen
 and gets no engine session; it is not counted against the phones' session cap.
@@ -17,8 +17,8 @@ Refusals are JSON {"error": "..."} (at most 300 characters): 400 malformed body 
 aiortc rejects, 403 an Origin header naming another site, 413 body too large, 415 a body that
 is not application/json, 404 an unknown or ended room code (alike), 403 a viewer without a
 valid screen token, a phone the teacher removed from the room, a locked room; 429 too many
-offers or room lookups from one address (`stream.rooms.LookupGuard`), too many open sessions
-from it (phones and viewers have caps of their own), 503 +
+offers or room lookups from one address (`stream.classroom.rooms.LookupGuard`), too many open
+sessions from it (phones and viewers have caps of their own), 503 +
 Retry-After while the models load or when every session slot is taken. A refused offer leaves
 nothing behind.
 
@@ -44,31 +44,23 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from stream.client_address import address_key
-from stream.health import Readiness, StreamMetrics
-from stream.ice import IceSettings, rtc_configuration
-from stream.resume import ResumeTokens
-from stream.room_store import RoomState, normalise_code, token_matches
-from stream.rooms import RoomHub, RoomRefused, clean_name
-from stream.security import bounded, redact
-from stream.sessions import CapacityError, EngineLike, Session, SessionRegistry, detach
-from stream.teacher_auth import _same_host
-from stream.video_codecs import prepare as prepare_video
-from stream.viewers import ViewerRegistry
+from stream.classroom.room_store import RoomState, normalise_code, token_matches
+from stream.classroom.rooms import RoomHub, RoomRefused, clean_name
+from stream.classroom.viewers import ViewerRegistry
+from stream.edge.client_address import peer_address
+from stream.edge.health import Readiness, StreamMetrics
+from stream.edge.security import bounded, redact, same_host
+from stream.webrtc.ice import IceSettings, rtc_configuration
+from stream.webrtc.resume import ResumeTokens
+from stream.webrtc.sessions import CapacityError, EngineLike, Session, SessionRegistry, detach
+from stream.webrtc.video_codecs import prepare as prepare_video
 
 log = logging.getLogger(__name__)
 
 MAX_SDP_CHARS = 60_000
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _RESUME = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-MAX_PHONE_NAME_CHARS = 100  # before cleaning (`stream.rooms.clean_name` keeps 24)
-
-
-def peer_address(request: web.Request) -> str:
-    """The client's address for limits and pseudonyms (`stream.client_address` has already
-    put a trusted proxy's client into `request.remote`), IPv6 counted by its /64
-    (`address_key`)."""
-    return address_key(request.remote) if request.remote else "?"
+MAX_PHONE_NAME_CHARS = 100  # before cleaning (`stream.classroom.rooms.clean_name` keeps 24)
 
 
 class OfferError(Exception):
@@ -284,7 +276,7 @@ class OfferEndpoint:
 
     async def _read(self, request: web.Request, peer: str) -> Offer:
         origin = request.headers.get("Origin")
-        if origin is not None and not _same_host(origin, request.headers.get("Host")):
+        if origin is not None and not same_host(origin, request.headers.get("Host")):
             raise OfferError(403, "cross-site offer refused", "cross_site")
         if request.content_type != "application/json":
             raise OfferError(415, "send the offer as application/json", "media_type")
@@ -385,7 +377,7 @@ class OfferEndpoint:
         return engine
 
     async def _negotiate(self, offer: Offer, engine: EngineLike, peer: str) -> web.Response:
-        # the configured STUN/TURN (`stream.ice`; none: host candidates only, never aiortc's
+        # the configured STUN/TURN (`stream.webrtc.ice`; none: host candidates only, never aiortc's
         # default public STUN server, one more thing that could stall the answer)
         counter = self.phones_by_address
         if counter.full(peer):

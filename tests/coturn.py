@@ -1,5 +1,5 @@
 """A real TURN relay (Debian's coturn) on 127.0.0.1 with a TURN REST shared secret, for the relay
-tests of stream/ice.py (aiortc on both ends) and of the pages (Chromium): started on a free
+tests of stream/webrtc/ice.py (aiortc on both ends) and of the pages (Chromium): started on a free
 port, listening on UDP and TCP, loopback peers allowed, no TLS, killed afterwards.
 
 The `coturn` fixture in tests/conftest.py wraps `running_coturn`; tests that need the process

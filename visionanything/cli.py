@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 QUIET_LOGGERS = ("aiohttp.access", "aioice", "aiortc")
 """Loggers kept at WARNING even with --verbose: aiohttp's access log writes client addresses,
 URLs with room codes and User-Agents; aioice and aiortc write ICE candidate pairs (addresses)
-at INFO. `stream.access_log` writes our own, address-free access log instead."""
+at INFO. `stream.edge.access_log` writes our own, address-free access log instead."""
 
 
 class _NoPeerAddress(logging.Filter):

@@ -23,8 +23,8 @@ import av
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from stream import loss_recovery
-from stream.connection_path import connection_path
+from stream.webrtc import loss_recovery
+from stream.webrtc.connection_path import connection_path
 
 Clock = Callable[[], float]
 State = Literal["ok", "failed", "disconnected"]

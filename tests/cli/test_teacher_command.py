@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from stream.teachers import TeacherStore
+from stream.classroom.teachers import TeacherStore
 from visionanything.cli import main
 from visionanything.commands import teacher as teacher_command
 

@@ -25,7 +25,7 @@ from inference.graphs import cache as graph_cache
 from inference.live.prebuild import GraphJob, Plan, detector_input_size, prebuild
 from inference.models import Models
 from inference.segmentation.segmenter import build_random_segmenter
-from stream.loading import LoadingStep, LoadProgress
+from stream.edge.loading import LoadingStep, LoadProgress
 from visionanything.cli import build_parser, main
 from visionanything.commands import options, serve
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from stream.protocol import ProtocolError, parse_client_message
 from stream.signalling import OfferError, parse_offer
+from stream.webrtc.protocol import ProtocolError, parse_client_message
 
 DEEP = b"[" * 20_000
 DEEP_OBJECT = b'{"type":"offer","sdp":"v=0","x":' + b"[" * 10_000 + b"]" * 10_000 + b"}"

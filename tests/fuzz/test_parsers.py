@@ -11,7 +11,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stream.protocol import (
+from stream.classroom.room_store import CODE_ALPHABET, CODE_LENGTH
+from stream.signalling import MAX_SDP_CHARS, Offer, OfferError, parse_offer
+from stream.webrtc.protocol import (
     MAX_MESSAGE_BYTES,
     MAX_WORDS_CHARS,
     ModeMessage,
@@ -22,8 +24,6 @@ from stream.protocol import (
     VocabularyMessage,
     parse_client_message,
 )
-from stream.room_store import CODE_ALPHABET, CODE_LENGTH
-from stream.signalling import MAX_SDP_CHARS, Offer, OfferError, parse_offer
 from tests.fuzz.fuzzing import count, fuzz_settings
 from tests.fuzz.strategies import json_bytes, json_values, mutated_bytes
 

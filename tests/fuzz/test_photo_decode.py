@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from inference.core.frames import MIN_SIDE
-from stream.photo_api import PhotoError, PhotoService, PhotoSettings
+from stream.photos.photo_api import PhotoError, PhotoService, PhotoSettings
 from tests.fuzz.fuzzing import count, fuzz_settings
 from tests.fuzz.strategies import mutated_bytes
 from tests.stream.rtc_client import photo

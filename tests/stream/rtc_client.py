@@ -178,7 +178,7 @@ def black_hole(pc: RTCPeerConnection) -> int:
 async def serving(app: web.Application, **runner_options: Any) -> AsyncIterator[str]:
     """Serve `app` on 127.0.0.1 on a free port; yields the base URL; cleans up (graceful
     shutdown included) on exit. `runner_options` go to the AppRunner (e.g. serve's
-    `stream.access_log.RUNNER_OPTIONS`)."""
+    `stream.edge.access_log.RUNNER_OPTIONS`)."""
     runner = web.AppRunner(app, **runner_options)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

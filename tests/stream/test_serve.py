@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import pytest
 
-from stream.urls import banner, certificate_hosts, lan_addresses, qr_code, server_urls
+from stream.edge.urls import banner, certificate_hosts, lan_addresses, qr_code, server_urls
 from visionanything.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,9 +15,10 @@ import aiohttp
 import pytest
 
 from stream import signalling
-from stream.app import ENGINE_KEY, SESSIONS_KEY, ServerConfig, create_app
-from stream.sessions import EngineLike, SessionSettings
+from stream.app import ServerConfig, create_app
 from stream.signalling import RateLimiter
+from stream.webrtc.engine_slot import ENGINE_KEY
+from stream.webrtc.sessions import SESSIONS_KEY, EngineLike, SessionSettings
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, serving
 

@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from playwright.async_api import Browser, Page, async_playwright
 
 from stream.app import ServerConfig, create_app
-from stream.teachers import TeacherStore
+from stream.classroom.teachers import TeacherStore
 from tests.qr_codes import decode_qr
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving

@@ -13,7 +13,7 @@ from typing import Any
 from playwright.async_api import async_playwright
 
 from stream.app import ServerConfig, create_app
-from stream.loading import LoadProgress
+from stream.edge.loading import LoadProgress
 from stream.loadtest.clip import write_clip
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving

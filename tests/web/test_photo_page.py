@@ -19,7 +19,7 @@ from inference.lighting.thresholds import LightingSettings
 from inference.live.engine import Engine, EngineSettings
 from inference.models import Models
 from stream.app import ServerConfig, create_app
-from stream.photo_api import PhotoSettings
+from stream.photos.photo_api import PhotoSettings
 from tests.stream.rtc_client import photo, serving
 from tests.web.browser import wait_for
 

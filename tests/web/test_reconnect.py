@@ -15,12 +15,13 @@ from typing import Any
 from argon2 import PasswordHasher
 from playwright.async_api import async_playwright
 
-from stream.app import SESSIONS_KEY, ServerConfig, create_app
-from stream.rooms import ROOMS_KEY
-from stream.teachers import TeacherStore
+from stream.app import ServerConfig, create_app
+from stream.classroom.rooms import ROOMS_KEY
+from stream.classroom.teachers import TeacherStore
+from stream.webrtc.sessions import SESSIONS_KEY
+from tests.stream.classroom.test_room_api import _post, _teacher
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import black_hole, serving
-from tests.stream.test_room_api import _post, _teacher
 from tests.web.browser import wait_for
 from tests.web.test_classroom_pages import _page, camera_clip  # noqa: F401 (fixture)
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args, _frames_decoded

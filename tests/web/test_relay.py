@@ -26,9 +26,10 @@ from typing import Any
 import pytest
 from playwright.async_api import async_playwright
 
-from stream.app import SESSIONS_KEY, ServerConfig, create_app
-from stream.ice import IceSettings
+from stream.app import ServerConfig, create_app
 from stream.loadtest.clip import write_clip
+from stream.webrtc.ice import IceSettings
+from stream.webrtc.sessions import SESSIONS_KEY
 from tests.coturn import SECRET, free_port, running_coturn
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
@@ -125,7 +126,7 @@ def test_the_page_goes_live_through_a_turn_relay(
     assert result["page_path"]["protocol"] == transport  # the page's leg to coturn
     stats = result["server_stats"]
     assert (stats["path"], stats["transport"]) == ("relay", transport)
-    assert stats["codec"] in ("VP8", "H264")  # the server's choice (stream/video_codecs.py)
+    assert stats["codec"] in ("VP8", "H264")  # the server's choice (stream/webrtc/video_codecs.py)
     assert result["server_path"] == {
         "path": "relay",
         "transport": transport,

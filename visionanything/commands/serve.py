@@ -31,8 +31,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stream.room_store import DEFAULT_IDLE_S, DEFAULT_ROOMS_PER_TEACHER
-from stream.video_codecs import (
+from stream.classroom.room_store import DEFAULT_IDLE_S, DEFAULT_ROOMS_PER_TEACHER
+from stream.webrtc.video_codecs import (
     DEFAULT_MAX_KBPS,
     DEFAULT_START_KBPS,
     DEFAULT_VIDEO_CODEC,
@@ -51,9 +51,9 @@ from visionanything.commands.weights_offer import (
 
 if TYPE_CHECKING:
     from stream.app import EngineFactory, ServerConfig
-    from stream.ice import IceSettings
-    from stream.loading import LoadProgress
-    from stream.sessions import EngineLike
+    from stream.edge.loading import LoadProgress
+    from stream.webrtc.ice import IceSettings
+    from stream.webrtc.sessions import EngineLike
 
 log = logging.getLogger("visionanything.serve")
 
@@ -202,7 +202,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-# -- the photo library's options (stream/snapshots.py) -------------------------------------------
+# -- the photo library's options (stream/photos/snapshots.py) -------------------------------------
 
 
 def add_photo_options(parser: argparse.ArgumentParser) -> None:
@@ -224,7 +224,7 @@ def with_photo_options(config: ServerConfig, args: argparse.Namespace) -> Server
     return dataclasses.replace(config, snapshot_policy=policy)
 
 
-# -- classroom rooms' options (stream/room_store.py, stream/rooms.py) ----------------------------
+# -- classroom rooms' options (stream/classroom/room_store.py, stream/classroom/rooms.py) ---------
 
 
 def add_room_options(parser: argparse.ArgumentParser) -> None:
@@ -264,7 +264,7 @@ def with_room_options(config: ServerConfig, args: argparse.Namespace) -> ServerC
 # -- end of the rooms' options -------------------------------------------------------------------
 
 
-# -- ICE: STUN/TURN servers for both ends (stream/ice.py) ----------------------------------------
+# -- ICE: STUN/TURN servers for both ends (stream/webrtc/ice.py) ----------------------------------
 
 TURN_PASSWORD_ENV = "VISIONANYTHING_TURN_PASSWORD"
 TURN_SECRET_ENV = "VISIONANYTHING_TURN_SECRET"
@@ -333,7 +333,7 @@ def ice_from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.envi
     and static credentials, a turn: server without credentials, an unknown scheme).
     A password or secret in the environment counts only when a TURN server is configured, so a
     stray exported variable does not stop a LAN server."""
-    from stream.ice import IceSettings
+    from stream.webrtc.ice import IceSettings
 
     turn = any(u.startswith("turn") for u in args.ice_server)
     password = _secret(args.turn_password_file, TURN_PASSWORD_ENV, "TURN password", environ)
@@ -354,7 +354,7 @@ def ice_from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.envi
 # -- end of the ICE options ----------------------------------------------------------------------
 
 
-# -- the returned video: codec and bitrate (stream/video_codecs.py, issue 19) --------------------
+# -- the returned video: codec and bitrate (stream/webrtc/video_codecs.py, issue 19) --------------
 
 
 def add_video_options(parser: argparse.ArgumentParser) -> None:
@@ -387,7 +387,7 @@ def add_video_options(parser: argparse.ArgumentParser) -> None:
 
 def with_video_options(config: ServerConfig, args: argparse.Namespace) -> ServerConfig:
     """`config` with the video options applied; ValueError for a value out of range."""
-    from stream.video_codecs import VideoSettings
+    from stream.webrtc.video_codecs import VideoSettings
 
     video = VideoSettings(
         codec=args.video_codec, start_kbps=args.video_bitrate, max_kbps=args.max_video_bitrate
@@ -401,8 +401,8 @@ def with_video_options(config: ServerConfig, args: argparse.Namespace) -> Server
 def run(args: argparse.Namespace) -> int:
     # imported here: `visionanything segment --help` should not pay for WebRTC or torch
     from stream.app import ServerConfig
-    from stream.sessions import SessionSettings
-    from stream.urls import phone_hosts
+    from stream.edge.urls import phone_hosts
+    from stream.webrtc.sessions import SessionSettings
 
     port = args.port if args.port is not None else (HTTP_PORT if args.http else HTTPS_PORT)
     host = listen_host(args.host, args.http)
@@ -518,7 +518,7 @@ def load_progress() -> LoadProgress:
     """The progress of this server's model load (`LOAD_STEPS`), with the background builds
     still running after it (`build_label` names them)."""
     from inference.graphs.background_builds import running_builds
-    from stream.loading import LoadProgress
+    from stream.edge.loading import LoadProgress
 
     return LoadProgress(
         LOAD_STEPS, building=lambda: [build_label(name) for name in running_builds()]
@@ -569,7 +569,7 @@ def own_certificate_context(cert: Path | None, key: Path | None) -> ssl.SSLConte
     """A TLS context for the operator's certificate and key; ValueError saying what is wrong
     (one of the two missing, a file that is not there or not PEM, a key of another
     certificate)."""
-    from stream.tls import Certificate, server_ssl_context
+    from stream.edge.tls import Certificate, server_ssl_context
 
     if cert is None or key is None:
         raise ValueError("--cert and --key go together: give both files")
@@ -627,7 +627,7 @@ def _shown_path(path: Path, cwd: Path) -> str:
 def teacher_hint(config: ServerConfig, cli: str, makefile: Path = Path("Makefile")) -> str | None:
     """Rooms need a teacher account: how to make the first one (a command that works as typed
     here), or None when there is one. Raises TeacherFileError when the file is unreadable."""
-    from stream.teachers import TeacherStore, default_teachers_path
+    from stream.classroom.teachers import TeacherStore, default_teachers_path
 
     path = config.teachers_file or default_teachers_path()
     if TeacherStore(path).names():
@@ -646,7 +646,7 @@ def _has_make_target(makefile: Path, target: str) -> bool:
 
 
 def _teacher_hint(config: ServerConfig, cli: str) -> None:
-    from stream.teachers import TeacherFileError
+    from stream.classroom.teachers import TeacherFileError
 
     try:
         hint = teacher_hint(config, cli)
@@ -658,8 +658,8 @@ def _teacher_hint(config: ServerConfig, cli: str) -> None:
 
 
 def _tls_context(cert_dir: Path, host: str) -> ssl.SSLContext:
-    from stream.tls import ensure_certificate, server_ssl_context
-    from stream.urls import certificate_hosts
+    from stream.edge.tls import ensure_certificate, server_ssl_context
+    from stream.edge.urls import certificate_hosts
 
     return server_ssl_context(ensure_certificate(cert_dir, certificate_hosts(host)))
 
@@ -767,9 +767,9 @@ async def _serve(
 ) -> int:
     from aiohttp import web
 
-    from stream.access_log import RUNNER_OPTIONS
     from stream.app import create_app
-    from stream.urls import banner, server_urls
+    from stream.edge.access_log import RUNNER_OPTIONS
+    from stream.edge.urls import banner, server_urls
 
     stop = asyncio.Event()
     status = EXIT_OK
@@ -783,7 +783,7 @@ async def _serve(
     stop_on_signals(asyncio.get_running_loop(), stop)
     room_store = None
     if redis_url:  # rooms shared by every media server on this Redis
-        from stream.redis_room_store import RedisRoomStore
+        from stream.classroom.redis_room_store import RedisRoomStore
 
         room_store = RedisRoomStore(
             redis_url,
@@ -794,7 +794,7 @@ async def _serve(
     app = create_app(
         config, engine_factory=factory, on_fatal=fatal, room_store=room_store, progress=progress
     )
-    runner = web.AppRunner(app, **RUNNER_OPTIONS)  # our own access log (stream.access_log)
+    runner = web.AppRunner(app, **RUNNER_OPTIONS)  # our own access log (stream.edge.access_log)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, ssl_context=context)

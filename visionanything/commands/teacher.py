@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stream.teachers import (
+from stream.classroom.teachers import (
     TeacherFileError,
     TeacherStore,
     UnknownTeacherError,

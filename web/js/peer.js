@@ -252,7 +252,7 @@ export class PeerLink {
    * Which way this page's media goes, from its own side (issue 19: relayed or direct, over
    * which protocol): the selected (else a nominated, succeeded) candidate pair of getStats.
    * `path` is "relay" if either candidate is relayed, else "srflx" if either is server- or
-   * peer-reflexive, else "host" (the server's rule, stream/connection_path.py); `protocol` is
+   * peer-reflexive, else "host" (the server's rule, stream/webrtc/connection_path.py); `protocol` is
    * this page's leg: for a relayed local candidate how it reaches the TURN server
    * (`relayProtocol`: udp, tcp or tls), else the candidate's own protocol.
    * @returns {Promise<{path: string, protocol: string, local: string, remote: string} | null>}

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from stream.app import METRICS_KEY, SESSIONS_KEY, ServerConfig, create_app
+from stream.app import ServerConfig, create_app
+from stream.edge.health import METRICS_KEY
 from stream.loadtest.churn import (
     ChurnConfig,
     ProcessSample,
@@ -27,7 +28,7 @@ from stream.loadtest.churn import (
     process_sample,
     run_churn,
 )
-from stream.sessions import SessionSettings
+from stream.webrtc.sessions import SESSIONS_KEY, SessionSettings
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
 from visionanything.cli import main

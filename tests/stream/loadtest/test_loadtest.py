@@ -154,7 +154,7 @@ def test_phones_on_a_lossy_link_keep_their_video(
     """5 % of the phone's video packets (and of their retransmissions) vanish: the run still
     ends well, the video still comes back in order, and the report gives the link's numbers and
     the longest freeze. (How fast the server recovers from a loss is no figure to assert here:
-    tests/stream/test_loss_recovery.py checks the recovery itself; the rate the link drops at
+    tests/stream/webrtc/test_loss_recovery.py checks the recovery itself; the rate the link drops at
     is checked in test_lossy_link.py.)"""
     out_json = tmp_path / "lossy.json"
     argv = ["--clients", "1", "--duration", "3", "--fps", "15", "--loss", "5", *CONNECT]

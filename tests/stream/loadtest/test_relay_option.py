@@ -12,9 +12,9 @@ import pytest
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 from stream.app import ServerConfig, create_app
-from stream.ice import IceSettings
 from stream.loadtest.peer import ClientFailure
 from stream.loadtest.relay import relay_configuration
+from stream.webrtc.ice import IceSettings
 from tests.coturn import SECRET
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving

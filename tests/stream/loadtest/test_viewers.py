@@ -20,8 +20,8 @@ import pytest
 from argon2 import PasswordHasher
 
 from stream.app import ServerConfig, create_app
-from stream.rooms import ROOMS_KEY
-from stream.teachers import TeacherStore
+from stream.classroom.rooms import ROOMS_KEY
+from stream.classroom.teachers import TeacherStore
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
 from visionanything.cli import main

@@ -1,0 +1,934 @@
+"""Sessions: one aiortc peer connection per phone, tied to one engine session.
+
+A `Session` wires the peer connection's events (tracks, data channel, connection state) to
+the engine and back; the `SessionRegistry` is the set of open sessions with a cap and an idle
+reaper. A session is forgotten the moment it closes, whatever the reason (connection failed or
+closed, idle, shutdown), and everything it owns (engine session, tasks, tracks, peer connection)
+is released then.
+
+Threads: everything here runs on the event loop except `Session._result_from_engine`, which
+the engine calls from its worker thread; it only hops back to the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import av
+from aiohttp import web
+from aiortc import RTCDataChannel, RTCPeerConnection
+from aiortc.contrib.media import MediaRelay
+from aiortc.exceptions import InvalidStateError
+from aiortc.mediastreams import MediaStreamTrack
+
+from inference.labels.vocabulary import VocabularyError
+from stream.edge.access_log import room_label
+from stream.edge.health import LiveNumbers, StreamMetrics
+from stream.edge.rate_limits import MessageLimits, TokenBucket
+from stream.webrtc import protocol
+from stream.webrtc.connection_path import ConnectionPath, connection_path
+from stream.webrtc.outgoing_load import LoadSettings, OutgoingLoad
+from stream.webrtc.tracks import (
+    AnnotatedVideoTrack,
+    FrameMailbox,
+    OverlayPainter,
+    RenderableResult,
+    SharedFrame,
+    pump,
+)
+from stream.webrtc.video_codecs import VideoSettings
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- what the engine offers us
+
+
+class SayLike(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def ids(self) -> tuple[int, ...]: ...
+
+
+class NoticeLike(Protocol):
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+class RoomSettings(Protocol):
+    """What a room imposes on its phones (`stream.classroom.room_store.RoomState` fits)."""
+
+    @property
+    def words(self) -> str | None: ...
+
+    @property
+    def theme(self) -> str | None: ...
+
+    @property
+    def speech_muted(self) -> bool: ...
+
+
+class EngineResult(RenderableResult, Protocol):
+    """An engine result as the stream uses it (`inference.live.engine.FrameResult` fits)."""
+
+    @property
+    def frame_index(self) -> int: ...
+
+    @property
+    def objects(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def say(self) -> SayLike | None: ...
+
+    @property
+    def timings_ms(self) -> dict[str, float]: ...
+
+    @property
+    def notices(self) -> tuple[NoticeLike, ...]: ...
+
+
+class EngineLike(Protocol):
+    """The part of `inference.live.engine.Engine` the stream calls. Every method is thread-safe,
+    cheap and never blocks, so the event loop may call them directly."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def problem(self) -> str | None: ...  # why it is not ready, for /readyz
+
+    @property
+    def degraded(self) -> str | None: ...  # serving without something (e.g. new labels)
+
+    @property
+    def themes(self) -> tuple[str, ...]: ...
+
+    def open_session(
+        self,
+        on_result: Callable[[EngineResult], None],
+        vocabulary: Sequence[str] | None = None,
+    ) -> str: ...
+
+    def close_session(self, session_id: str) -> None: ...
+
+    def submit(self, session_id: str, frame: Callable[[], Any]) -> None: ...
+
+    def set_vocabulary(
+        self, session_id: str, words: str | None = None, theme: str | None = None
+    ) -> tuple[str, ...]: ...
+
+    def tap(self, session_id: str, x: float, y: float) -> None: ...
+
+    def set_paused(self, session_id: str, paused: bool) -> None: ...
+
+    def set_speech(self, session_id: str, on: bool) -> None: ...
+
+    def set_everything(self, session_id: str, on: bool) -> None: ...
+
+    def session_stats(self, session_id: str) -> dict[str, Any]: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+class Snapshotter(Protocol):
+    """Saves a session's current picture (`stream.photos.snapshots.SnapshotTaker` fits); refuses
+    with `protocol.ProtocolError` (its code goes back in the `error` reply)."""
+
+    async def take(self, session: Session) -> Any: ...  # the saved snapshot, with an `id`
+
+
+# ------------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """Per-session behaviour.
+
+    idle_timeout_s      close a session that has sent no video for this long (also one that
+                        never connected)
+    output_height       rows of the outgoing video (None: the camera's size; never upscaled)
+    mailbox_frames      camera frames waiting for the encoder; older ones are dropped
+    objects_interval_s  `objects` messages at most this often (sent only when they changed)
+    stats_interval_s    `stats` messages this often
+    max_buffered_bytes  skip `objects`/`stats` while more than this waits in the data channel
+                        (a phone that stops reading must not make us buffer without bound)
+    follow_masks        move the newest masks onto every camera frame by optical flow (False:
+                        draw them where the model saw them, e.g. to compare in a benchmark)
+    max_frame_size      (long side, short side): larger camera frames are scaled down to fit,
+                        in either orientation, before the engine or the painter sees them
+                        (None: no cap); the outgoing video is built at that size too
+    limits              data-channel rate limits per phone (`stream.edge.rate_limits.MessageLimits`)
+    load                when the outgoing video gets lighter (`stream.webrtc.outgoing_load`)
+    video               the returned video's codec choice and bitrate (`stream.webrtc.video_codecs`)
+    """
+
+    idle_timeout_s: float = 20.0
+    output_height: int | None = None
+    mailbox_frames: int = 2
+    objects_interval_s: float = 0.2
+    stats_interval_s: float = 1.0
+    max_buffered_bytes: int = 256 * 1024
+    close_timeout_s: float = 5.0
+    follow_masks: bool = True
+    max_frame_size: tuple[int, int] | None = (1280, 720)
+    limits: MessageLimits = field(default_factory=MessageLimits)
+    load: LoadSettings = field(default_factory=LoadSettings)
+    video: VideoSettings = field(default_factory=VideoSettings)
+
+    def __post_init__(self) -> None:
+        if self.idle_timeout_s <= 0:
+            raise ValueError(f"idle_timeout_s must be positive, got {self.idle_timeout_s}")
+        if self.output_height is not None and not 16 <= self.output_height <= 4320:
+            raise ValueError(f"output_height must lie in 16..4320, got {self.output_height}")
+        if self.mailbox_frames < 1:
+            raise ValueError(f"mailbox_frames must be at least 1, got {self.mailbox_frames}")
+        if self.objects_interval_s < 0 or self.stats_interval_s <= 0:
+            raise ValueError("objects_interval_s must be >= 0 and stats_interval_s > 0")
+        if self.max_frame_size is not None and not (
+            len(self.max_frame_size) == 2
+            and all(16 <= side <= 8192 for side in self.max_frame_size)
+        ):
+            raise ValueError(
+                f"max_frame_size sides must lie in 16..8192, got {self.max_frame_size}"
+            )
+
+
+def send_message(
+    channel: RTCDataChannel | None,
+    kind: str,
+    fields: Mapping[str, Any],
+    metrics: StreamMetrics,
+    owner: str,
+    max_buffered_bytes: int,
+    *,
+    essential: bool = True,
+) -> bool:
+    """Send one data-channel message if the channel is open; returns whether it went out.
+
+    Non-essential messages (objects, stats) are skipped while the channel is congested; the
+    next one carries newer data anyway.
+    """
+    if channel is None or channel.readyState != "open":
+        return False
+    if not essential and channel.bufferedAmount > max_buffered_bytes:
+        metrics.errors.labels(kind="congested").inc()
+        return False
+    try:
+        channel.send(protocol.encode(kind, **fields))
+    except (InvalidStateError, ValueError) as exc:
+        log.warning("session %s: could not send %s: %r", owner, kind, exc)
+        return False
+    metrics.messages.labels(direction="out", type=kind).inc()
+    return True
+
+
+# Background tasks that nothing else holds on to (closing a session from an event handler):
+# the loop keeps only weak references to tasks, so they are kept here until they finish.
+_detached: set[asyncio.Task[None]] = set()
+
+
+def detach(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    task = asyncio.get_running_loop().create_task(coro, name=name)
+    _detached.add(task)
+    task.add_done_callback(_finished)
+    return task
+
+
+def _finished(task: asyncio.Task[None]) -> None:
+    _detached.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+
+_MESSAGE_TYPES: Mapping[type, str] = {
+    protocol.VocabularyMessage: "vocabulary",
+    protocol.TapMessage: "tap",
+    protocol.ModeMessage: "mode",
+    protocol.SpeechMessage: "speech",
+    protocol.SnapshotMessage: "snapshot",
+}
+
+
+# -------------------------------------------------------------------------------- session
+
+
+class Session:
+    """One phone: its peer connection, its engine session, its tasks and its counters."""
+
+    def __init__(
+        self,
+        pc: RTCPeerConnection,
+        engine: EngineLike,
+        settings: SessionSettings,
+        metrics: StreamMetrics,
+        executor: Executor,
+        *,
+        room: str | None = None,
+        role: str | None = None,
+        peer: str = "?",
+    ) -> None:
+        self.pc = pc
+        self.engine = engine
+        self.settings = settings
+        self.metrics = metrics
+        self.room, self.role, self.peer = room, role, peer
+        self._executor = executor
+        self._loop = asyncio.get_running_loop()
+        self.created_at = self.last_frame_at = time.monotonic()
+        self.frames_in = 0
+        self.results = 0
+        self.latest: EngineResult | None = None
+        self.latest_frame: SharedFrame | None = None  # the newest camera frame (for snapshots)
+        self.snapshots: Snapshotter | None = None  # set by the registry; None: no snapshots
+        self.resume_token: str | None = None  # told in `hello` (`stream.webrtc.resume`)
+        self.paused = False
+        self.speech = True
+        self.closed = False
+        self.close_reason: str | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self.channel: RTCDataChannel | None = None
+        self.mailbox = FrameMailbox(settings.mailbox_frames)
+        self.load = OutgoingLoad(settings.load)
+        self.out_track: AnnotatedVideoTrack | None = None
+        self._camera: MediaStreamTrack | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._on_closed: list[Callable[[Session], object]] = []
+        self._objects_sent: list[dict[str, Any]] | None = None
+        self._objects_sent_at = float("-inf")
+        self._objects_pending: EngineResult | None = None
+        self._objects_timer: asyncio.TimerHandle | None = None
+        self._overlay_errors = 0
+        # data-channel rate limits: every message, vocabulary changes, our `rate_limited` replies
+        limits = settings.limits
+        self._messages_bucket = TokenBucket(limits.messages_per_s, limits.message_burst)
+        self._vocabulary_bucket = TokenBucket(limits.vocabulary_per_s, limits.vocabulary_burst)
+        self._limit_replies = TokenBucket(limits.error_replies_per_s, 1)
+        self._vocabulary_waiting: protocol.VocabularyMessage | None = None
+        self._vocabulary_timer: asyncio.TimerHandle | None = None
+        self.rate_limited = 0  # messages dropped (or vocabulary changes overtaken) by the limits
+        self.fps_in = self.fps_out = self.overlay_fps = 0.0
+        # in a room: the annotated video goes out through a relay, so the room's screen can
+        # read it too; the presenter's messages are copied to the room's viewers
+        self.relay: MediaRelay | None = None
+        self.on_room_message: Callable[[str, dict[str, Any]], None] | None = None
+        self.room_muted = False
+        self._room_words: tuple[str | None, str | None] = (None, None)
+        self._room_message: dict[str, Any] | None = None
+        self.id = engine.open_session(self._result_from_engine)
+        pc.on("track", self._on_track)
+        pc.on("datachannel", self._on_datachannel)
+        pc.on("connectionstatechange", self._on_connection_state)
+        self._spawn(self._stats_loop(), "stats")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def has_camera(self) -> bool:
+        """The offer gave us a video track to read (set while the offer is applied)."""
+        return self._camera is not None
+
+    def when_closed(self, callback: Callable[[Session], object]) -> None:
+        self._on_closed.append(callback)
+
+    def schedule_close(self, reason: str, detail: str = "") -> asyncio.Task[None]:
+        """Close the session: forgotten and released at once (synchronously, so a sync event
+        handler can call this), the peer connection closed in the background. Idempotent;
+        returns the task closing the peer connection.
+
+        `reason` is a short metric label (idle, connection_failed, shutdown, ...); `detail`
+        goes to the log only.
+        """
+        if self._closing is None:
+            self._release(reason, detail)
+            self._closing = detach(self._close_pc(), name=f"close-{self.id}")
+        return self._closing
+
+    async def close(self, reason: str, detail: str = "") -> None:
+        """`schedule_close`, then wait until the peer connection is closed."""
+        # shielded: a caller being cancelled must not leave the connection half closed
+        await asyncio.shield(self.schedule_close(reason, detail))
+
+    def _release(self, reason: str, detail: str) -> None:
+        self.closed = True
+        self.close_reason = reason
+        for callback in self._on_closed:
+            callback(self)
+        try:
+            self.engine.close_session(self.id)
+        except Exception:
+            log.exception("session %s: engine.close_session failed", self.id)
+        if self._objects_timer is not None:
+            self._objects_timer.cancel()
+            self._objects_timer = None
+        if self._vocabulary_timer is not None:
+            self._vocabulary_timer.cancel()
+            self._vocabulary_timer = None
+        self._vocabulary_waiting = None
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        if self.out_track is not None:
+            self.out_track.stop()
+        self.mailbox.close()
+        self.latest = None
+        self.latest_frame = None
+        self.metrics.sessions_closed.labels(reason=reason).inc()
+        log.info(
+            "session %s closed: %s%s (%.1f s, %d frames in, %d out, %d results)",
+            self.id,
+            reason,
+            f" - {detail}" if detail else "",
+            time.monotonic() - self.created_at,
+            self.frames_in,
+            self.out_track.frames_out if self.out_track else 0,
+            self.results,
+        )
+
+    async def _close_pc(self) -> None:
+        try:
+            async with asyncio.timeout(self.settings.close_timeout_s):
+                await self.pc.close()
+        except Exception as exc:  # closing must finish, whatever state aiortc is in
+            log.warning("session %s: closing the peer connection failed: %r", self.id, exc)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = self._loop.create_task(coro, name=f"{name}-{self.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "session %s: task %s failed", self.id, task.get_name(), exc_info=task.exception()
+            )
+
+    # -- peer connection events ----------------------------------------------------------------
+
+    def _on_connection_state(self) -> None:
+        state = self.pc.connectionState
+        log.debug("session %s: connection %s", self.id, state)
+        if state == "connected":
+            log.info("session %s connected (%s)", self.id, self.peer)
+        elif state in ("failed", "closed"):
+            self.schedule_close(f"connection_{state}")
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if self.closed:
+            return
+        if track.kind == "video" and self._camera is None:
+            self._camera = track
+            self.out_track = AnnotatedVideoTrack(
+                self.mailbox,
+                OverlayPainter(self.settings.output_height, follow=self.settings.follow_masks),
+                self._overlay_result,
+                self._executor,
+                on_frame_out=self._frame_out,
+                on_error=self._overlay_failed,
+            )
+            # added while the offer is applied, so it rides the camera's sendrecv transceiver
+            if self.room is None:
+                self.pc.addTrack(self.out_track)
+            else:
+                self.relay = MediaRelay()
+                self.pc.addTrack(self.relay.subscribe(self.out_track, buffered=False))
+            self._spawn(pump(track, self._frame_in), "pump-video")
+        else:
+            # a second video track or audio: read and discard, or aiortc buffers it forever
+            self._spawn(pump(track, None), f"drain-{track.kind}")
+
+    def _frame_in(self, frame: av.VideoFrame) -> None:
+        self.last_frame_at = time.monotonic()
+        self.frames_in += 1
+        self.metrics.frames_in.inc()
+        shared = self.latest_frame = SharedFrame(frame, self.settings.max_frame_size)
+        try:
+            # the engine calls shared.rgb in its own thread: no pixel work on the loop
+            self.engine.submit(self.id, shared.rgb)
+        except Exception:
+            self.metrics.errors.labels(kind="engine_call").inc()
+            log.exception("session %s: engine.submit failed", self.id)
+        if self.mailbox.put(shared):
+            self.metrics.frames_dropped.labels(stage="outgoing").inc()
+            self._lighten(self.load.dropped())
+
+    def _frame_out(self, delay_s: float) -> None:
+        self.metrics.frame_out(delay_s)
+        self._lighten(self.load.frame_out(delay_s))
+
+    def _lighten(self, level: int | None) -> None:
+        """Apply a new load level to the outgoing video (`stream.webrtc.outgoing_load`)."""
+        if level is None or self.out_track is None:
+            return
+        self.out_track.painter.set_load_level(level)
+        log.info(
+            "session %s: outgoing video at load level %d (smoothed delay %.0f ms)",
+            self.id,
+            level,
+            self.load.delay_s * 1000,
+        )
+
+    # -- rooms -----------------------------------------------------------------------------------
+
+    def presenter_track(self) -> MediaStreamTrack | None:
+        """A new reader of this phone's annotated video (newest frame wins), for the room's
+        screen; None before the phone sent its camera."""
+        if self.relay is None or self.out_track is None or self.closed:
+            return None
+        return self.relay.subscribe(self.out_track, buffered=False)
+
+    def apply_room(self, room: RoomSettings) -> list[str]:
+        """Take the room's words (when they changed) and its speech setting; returns the
+        problems (also sent to the phone as `error`)."""
+        problems: list[str] = []
+        words = (room.words, room.theme)
+        if words != self._room_words and (room.words or room.theme):
+            self._room_words = words
+            try:
+                self.engine.set_vocabulary(self.id, words=room.words, theme=room.theme)
+                self._objects_sent = None
+            except VocabularyError as exc:
+                problems.append(str(exc))
+                self._reply_error("bad_vocabulary", str(exc))
+            except KeyError as exc:
+                text = str(exc.args[0]) if exc.args else f"unknown theme {room.theme!r}"
+                problems.append(text)
+                self._reply_error("unknown_theme", text)
+        self.room_muted = room.speech_muted
+        self.engine.set_speech(self.id, self.speech and not self.room_muted)
+        return problems
+
+    def _tell_room(self, kind: str, fields: dict[str, Any]) -> None:
+        listener = self.on_room_message
+        if listener is not None:
+            try:
+                listener(kind, fields)
+            except Exception:
+                log.exception("session %s: passing %s to the room failed", self.id, kind)
+
+    def _overlay_result(self) -> RenderableResult | None:
+        return self.latest
+
+    def _overlay_failed(self, exc: BaseException) -> None:
+        self.metrics.errors.labels(kind="overlay").inc()
+        self._overlay_errors += 1
+        if self._overlay_errors in (1, 10, 100) or self._overlay_errors % 1000 == 0:
+            log.error(
+                "session %s: drawing the overlay failed (%d times); frame sent plain: %r",
+                self.id,
+                self._overlay_errors,
+                exc,
+            )
+
+    # -- results from the engine ---------------------------------------------------------------
+
+    def _result_from_engine(self, result: EngineResult) -> None:
+        """Called in the engine's worker thread: hop to the loop, nothing else."""
+        # a closed loop raises RuntimeError: the server is gone, and so is this session
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._on_result, result)
+
+    def _on_result(self, result: EngineResult) -> None:
+        if self.closed or self.paused:
+            return  # paused: the overlay and the words stay as they were
+        self.latest = result
+        self.results += 1
+        self.metrics.overlay_updates.inc()
+        self.metrics.observe_stages(result.timings_ms)
+        self._offer_objects(result)
+        for notice in result.notices:
+            self.metrics.errors.labels(kind="vocabulary").inc()
+            self._reply_error(notice.code, notice.message)
+        if result.say is not None:
+            say: dict[str, Any] = {"text": result.say.text, "ids": list(result.say.ids)}
+            self.send("say", **say)
+            self._tell_room("say", say)
+
+    def _offer_objects(self, result: EngineResult) -> None:
+        """Send `objects` when they changed, at most every objects_interval_s; a change that
+        comes too soon is sent when the interval is up (the newest one by then)."""
+        if result.objects == self._objects_sent:
+            return
+        wait = self._objects_sent_at + self.settings.objects_interval_s - self._loop.time()
+        if wait <= 0:
+            self._send_objects(result)
+            return
+        self._objects_pending = result
+        if self._objects_timer is None:
+            self._objects_timer = self._loop.call_later(wait, self._flush_objects)
+
+    def _flush_objects(self) -> None:
+        self._objects_timer = None
+        pending, self._objects_pending = self._objects_pending, None
+        if (
+            pending is not None
+            and not self.closed
+            and not self.paused
+            and pending.objects != self._objects_sent
+        ):
+            self._send_objects(pending)
+
+    def _send_objects(self, result: EngineResult) -> None:
+        self._objects_pending = None
+        fields = {"frame": result.frame_index, "objects": result.objects}
+        sent = self.send("objects", essential=False, **fields)
+        self._tell_room("objects", fields)
+        if sent:
+            self._objects_sent = result.objects
+            self._objects_sent_at = self._loop.time()
+
+    # -- data channel ----------------------------------------------------------------------------
+
+    def _on_datachannel(self, channel: RTCDataChannel) -> None:
+        if self.channel is not None:
+            log.info("session %s: ignoring extra data channel %r", self.id, channel.label)
+            return
+        self.channel = channel
+        channel.on("message", self._on_message)
+        try:
+            vocabulary = self.engine.session_stats(self.id).get("vocabulary", [])
+        except Exception:
+            vocabulary = []
+        self.send(
+            "hello",
+            session=self.id,
+            resume=self.resume_token,
+            vocabulary=list(vocabulary),
+            themes=list(self.engine.themes),
+            limits={
+                "max_message_bytes": protocol.MAX_MESSAGE_BYTES,
+                "max_words_chars": protocol.MAX_WORDS_CHARS,
+                "idle_timeout_s": self.settings.idle_timeout_s,
+            },
+        )
+        if self._room_message is not None:
+            self.send("room", **self._room_message)
+
+    def send(self, kind: str, essential: bool = True, **fields: Any) -> bool:
+        """Send one message if the channel is open; returns whether it went out (see
+        `send_message`)."""
+        if kind == "room":  # kept: the room may speak before the phone's channel is open
+            self._room_message = fields
+        return send_message(
+            self.channel, kind, fields, self.metrics, self.id, self.settings.max_buffered_bytes,
+            essential=essential,
+        )  # fmt: skip
+
+    def _reply_error(self, code: str, message: str) -> None:
+        self.send("error", code=code, message=message[:500])
+
+    def _rate_limited(self) -> None:
+        """A message over the limit: dropped and counted; answered `rate_limited` at most once
+        per 1 / error_replies_per_s, and only when the channel is not congested."""
+        self.rate_limited += 1
+        self.metrics.errors.labels(kind="rate_limited").inc()
+        if self._limit_replies.take():
+            self.send(
+                "error",
+                essential=False,
+                code="rate_limited",
+                message="too many messages: some were dropped; slow down",
+            )
+
+    def _on_message(self, raw: str | bytes) -> None:
+        if self.closed:
+            return
+        if not self._messages_bucket.take():  # before parsing: a flood costs as little as can be
+            self._rate_limited()
+            return
+        try:
+            message = protocol.parse_client_message(raw)
+        except protocol.ProtocolError as exc:
+            self.metrics.errors.labels(kind="protocol").inc()
+            self.metrics.messages.labels(direction="in", type="invalid").inc()
+            self._reply_error(exc.code, str(exc))
+            return
+        self.metrics.messages.labels(direction="in", type=_MESSAGE_TYPES[type(message)]).inc()
+        try:
+            self._apply(message)
+        except Exception:
+            self.metrics.errors.labels(kind="engine_call").inc()
+            log.exception("session %s: applying %r failed", self.id, message)
+            self._reply_error("internal", "the server could not apply that message")
+
+    def _apply(self, message: protocol.ClientMessage) -> None:
+        if isinstance(message, protocol.VocabularyMessage):
+            if self.room is not None:  # the teacher sets a room's words, never a phone
+                self.metrics.errors.labels(kind="vocabulary").inc()
+                self._reply_error(
+                    "room_words", "in a class room the teacher chooses the words; yours stay"
+                )
+                return
+            self._change_vocabulary(message)
+        elif isinstance(message, protocol.TapMessage):
+            self.engine.tap(self.id, message.x, message.y)
+        elif isinstance(message, protocol.ModeMessage):
+            self.paused = message.mode == "pause"
+            self.engine.set_paused(self.id, self.paused)
+            if not self.paused:  # "live" finds the words, "everything" segments everything
+                self.engine.set_everything(self.id, message.mode == "everything")
+            if self.paused and self._objects_timer is not None:
+                self._objects_timer.cancel()
+                self._objects_timer = None
+        elif isinstance(message, protocol.SpeechMessage):
+            self.speech = message.on  # the room's mute wins while it lasts
+            self.engine.set_speech(self.id, message.on and not self.room_muted)
+        elif isinstance(message, protocol.SnapshotMessage):
+            self._spawn(self._snapshot(), "snapshot")
+
+    def _change_vocabulary(self, message: protocol.VocabularyMessage) -> None:
+        """New words now, or (over the vocabulary limit) as soon as the bucket allows: the
+        newest change waits, one it overtakes is dropped and counted."""
+        if self._vocabulary_waiting is None and self._vocabulary_bucket.take():
+            self._set_vocabulary(message)
+            return
+        if self._vocabulary_waiting is not None:
+            self.rate_limited += 1
+            self.metrics.errors.labels(kind="rate_limited").inc()
+        self._vocabulary_waiting = message
+        if self._vocabulary_timer is None:
+            wait = self._vocabulary_bucket.wait_s()
+            self._vocabulary_timer = self._loop.call_later(wait, self._flush_vocabulary)
+
+    def _flush_vocabulary(self) -> None:
+        self._vocabulary_timer = None
+        message = self._vocabulary_waiting
+        if message is None or self.closed:
+            return
+        if not self._vocabulary_bucket.take():  # early by a hair: wait the rest
+            self._vocabulary_timer = self._loop.call_later(
+                self._vocabulary_bucket.wait_s(), self._flush_vocabulary
+            )
+            return
+        self._vocabulary_waiting = None
+        try:
+            self._set_vocabulary(message)
+        except Exception:
+            self.metrics.errors.labels(kind="engine_call").inc()
+            log.exception("session %s: applying %r failed", self.id, message)
+            self._reply_error("internal", "the server could not apply that message")
+
+    def _set_vocabulary(self, message: protocol.VocabularyMessage) -> None:
+        try:
+            self.engine.set_vocabulary(self.id, words=message.words, theme=message.theme)
+        except VocabularyError as exc:
+            self.metrics.errors.labels(kind="vocabulary").inc()
+            self._reply_error("bad_vocabulary", str(exc))
+            return
+        except KeyError as exc:  # an unknown theme (the engine names the known ones)
+            self.metrics.errors.labels(kind="vocabulary").inc()
+            text = str(exc.args[0]) if exc.args else f"unknown theme {message.theme!r}"
+            self._reply_error("unknown_theme", text)
+            return
+        self._objects_sent = None  # new words: the next objects go out whatever they are
+
+    async def _snapshot(self) -> None:
+        """Save the picture now (only ever on a press); reply `snapshot_saved` or `error`."""
+        if self.snapshots is None:
+            self._reply_error("snapshots_off", "this server does not keep snapshots")
+            return
+        try:
+            saved = await self.snapshots.take(self)
+        except protocol.ProtocolError as exc:
+            self._reply_error(exc.code, str(exc))
+            return
+        except Exception:
+            self.metrics.errors.labels(kind="snapshot").inc()
+            log.exception("session %s: saving a snapshot failed", self.id)
+            self._reply_error("internal", "the server could not save the photo")
+            return
+        self.send("snapshot_saved", id=saved.id)
+
+    # -- stats -------------------------------------------------------------------------------------
+
+    def connection_path(self) -> ConnectionPath:
+        """Relay / reflexive / direct, the server's leg's transport and the video codec;
+        "pending" values if aiortc's state cannot be read (stats and scrapes must go on)."""
+        try:
+            return connection_path(self.pc)
+        except Exception:
+            log.debug("session %s: connection path unreadable", self.id, exc_info=True)
+            return ConnectionPath()
+
+    async def _stats_loop(self) -> None:
+        """Once per stats interval: measure the frame rates and send `stats`."""
+        interval = self.settings.stats_interval_s
+        last_time = time.monotonic()
+        last_in = last_out = last_results = last_masks = 0
+        last_engine_dropped = 0
+        while not self.closed:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            elapsed = max(now - last_time, 1e-6)
+            frames_out = self.out_track.frames_out if self.out_track else 0
+            self.fps_in = (self.frames_in - last_in) / elapsed
+            self.fps_out = (frames_out - last_out) / elapsed
+            self.overlay_fps = (self.results - last_results) / elapsed
+            # outgoing frames that carried at least one mask (fresh or followed)
+            masks_drawn = self.out_track.painter.masks_drawn if self.out_track else 0
+            masks_fps = (masks_drawn - last_masks) / elapsed
+            if masks_drawn > last_masks:
+                self.metrics.frames_with_masks.inc(masks_drawn - last_masks)
+            last_time, last_in, last_out, last_results, last_masks = (
+                now,
+                self.frames_in,
+                frames_out,
+                self.results,
+                masks_drawn,
+            )
+            try:
+                stats = dict(self.engine.session_stats(self.id))
+            except KeyError:
+                return  # the engine no longer knows us: we are closing
+            dropped = stats.get("dropped")
+            if isinstance(dropped, int) and dropped > last_engine_dropped:
+                self.metrics.frames_dropped.labels(stage="engine").inc(
+                    dropped - last_engine_dropped
+                )
+                last_engine_dropped = dropped
+            for reserved in ("v", "type"):
+                stats.pop(reserved, None)
+            stats.update(
+                session=self.id,
+                fps_in=round(self.fps_in, 2),
+                fps_out=round(self.fps_out, 2),
+                masks_fps=round(masks_fps, 2),
+                frames_in=self.frames_in,
+                frames_out=frames_out,
+                dropped_out=self.mailbox.dropped,
+                load_level=self.load.level,
+                paused=self.paused,
+                uptime_s=round(now - self.created_at, 1),
+            )
+            stats.update(self.connection_path().as_fields())  # path, transport, codec (issue 19)
+            self.send("stats", essential=False, **stats)
+
+
+# ------------------------------------------------------------------------------- registry
+
+
+class CapacityError(RuntimeError):
+    """The session cap is reached."""
+
+
+class SessionRegistry:
+    """The open sessions: a cap on their number, an idle reaper and closing them all."""
+
+    def __init__(self, max_sessions: int, settings: SessionSettings, metrics: StreamMetrics):
+        if max_sessions < 1:
+            raise ValueError(f"max_sessions must be at least 1, got {max_sessions}")
+        self.max_sessions = max_sessions
+        self.settings = settings
+        self.metrics = metrics
+        self.executor: Executor | None = None  # the overlay thread pool, set by the app
+        self.snapshots: Snapshotter | None = None  # given to every new session
+        self._sessions: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __iter__(self) -> Iterator[Session]:
+        return iter(list(self._sessions.values()))
+
+    def get(self, session_id: str) -> Session | None:
+        return self._sessions.get(session_id)
+
+    @property
+    def full(self) -> bool:
+        return len(self._sessions) >= self.max_sessions
+
+    def open(
+        self,
+        pc: RTCPeerConnection,
+        engine: EngineLike,
+        *,
+        room: str | None = None,
+        role: str | None = None,
+        peer: str = "?",
+    ) -> Session:
+        """A new session, counted against the cap at once (before any await), so concurrent
+        offers cannot overshoot it. Raises CapacityError when full."""
+        if self.full:
+            raise CapacityError(f"all {self.max_sessions} sessions are in use")
+        if self.executor is None:
+            raise RuntimeError("the session registry has no overlay executor yet")
+        session = Session(
+            pc, engine, self.settings, self.metrics, self.executor, room=room, role=role, peer=peer
+        )
+        session.snapshots = self.snapshots
+        session.when_closed(self._forget)
+        self._sessions[session.id] = session
+        self.metrics.sessions_opened.inc()
+        log.info(
+            "session %s opened for %s%s (%d/%d)",
+            session.id,
+            peer,
+            f" {room_label(room) if room else ''} role={role}" if room or role else "",
+            len(self._sessions),
+            self.max_sessions,
+        )
+        return session
+
+    def _forget(self, session: Session) -> None:
+        self._sessions.pop(session.id, None)
+
+    async def close_all(self, reason: str) -> None:
+        sessions = list(self._sessions.values())
+        if sessions:
+            log.info("closing %d session(s): %s", len(sessions), reason)
+        await asyncio.gather(*(s.close(reason) for s in sessions), return_exceptions=True)
+        # sessions that were already closing (forgotten, their connection still closing)
+        closing = [task for task in _detached if not task.done()]
+        if closing:
+            await asyncio.wait(closing, timeout=self.settings.close_timeout_s)
+
+    def idle(self, now: float) -> list[tuple[Session, str]]:
+        """Sessions without video for longer than the idle timeout, with the reason."""
+        timeout = self.settings.idle_timeout_s
+        return [
+            (s, "idle" if s.frames_in else "never_connected")
+            for s in self._sessions.values()
+            if now - s.last_frame_at > timeout
+        ]
+
+    async def reap_forever(self) -> None:
+        """Close idle sessions; checks a few times per timeout so none outlives it by much."""
+        interval = min(1.0, self.settings.idle_timeout_s / 4)
+        while True:
+            await asyncio.sleep(interval)
+            for session, reason in self.idle(time.monotonic()):
+                detail = f"no video for {self.settings.idle_timeout_s:g} s"
+                session.schedule_close(reason, detail)
+
+    def live_numbers(self) -> LiveNumbers:
+        sessions = list(self._sessions.values())
+        paths = [s.connection_path() for s in sessions]
+        return LiveNumbers(
+            sessions=len(sessions),
+            fps_in=sum(s.fps_in for s in sessions),
+            fps_out=sum(s.fps_out for s in sessions),
+            overlay_fps=sum(s.overlay_fps for s in sessions),
+            paths=Counter((p.path, p.transport) for p in paths),
+            codecs=Counter(p.codec for p in paths),
+        )
+
+
+SESSIONS_KEY = web.AppKey("sessions", SessionRegistry)
