@@ -14,12 +14,9 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from inference.segmentation.encoder_runtimes import (
-    Progress,
-    build_encoder,
-    check_photos,
-    first_line,
-)
+from inference.segmentation.encoder_build import Progress, first_line
+from inference.segmentation.encoder_exports import check_photos
+from inference.segmentation.encoder_runtimes import build_encoder
 from inference.segmentation.segmenter import EncoderRuntime, Segmenter
 
 log = logging.getLogger(__name__)

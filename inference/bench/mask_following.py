@@ -36,7 +36,8 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.core.detections import Detections
-from inference.live.mask_motion import FollowSettings, MaskFollower
+from inference.live.follow_settings import FollowSettings
+from inference.live.mask_motion import MaskFollower
 
 Frame = npt.NDArray[np.uint8]
 Progress = Callable[[str], None]

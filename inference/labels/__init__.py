@@ -7,18 +7,20 @@
 """
 
 from inference.labels.announcer import Announcer, AnnouncerSettings, SayEvent, TrackedObject
-from inference.labels.phrases import (
+from inference.labels.languages import (
     Language,
     LanguageDataError,
     UnknownLanguageError,
     available_languages,
     clamp_score,
+    load_language,
+)
+from inference.labels.phrases import (
     clean_label,
     count_phrase,
     describe_object,
     friendly_name,
     join_list,
-    load_language,
     plural,
     say_objects,
     with_article,

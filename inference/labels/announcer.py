@@ -34,13 +34,8 @@ import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from inference.labels.phrases import (
-    Language,
-    clamp_score,
-    friendly_name,
-    load_language,
-    say_objects,
-)
+from inference.labels.languages import Language, clamp_score, load_language
+from inference.labels.phrases import friendly_name, say_objects
 
 # At most this many objects of one update are looked at (the tracker gives far fewer).
 MAX_OBJECTS_PER_UPDATE = 256

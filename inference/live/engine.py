@@ -53,7 +53,7 @@ from inference.lighting.tracker import LightingTracker
 from inference.live.broker import DetectionBroker, DetectionJob, DetectionOutcome, InProcessBroker
 from inference.live.tracker import BoxTracker, TrackerSettings, mask_box
 from inference.models import Models
-from inference.overlay import colours_for, to_hex
+from inference.overlay.colours import colours_for, to_hex
 from inference.segmentation.everything import EverythingSettings
 
 if TYPE_CHECKING:  # the segmenter and the detector import torch: only for the types

@@ -40,7 +40,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from inference.core.detections import Detections
 from inference.live.broker import error_code_for
-from inference.scaleout.redis_broker import (
+from inference.scaleout.messages import (
     GROUP,
     BadMessage,
     decode_frame,

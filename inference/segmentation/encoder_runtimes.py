@@ -34,112 +34,42 @@ evicted past the cache's size bound (`graph_cache`, 2 GB by default).
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import logging
-import shutil
 import threading
 import time
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import torch
-from torch import nn
 
 from inference.choices import ENCODER_RUNTIMES
 from inference.detection.runtime import (
-    MODEL_FILES,
     default_cache_dir,
-    openvino_version,
-    save_openvino,
 )
-from inference.graphs import cache as graph_cache
 from inference.graphs.background_builds import start_build
-from inference.graphs.keys import entry_key, weights_sha256
-from inference.segmentation.segmenter import EncoderRuntime, ImageEmbedding, Segmenter
+from inference.segmentation.encoder_build import (
+    BuildContext,
+    Built,
+    EncoderBuild,
+    EncoderRuntimeError,
+    Progress,
+    build_torch,
+    first_line,
+    importable,
+)
+from inference.segmentation.encoder_exports import (
+    build_onnxruntime,
+    build_openvino,
+    build_openvino_bf16,
+    openvino_cpu_has_bf16,
+)
+from inference.segmentation.segmenter import Segmenter
 
 log = logging.getLogger(__name__)
 
 RUNTIMES = ENCODER_RUNTIMES
 """Names accepted by `build_encoder` and `--runtime`."""
 AUTO_ORDER_CPU = ("openvino", "onnxruntime", "torch")
-BF16_MIN_IOU = 0.98
-CACHE_SUBDIR = graph_cache.ENCODER_SUBDIR
-ONNX_OPSET = 17
-_CACHE_FORMAT = 1  # bump when the exported graph's inputs, outputs or export settings change
-_ONNX_FILE = "encoder.onnx"
-# module → pip name; "onnx" is what torch's exporter needs to write the graph (torch 2.14
-# raises "Module onnx is not installed!" without it), onnxruntime only runs it
-_PACKAGES = {"openvino": "openvino", "onnxruntime": "onnxruntime", "onnx": "onnx"}
-_LABELS = {"openvino": "OpenVINO", "onnxruntime": "ONNX Runtime"}
-
-Progress = Callable[[str], None]
-
-
-class EncoderRuntimeError(ValueError):
-    """A runtime that cannot be used here: unknown, its package missing, or the wrong device."""
-
-
-@dataclass(frozen=True)
-class EncoderBuild:
-    """What `build_encoder` made.
-
-    requested: the name asked for ("auto" included); runtime: the one that runs
-    encoder:   (B, 3, S, S) float32 → (B, 256, S/16, S/16) float32, torch tensors
-    build_s:   seconds to build (export or cache load, compile, checks)
-    exported:  True when a graph was exported (not found in the cache), None for "torch"
-    note:      why `runtime` differs from what was asked, if it does
-    """
-
-    requested: str
-    runtime: str
-    encoder: EncoderRuntime
-    build_s: float
-    exported: bool | None = None
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class BuildContext:
-    """Everything a runtime builder needs.
-
-    segmenter: its `model.image_encoder` is the eager (B, 3, S, S) → (B, 256, S/16, S/16) module
-    cache_dir: root of the on-disk cache (the runtime adds `mobile_sam_encoder/<runtime>/<key>`)
-    progress:  receives one line when an export starts and one when it is done
-    fp16:      torch on CUDA only: run the encoder under fp16 autocast (unmeasured)
-    has_bf16:  the capability probe "openvino-bf16" asks (`openvino_cpu_has_bf16`); injected
-               by tests so both branches run on any CPU
-    """
-
-    segmenter: Segmenter
-    cache_dir: Path
-    progress: Progress
-    fp16: bool = False
-    has_bf16: Callable[[], bool] = field(default_factory=lambda: openvino_cpu_has_bf16)
-
-    @property
-    def module(self) -> nn.Module:
-        encoder: nn.Module = self.segmenter.model.image_encoder
-        return encoder
-
-    @property
-    def image_size(self) -> int:
-        return int(self.segmenter.image_size)
-
-
-@dataclass
-class _Built:
-    encoder: EncoderRuntime
-    exported: bool | None = None
-    runtime: str | None = None  # set when the builder settled on another runtime (bf16 → f32)
-    note: str | None = None
-
-
 # -- registry -------------------------------------------------------------------------------
 
 
@@ -149,27 +79,6 @@ def check_runtime(name: str) -> str:
             f"segmenter runtime must be one of {', '.join(RUNTIMES)}; got {name!r}"
         )
     return name
-
-
-def importable(module: str) -> bool:
-    """Whether `module` imports (its package installed and loadable)."""
-    try:
-        importlib.import_module(module)
-    except Exception:
-        return False
-    return True
-
-
-def _require(module: str, runtime: str) -> Any:
-    """Import `module` or raise an `EncoderRuntimeError` that says what to install."""
-    try:
-        return importlib.import_module(module)
-    except Exception as exc:
-        raise EncoderRuntimeError(
-            f"segmenter runtime {runtime!r} needs the {module} package, which does not import "
-            f"here ({type(exc).__name__}: {exc}): `pip install {_PACKAGES[module]}`, or use "
-            "--runtime torch"
-        ) from exc
 
 
 def resolve_runtime(name: str, device: torch.device) -> list[str]:
@@ -297,352 +206,9 @@ def _swap_in(segmenter: Segmenter, build: EncoderBuild) -> None:
     )
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
-
-
-# -- torch ----------------------------------------------------------------------------------
-
-
-class TorchEncoder:
-    """The eager module, optionally under fp16 autocast on CUDA (output cast back to float32)."""
-
-    def __init__(self, module: nn.Module, fp16: bool = False) -> None:
-        self.module = module
-        self.fp16 = fp16
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) float32 → (B, 256, S/16, S/16) float32."""
-        autocast = (
-            torch.autocast("cuda", dtype=torch.float16)
-            if self.fp16 and images.device.type == "cuda"
-            else contextlib.nullcontext()
-        )
-        with autocast:
-            out: torch.Tensor = self.module(images)
-        return out.float()
-
-
-def _build_torch(context: BuildContext) -> _Built:
-    if context.fp16 and context.segmenter.device.type != "cuda":
-        log.warning("segmenter: fp16 autocast applies on CUDA only; running float32")
-    return _Built(TorchEncoder(context.module, fp16=context.fp16), exported=None)
-
-
-# -- cache ----------------------------------------------------------------------------------
-
-
-def runtime_version(runtime: str) -> str | None:
-    """The installed version of the package behind an exported runtime, or None."""
-    if runtime == "openvino":
-        return openvino_version()
-    try:
-        return str(importlib.import_module("onnxruntime").__version__)
-    except Exception:
-        return None
-
-
-def cache_key(module: nn.Module, image_size: int, runtime: str) -> str:
-    """Directory name for the exported encoder: `<S>-<24 hex digits>`."""
-    parts = {
-        "format": _CACHE_FORMAT,
-        "weights": weights_sha256(module),
-        "image_size": int(image_size),
-        "runtime": runtime,
-        "runtime_version": runtime_version(runtime),
-        "torch": torch.__version__,
-        "opset": ONNX_OPSET if runtime == "onnxruntime" else None,
-    }
-    return entry_key(str(image_size), parts)
-
-
-def cache_path(cache_dir: Path, module: nn.Module, image_size: int, runtime: str) -> Path:
-    return cache_dir / CACHE_SUBDIR / runtime / cache_key(module, image_size, runtime)
-
-
-def _example(context: BuildContext) -> torch.Tensor:
-    """(1, 3, S, S) float32 on the CPU: the trace input (values do not matter)."""
-    generator = torch.Generator().manual_seed(0)
-    size = context.image_size
-    return torch.randn((1, 3, size, size), generator=generator)
-
-
-def _cached(
-    context: BuildContext,
-    runtime: str,
-    load: Callable[[Path], Any],
-    export: Callable[[Path], None],
-) -> tuple[Any, bool]:
-    """Load the cached graph for `runtime`, exporting it first when missing or broken.
-
-    load(directory) → the runtime's model (raises when the files are bad);
-    export(directory) writes the files to a new directory, which is then renamed into place.
-    Returns (model, exported).
-    """
-    directory = cache_path(context.cache_dir, context.module, context.image_size, runtime)
-    if directory.is_dir():
-        try:
-            with graph_cache.reading(directory):  # marks it used, held against eviction
-                model = load(directory)
-            log.info("segmenter: %s encoder from the cache %s", _LABELS[runtime], directory)
-            return model, False
-        except Exception as exc:
-            log.warning(
-                "segmenter: rebuilding the encoder cache %s (%s: %s)",
-                directory,
-                type(exc).__name__,
-                first_line(exc),
-            )
-            shutil.rmtree(directory, ignore_errors=True)
-    started = time.perf_counter()
-    context.progress(
-        f"exporting MobileSAM encoder {context.image_size} to {_LABELS[runtime]} (first run only)…"
-    )
-    export(directory)
-    context.progress(
-        f"exporting MobileSAM encoder {context.image_size} to {_LABELS[runtime]}… done in "
-        f"{time.perf_counter() - started:.0f} s ({directory})"
-    )
-    with graph_cache.reading(directory):
-        return load(directory), True
-
-
-# -- OpenVINO -------------------------------------------------------------------------------
-
-
-class OpenVinoEncoder:
-    """A compiled OpenVINO model with a static (1, 3, S, S) input, run image by image.
-
-    One infer request behind a lock: calls from several threads are serialised.
-    """
-
-    def __init__(self, compiled: Any, precision: str) -> None:
-        self.compiled = compiled
-        self.precision = precision
-        self._request = compiled.create_infer_request()
-        self._lock = threading.Lock()
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) float32 → (B, 256, S/16, S/16) float32 on the input's device."""
-        pixels = images.detach().to("cpu", torch.float32).contiguous().numpy()
-        outputs = []
-        with self._lock:
-            for i in range(len(pixels)):
-                self._request.infer({0: pixels[i : i + 1]})
-                outputs.append(np.array(self._request.get_output_tensor(0).data, copy=True))
-        return torch.from_numpy(np.concatenate(outputs)).to(images.device)
-
-
-def export_openvino(module: nn.Module, example: torch.Tensor) -> Any:
-    """The encoder as an `openvino.Model` with a static (1, 3, S, S) input."""
-    from inference.core.dependency_guards import convert_quietly  # keeps our loggers working
-
-    ov = _require("openvino", "openvino")
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about shape checks and len(x)
-        return convert_quietly(
-            module, example_input=example, input=[ov.PartialShape(list(example.shape))]
-        )
-
-
-def _openvino_model(context: BuildContext) -> tuple[Any, bool]:
-    """(openvino.Model, exported) for the context's encoder, from the cache when it holds it."""
-    ov = _require("openvino", "openvino")
-
-    def load(directory: Path) -> Any:
-        graph_cache.verify_entry(directory, MODEL_FILES)
-        return ov.Core().read_model(str(directory / "model.xml"))
-
-    def export(directory: Path) -> None:
-        model = export_openvino(context.module, _example(context))
-        save_openvino(ov, model, directory)
-
-    return _cached(context, "openvino", load, export)
-
-
-def compile_openvino(model: Any, precision: str) -> OpenVinoEncoder:
-    """Compile for the CPU with precision "f32" or "bf16" and torch's thread count."""
-    ov = _require("openvino", "openvino")
-    threads = max(1, torch.get_num_threads())
-    compiled = ov.Core().compile_model(
-        model, "CPU", {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": threads}
-    )
-    return OpenVinoEncoder(compiled, precision)
-
-
-def openvino_cpu_has_bf16() -> bool:
-    """Whether OpenVINO's CPU plugin computes in bf16 on this machine (AVX-512 bf16, AMX)."""
-    ov = _require("openvino", "openvino-bf16")
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-
-
-def _check_cpu(context: BuildContext, runtime: str) -> None:
-    if context.segmenter.device.type != "cpu":
-        raise EncoderRuntimeError(
-            f"segmenter runtime {runtime!r} runs on the CPU only; the segmenter is on "
-            f"{context.segmenter.device}"
-        )
-
-
-def _build_openvino(context: BuildContext) -> _Built:
-    _check_cpu(context, "openvino")
-    model, exported = _openvino_model(context)
-    return _Built(compile_openvino(model, "f32"), exported=exported)
-
-
-def _build_openvino_bf16(context: BuildContext) -> _Built:
-    """bf16 only if its box-prompted masks agree with f32's (see `masks_agree`)."""
-    _check_cpu(context, "openvino-bf16")
-    model, exported = _openvino_model(context)
-    f32 = compile_openvino(model, "f32")
-    if not context.has_bf16():
-        note = "openvino-bf16: this CPU has no bf16 support; using openvino f32"
-        log.warning("segmenter: %s", note)
-        return _Built(f32, exported=exported, runtime="openvino", note=note)
-    bf16 = compile_openvino(model, "bf16")
-    worst = masks_agree(context.segmenter, f32, bf16)
-    if worst < BF16_MIN_IOU:
-        note = (
-            f"openvino-bf16 masks differ from f32 (lowest IoU {worst:.3f} < {BF16_MIN_IOU}): "
-            "using openvino f32"
-        )
-        log.warning("segmenter: %s", note)
-        return _Built(f32, exported=exported, runtime="openvino", note=note)
-    log.info("segmenter: openvino-bf16 masks agree with f32 (lowest IoU %.3f)", worst)
-    return _Built(bf16, exported=exported)
-
-
-# -- ONNX Runtime ---------------------------------------------------------------------------
-
-
-class OnnxRuntimeEncoder:
-    """An ONNX Runtime CPU session over a static (1, 3, S, S) graph, run image by image."""
-
-    def __init__(self, session: Any) -> None:
-        self.session = session
-        self._input = session.get_inputs()[0].name
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) float32 → (B, 256, S/16, S/16) float32 on the input's device."""
-        pixels = images.detach().to("cpu", torch.float32).contiguous().numpy()
-        outputs = [
-            self.session.run(None, {self._input: pixels[i : i + 1]})[0] for i in range(len(pixels))
-        ]
-        return torch.from_numpy(np.concatenate(outputs)).to(images.device)
-
-
-def export_onnx(module: nn.Module, example: torch.Tensor, path: Path) -> None:
-    """Write the encoder to `path` as ONNX (opset 17, input "image" (1, 3, S, S), output
-    "embedding" (1, 256, S/16, S/16)) with torch's TorchScript-based exporter."""
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer and exporter deprecation warnings
-        torch.onnx.export(
-            module,
-            (example,),
-            str(path),
-            dynamo=False,
-            opset_version=ONNX_OPSET,
-            input_names=["image"],
-            output_names=["embedding"],
-        )
-
-
-def _save_onnx_atomically(context: BuildContext, directory: Path) -> None:
-    """Export to a temporary directory with a meta.json of sha256s, then rename into place
-    (`graph_cache.write_entry`, which then keeps the cache under its size bound).
-
-    Needs the `onnx` package (a cached graph loads without it); checked before anything is
-    written so that a missing package leaves the cache untouched."""
-    _require("onnx", "onnxruntime")
-
-    def fill(temporary: Path) -> None:
-        export_onnx(context.module, _example(context), temporary / _ONNX_FILE)
-
-    graph_cache.write_checked_entry(directory, (_ONNX_FILE,), fill)
-
-
-def _build_onnxruntime(context: BuildContext) -> _Built:
-    _check_cpu(context, "onnxruntime")
-    ort = _require("onnxruntime", "onnxruntime")
-
-    def load(directory: Path) -> Any:
-        path = directory / _ONNX_FILE
-        graph_cache.verify_entry(directory, (_ONNX_FILE,))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, torch.get_num_threads())
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        return ort.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-
-    session, exported = _cached(
-        context, "onnxruntime", load, lambda d: _save_onnx_atomically(context, d)
-    )
-    return _Built(OnnxRuntimeEncoder(session), exported=exported)
-
-
-BUILDERS: dict[str, Callable[[BuildContext], _Built]] = {
-    "torch": _build_torch,
-    "openvino": _build_openvino,
-    "onnxruntime": _build_onnxruntime,
-    "openvino-bf16": _build_openvino_bf16,
+BUILDERS: dict[str, Callable[[BuildContext], Built]] = {
+    "torch": build_torch,
+    "openvino": build_openvino,
+    "onnxruntime": build_onnxruntime,
+    "openvino-bf16": build_openvino_bf16,
 }
-"""One builder per concrete runtime ("auto" chooses among them in `build_encoder`)."""
-
-
-# -- bf16 mask check ------------------------------------------------------------------------
-
-
-def check_photos() -> list[npt.NDArray[np.uint8]]:
-    """scikit-image's chelsea (300×451) and coffee (400×600) RGB photos."""
-    from skimage import data
-
-    return [np.asarray(data.chelsea(), np.uint8), np.asarray(data.coffee(), np.uint8)]
-
-
-def check_boxes(height: int, width: int) -> npt.NDArray[np.float32]:
-    """(4, 4) xyxy box prompts: the centre half, the left and right halves, the whole frame."""
-    h, w = float(height), float(width)
-    return np.array(
-        [
-            [w / 4, h / 4, 3 * w / 4, 3 * h / 4],
-            [0, 0, w / 2, h],
-            [w / 2, 0, w, h],
-            [0, 0, w, h],
-        ],
-        dtype=np.float32,
-    )
-
-
-def mask_iou(a: npt.NDArray[np.bool_], b: npt.NDArray[np.bool_]) -> float:
-    """IoU of two boolean masks (H, W); two empty masks agree fully (1.0)."""
-    union = int(np.logical_or(a, b).sum())
-    if union == 0:
-        return 1.0
-    return int(np.logical_and(a, b).sum()) / union
-
-
-def masks_agree(
-    segmenter: Segmenter, reference: EncoderRuntime, candidate: EncoderRuntime
-) -> float:
-    """Lowest IoU between box-prompted masks decoded from `reference` and `candidate`
-    embeddings of the check photos (`check_photos`, `check_boxes`)."""
-    worst = 1.0
-    for photo in check_photos():
-        pixels = segmenter.prepare([photo])  # (1, 3, S, S)
-        boxes = check_boxes(photo.shape[0], photo.shape[1])
-        masks = []
-        for encoder in (reference, candidate):
-            with torch.inference_mode():
-                features = encoder(pixels)[0]
-            embedding = ImageEmbedding(
-                features=features.to(segmenter.device),
-                frame_size=(photo.shape[0], photo.shape[1]),
-                input_size=segmenter.input_size_for(photo.shape[:2]),
-            )
-            masks.append(segmenter.predict(boxes=boxes, embedding=embedding).masks)
-        for a, b in zip(masks[0], masks[1], strict=True):
-            worst = min(worst, mask_iou(a, b))
-    return worst

@@ -16,7 +16,8 @@ from PIL.PngImagePlugin import PngInfo
 from inference.core.frames import LoadedImage
 from inference.labels import describe_object, say_objects
 from inference.models import Models
-from inference.overlay import OverlayRenderer, colours_for, to_hex
+from inference.overlay.colours import colours_for, to_hex
+from inference.overlay.renderer import OverlayRenderer
 from inference.still.grounded_segmentation import SCHEMA_ID, StillResult, label_map_of
 
 

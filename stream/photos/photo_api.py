@@ -58,7 +58,7 @@ from inference.core.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
 from inference.labels.themes import load_theme
 from inference.labels.vocabulary import VocabularyError, parse_vocabulary
 from inference.lighting.thresholds import LightingSettings
-from inference.overlay import OverlayRenderer
+from inference.overlay.renderer import OverlayRenderer
 from inference.still.report import png_bytes, render_still, still_report
 from stream.webrtc.engine_slot import ENGINE_KEY
 

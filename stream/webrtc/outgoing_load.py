@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from inference.live.mask_motion import FollowSettings
+from inference.live.follow_settings import FollowSettings
 
 LIGHT_FOLLOWING = FollowSettings(max_width=160, max_points=12, pyramid_levels=2)
 SMALL_VIDEO_ROWS = 360

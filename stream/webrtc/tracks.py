@@ -29,8 +29,9 @@ import numpy.typing as npt
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from inference.core.detections import Detections
-from inference.live.mask_motion import FollowSettings, MaskFollower
-from inference.overlay import OverlayRenderer
+from inference.live.follow_settings import FollowSettings
+from inference.live.mask_motion import MaskFollower
+from inference.overlay.renderer import OverlayRenderer
 from stream.webrtc.outgoing_load import LIGHT_FOLLOWING, SMALL_VIDEO_ROWS
 
 log = logging.getLogger(__name__)

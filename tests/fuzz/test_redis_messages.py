@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inference.scaleout.redis_broker import ERROR_CODES, BadResult, encode_frame, parse_result
+from inference.scaleout.messages import ERROR_CODES, BadResult, encode_frame, parse_result
 from inference.scaleout.worker import BadJob, JobSpec, job_frame, parse_job
 from tests.fuzz.fuzzing import count, fuzz_settings
 from tests.fuzz.strategies import json_values, mutated_bytes

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from inference.core.detections import Detections
 from inference.labels.vocabulary import parse_vocabulary
-from inference.overlay import colours_for, to_hex
+from inference.overlay.colours import colours_for, to_hex
 
 BOX = (0.25, 0.25, 0.75, 0.75)  # where the cat is, normalised x1, y1, x2, y2
 

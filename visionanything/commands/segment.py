@@ -24,7 +24,7 @@ from inference.core.device import DeviceError, resolve_device
 from inference.core.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
 from inference.labels.vocabulary import VocabularyError, parse_vocabulary
 from inference.lighting.thresholds import LightingSettings
-from inference.overlay import OverlayRenderer
+from inference.overlay.renderer import OverlayRenderer
 from inference.still.exports import DEFAULT_TRIMAP_BAND, parse_exports, write_exports
 from inference.still.report import png_bytes, render_still, still_report
 from inference.weights.checkpoints import CheckpointError

@@ -19,7 +19,8 @@ import torch
 from inference.detection import runtime as detector_runtime
 from inference.graphs import cache as graph_cache
 from inference.graphs.cache import MB
-from inference.segmentation.encoder_runtimes import build_encoder, cache_path
+from inference.segmentation.encoder_build import cache_path
+from inference.segmentation.encoder_runtimes import build_encoder
 from inference.segmentation.segmenter import build_random_segmenter
 
 CPU = torch.device("cpu")

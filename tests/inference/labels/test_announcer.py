@@ -20,7 +20,7 @@ from inference.labels.announcer import (
     SayEvent,
     TrackedObject,
 )
-from inference.labels.phrases import UnknownLanguageError
+from inference.labels.languages import UnknownLanguageError
 
 STEP = 0.1
 Scene = Callable[[float], Sequence[TrackedObject]]

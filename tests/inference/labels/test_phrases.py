@@ -13,17 +13,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inference.labels import phrases as phrases_module
-from inference.labels.phrases import (
+from inference.labels import languages as languages_module
+from inference.labels.languages import (
     Language,
     UnknownLanguageError,
     available_languages,
+    load_language,
+)
+from inference.labels.phrases import (
     clean_label,
     count_phrase,
     describe_object,
     friendly_name,
     join_list,
-    load_language,
     plural,
     say_objects,
     with_article,
@@ -624,9 +626,9 @@ def test_malformed_language_data_is_rejected(
     data = _english_data()
     change(data)
     with pytest.raises((KeyError, TypeError, ValueError)) as error:
-        phrases_module._parse(data)
+        languages_module._parse(data)
     assert problem in str(error.value)
 
 
 def test_english_data_parses() -> None:
-    assert phrases_module._parse(_english_data()).code == "en"
+    assert languages_module._parse(_english_data()).code == "en"

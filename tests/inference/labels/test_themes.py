@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from inference.labels import themes as themes_module
-from inference.labels.phrases import friendly_name, load_language, say_objects
+from inference.labels.languages import load_language
+from inference.labels.phrases import friendly_name, say_objects
 from inference.labels.themes import (
     THEMES,
     Theme,

@@ -20,8 +20,9 @@ from inference.bench.mask_following import (
     measure_mask_following,
 )
 from inference.core.detections import Detections
-from inference.live.mask_motion import FollowSettings, MaskFollower, _spread, working_size
-from inference.overlay import OverlayRenderer
+from inference.live.follow_settings import FollowSettings
+from inference.live.mask_motion import MaskFollower, _spread, working_size
+from inference.overlay.renderer import OverlayRenderer
 
 H, W = 240, 320
 

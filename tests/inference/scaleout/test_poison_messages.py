@@ -17,7 +17,8 @@ import redis
 
 from inference.core.detections import Detections
 from inference.live.broker import DetectionJob
-from inference.scaleout.redis_broker import GROUP, RedisBroker, encode_frame, jobs_key, results_key
+from inference.scaleout.messages import GROUP, encode_frame, jobs_key, results_key
+from inference.scaleout.redis_broker import RedisBroker
 from inference.scaleout.worker import DetectionWorker, WorkerMetrics
 from tests.inference.engine_results import DEADLINE_S, wait_until
 from tests.redis_server import RedisServer

@@ -10,7 +10,8 @@ import numpy as np
 import redis
 
 from inference.live.broker import DetectionJob
-from inference.scaleout.redis_broker import RedisBroker, jobs_key
+from inference.scaleout.messages import jobs_key
+from inference.scaleout.redis_broker import RedisBroker
 from tests.inference.engine_results import wait_until
 from tests.redis_server import RedisServer
 

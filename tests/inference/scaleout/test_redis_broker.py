@@ -21,7 +21,8 @@ import torch
 
 from inference.core.detections import Detections
 from inference.live.broker import DetectionJob, DetectionOutcome
-from inference.scaleout.redis_broker import GROUP, RedisBroker, jobs_key
+from inference.scaleout.messages import GROUP, jobs_key
+from inference.scaleout.redis_broker import RedisBroker
 from inference.scaleout.worker import DetectionWorker
 from tests.inference.engine_results import DEADLINE_S, wait_until
 from tests.redis_server import RedisServer

@@ -19,15 +19,16 @@ from skimage import data
 
 from inference.bench.compare_encoder import compare_encoder_runtimes
 from inference.models import load_models
-from inference.segmentation import encoder_runtimes
-from inference.segmentation.encoder_runtimes import (
+from inference.segmentation import encoder_build, encoder_exports, encoder_runtimes
+from inference.segmentation.encoder_build import (
     EncoderBuild,
     EncoderRuntimeError,
-    build_encoder,
     cache_key,
     cache_path,
-    mask_iou,
-    masks_agree,
+)
+from inference.segmentation.encoder_exports import mask_iou, masks_agree
+from inference.segmentation.encoder_runtimes import (
+    build_encoder,
     resolve_runtime,
     use_runtime,
     use_runtime_in_background,
@@ -82,13 +83,13 @@ def _count_exports(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Count calls of the two export functions (they still run)."""
     counts = {"openvino": 0, "onnxruntime": 0}
     for runtime, attribute in (("openvino", "export_openvino"), ("onnxruntime", "export_onnx")):
-        original = getattr(encoder_runtimes, attribute)
+        original = getattr(encoder_exports, attribute)
 
         def counted(*args: Any, _original: Any = original, _runtime: str = runtime) -> Any:
             counts[_runtime] += 1
             return _original(*args)
 
-        monkeypatch.setattr(encoder_runtimes, attribute, counted)
+        monkeypatch.setattr(encoder_exports, attribute, counted)
     return counts
 
 
@@ -166,8 +167,8 @@ def test_corrupt_cache_file_is_rebuilt(
         exports.append("onnxruntime")
         shutil.copyfile(good / "encoder.onnx", path)
 
-    monkeypatch.setattr(encoder_runtimes, "export_openvino", fake_openvino)
-    monkeypatch.setattr(encoder_runtimes, "export_onnx", fake_onnx)
+    monkeypatch.setattr(encoder_exports, "export_openvino", fake_openvino)
+    monkeypatch.setattr(encoder_exports, "export_onnx", fake_onnx)
     lines: list[str] = []
     rebuilt = build_encoder(segmenter, name, cache_dir=cache_dir, progress=lines.append)
     assert exports == [name] and rebuilt.exported is True
@@ -188,7 +189,7 @@ def test_missing_package_says_what_to_install(
             raise ModuleNotFoundError(f"No module named {module!r}")
         return real_import(module, package)
 
-    monkeypatch.setattr(encoder_runtimes.importlib, "import_module", fake_import)
+    monkeypatch.setattr(encoder_build.importlib, "import_module", fake_import)
     with pytest.raises(EncoderRuntimeError, match=f"pip install {name}"):
         build_encoder(segmenter, name, cache_dir=tmp_path)
     assert name not in resolve_runtime("auto", CPU)
@@ -206,7 +207,7 @@ def test_exporting_for_onnxruntime_without_the_onnx_package_says_what_to_install
             raise ModuleNotFoundError(f"No module named {module!r}")
         return real_import(module, package)
 
-    monkeypatch.setattr(encoder_runtimes.importlib, "import_module", fake_import)
+    monkeypatch.setattr(encoder_build.importlib, "import_module", fake_import)
     with pytest.raises(EncoderRuntimeError, match=r"needs the onnx package.*`pip install onnx`"):
         build_encoder(segmenter, "onnxruntime", cache_dir=tmp_path)
     assert not list(tmp_path.rglob("*.onnx"))
@@ -292,7 +293,7 @@ def test_bf16_only_when_its_masks_agree(
         calls.append(1)
         return iou
 
-    monkeypatch.setattr(encoder_runtimes, "mask_iou", fake_iou)
+    monkeypatch.setattr(encoder_exports, "mask_iou", fake_iou)
     with caplog.at_level(logging.WARNING, logger="inference.segmentation.encoder_runtimes"):
         build = build_encoder(
             segmenter, "openvino-bf16", cache_dir=cache_dir, has_bf16=lambda: True
@@ -316,7 +317,7 @@ def test_bf16_on_a_cpu_without_bf16_runs_f32(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     precisions = _record_precisions(monkeypatch)
-    monkeypatch.setattr(encoder_runtimes, "masks_agree", _never_called)
+    monkeypatch.setattr(encoder_exports, "masks_agree", _never_called)
     build = build_encoder(segmenter, "openvino-bf16", cache_dir=cache_dir, has_bf16=lambda: False)
     assert precisions == ["f32"]  # bf16 is never compiled
     assert build.runtime == "openvino"
@@ -333,23 +334,23 @@ def test_the_bf16_probe_asks_openvino_about_this_cpu(monkeypatch: pytest.MonkeyP
             return _answer
 
         monkeypatch.setattr(openvino.Core, "get_property", fake)
-        assert encoder_runtimes.openvino_cpu_has_bf16() is expected
+        assert encoder_exports.openvino_cpu_has_bf16() is expected
     monkeypatch.undo()
-    assert isinstance(encoder_runtimes.openvino_cpu_has_bf16(), bool)  # the real plugin answers
+    assert isinstance(encoder_exports.openvino_cpu_has_bf16(), bool)  # the real plugin answers
 
 
 def _record_precisions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record the precision of every OpenVINO compile; "bf16" compiles as f32 on a CPU that
     has no bf16, so a test of the bf16 branch runs the same on every machine."""
     precisions: list[str] = []
-    real_compile = encoder_runtimes.compile_openvino
-    real_bf16 = encoder_runtimes.openvino_cpu_has_bf16()
+    real_compile = encoder_exports.compile_openvino
+    real_bf16 = encoder_exports.openvino_cpu_has_bf16()
 
     def compile_recorded(model: Any, precision: str) -> Any:
         precisions.append(precision)
         return real_compile(model, precision if precision != "bf16" or real_bf16 else "f32")
 
-    monkeypatch.setattr(encoder_runtimes, "compile_openvino", compile_recorded)
+    monkeypatch.setattr(encoder_exports, "compile_openvino", compile_recorded)
     return precisions
 
 

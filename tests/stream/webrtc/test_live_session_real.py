@@ -20,7 +20,7 @@ import torch
 from inference.lighting.thresholds import LightingSettings
 from inference.live.engine import Engine, EngineSettings
 from inference.models import Models
-from inference.overlay import OverlayRenderer
+from inference.overlay.renderer import OverlayRenderer
 from stream.app import ServerConfig, create_app
 from stream.webrtc.sessions import SESSIONS_KEY, SessionSettings
 from stream.webrtc.tracks import fit_detections

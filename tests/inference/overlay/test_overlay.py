@@ -16,19 +16,18 @@ import pytest
 from skimage import data
 
 from inference.core.detections import Detections
-from inference.overlay import (
+from inference.overlay.colours import (
     BLACK,
     PALETTE,
     WHITE,
-    Badge,
-    OverlayRenderer,
-    OverlayStyle,
     colour_for,
     colours_for,
     sanitise_text,
     text_colour_for,
     to_hex,
 )
+from inference.overlay.renderer import OverlayRenderer
+from inference.overlay.style import Badge, OverlayStyle
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -290,7 +289,7 @@ def test_badge_shows_its_text_on_its_colour() -> None:
 
 def test_colour_is_stable_across_processes() -> None:
     code = (
-        "from inference.overlay import colour_for; "
+        "from inference.overlay.colours import colour_for; "
         "print(colour_for('cat'), colour_for('teddy bear'), colour_for(7))"
     )
     outputs = set()

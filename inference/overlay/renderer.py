@@ -13,10 +13,7 @@ shows next to a spoken label is the colour of the overlay, for every server in a
 from __future__ import annotations
 
 import math
-import unicodedata
-import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -24,233 +21,14 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.core.detections import Detections
-
-RGB = tuple[int, int, int]
-
-# Twenty bright, child-friendly colours (red, mint, sky, peach, purple, cyan, green, blue, orange,
-# pink, yellow, teal, violet, brown, rose, lime, lavender, coral, gold, magenta). The smallest
-# CIEDE2000 distance between any two is about 13; consecutive entries differ by much more, so
-# consecutive track ids get clearly different colours.
-PALETTE: tuple[RGB, ...] = (
-    (230, 38, 51),
-    (100, 240, 180),
-    (70, 140, 255),
-    (255, 190, 130),
-    (185, 50, 190),
-    (30, 210, 245),
-    (40, 180, 80),
-    (20, 90, 200),
-    (255, 133, 27),
-    (255, 130, 190),
-    (255, 214, 0),
-    (0, 160, 150),
-    (110, 60, 255),
-    (170, 100, 40),
-    (225, 30, 110),
-    (160, 220, 40),
-    (190, 160, 255),
-    (255, 120, 100),
-    (175, 160, 10),
-    (255, 40, 220),
+from inference.overlay.colours import (
+    BLACK,
+    MAX_DISC_RADIUS,
+    RGB,
+    colours_for,
+    sanitise_text,
 )
-# crc32 start value, chosen so that common words (cat, dog, cup, apple, ball, person, banana,
-# book, chair, bottle, car, bird) all get different palette entries. Changing it (or the palette)
-# changes every label's colour.
-_LABEL_HASH_SEED = 16
-
-# contours thicker than this are eroded with a square kernel instead of a disc (see _kernel)
-_MAX_DISC_RADIUS = 6
-
-BLACK: RGB = (0, 0, 0)
-WHITE: RGB = (255, 255, 255)
-
-
-def colour_for(key: str | int | np.integer[Any]) -> RGB:
-    """The overlay colour for a label (str) or a track id (int), identical in every process.
-
-    Labels are compared case- and whitespace-insensitively ("Cat " is "cat") and hashed with
-    crc32 (Python's `hash()` is salted per process); track ids index the palette directly, so any
-    20 consecutive ids get 20 different colours.
-    """
-    if isinstance(key, bool) or not isinstance(key, int | np.integer):
-        if not isinstance(key, str):
-            raise TypeError(f"a colour key must be a str or an int, got {type(key).__name__}")
-        normalised = " ".join(key.split()).lower()
-        index = zlib.crc32(normalised.encode("utf-8"), _LABEL_HASH_SEED) % len(PALETTE)
-    else:
-        index = int(key) % len(PALETTE)
-    return PALETTE[index]
-
-
-def colours_for(detections: Detections) -> list[RGB]:
-    """One colour per object (N entries): by track id when the objects are tracked, else by label.
-
-    The same colours `OverlayRenderer.annotate` draws, for sending alongside the labels.
-    """
-    if detections.track_ids is not None:
-        return [colour_for(int(track_id)) for track_id in detections.track_ids]
-    return [colour_for(label) for label in detections.labels]
-
-
-def to_hex(colour: RGB) -> str:
-    """The CSS form of an RGB triple, "#rrggbb", as the page shows it."""
-    r, g, b = colour
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def _relative_luminance(colour: RGB) -> float:
-    """WCAG 2 relative luminance of an sRGB colour, 0 (black) to 1 (white)."""
-    channels = []
-    for value in colour:
-        c = value / 255.0
-        channels.append(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4)
-    return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
-
-
-def text_colour_for(background: RGB) -> RGB:
-    """Black or white, whichever has the higher WCAG contrast ratio against `background`."""
-    luminance = _relative_luminance(background)
-    contrast_white = 1.05 / (luminance + 0.05)
-    contrast_black = (luminance + 0.05) / 0.05
-    return BLACK if contrast_black >= contrast_white else WHITE
-
-
-def sanitise_text(text: str, max_chars: int) -> str:
-    """`text` reduced to printable ASCII for cv2's Hershey fonts, at most `max_chars` long.
-
-    Accents are dropped ("café" → "cafe"), other non-ASCII characters and control characters
-    removed, runs of whitespace collapsed; an over-long text ends in "...".
-    """
-    decomposed = unicodedata.normalize("NFKD", text)
-    ascii_only = "".join(ch if 32 <= ord(ch) < 127 else " " for ch in decomposed if ord(ch) < 128)
-    cleaned = " ".join(ascii_only.split())
-    if len(cleaned) > max_chars:
-        cleaned = (
-            cleaned[: max_chars - 3].rstrip() + "..." if max_chars > 3 else cleaned[:max_chars]
-        )
-    return cleaned
-
-
-@dataclass(frozen=True)
-class OverlayStyle:
-    """How overlays look. Sizes left as None are derived from the frame (see `metrics`).
-
-    fill_alpha          weight of the object colour in the mask fill, 0 (none) to 1 (opaque)
-    contour_thickness   width in pixels of the inner contour (or of the box outline)
-    contour_shade       the contour colour is the object colour times this (below 1: darker)
-    font_scale          cv2 font scale of the labels (1.0 ≈ 22 px capital height)
-    font_thickness      stroke width of the label text in pixels
-    padding             space in pixels between the text and the badge's edge
-    max_text_chars      longer labels are cut and end in "..."
-    draw_labels         False draws masks and contours only
-    font                a cv2 Hershey font
-    """
-
-    fill_alpha: float = 0.45
-    contour_thickness: int | None = None
-    contour_shade: float = 0.7
-    font_scale: float | None = None
-    font_thickness: int | None = None
-    padding: int | None = None
-    max_text_chars: int = 24
-    draw_labels: bool = True
-    font: int = cv2.FONT_HERSHEY_SIMPLEX
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.fill_alpha <= 1.0:
-            raise ValueError(f"fill_alpha must lie in [0, 1], got {self.fill_alpha}")
-        if not 0.0 <= self.contour_shade <= 1.0:
-            raise ValueError(f"contour_shade must lie in [0, 1], got {self.contour_shade}")
-        for name in ("contour_thickness", "font_thickness"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
-        if self.padding is not None and self.padding < 0:
-            raise ValueError(f"padding must not be negative, got {self.padding}")
-        if self.font_scale is not None and not (
-            math.isfinite(self.font_scale) and self.font_scale > 0
-        ):
-            raise ValueError(f"font_scale must be a positive number, got {self.font_scale}")
-        if self.max_text_chars < 1:
-            raise ValueError(f"max_text_chars must be at least 1, got {self.max_text_chars}")
-
-    def metrics(self, frame_shape: Sequence[int]) -> StyleMetrics:
-        """Concrete pixel sizes for a frame of shape (H, W) or (H, W, 3).
-
-        Derived sizes scale with the frame's shorter side S: contour S/180 px, font scale S/400
-        (text about 5% of S tall: readable on a phone held at arm's length and on a projector).
-        """
-        height, width = _frame_size(frame_shape)
-        short_side = min(height, width)
-        font_scale = self.font_scale if self.font_scale is not None else max(0.35, short_side / 400)
-        font_thickness = (
-            self.font_thickness
-            if self.font_thickness is not None
-            else max(1, round(font_scale * 1.8))
-        )
-        (_, text_height), _ = cv2.getTextSize("Ag", self.font, font_scale, font_thickness)
-        padding = self.padding if self.padding is not None else max(1, round(text_height * 0.35))
-        contour = (
-            self.contour_thickness
-            if self.contour_thickness is not None
-            else max(1, round(short_side / 180))
-        )
-        return StyleMetrics(
-            contour_thickness=contour,
-            font_scale=font_scale,
-            font_thickness=font_thickness,
-            padding=padding,
-        )
-
-
-@dataclass(frozen=True)
-class StyleMetrics:
-    """`OverlayStyle` sizes resolved for one frame size, in pixels (font_scale: cv2 units)."""
-
-    contour_thickness: int
-    font_scale: float
-    font_thickness: int
-    padding: int
-
-
-@dataclass(frozen=True)
-class Badge:
-    """Where one object's label goes: the rectangle [x1, x2) × [y1, y2) in frame pixels.
-
-    index is the object's position in the `Detections`; colour is the badge fill (the object's
-    colour) and text_colour the black or white text drawn on it.
-    """
-
-    index: int
-    text: str
-    x1: int
-    y1: int
-    x2: int
-    y2: int
-    colour: RGB
-
-    @property
-    def text_colour(self) -> RGB:
-        return text_colour_for(self.colour)
-
-    @property
-    def width(self) -> int:
-        return self.x2 - self.x1
-
-    @property
-    def height(self) -> int:
-        return self.y2 - self.y1
-
-    def overlaps(self, other: Badge) -> bool:
-        return (
-            self.x1 < other.x2 and other.x1 < self.x2 and self.y1 < other.y2 and other.y1 < self.y2
-        )
-
-
-def _frame_size(frame_shape: Sequence[int]) -> tuple[int, int]:
-    if len(frame_shape) < 2 or frame_shape[0] < 1 or frame_shape[1] < 1:
-        raise ValueError(f"a frame shape must be (H, W[, C]) with H, W >= 1, got {frame_shape}")
-    return int(frame_shape[0]), int(frame_shape[1])
+from inference.overlay.style import Badge, OverlayStyle, StyleMetrics, frame_size
 
 
 def _box_pixels(box: npt.NDArray[np.float32], height: int, width: int) -> tuple[int, int, int, int]:
@@ -300,7 +78,7 @@ class OverlayRenderer:
         an object whose text is empty after `sanitise_text` gets no badge.
         Returns badges in object order.
         """
-        height, width = _frame_size(frame_shape)
+        height, width = frame_size(frame_shape)
         n = len(detections)
         if texts is None:
             texts = detections.labels
@@ -410,7 +188,7 @@ class OverlayRenderer:
     def _kernel(self, thickness: int) -> npt.NDArray[np.uint8]:
         """The erosion kernel for an inner border `thickness` px wide.
 
-        A disc keeps the border even around curves; above _MAX_DISC_RADIUS px (frames over
+        A disc keeps the border even around curves; above MAX_DISC_RADIUS px (frames over
         about 1100 px on the short side) a square, which cv2 erodes separably, at a cost that does
         not grow with the radius (a 35 px disc costs ~10x more on a 4000×3000 frame).
         """
@@ -418,7 +196,7 @@ class OverlayRenderer:
         if cached is not None:
             return cached
         size = 2 * thickness + 1
-        form = cv2.MORPH_ELLIPSE if thickness <= _MAX_DISC_RADIUS else cv2.MORPH_RECT
+        form = cv2.MORPH_ELLIPSE if thickness <= MAX_DISC_RADIUS else cv2.MORPH_RECT
         shape = cv2.getStructuringElement(form, (size, size))
         kernel: npt.NDArray[np.uint8] = np.asarray(shape, dtype=np.uint8)
         self._kernels[thickness] = kernel
