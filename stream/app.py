@@ -47,9 +47,11 @@ from stream.photos.snapshot_api import install_snapshots
 from stream.photos.snapshots import SnapshotPolicy, SnapshotStore, default_snapshots_dir
 from stream.signalling import OfferEndpoint, RateLimiter
 from stream.webrtc import ice, loss_recovery, video_codecs
+from stream.webrtc.engine_seam import EngineLike
 from stream.webrtc.engine_slot import ENGINE_KEY, EngineFactory, EngineSlot
 from stream.webrtc.ice import IceSettings
-from stream.webrtc.sessions import SESSIONS_KEY, EngineLike, SessionRegistry, SessionSettings
+from stream.webrtc.registry import SESSIONS_KEY, SessionRegistry
+from stream.webrtc.session_settings import SessionSettings
 
 log = logging.getLogger(__name__)
 

@@ -50,9 +50,12 @@ from stream.classroom.viewers import ViewerRegistry
 from stream.edge.client_address import peer_address
 from stream.edge.health import Readiness, StreamMetrics
 from stream.edge.security import bounded, redact, same_host
+from stream.webrtc.channel import detach
+from stream.webrtc.engine_seam import EngineLike
 from stream.webrtc.ice import IceSettings, rtc_configuration
+from stream.webrtc.registry import CapacityError, SessionRegistry
 from stream.webrtc.resume import ResumeTokens
-from stream.webrtc.sessions import CapacityError, EngineLike, Session, SessionRegistry, detach
+from stream.webrtc.sessions import Session
 from stream.webrtc.video_codecs import prepare as prepare_video
 
 log = logging.getLogger(__name__)

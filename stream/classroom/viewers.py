@@ -21,7 +21,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from stream.edge.access_log import room_label
 from stream.edge.health import StreamMetrics
-from stream.webrtc.sessions import detach, send_message
+from stream.webrtc.channel import detach, send_message
 from stream.webrtc.tracks import pump
 
 log = logging.getLogger(__name__)

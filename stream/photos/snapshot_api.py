@@ -56,7 +56,7 @@ from stream.photos.snapshots import (
     TeacherOf,
 )
 from stream.webrtc.engine_slot import ENGINE_KEY
-from stream.webrtc.sessions import SESSIONS_KEY
+from stream.webrtc.registry import SESSIONS_KEY
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from stream.edge.health import Readiness
 from stream.edge.loading import LoadProgress
-from stream.webrtc.sessions import EngineLike
+from stream.webrtc.engine_seam import EngineLike
 
 EngineFactory = Callable[[], EngineLike]
 

@@ -16,26 +16,24 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import av
-from aiohttp import web
 from aiortc import RTCDataChannel, RTCPeerConnection
 from aiortc.contrib.media import MediaRelay
-from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 
 from inference.labels.vocabulary import VocabularyError
-from stream.edge.access_log import room_label
-from stream.edge.health import LiveNumbers, StreamMetrics
-from stream.edge.rate_limits import MessageLimits, TokenBucket
+from stream.edge.health import StreamMetrics
+from stream.edge.rate_limits import TokenBucket
 from stream.webrtc import protocol
+from stream.webrtc.channel import _MESSAGE_TYPES, detach, send_message
 from stream.webrtc.connection_path import ConnectionPath, connection_path
-from stream.webrtc.outgoing_load import LoadSettings, OutgoingLoad
+from stream.webrtc.engine_seam import EngineLike, EngineResult, RoomSettings
+from stream.webrtc.outgoing_load import OutgoingLoad
+from stream.webrtc.session_settings import SessionSettings
 from stream.webrtc.tracks import (
     AnnotatedVideoTrack,
     FrameMailbox,
@@ -44,107 +42,11 @@ from stream.webrtc.tracks import (
     SharedFrame,
     pump,
 )
-from stream.webrtc.video_codecs import VideoSettings
 
 log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- what the engine offers us
-
-
-class SayLike(Protocol):
-    @property
-    def text(self) -> str: ...
-
-    @property
-    def ids(self) -> tuple[int, ...]: ...
-
-
-class NoticeLike(Protocol):
-    @property
-    def code(self) -> str: ...
-
-    @property
-    def message(self) -> str: ...
-
-
-class RoomSettings(Protocol):
-    """What a room imposes on its phones (`stream.classroom.room_store.RoomState` fits)."""
-
-    @property
-    def words(self) -> str | None: ...
-
-    @property
-    def theme(self) -> str | None: ...
-
-    @property
-    def speech_muted(self) -> bool: ...
-
-
-class EngineResult(RenderableResult, Protocol):
-    """An engine result as the stream uses it (`inference.live.engine.FrameResult` fits)."""
-
-    @property
-    def frame_index(self) -> int: ...
-
-    @property
-    def objects(self) -> list[dict[str, Any]]: ...
-
-    @property
-    def say(self) -> SayLike | None: ...
-
-    @property
-    def timings_ms(self) -> dict[str, float]: ...
-
-    @property
-    def notices(self) -> tuple[NoticeLike, ...]: ...
-
-
-class EngineLike(Protocol):
-    """The part of `inference.live.engine.Engine` the stream calls. Every method is thread-safe,
-    cheap and never blocks, so the event loop may call them directly."""
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    @property
-    def ready(self) -> bool: ...
-
-    @property
-    def problem(self) -> str | None: ...  # why it is not ready, for /readyz
-
-    @property
-    def degraded(self) -> str | None: ...  # serving without something (e.g. new labels)
-
-    @property
-    def themes(self) -> tuple[str, ...]: ...
-
-    def open_session(
-        self,
-        on_result: Callable[[EngineResult], None],
-        vocabulary: Sequence[str] | None = None,
-    ) -> str: ...
-
-    def close_session(self, session_id: str) -> None: ...
-
-    def submit(self, session_id: str, frame: Callable[[], Any]) -> None: ...
-
-    def set_vocabulary(
-        self, session_id: str, words: str | None = None, theme: str | None = None
-    ) -> tuple[str, ...]: ...
-
-    def tap(self, session_id: str, x: float, y: float) -> None: ...
-
-    def set_paused(self, session_id: str, paused: bool) -> None: ...
-
-    def set_speech(self, session_id: str, on: bool) -> None: ...
-
-    def set_everything(self, session_id: str, on: bool) -> None: ...
-
-    def session_stats(self, session_id: str) -> dict[str, Any]: ...
-
-    def stats(self) -> dict[str, Any]: ...
 
 
 class Snapshotter(Protocol):
@@ -155,118 +57,6 @@ class Snapshotter(Protocol):
 
 
 # ------------------------------------------------------------------------------- settings
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    """Per-session behaviour.
-
-    idle_timeout_s      close a session that has sent no video for this long (also one that
-                        never connected)
-    output_height       rows of the outgoing video (None: the camera's size; never upscaled)
-    mailbox_frames      camera frames waiting for the encoder; older ones are dropped
-    objects_interval_s  `objects` messages at most this often (sent only when they changed)
-    stats_interval_s    `stats` messages this often
-    max_buffered_bytes  skip `objects`/`stats` while more than this waits in the data channel
-                        (a phone that stops reading must not make us buffer without bound)
-    follow_masks        move the newest masks onto every camera frame by optical flow (False:
-                        draw them where the model saw them, e.g. to compare in a benchmark)
-    max_frame_size      (long side, short side): larger camera frames are scaled down to fit,
-                        in either orientation, before the engine or the painter sees them
-                        (None: no cap); the outgoing video is built at that size too
-    limits              data-channel rate limits per phone (`stream.edge.rate_limits.MessageLimits`)
-    load                when the outgoing video gets lighter (`stream.webrtc.outgoing_load`)
-    video               the returned video's codec choice and bitrate (`stream.webrtc.video_codecs`)
-    """
-
-    idle_timeout_s: float = 20.0
-    output_height: int | None = None
-    mailbox_frames: int = 2
-    objects_interval_s: float = 0.2
-    stats_interval_s: float = 1.0
-    max_buffered_bytes: int = 256 * 1024
-    close_timeout_s: float = 5.0
-    follow_masks: bool = True
-    max_frame_size: tuple[int, int] | None = (1280, 720)
-    limits: MessageLimits = field(default_factory=MessageLimits)
-    load: LoadSettings = field(default_factory=LoadSettings)
-    video: VideoSettings = field(default_factory=VideoSettings)
-
-    def __post_init__(self) -> None:
-        if self.idle_timeout_s <= 0:
-            raise ValueError(f"idle_timeout_s must be positive, got {self.idle_timeout_s}")
-        if self.output_height is not None and not 16 <= self.output_height <= 4320:
-            raise ValueError(f"output_height must lie in 16..4320, got {self.output_height}")
-        if self.mailbox_frames < 1:
-            raise ValueError(f"mailbox_frames must be at least 1, got {self.mailbox_frames}")
-        if self.objects_interval_s < 0 or self.stats_interval_s <= 0:
-            raise ValueError("objects_interval_s must be >= 0 and stats_interval_s > 0")
-        if self.max_frame_size is not None and not (
-            len(self.max_frame_size) == 2
-            and all(16 <= side <= 8192 for side in self.max_frame_size)
-        ):
-            raise ValueError(
-                f"max_frame_size sides must lie in 16..8192, got {self.max_frame_size}"
-            )
-
-
-def send_message(
-    channel: RTCDataChannel | None,
-    kind: str,
-    fields: Mapping[str, Any],
-    metrics: StreamMetrics,
-    owner: str,
-    max_buffered_bytes: int,
-    *,
-    essential: bool = True,
-) -> bool:
-    """Send one data-channel message if the channel is open; returns whether it went out.
-
-    Non-essential messages (objects, stats) are skipped while the channel is congested; the
-    next one carries newer data anyway.
-    """
-    if channel is None or channel.readyState != "open":
-        return False
-    if not essential and channel.bufferedAmount > max_buffered_bytes:
-        metrics.errors.labels(kind="congested").inc()
-        return False
-    try:
-        channel.send(protocol.encode(kind, **fields))
-    except (InvalidStateError, ValueError) as exc:
-        log.warning("session %s: could not send %s: %r", owner, kind, exc)
-        return False
-    metrics.messages.labels(direction="out", type=kind).inc()
-    return True
-
-
-# Background tasks that nothing else holds on to (closing a session from an event handler):
-# the loop keeps only weak references to tasks, so they are kept here until they finish.
-_detached: set[asyncio.Task[None]] = set()
-
-
-def detach(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-    task = asyncio.get_running_loop().create_task(coro, name=name)
-    _detached.add(task)
-    task.add_done_callback(_finished)
-    return task
-
-
-def _finished(task: asyncio.Task[None]) -> None:
-    _detached.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.error("task %s failed", task.get_name(), exc_info=task.exception())
-
-
-_MESSAGE_TYPES: Mapping[type, str] = {
-    protocol.VocabularyMessage: "vocabulary",
-    protocol.TapMessage: "tap",
-    protocol.ModeMessage: "mode",
-    protocol.SpeechMessage: "speech",
-    protocol.SnapshotMessage: "snapshot",
-}
-
-
-# -------------------------------------------------------------------------------- session
 
 
 class Session:
@@ -823,112 +613,3 @@ class Session:
 
 
 # ------------------------------------------------------------------------------- registry
-
-
-class CapacityError(RuntimeError):
-    """The session cap is reached."""
-
-
-class SessionRegistry:
-    """The open sessions: a cap on their number, an idle reaper and closing them all."""
-
-    def __init__(self, max_sessions: int, settings: SessionSettings, metrics: StreamMetrics):
-        if max_sessions < 1:
-            raise ValueError(f"max_sessions must be at least 1, got {max_sessions}")
-        self.max_sessions = max_sessions
-        self.settings = settings
-        self.metrics = metrics
-        self.executor: Executor | None = None  # the overlay thread pool, set by the app
-        self.snapshots: Snapshotter | None = None  # given to every new session
-        self._sessions: dict[str, Session] = {}
-
-    def __len__(self) -> int:
-        return len(self._sessions)
-
-    def __iter__(self) -> Iterator[Session]:
-        return iter(list(self._sessions.values()))
-
-    def get(self, session_id: str) -> Session | None:
-        return self._sessions.get(session_id)
-
-    @property
-    def full(self) -> bool:
-        return len(self._sessions) >= self.max_sessions
-
-    def open(
-        self,
-        pc: RTCPeerConnection,
-        engine: EngineLike,
-        *,
-        room: str | None = None,
-        role: str | None = None,
-        peer: str = "?",
-    ) -> Session:
-        """A new session, counted against the cap at once (before any await), so concurrent
-        offers cannot overshoot it. Raises CapacityError when full."""
-        if self.full:
-            raise CapacityError(f"all {self.max_sessions} sessions are in use")
-        if self.executor is None:
-            raise RuntimeError("the session registry has no overlay executor yet")
-        session = Session(
-            pc, engine, self.settings, self.metrics, self.executor, room=room, role=role, peer=peer
-        )
-        session.snapshots = self.snapshots
-        session.when_closed(self._forget)
-        self._sessions[session.id] = session
-        self.metrics.sessions_opened.inc()
-        log.info(
-            "session %s opened for %s%s (%d/%d)",
-            session.id,
-            peer,
-            f" {room_label(room) if room else ''} role={role}" if room or role else "",
-            len(self._sessions),
-            self.max_sessions,
-        )
-        return session
-
-    def _forget(self, session: Session) -> None:
-        self._sessions.pop(session.id, None)
-
-    async def close_all(self, reason: str) -> None:
-        sessions = list(self._sessions.values())
-        if sessions:
-            log.info("closing %d session(s): %s", len(sessions), reason)
-        await asyncio.gather(*(s.close(reason) for s in sessions), return_exceptions=True)
-        # sessions that were already closing (forgotten, their connection still closing)
-        closing = [task for task in _detached if not task.done()]
-        if closing:
-            await asyncio.wait(closing, timeout=self.settings.close_timeout_s)
-
-    def idle(self, now: float) -> list[tuple[Session, str]]:
-        """Sessions without video for longer than the idle timeout, with the reason."""
-        timeout = self.settings.idle_timeout_s
-        return [
-            (s, "idle" if s.frames_in else "never_connected")
-            for s in self._sessions.values()
-            if now - s.last_frame_at > timeout
-        ]
-
-    async def reap_forever(self) -> None:
-        """Close idle sessions; checks a few times per timeout so none outlives it by much."""
-        interval = min(1.0, self.settings.idle_timeout_s / 4)
-        while True:
-            await asyncio.sleep(interval)
-            for session, reason in self.idle(time.monotonic()):
-                detail = f"no video for {self.settings.idle_timeout_s:g} s"
-                session.schedule_close(reason, detail)
-
-    def live_numbers(self) -> LiveNumbers:
-        sessions = list(self._sessions.values())
-        paths = [s.connection_path() for s in sessions]
-        return LiveNumbers(
-            sessions=len(sessions),
-            fps_in=sum(s.fps_in for s in sessions),
-            fps_out=sum(s.fps_out for s in sessions),
-            overlay_fps=sum(s.overlay_fps for s in sessions),
-            paths=Counter((p.path, p.transport) for p in paths),
-            codecs=Counter(p.codec for p in paths),
-        )
-
-
-SESSIONS_KEY = web.AppKey("sessions", SessionRegistry)

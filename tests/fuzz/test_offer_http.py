@@ -25,7 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stream.app import ServerConfig, create_app
-from stream.webrtc.sessions import SESSIONS_KEY
+from stream.webrtc.registry import SESSIONS_KEY
 from tests.fuzz.fuzzing import count, examples, fuzz_settings
 from tests.fuzz.strategies import mutated_bytes, mutated_lines
 from tests.stream.fake_engine import FakeEngine

@@ -17,8 +17,10 @@ import pytest
 from stream import signalling
 from stream.app import ServerConfig, create_app
 from stream.signalling import RateLimiter
+from stream.webrtc.engine_seam import EngineLike
 from stream.webrtc.engine_slot import ENGINE_KEY
-from stream.webrtc.sessions import SESSIONS_KEY, EngineLike, SessionSettings
+from stream.webrtc.registry import SESSIONS_KEY
+from stream.webrtc.session_settings import SessionSettings
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, serving
 

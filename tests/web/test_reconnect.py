@@ -18,7 +18,7 @@ from playwright.async_api import async_playwright
 from stream.app import ServerConfig, create_app
 from stream.classroom.rooms import ROOMS_KEY
 from stream.classroom.teachers import TeacherStore
-from stream.webrtc.sessions import SESSIONS_KEY
+from stream.webrtc.registry import SESSIONS_KEY
 from tests.stream.classroom.test_room_api import _post, _teacher
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import black_hole, serving

@@ -29,7 +29,7 @@ from playwright.async_api import async_playwright
 from stream.app import ServerConfig, create_app
 from stream.loadtest.clip import write_clip
 from stream.webrtc.ice import IceSettings
-from stream.webrtc.sessions import SESSIONS_KEY
+from stream.webrtc.registry import SESSIONS_KEY
 from tests.coturn import SECRET, free_port, running_coturn
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving

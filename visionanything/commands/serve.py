@@ -52,8 +52,8 @@ from visionanything.commands.weights_offer import (
 if TYPE_CHECKING:
     from stream.app import EngineFactory, ServerConfig
     from stream.edge.loading import LoadProgress
+    from stream.webrtc.engine_seam import EngineLike
     from stream.webrtc.ice import IceSettings
-    from stream.webrtc.sessions import EngineLike
 
 log = logging.getLogger("visionanything.serve")
 
@@ -402,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
     # imported here: `visionanything segment --help` should not pay for WebRTC or torch
     from stream.app import ServerConfig
     from stream.edge.urls import phone_hosts
-    from stream.webrtc.sessions import SessionSettings
+    from stream.webrtc.session_settings import SessionSettings
 
     port = args.port if args.port is not None else (HTTP_PORT if args.http else HTTPS_PORT)
     host = listen_host(args.host, args.http)

@@ -22,7 +22,7 @@ import stream.app
 from stream.app import ServerConfig, create_app
 from stream.classroom.teacher_auth import TeacherAuth
 from stream.classroom.teachers import TeacherStore
-from stream.webrtc.sessions import SESSIONS_KEY
+from stream.webrtc.registry import SESSIONS_KEY
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, photo, serving
 

@@ -18,7 +18,7 @@ from stream.classroom.room_api import sweep
 from stream.classroom.rooms import ROOMS_KEY, LookupGuard
 from stream.classroom.teachers import TeacherStore
 from stream.classroom.viewers import VIEWERS_KEY
-from stream.webrtc.sessions import SESSIONS_KEY
+from stream.webrtc.registry import SESSIONS_KEY
 from tests.stream.classroom.test_room_api import FAST, WAIT_S, _post, _teacher
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, photo, serving

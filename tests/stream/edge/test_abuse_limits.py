@@ -19,7 +19,8 @@ from stream.edge.health import METRICS_KEY
 from stream.edge.rate_limits import MessageLimits, TokenBucket
 from stream.loadtest.churn import process_sample
 from stream.webrtc import sessions
-from stream.webrtc.sessions import SESSIONS_KEY, SessionSettings
+from stream.webrtc.registry import SESSIONS_KEY
+from stream.webrtc.session_settings import SessionSettings
 from stream.webrtc.tracks import OverlayPainter, SharedFrame, capped_size
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, photo, serving

@@ -12,7 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from stream.app import ServerConfig, create_app
-from stream.webrtc.sessions import SESSIONS_KEY, Session
+from stream.webrtc.registry import SESSIONS_KEY
+from stream.webrtc.sessions import Session
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, serving
 

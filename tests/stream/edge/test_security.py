@@ -23,7 +23,7 @@ from stream.edge.security import (
 from stream.edge.tls import ensure_certificate
 from stream.signalling import AddressCounter
 from stream.webrtc.engine_slot import ENGINE_KEY
-from stream.webrtc.sessions import SESSIONS_KEY
+from stream.webrtc.registry import SESSIONS_KEY
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, serving
 from visionanything.cli import build_parser

@@ -28,7 +28,8 @@ from stream.loadtest.churn import (
     process_sample,
     run_churn,
 )
-from stream.webrtc.sessions import SESSIONS_KEY, SessionSettings
+from stream.webrtc.registry import SESSIONS_KEY
+from stream.webrtc.session_settings import SessionSettings
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
 from visionanything.cli import main

@@ -26,7 +26,7 @@ from inference.models import Models
 from inference.segmentation.everything import FALLBACK_LABEL
 from stream.app import ServerConfig, create_app
 from stream.photos.photo_api import NEEDS_MODELS, PHOTO_KEY, PhotoSettings
-from stream.webrtc.sessions import EngineLike
+from stream.webrtc.engine_seam import EngineLike
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import photo, serving
 

@@ -24,7 +24,7 @@ from stream.app import ServerConfig, create_app
 from stream.classroom.teachers import TeacherStore
 from stream.photos.snapshot_api import SNAPSHOTS_KEY, install_snapshots
 from stream.photos.snapshots import DATA_DIR_ENV, RoomBudget, SnapshotPolicy, SnapshotStore
-from stream.webrtc.sessions import SESSIONS_KEY
+from stream.webrtc.registry import SESSIONS_KEY
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, photo, serving
 

@@ -9,7 +9,7 @@ import json
 import aiohttp
 
 from stream.app import ServerConfig, create_app
-from stream.webrtc.sessions import SESSIONS_KEY
+from stream.webrtc.registry import SESSIONS_KEY
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, serving
 

@@ -20,7 +20,8 @@ from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from stream.app import ServerConfig, create_app
 from stream.webrtc import ice
 from stream.webrtc.ice import IceSettings, browser_configuration, rtc_configuration, server_turn_url
-from stream.webrtc.sessions import SESSIONS_KEY, SessionSettings
+from stream.webrtc.registry import SESSIONS_KEY
+from stream.webrtc.session_settings import SessionSettings
 from tests.coturn import SECRET
 from tests.stream import rtc_client
 from tests.stream.fake_engine import FakeEngine

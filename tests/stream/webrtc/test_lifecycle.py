@@ -12,7 +12,8 @@ import aiohttp
 
 from stream.app import ServerConfig, create_app
 from stream.edge.health import METRICS_KEY
-from stream.webrtc.sessions import SESSIONS_KEY, SessionSettings
+from stream.webrtc.registry import SESSIONS_KEY
+from stream.webrtc.session_settings import SessionSettings
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, photo, serving
 

@@ -13,7 +13,8 @@ import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
 from stream.app import ServerConfig, create_app
-from stream.webrtc.sessions import SESSIONS_KEY, SessionSettings
+from stream.webrtc.registry import SESSIONS_KEY
+from stream.webrtc.session_settings import SessionSettings
 from tests.stream.fake_engine import BOX, FakeEngine
 from tests.stream.rtc_client import Client, mean_abs_diff, photo, serving
 

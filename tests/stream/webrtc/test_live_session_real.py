@@ -22,7 +22,8 @@ from inference.live.engine import Engine, EngineSettings
 from inference.models import Models
 from inference.overlay.renderer import OverlayRenderer
 from stream.app import ServerConfig, create_app
-from stream.webrtc.sessions import SESSIONS_KEY, SessionSettings
+from stream.webrtc.registry import SESSIONS_KEY
+from stream.webrtc.session_settings import SessionSettings
 from stream.webrtc.tracks import fit_detections
 from tests.stream.rtc_client import Client, mean_abs_diff, photo, serving
 

@@ -15,7 +15,7 @@ from aiortc.rtp import RtpPacket
 from stream.app import ServerConfig, create_app
 from stream.webrtc import loss_recovery
 from stream.webrtc.loss_recovery import GIVE_UP_S, RecoveringJitterBuffer
-from stream.webrtc.sessions import SESSIONS_KEY
+from stream.webrtc.registry import SESSIONS_KEY
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, serving
 

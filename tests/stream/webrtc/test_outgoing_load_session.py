@@ -10,7 +10,7 @@ import aiohttp
 
 from stream.app import ServerConfig, create_app
 from stream.webrtc.outgoing_load import MAX_LEVEL, SMALL_VIDEO_ROWS, LoadSettings
-from stream.webrtc.sessions import SessionSettings
+from stream.webrtc.session_settings import SessionSettings
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, photo, serving
 

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 
 from stream.classroom.rooms import ROOMS_KEY
+from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.resume import ResumeTokens
-from stream.webrtc.sessions import SESSIONS_KEY
 from tests.stream.classroom.test_room_api import WAIT_S, _post, _teacher
 from tests.stream.classroom.test_room_safety import Context, FakeClock, _offer, _run
 from tests.stream.rtc_client import Client, black_hole, photo

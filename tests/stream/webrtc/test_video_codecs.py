@@ -25,7 +25,8 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
 
 from stream.app import ServerConfig, create_app
 from stream.webrtc import video_codecs
-from stream.webrtc.sessions import SESSIONS_KEY, SessionRegistry, SessionSettings
+from stream.webrtc.registry import SESSIONS_KEY, SessionRegistry
+from stream.webrtc.session_settings import SessionSettings
 from stream.webrtc.video_codecs import (
     DEFAULT_MAX_KBPS,
     DEFAULT_START_KBPS,

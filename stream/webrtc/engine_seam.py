@@ -1,0 +1,106 @@
+"""What `stream` needs from the engine (`inference.live.engine.Engine` fits): the protocol the
+sessions call, and the result they read. Tests hand in fakes (tests/stream/fake_engine.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from stream.webrtc.tracks import (
+    RenderableResult,
+)
+
+
+class SayLike(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def ids(self) -> tuple[int, ...]: ...
+
+
+class NoticeLike(Protocol):
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+class RoomSettings(Protocol):
+    """What a room imposes on its phones (`stream.classroom.room_store.RoomState` fits)."""
+
+    @property
+    def words(self) -> str | None: ...
+
+    @property
+    def theme(self) -> str | None: ...
+
+    @property
+    def speech_muted(self) -> bool: ...
+
+
+class EngineResult(RenderableResult, Protocol):
+    """An engine result as the stream uses it (`inference.live.engine.FrameResult` fits)."""
+
+    @property
+    def frame_index(self) -> int: ...
+
+    @property
+    def objects(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def say(self) -> SayLike | None: ...
+
+    @property
+    def timings_ms(self) -> dict[str, float]: ...
+
+    @property
+    def notices(self) -> tuple[NoticeLike, ...]: ...
+
+
+class EngineLike(Protocol):
+    """The part of `inference.live.engine.Engine` the stream calls. Every method is thread-safe,
+    cheap and never blocks, so the event loop may call them directly."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def problem(self) -> str | None: ...  # why it is not ready, for /readyz
+
+    @property
+    def degraded(self) -> str | None: ...  # serving without something (e.g. new labels)
+
+    @property
+    def themes(self) -> tuple[str, ...]: ...
+
+    def open_session(
+        self,
+        on_result: Callable[[EngineResult], None],
+        vocabulary: Sequence[str] | None = None,
+    ) -> str: ...
+
+    def close_session(self, session_id: str) -> None: ...
+
+    def submit(self, session_id: str, frame: Callable[[], Any]) -> None: ...
+
+    def set_vocabulary(
+        self, session_id: str, words: str | None = None, theme: str | None = None
+    ) -> tuple[str, ...]: ...
+
+    def tap(self, session_id: str, x: float, y: float) -> None: ...
+
+    def set_paused(self, session_id: str, paused: bool) -> None: ...
+
+    def set_speech(self, session_id: str, on: bool) -> None: ...
+
+    def set_everything(self, session_id: str, on: bool) -> None: ...
+
+    def session_stats(self, session_id: str) -> dict[str, Any]: ...
+
+    def stats(self) -> dict[str, Any]: ...
