@@ -47,10 +47,9 @@ from torch import nn
 
 from inference.detection.grounding_dino_image_side import (
     GroundingDinoImageSide,
-    TextSide,
-    compute_text_side,
     supports_image_side,
 )
+from inference.detection.text_side import TextSide, compute_text_side
 from inference.graphs import cache as graph_cache
 from inference.graphs.background_builds import start_build
 from inference.graphs.keys import entry_key, weights_sha256
