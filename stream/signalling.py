@@ -44,8 +44,9 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from stream.classroom.live_room import RoomRefused, clean_name
 from stream.classroom.room_store import RoomState, normalise_code, token_matches
-from stream.classroom.rooms import RoomHub, RoomRefused, clean_name
+from stream.classroom.rooms import RoomHub
 from stream.classroom.viewers import ViewerRegistry
 from stream.edge.client_address import peer_address
 from stream.edge.health import Readiness, StreamMetrics

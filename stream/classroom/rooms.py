@@ -29,17 +29,23 @@ import functools
 import logging
 import math
 import time
-import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
-from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
-from stream.classroom.room_feed import RoomFeed
+from stream.classroom.live_room import (
+    MAX_DEPARTED,
+    MAX_NAME_CHARS,
+    Departed,
+    LiveRoom,
+    RoomMember,
+    RoomPhone,
+    RoomRefused,
+    clean_name,
+)
+from stream.classroom.lookup_guard import LookupGuard
 from stream.classroom.room_store import (
     MAX_SCREENS,
     RoomState,
@@ -49,164 +55,11 @@ from stream.classroom.room_store import (
     token_matches,
 )
 from stream.edge.access_log import room_label
-from stream.edge.rate_limits import Clock, TokenBucket
+from stream.edge.rate_limits import Clock
 
 log = logging.getLogger(__name__)
 
-MAX_NAME_CHARS = 24
-MAX_DEPARTED = 64  # departed phones a room remembers for resumed sessions
 TOUCH_EVERY_S = 60.0  # the store hears that a room is in use at most this often
-
-
-class RoomMember(Protocol):
-    """Anything in a room that hears about it: phones and viewers."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def closed(self) -> bool: ...
-
-    def send(self, kind: str, essential: bool = True, **fields: Any) -> bool: ...
-
-    def schedule_close(self, reason: str, detail: str = "") -> Any: ...
-
-
-class RoomPhone(RoomMember, Protocol):
-    """A phone in a room (`stream.webrtc.sessions.Session`)."""
-
-    on_room_message: Callable[[str, dict[str, Any]], None] | None
-    room: str | None  # the room's code: it follows a new code
-
-    @property
-    def peer(self) -> str: ...  # the client's pseudonym (`client-…`): what a removal binds to
-
-    def presenter_track(self) -> MediaStreamTrack | None: ...
-
-    def apply_room(self, room: RoomState) -> list[str]: ...
-
-
-class RoomRefused(Exception):
-    """A member this room will not take: `reason` is a short machine word, the message says
-    why in a sentence (both reach the client)."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-def clean_name(text: object) -> str | None:
-    """A phone's display name as given by a child or the teacher, or None when unusable:
-    control and format characters dropped, spaces collapsed, at most MAX_NAME_CHARS."""
-    if not isinstance(text, str):
-        return None
-    kept = "".join(c for c in text if unicodedata.category(c)[0] != "C")
-    name = " ".join(kept.split())[:MAX_NAME_CHARS].strip()
-    return name or None
-
-
-@dataclass(frozen=True)
-class Departed:
-    """What a phone held when its connection went away."""
-
-    admitted: bool
-    presenting: bool
-
-
-@dataclass
-class LiveRoom:
-    """The connected part of one room."""
-
-    code: str
-    feed: RoomFeed = field(default_factory=RoomFeed)
-    relay: MediaRelay = field(default_factory=MediaRelay)
-    phones: dict[str, RoomPhone] = field(default_factory=dict)  # in joining order
-    viewers: dict[str, RoomMember] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)  # phone id → display name
-    admitted: set[str] = field(default_factory=set)
-    removed: set[str] = field(default_factory=set)  # client pseudonyms the teacher removed
-    screen_of: dict[str, str] = field(default_factory=dict)  # viewer id → its token's digest
-    joined: int = 0  # phones that ever joined: "Phone N" names
-    presenting: str | None = None  # the phone whose frames the feed shows now
-    # the presenter's last `objects`: phones send them only when they change, so a screen
-    # joining later would otherwise show no labels until the picture changes
-    last_objects: dict[str, Any] | None = None
-    # every phone's last `objects`, so a screen switched to a phone gets its labels at once
-    objects_of: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # phones whose connection went away lately, for a resumed session to take their place
-    # (`stream.webrtc.resume`); the oldest are forgotten past MAX_DEPARTED
-    departed: OrderedDict[str, Departed] = field(default_factory=OrderedDict)
-    removed_phones: set[str] = field(default_factory=set)  # phone ids the teacher removed
-
-    def knows(self, phone_id: str) -> bool:
-        """Whether a session resuming `phone_id` may take its place here."""
-        if phone_id in self.removed_phones:
-            return False
-        return phone_id in self.phones or phone_id in self.departed
-
-    def state_of(self, phone_id: str) -> str:
-        if phone_id == self.presenting:
-            return "presenting"
-        return "admitted" if phone_id in self.admitted else "waiting"
-
-
-class LookupGuard:
-    """Rate limits on finding out whether a room exists (per client address, and a budget of
-    misses for the whole server), from `TokenBucket`s on an injectable clock.
-
-    Every lookup takes a token from the address's bucket (`per_address_per_s`, `burst`);
-    a miss (no such room, or an ended one: they answer alike) also takes one from the
-    address's miss bucket and from the global miss bucket. While any of them is empty the
-    lookup is refused before the store is asked: `check` returns the seconds to wait
-    (Retry-After). With the global budget spent, every address waits: that is the price of
-    many addresses guessing at once, paid with slower joins rather than a found room.
-    """
-
-    def __init__(
-        self,
-        *,
-        per_address_per_s: float = 1.0,
-        burst: float = 30.0,
-        misses_per_address_per_s: float = 1 / 30,
-        miss_burst: float = 10.0,
-        global_misses_per_s: float = 1.0,
-        global_miss_burst: float = 100.0,
-        max_addresses: int = 10_000,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        self._clock = clock
-        self._rates = (per_address_per_s, burst, misses_per_address_per_s, miss_burst)
-        self.max_addresses = max_addresses
-        self._global_misses = TokenBucket(global_misses_per_s, global_miss_burst, clock)
-        # address → (lookups, misses), most recently seen last
-        self._addresses: OrderedDict[str, tuple[TokenBucket, TokenBucket]] = OrderedDict()
-
-    def _buckets(self, address: str) -> tuple[TokenBucket, TokenBucket]:
-        buckets = self._addresses.pop(address, None)
-        if buckets is None:
-            rate, burst, miss_rate, miss_burst = self._rates
-            buckets = (
-                TokenBucket(rate, burst, self._clock),
-                TokenBucket(miss_rate, miss_burst, self._clock),
-            )
-            while len(self._addresses) >= self.max_addresses:
-                self._addresses.popitem(last=False)
-        self._addresses[address] = buckets
-        return buckets
-
-    def check(self, address: str, *, count: bool = True) -> int | None:
-        """None when `address` may look a room up now (a token taken when `count`), else the
-        whole seconds to wait. (A logged-in teacher is not checked at all: `room_api`.)"""
-        lookups, misses = self._buckets(address)
-        waits = [bucket.wait_s() for bucket in (self._global_misses, misses)]
-        if count and not lookups.take():
-            waits.append(lookups.wait_s())
-        wait = max(waits)
-        return max(1, math.ceil(wait)) if wait > 0 else None
-
-    def miss(self, address: str) -> None:
-        self._buckets(address)[1].take()
-        self._global_misses.take()
 
 
 class RoomHub:
@@ -350,7 +203,7 @@ class RoomHub:
         room = self.live(state.code)
         room.viewers[viewer.id] = viewer
         room.screen_of[viewer.id] = digest
-        viewer.send("room", **self._viewer_message(room, state))
+        viewer.send("room", **room.viewer_message(state))
         if room.last_objects is not None:
             viewer.send("objects", essential=False, **room.last_objects)
         return room.relay.subscribe(room.feed, buffered=False)
@@ -433,7 +286,7 @@ class RoomHub:
         room.objects_of.pop(session_id, None)
         room.admitted.discard(session_id)
         state = await self._state(room.code)
-        phone.send("room", **self._phone_message(room, state, phone.id), removed=True)
+        phone.send("room", **room.phone_message(state, phone.id), removed=True)
         phone.schedule_close("removed_by_teacher")
         if state.presenter == session_id:
             state = await self._next_presenter(room, state)
@@ -523,9 +376,9 @@ class RoomHub:
         if room is not None:
             for member_id, member in [*room.phones.items(), *room.viewers.items()]:
                 if member_id in room.phones:
-                    member.send("room", **self._phone_message(room, state, member_id))
+                    member.send("room", **room.phone_message(state, member_id))
                 else:
-                    member.send("room", **self._viewer_message(room, state))
+                    member.send("room", **room.viewer_message(state))
                 member.schedule_close("room_ended")
             room.feed.stop()
         for old in [old for old, new in self._renamed.items() if self.current(new) == code]:
@@ -624,35 +477,11 @@ class RoomHub:
         self._announce(room, state)
         return sorted(set(problems))
 
-    def _viewer_message(self, room: LiveRoom, state: RoomState) -> dict[str, Any]:
-        """What a class screen hears: the room, who presents, how many phones and screens."""
-        return {
-            **state.public(),
-            "phones": len(room.phones),
-            "viewers": len(room.viewers),
-            "presenting": room.presenting,
-        }
-
-    def _phone_message(self, room: LiveRoom, state: RoomState, phone_id: str) -> dict[str, Any]:
-        """What one phone hears: the room's settings and its own name and state, nothing about
-        the other phones (`presenting` is its own id while it presents, else null)."""
-        public = state.public()
-        return {
-            "code": public["code"],
-            "words": public["words"],
-            "theme": public["theme"],
-            "speech_muted": public["speech_muted"],
-            "ended": public["ended"],
-            "locked": public["locked"],
-            "presenting": phone_id if room.presenting == phone_id else None,
-            "you": {"name": room.names.get(phone_id, ""), "state": room.state_of(phone_id)},
-        }
-
     def _announce(self, room: LiveRoom, state: RoomState) -> None:
         for phone_id, phone in list(room.phones.items()):
             if not phone.closed:
-                phone.send("room", **self._phone_message(room, state, phone_id))
-        viewer_message = self._viewer_message(room, state)
+                phone.send("room", **room.phone_message(state, phone_id))
+        viewer_message = room.viewer_message(state)
         for viewer in list(room.viewers.values()):
             if not viewer.closed:
                 viewer.send("room", **viewer_message)

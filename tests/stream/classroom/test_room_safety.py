@@ -14,8 +14,9 @@ import aiohttp
 import pytest
 
 from stream.app import ServerConfig, create_app
+from stream.classroom.lookup_guard import LookupGuard
 from stream.classroom.room_api import sweep
-from stream.classroom.rooms import ROOMS_KEY, LookupGuard
+from stream.classroom.rooms import ROOMS_KEY
 from stream.classroom.teachers import TeacherStore
 from stream.classroom.viewers import VIEWERS_KEY
 from stream.webrtc.registry import SESSIONS_KEY
