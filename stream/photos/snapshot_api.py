@@ -44,17 +44,16 @@ from stream.classroom.room_store import normalise_code
 from stream.classroom.rooms import ROOMS_KEY
 from stream.classroom.teacher_auth import TEACHER_AUTH_KEY, check_post, json_answer, json_error
 from stream.classroom.viewers import VIEWERS_KEY
+from stream.photos.retention import RetentionSweeper
 from stream.photos.snapshots import (
     EVERY_TEACHER,
-    RetentionSweeper,
     Scope,
     Snapshot,
     SnapshotPolicy,
     SnapshotRefused,
     SnapshotStore,
-    SnapshotTaker,
-    TeacherOf,
 )
+from stream.photos.taking import SnapshotTaker, TeacherOf
 from stream.webrtc.engine_slot import ENGINE_KEY
 from stream.webrtc.registry import SESSIONS_KEY
 

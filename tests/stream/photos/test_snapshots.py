@@ -16,18 +16,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from stream.photos.retention import RetentionSweeper
 from stream.photos.snapshots import (
     DAY_S,
     EVERY_TEACHER,
-    RetentionSweeper,
     RoomBudget,
     SnapshotPolicy,
     SnapshotRefused,
     SnapshotStore,
-    SnapshotTaker,
     default_snapshots_dir,
     labels_of,
 )
+from stream.photos.taking import SnapshotTaker
 from stream.webrtc.tracks import SharedFrame
 from tests.stream.fake_engine import FakeResult, _result
 from tests.stream.rtc_client import VIDEO_TIME_BASE, photo

@@ -1,0 +1,162 @@
+"""Taking a snapshot: a press of 📸 in a room renders the picture the phone sees now, with its
+labels, and files it in the room's teacher's library (`stream.photos.snapshots.SnapshotStore`),
+within the room's budget."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from stream.photos.snapshots import (
+    JPEG_QUALITY,
+    RATE_WINDOW_S,
+    Snapshot,
+    SnapshotPolicy,
+    SnapshotRefused,
+    SnapshotStore,
+)
+from stream.webrtc.tracks import OverlayPainter, RenderableResult, SharedFrame
+
+log = logging.getLogger(__name__)
+
+
+# -- taking
+
+
+class SnapshotSource(Protocol):
+    """What a snapshot needs from a phone's session (`stream.webrtc.sessions.Session` fits)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def room(self) -> str | None: ...
+
+    @property
+    def latest_frame(self) -> SharedFrame | None: ...  # the newest camera frame
+
+    @property
+    def latest(self) -> SnapshotResult | None: ...  # the newest result
+
+    @property
+    def settings(self) -> _Settings: ...
+
+
+class SnapshotResult(RenderableResult, Protocol):
+    @property
+    def objects(self) -> list[dict[str, Any]]: ...
+
+
+class _Settings(Protocol):
+    @property
+    def output_height(self) -> int | None: ...
+
+
+# (room code, phone session id) → the room's teacher, when the phone may keep pictures there
+# (a live room that let it in); None otherwise
+TeacherOf = Callable[[str, str], Awaitable[str | None]]
+
+
+async def _no_rooms(_code: str, _session: str) -> str | None:
+    return None
+
+
+def render_jpeg(
+    shared: SharedFrame, result: RenderableResult | None, output_height: int | None
+) -> bytes:
+    """The outgoing picture of `shared` with `result` drawn on it, as JPEG (blocking)."""
+    painter = OverlayPainter(output_height, follow=False)
+    frame = painter.paint(shared, result)
+    rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+    )
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return bytes(encoded.tobytes())
+
+
+class SnapshotTaker:
+    """A press of 📸: room check, rate limit, draw, encode and save (see the module docstring).
+
+    `teacher_of` names a room's teacher (the room hub's store in the app); a photo is saved
+    only for a phone whose room has one now, and is recorded under that teacher.
+    """
+
+    def __init__(
+        self,
+        store: SnapshotStore,
+        *,
+        per_session_per_minute: int = 6,
+        policy: SnapshotPolicy | None = None,
+        teacher_of: TeacherOf = _no_rooms,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.per_session_per_minute = per_session_per_minute
+        self.policy = policy or SnapshotPolicy()
+        self.teacher_of = teacher_of
+        self._clock = clock
+        self._recent: dict[str, deque[float]] = {}
+
+    async def take(self, session: SnapshotSource) -> Snapshot:
+        """Save `session`'s current picture; raises `SnapshotRefused` with the reason."""
+        room = session.room
+        if room is None:  # the phone page saves it on the phone: the server keeps nothing
+            raise SnapshotRefused(
+                "not_in_room", "photos are kept for a class only: this one stays on your phone"
+            )
+        teacher = await self.teacher_of(room, session.id)
+        if teacher is None:
+            raise SnapshotRefused(
+                "not_in_room", "no photos now: wait for your teacher to let you in"
+            )
+        shared = session.latest_frame
+        if shared is None:
+            raise SnapshotRefused("no_frame", "no picture yet: wait for the camera")
+        self._count(session.id)
+        result = session.latest
+        height = session.settings.output_height
+        objects = list(result.objects) if result is not None else []
+        try:
+            jpeg = await asyncio.to_thread(render_jpeg, shared, result, height)
+        except Exception as exc:  # a bad result: the plain picture is still worth keeping
+            log.warning(
+                "session %s: drawing the snapshot failed (%r); saved plain", session.id, exc
+            )
+            jpeg = await asyncio.to_thread(render_jpeg, shared, None, height)
+            objects = []
+        snapshot = await asyncio.to_thread(
+            self.store.save,
+            jpeg,
+            session=session.id,
+            room=room,
+            teacher=teacher,
+            objects=objects,
+            budget=self.policy.room,
+        )
+        log.info("session %s: snapshot %d saved (%d bytes)", session.id, snapshot.id, len(jpeg))
+        return snapshot
+
+    def _count(self, session_id: str) -> None:
+        now = self._clock()
+        recent = self._recent.setdefault(session_id, deque())
+        while recent and recent[0] <= now - RATE_WINDOW_S:
+            recent.popleft()
+        if len(recent) >= self.per_session_per_minute:
+            raise SnapshotRefused(
+                "snapshot_limit",
+                f"at most {self.per_session_per_minute} photos a minute: wait a little",
+            )
+        recent.append(now)
+        # forget sessions that have been quiet for a minute (no unbounded growth)
+        stale = now - RATE_WINDOW_S
+        for key in [k for k, times in self._recent.items() if not times or times[-1] <= stale]:
+            del self._recent[key]
