@@ -158,7 +158,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from inference.bench.benchmark import BenchSettings, print_progress, run_benchmark, to_markdown
+    from inference.bench.benchmark import run_benchmark
+    from inference.bench.report import print_progress, to_markdown
+    from inference.bench.results import BenchSettings
     from inference.core.device import DeviceError, resolve_device
     from inference.detection.detector import DetectorSettings
     from inference.models import Models, load_models, resolve_detector_runtime

@@ -13,21 +13,19 @@ import numpy as np
 import pytest
 import torch
 
-from inference.bench.benchmark import (
-    BenchSettings,
-    PeakResult,
-    PipelineClock,
+from inference.bench.benchmark import run_benchmark
+from inference.bench.pipelines import PipelineClock, compare_pipelines
+from inference.bench.report import to_markdown
+from inference.bench.results import BenchSettings, PeakResult
+from inference.bench.stages import (
     bench_boxes,
     bench_decoder,
     bench_detector,
     bench_encoder,
     compare_detectors,
-    compare_pipelines,
     count_flops,
     measure_peak,
-    run_benchmark,
     sized_detector,
-    to_markdown,
 )
 from inference.detection.detector import Detector, DetectorSettings
 from inference.detection.random_weights import build_random_detector
