@@ -27,7 +27,9 @@ from inference.live.broker import (
     InProcessBroker,
     JobPurpose,
 )
-from inference.live.engine import Engine, EngineSettings, FrameResult
+from inference.live.engine import Engine
+from inference.live.engine_settings import EngineSettings
+from inference.live.results import FrameResult
 from inference.models import Models
 from inference.still.grounded_segmentation import segment_image
 

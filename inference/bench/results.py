@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from inference.bench.compare_detector import PathTiming
 from inference.bench.compare_encoder import EncoderRuntimeResult
-from inference.live.engine import DEFAULT_VOCABULARY
+from inference.live.engine_settings import DEFAULT_VOCABULARY
 
 Progress = Callable[[str], None]
 Frame = npt.NDArray[np.uint8]  # (H, W, 3) RGB

@@ -27,10 +27,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -39,8 +37,6 @@ from inference.core.frames import check_frame, fit_within
 from inference.core.timing import StageTimer
 from inference.labels import (
     Announcer,
-    AnnouncerSettings,
-    SayEvent,
     TrackedObject,
     describe_object,
     load_theme,
@@ -48,188 +44,27 @@ from inference.labels import (
 )
 from inference.labels.vocabulary import parse_vocabulary
 from inference.lighting.preprocessing import preprocess
-from inference.lighting.thresholds import LightingSettings
 from inference.lighting.tracker import LightingTracker
 from inference.live.broker import DetectionBroker, DetectionJob, DetectionOutcome, InProcessBroker
-from inference.live.tracker import BoxTracker, TrackerSettings, mask_box
+from inference.live.tracker import BoxTracker, mask_box
 from inference.models import Models
 from inference.overlay.colours import colours_for, to_hex
-from inference.segmentation.everything import EverythingSettings
 
 if TYPE_CHECKING:  # the segmenter and the detector import torch: only for the types
-    from inference.detection.detector import Detector
-    from inference.segmentation.segmenter import ImageEmbedding
+    pass
+from inference.live.engine_settings import TAP_LABEL, EngineSettings, FrameSource
+from inference.live.frame_ops import (
+    first_look_detector,
+    gray,
+    grow_box,
+    letterbox,
+    rescale_boxes,
+    thumbnail,
+)
+from inference.live.results import FrameResult, Notice
+from inference.live.session_state import MAX_PENDING_TAPS, PreparedFrame, Requests, SessionState
 
 log = logging.getLogger(__name__)
-
-FrameSource = npt.NDArray[np.uint8] | Callable[[], npt.NDArray[np.uint8]]
-TAP_LABEL = "something"  # a tapped object before the detector has named it
-DEFAULT_VOCABULARY = (
-    "cat", "dog", "bird", "teddy bear", "ball", "cup", "bottle", "book", "apple", "banana",
-    "chair", "toy car",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    max_side: int = 640  # frames are downscaled to this before the models
-    max_batch: int = 1  # sessions per segmenter batch (a GPU gains from more; a CPU does not)
-    max_objects: int = 6  # the decoder costs grow linearly with prompts
-    refresh_s: float = 4.0  # re-detect at least this often
-    scene_change: float = 0.12  # mean absolute luma change (0..1) that makes a keyframe
-    detect_max_side: int = 640  # keyframes sent to the detector are at most this large
-    # First looks (a phone showing nothing yet, or a new scene) run the in-process detector at
-    # this shortest edge (None: the detector's own size), ahead of other phones' refreshes; a
-    # look at full size follows `refine_s` later. On a CPU a keyframe costs about the square
-    # of the size: the first label comes seconds sooner.
-    first_look_side: int | None = 320
-    refine_s: float = 1.5
-    language: str = "en"
-    lighting: LightingSettings = field(default_factory=LightingSettings)
-    tracker: TrackerSettings = field(default_factory=TrackerSettings)
-    announcer: AnnouncerSettings = field(default_factory=AnnouncerSettings)
-    default_vocabulary: tuple[str, ...] = DEFAULT_VOCABULARY
-    # "everything" keyframes: a small grid, so a CPU answers in seconds (16×16 takes ~15 s)
-    everything: EverythingSettings = field(
-        default_factory=lambda: EverythingSettings(points_per_side=8)
-    )
-
-    @classmethod
-    def for_device(cls, device_type: str, **changes: Any) -> EngineSettings:
-        """Batch the segmenter's encoder across sessions on a GPU, where a batch of 4 costs
-        little more than one image; on a CPU batching does not lower the per-image cost
-        (STACK.md), so each session's frame goes alone and results come back sooner."""
-        batch = 4 if device_type == "cuda" else 1
-        return cls(**{"max_batch": batch, **changes})
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A problem to tell the phone about, e.g. code "vocabulary_too_long" with a message."""
-
-    code: str
-    message: str
-
-
-@dataclass(frozen=True)
-class FrameResult:
-    """What the stream needs for one processed frame.
-
-    detections: masks (N, H, W) at frame_size (H, W), track_ids and labels
-    texts:      badge/chip text per object
-    luma:       (H, W) uint8 gray of the processed frame (before lighting preprocessing), so the
-                stream can follow the masks to newer camera frames by optical flow
-    objects:    ready for the `objects` data-channel message (boxes normalised to 0..1)
-    """
-
-    session_id: str
-    frame_index: int
-    frame_size: tuple[int, int]
-    detections: Detections
-    texts: tuple[str, ...]
-    objects: list[dict[str, Any]]
-    say: SayEvent | None
-    lighting: dict[str, Any]
-    timings_ms: dict[str, float]
-    luma: npt.NDArray[np.uint8] | None = None  # (H, W) gray of the frame the masks were made on
-    notices: tuple[Notice, ...] = ()  # problems the phone should hear about (sent as `error`)
-
-
-class _RateMeter:
-    """Events per second over a sliding window."""
-
-    def __init__(self, window_s: float = 3.0) -> None:
-        self.window_s = window_s
-        self._times: deque[float] = deque()
-
-    def tick(self, now: float) -> None:
-        self._times.append(now)
-        self._trim(now)
-
-    def rate(self, now: float) -> float:
-        self._trim(now)
-        if len(self._times) < 2:
-            return 0.0
-        return (len(self._times) - 1) / max(now - self._times[0], 1e-6)
-
-    def _trim(self, now: float) -> None:
-        while self._times and now - self._times[0] > self.window_s:
-            self._times.popleft()
-
-
-MAX_PENDING_TAPS = 4  # taps waiting for the worker; older ones are dropped (newest wins)
-
-
-@dataclass
-class _Requests:
-    """Changes asked for by callers, applied by the worker at the top of its next cycle.
-    Guarded by the engine's lock; every field is bounded (newest wins)."""
-
-    vocabulary: tuple[str, ...] | None = None
-    speech: bool | None = None
-    paused: bool | None = None
-    everything: bool | None = None
-    taps: list[tuple[float, float]] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.vocabulary is not None
-            or self.speech is not None
-            or self.paused is not None
-            or self.everything is not None
-            or self.taps
-        )
-
-
-@dataclass
-class _Session:
-    """One phone. Everything below `requests` is owned by the worker thread; callers read only
-    the counters and the immutable snapshots (`vocabulary`, `object_count`) under the lock."""
-
-    id: str
-    on_result: Callable[[FrameResult], None]
-    vocabulary: tuple[str, ...]
-    tracker: BoxTracker
-    lighting: LightingTracker
-    announcer: Announcer
-    previous_vocabulary: tuple[str, ...] = ()
-    requests: _Requests = field(default_factory=_Requests)  # guarded by the engine's lock
-    frame: FrameSource | None = None  # guarded by the engine's lock
-    generation: int = 0
-    frame_index: int = 0
-    paused: bool = False
-    speech: bool = True
-    everything: bool = False  # keyframes segment everything instead of finding the words
-    taps: list[tuple[float, float]] = field(default_factory=list)
-    awaits_masks: bool = False  # a detection or a tap landed since the last segmentation
-    key_thumb: npt.NDArray[np.float32] | None = None
-    key_time: float = float("-inf")
-    key_wanted: bool = True
-    frame_size: tuple[int, int] | None = None
-    notices: list[Notice] = field(default_factory=list)
-    object_count: int = 0
-    submitted: int = 0
-    processed: int = 0
-    dropped: int = 0
-    keyframes: int = 0
-    errors: int = 0
-    detect_ms: float = 0.0
-    stages_ms: dict[str, float] = field(default_factory=dict)
-    overlay_rate: _RateMeter = field(default_factory=_RateMeter)
-    last_lighting: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Prepared:
-    """One session's frame between the steps of a cycle."""
-
-    session: _Session
-    index: int
-    frame: npt.NDArray[np.uint8]  # RGB at the processing size
-    model_frame: npt.NDArray[np.uint8]  # the same after lighting preprocessing
-    lighting: dict[str, Any]
-    timer: StageTimer
-    embedding: ImageEmbedding | None = None
 
 
 class Engine:
@@ -254,7 +89,7 @@ class Engine:
             quick_detector=quick,
         )
         self.broker.set_listener(self._wake_up)
-        self._sessions: dict[str, _Session] = {}
+        self._sessions: dict[str, SessionState] = {}
         self._order: deque[str] = deque()  # round-robin order
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -347,7 +182,7 @@ class Engine:
         self, on_result: Callable[[FrameResult], None], vocabulary: Sequence[str] | None = None
     ) -> str:
         words = parse_vocabulary(vocabulary) if vocabulary else self.settings.default_vocabulary
-        session = _Session(
+        session = SessionState(
             id=f"s{next(self._ids)}",
             on_result=on_result,
             vocabulary=words,
@@ -464,7 +299,7 @@ class Engine:
                 "detect_ms": round(max((s.detect_ms for s in sessions), default=0.0), 1),
             }
 
-    def _session(self, session_id: str) -> _Session:
+    def _session(self, session_id: str) -> SessionState:
         session = self._sessions.get(session_id)
         if session is None:
             raise KeyError(f"no session {session_id!r}")
@@ -496,7 +331,7 @@ class Engine:
             self._process(batch)
         return bool(batch)
 
-    def _failed(self, session: _Session | None, what: str) -> None:
+    def _failed(self, session: SessionState | None, what: str) -> None:
         """Log the exception being handled (with its traceback) and count it."""
         where = f" (session {session.id})" if session is not None else ""
         log.exception("%s%s", what, where)
@@ -511,14 +346,14 @@ class Engine:
             for session in self._sessions.values():
                 if session.requests:
                     pending.append((session, session.requests))
-                    session.requests = _Requests()
+                    session.requests = Requests()
         for session, requests in pending:
             try:
                 self._apply(session, requests)
             except Exception:
                 self._failed(session, "applying a request failed")
 
-    def _apply(self, session: _Session, requests: _Requests) -> None:
+    def _apply(self, session: SessionState, requests: Requests) -> None:
         if requests.vocabulary is not None and requests.vocabulary != session.vocabulary:
             self._change_vocabulary(session, requests.vocabulary)
         if requests.speech is not None:
@@ -534,7 +369,7 @@ class Engine:
         del session.taps[:-MAX_PENDING_TAPS]
         session.awaits_masks = session.awaits_masks or bool(session.taps)
 
-    def _change_vocabulary(self, session: _Session, vocabulary: tuple[str, ...]) -> None:
+    def _change_vocabulary(self, session: SessionState, vocabulary: tuple[str, ...]) -> None:
         session.previous_vocabulary = session.vocabulary
         session.vocabulary = vocabulary
         session.generation += 1
@@ -545,11 +380,11 @@ class Engine:
         # the old words' jobs are dropped; an answer already being computed is thrown away
         self.broker.forget(session.id)
 
-    def _take_batch(self) -> list[tuple[_Session, FrameSource, int]]:
+    def _take_batch(self) -> list[tuple[SessionState, FrameSource, int]]:
         """Up to max_batch sessions with a waiting frame, round-robin, except that a session
         whose new objects have no masks yet goes first: under saturation every phone keeps its
         turn, and a detection shows up as masks one frame after it lands, not a round later."""
-        batch: list[tuple[_Session, FrameSource, int]] = []
+        batch: list[tuple[SessionState, FrameSource, int]] = []
         with self._lock:
             sessions = [self._sessions[session_id] for session_id in self._order]
             waiting = [session for session in sessions if session.frame is not None]
@@ -563,9 +398,9 @@ class Engine:
                 session.frame = None
         return batch
 
-    def _process(self, batch: list[tuple[_Session, FrameSource, int]]) -> None:
+    def _process(self, batch: list[tuple[SessionState, FrameSource, int]]) -> None:
         started = time.perf_counter()
-        prepared: list[_Prepared] = []
+        prepared: list[PreparedFrame] = []
         for session, source, index in batch:
             try:
                 prepared.append(self._prepare(session, source, index))
@@ -591,7 +426,7 @@ class Engine:
             except Exception:
                 self._failed(p.session, "segmenting a frame failed")
 
-    def _prepare(self, session: _Session, source: FrameSource, index: int) -> _Prepared:
+    def _prepare(self, session: SessionState, source: FrameSource, index: int) -> PreparedFrame:
         """Convert, measure the lighting, maybe submit a keyframe: one session's frame."""
         timer = StageTimer()
         with timer.stage("convert"):
@@ -603,9 +438,9 @@ class Engine:
             model_frame = preprocess(frame, report)
             lighting = report.to_dict()
         self._maybe_keyframe(session, model_frame, index, lighting)
-        return _Prepared(session, index, frame, model_frame, lighting, timer)
+        return PreparedFrame(session, index, frame, model_frame, lighting, timer)
 
-    def _finish(self, p: _Prepared, started: float) -> None:
+    def _finish(self, p: PreparedFrame, started: float) -> None:
         with p.timer.stage("decode"):
             detections = self._segment(p.session, p.model_frame, p.embedding, p.lighting)
         p.timer.milliseconds["total"] = (time.perf_counter() - started) * 1000
@@ -616,10 +451,14 @@ class Engine:
             p.session.on_result(result)
 
     def _maybe_keyframe(
-        self, session: _Session, frame: npt.NDArray[np.uint8], index: int, lighting: dict[str, Any]
+        self,
+        session: SessionState,
+        frame: npt.NDArray[np.uint8],
+        index: int,
+        lighting: dict[str, Any],
     ) -> None:
         now = time.monotonic()
-        thumb = _thumbnail(frame)
+        thumb = thumbnail(frame)
         if session.frame_size != frame.shape[:2]:  # first frame or the camera turned
             session.frame_size = (frame.shape[0], frame.shape[1])
             session.tracker.reset()
@@ -662,7 +501,7 @@ class Engine:
             except Exception:
                 self._failed(session, "applying a detection failed")
 
-    def _apply_detection(self, session: _Session, outcome: DetectionOutcome) -> None:
+    def _apply_detection(self, session: SessionState, outcome: DetectionOutcome) -> None:
         session.detect_ms = outcome.elapsed_ms
         if outcome.detections is None:
             if outcome.error_code in ("vocabulary_too_long", "bad_vocabulary"):
@@ -673,7 +512,7 @@ class Engine:
                 with self._lock:
                     session.errors += 1
             return
-        found = _rescale(outcome.detections, outcome.job.frame, session.frame_size)
+        found = rescale_boxes(outcome.detections, outcome.job.frame, session.frame_size)
         if outcome.job.purpose == "tap" and outcome.job.track_id is not None:
             if len(found):
                 best = int(np.argmax(found.scores))
@@ -685,7 +524,7 @@ class Engine:
         session.tracker.update_detections(found[keep])
         session.awaits_masks = bool(len(keep))
 
-    def _refuse_vocabulary(self, session: _Session, outcome: DetectionOutcome) -> None:
+    def _refuse_vocabulary(self, session: SessionState, outcome: DetectionOutcome) -> None:
         """The detector cannot take these words: tell the phone, go back to the last good ones."""
         refused = session.vocabulary
         message = outcome.error or "the detector cannot use these words"
@@ -700,7 +539,7 @@ class Engine:
 
     def _segment(
         self,
-        session: _Session,
+        session: SessionState,
         frame: npt.NDArray[np.uint8],
         embedding: Any,
         lighting: dict[str, Any],
@@ -728,21 +567,21 @@ class Engine:
 
     def _ask_what(
         self,
-        session: _Session,
+        session: SessionState,
         frame: npt.NDArray[np.uint8],
         box: npt.NDArray[np.float32],
         track_id: int,
     ) -> None:
         """Name a tapped object: detect on a crop around it with the session's words.
 
-        The crop is scaled up into a frame-shaped canvas (`_letterbox`): the detector then sees
+        The crop is scaled up into a frame-shaped canvas (`letterbox`): the detector then sees
         an input size it has already built a fast model for, instead of one new size per tap
         (each would run on the slow eager path and start a conversion of its own)."""
-        x1, y1, x2, y2 = _grow(box, 0.25, frame.shape[1], frame.shape[0])
+        x1, y1, x2, y2 = grow_box(box, 0.25, frame.shape[1], frame.shape[0])
         crop = frame[y1:y2, x1:x2]
         if min(crop.shape[:2]) < 8:
             return
-        canvas = _letterbox(crop, (frame.shape[0], frame.shape[1]))
+        canvas = letterbox(crop, (frame.shape[0], frame.shape[1]))
         self.broker.submit(
             DetectionJob(
                 session_id=session.id,
@@ -759,7 +598,7 @@ class Engine:
 
     def _publish(
         self,
-        session: _Session,
+        session: SessionState,
         index: int,
         frame: npt.NDArray[np.uint8],
         detections: Detections,
@@ -818,69 +657,13 @@ class Engine:
             say=say,
             lighting=lighting,
             timings_ms={k: round(v, 1) for k, v in timings.items()},
-            luma=_gray(frame) if len(detections) else None,
+            luma=gray(frame) if len(detections) else None,
             notices=notices,
         )
 
-    def _record(self, session: _Session, timings: dict[str, float]) -> None:
+    def _record(self, session: SessionState, timings: dict[str, float]) -> None:
         with self._lock:
             for stage, ms in timings.items():
                 for table in (session.stages_ms, self._stages_ms):
                     previous = table.get(stage)
                     table[stage] = ms if previous is None else 0.8 * previous + 0.2 * ms
-
-
-def _thumbnail(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-    """64×48 luma in 0..1: enough to notice a cut or a big pan, cheap to compare."""
-    gray = cv2.cvtColor(
-        cv2.resize(frame, (64, 48), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY
-    )
-    return np.asarray(gray, dtype=np.float32) / 255.0
-
-
-def _rescale(
-    detections: Detections, job_frame: npt.NDArray[np.uint8], frame_size: tuple[int, int] | None
-) -> Detections:
-    """Boxes from the detector's (possibly smaller) frame to the processing frame."""
-    if frame_size is None or job_frame.shape[:2] == frame_size:
-        return detections
-    sy, sx = frame_size[0] / job_frame.shape[0], frame_size[1] / job_frame.shape[1]
-    boxes = detections.boxes * np.array([sx, sy, sx, sy], dtype=np.float32)
-    return Detections(boxes, detections.scores, detections.labels)
-
-
-def first_look_detector(detector: Detector, settings: EngineSettings) -> Detector | None:
-    """The quick detector first looks run on (the same model and runtime state at
-    `settings.first_look_side`), or None when that is not smaller than `detector`'s size."""
-    side = settings.first_look_side
-    if side is None or side >= detector.settings.shortest_edge:
-        return None
-    return detector.with_settings(shortest_edge=side, longest_edge=side * 5 // 3)
-
-
-def _letterbox(image: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArray[np.uint8]:
-    """`image` (h, w, 3) scaled (aspect kept) to fit a black (H, W, 3) canvas, at its top left.
-    Only for tap jobs, whose boxes are not used (only the name is)."""
-    height, width = size
-    scale = min(height / image.shape[0], width / image.shape[1])
-    fitted = (
-        min(width, max(1, round(image.shape[1] * scale))),
-        min(height, max(1, round(image.shape[0] * scale))),
-    )
-    canvas = np.zeros((height, width, 3), np.uint8)
-    canvas[: fitted[1], : fitted[0]] = cv2.resize(image, fitted, interpolation=cv2.INTER_LINEAR)
-    return canvas
-
-
-def _grow(box: npt.NDArray[np.float32], margin: float, width: int, height: int) -> list[int]:
-    dx, dy = (box[2] - box[0]) * margin, (box[3] - box[1]) * margin
-    return [
-        int(max(0, box[0] - dx)),
-        int(max(0, box[1] - dy)),
-        int(min(width, box[2] + dx)),
-        int(min(height, box[3] + dy)),
-    ]
-
-
-def _gray(frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    return np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), dtype=np.uint8)

@@ -95,7 +95,8 @@ def detectors_to_warm(detector: Detector) -> list[Detector]:
     """The detectors `serve` warms up, in its order: the live engine's quick first-look
     detector (`inference.live.engine.first_look_detector`: a phone's first label waits for it), then
     `detector` itself."""
-    from inference.live.engine import EngineSettings, first_look_detector
+    from inference.live.engine_settings import EngineSettings
+    from inference.live.frame_ops import first_look_detector
 
     quick = first_look_detector(detector, EngineSettings())
     return [detector] if quick is None else [quick, detector]

@@ -16,7 +16,9 @@ from skimage import data
 
 from inference.detection.random_weights import build_random_detector
 from inference.lighting.thresholds import LightingSettings
-from inference.live.engine import Engine, EngineSettings, FrameResult
+from inference.live.engine import Engine
+from inference.live.engine_settings import EngineSettings
+from inference.live.results import FrameResult
 from inference.models import Models
 from inference.segmentation.segmenter import build_random_segmenter
 

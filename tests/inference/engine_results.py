@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from inference.live.engine import FrameResult
+from inference.live.results import FrameResult
 
 if TYPE_CHECKING:
     from inference.live.engine import Engine

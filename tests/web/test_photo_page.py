@@ -16,7 +16,8 @@ import torch
 from playwright.async_api import async_playwright
 
 from inference.lighting.thresholds import LightingSettings
-from inference.live.engine import Engine, EngineSettings
+from inference.live.engine import Engine
+from inference.live.engine_settings import EngineSettings
 from inference.models import Models
 from stream.app import ServerConfig, create_app
 from stream.photos.photo_api import PhotoSettings

@@ -690,7 +690,8 @@ def _engine_factory(
         import inference.detection.detector
         import inference.segmentation.segmenter  # noqa: F401
         from inference.core.device import resolve_device
-        from inference.live.engine import Engine, EngineSettings
+        from inference.live.engine import Engine
+        from inference.live.engine_settings import EngineSettings
         from inference.live.prebuild import PHONE_FRAMES, detectors_to_warm
 
         device = resolve_device(args.device)

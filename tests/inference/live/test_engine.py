@@ -18,13 +18,9 @@ from inference.detection.random_weights import build_random_detector
 from inference.labels import AnnouncerSettings
 from inference.lighting.thresholds import LightingSettings
 from inference.live.broker import DetectionJob, DetectionOutcome, InProcessBroker
-from inference.live.engine import (
-    TAP_LABEL,
-    Engine,
-    EngineSettings,
-    _letterbox,
-    first_look_detector,
-)
+from inference.live.engine import Engine
+from inference.live.engine_settings import TAP_LABEL, EngineSettings
+from inference.live.frame_ops import first_look_detector, letterbox
 from inference.models import Models
 from inference.segmentation.everything import EverythingSettings
 from inference.segmentation.segmenter import build_random_segmenter
@@ -298,12 +294,12 @@ def test_a_tap_becomes_an_object(models: Models, monkeypatch: pytest.MonkeyPatch
 
 def test_a_tap_crop_is_scaled_into_a_frame_shaped_canvas() -> None:
     crop = np.full((30, 90, 3), 200, np.uint8)  # wider than the 4:3 frame
-    canvas = _letterbox(crop, (240, 320))
+    canvas = letterbox(crop, (240, 320))
     assert canvas.shape == (240, 320, 3)
     filled = canvas.any(axis=2)
     # scaled by 320/90: full width, 107 rows from the top, black below
     assert filled[:106].all() and not filled[108:].any()
-    tall = _letterbox(np.full((100, 20, 3), 9, np.uint8), (240, 320)).any(axis=2)
+    tall = letterbox(np.full((100, 20, 3), 9, np.uint8), (240, 320)).any(axis=2)
     assert tall[:, :47].all() and not tall[:, 49:].any()  # 240 rows high, 48 wide
 
 

@@ -22,7 +22,8 @@ from inference.labels import Announcer, AnnouncerSettings
 from inference.lighting.thresholds import LightingSettings
 from inference.lighting.tracker import LightingTracker
 from inference.live.broker import DetectionJob, InProcessBroker
-from inference.live.engine import Engine, EngineSettings
+from inference.live.engine import Engine
+from inference.live.engine_settings import EngineSettings
 from inference.live.tracker import BoxTracker
 from inference.models import Models
 from inference.segmentation.segmenter import build_random_segmenter

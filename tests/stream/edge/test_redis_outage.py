@@ -18,7 +18,8 @@ import redis
 import torch
 
 from inference.lighting.thresholds import LightingSettings
-from inference.live.engine import Engine, EngineSettings
+from inference.live.engine import Engine
+from inference.live.engine_settings import EngineSettings
 from inference.models import Models
 from inference.scaleout.redis_broker import RedisBroker
 from inference.scaleout.worker import DetectionWorker

@@ -21,7 +21,8 @@ import torch
 from PIL import Image
 
 from inference.lighting.thresholds import LightingSettings
-from inference.live.engine import Engine, EngineSettings
+from inference.live.engine import Engine
+from inference.live.engine_settings import EngineSettings
 from inference.models import Models
 from inference.segmentation.everything import FALLBACK_LABEL
 from stream.app import ServerConfig, create_app

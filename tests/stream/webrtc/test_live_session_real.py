@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from inference.lighting.thresholds import LightingSettings
-from inference.live.engine import Engine, EngineSettings
+from inference.live.engine import Engine
+from inference.live.engine_settings import EngineSettings
 from inference.models import Models
 from inference.overlay.renderer import OverlayRenderer
 from stream.app import ServerConfig, create_app
