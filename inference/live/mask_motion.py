@@ -40,8 +40,6 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
@@ -49,36 +47,16 @@ import numpy.typing as npt
 
 from inference.core.detections import Detections
 from inference.live.follow_settings import FollowSettings, StepReport
-
-Luma = npt.NDArray[np.uint8]
-Affine = npt.NDArray[np.float64]  # (2, 3)
-
-
-@dataclass(frozen=True)
-class _Candidates:
-    """Corner candidates of one working-size frame, strongest first: pixel columns xs (K,),
-    rows ys (K,) and Shi-Tomasi strengths (K,)."""
-
-    xs: npt.NDArray[np.int32]
-    ys: npt.NDArray[np.int32]
-    strength: npt.NDArray[np.float32]
-
-
-_IDENTITY: Affine = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-
-
-def _compose(after: Affine, before: Affine) -> Affine:
-    """The 2×3 affine doing `before`, then `after`."""
-    full = np.vstack([before, [0.0, 0.0, 1.0]])
-    return np.asarray(after @ full, dtype=np.float64)
-
-
-def working_size(frame_size: tuple[int, int], max_width: int) -> tuple[int, int]:
-    """(h, w) of the working resolution for a (H, W) frame: at most `max_width` wide (and at most
-    as tall as wide would allow for a portrait frame: the longer side ≤ max_width·4/3)."""
-    height, width = frame_size
-    scale = min(1.0, max_width / width, max_width * 4 / 3 / height)
-    return max(8, round(height * scale)), max(8, round(width * scale))
+from inference.live.motion_geometry import (
+    IDENTITY,
+    Affine,
+    Candidates,
+    Luma,
+    compose,
+    faded,
+    spread_corners,
+    working_size,
+)
 
 
 class MaskFollower:
@@ -113,7 +91,7 @@ class MaskFollower:
         self._deep_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * deep + 1,) * 2)
         self._peak_kernel = np.ones((5, 5), np.uint8)
         # corner candidates per anchor frame: id → (the frame, its candidates)
-        self._candidate_cache: dict[int, tuple[Luma, _Candidates]] = {}
+        self._candidate_cache: dict[int, tuple[Luma, Candidates]] = {}
         self.last_step: StepReport | None = None
         self._history: deque[Luma] = deque(maxlen=self.settings.history)
         # frames since the result's frame still to be stepped through (the newest last)
@@ -193,7 +171,7 @@ class MaskFollower:
             ]).astype(np.uint8)  # fmt: skip
             rect = cv2.boundingRect(small)
             self._ref_regions.append((shapes, (rect[0], rect[1], rect[2], rect[3])))
-        self._transforms = [_IDENTITY.copy() for _ in range(n)]
+        self._transforms = [IDENTITY.copy() for _ in range(n)]
         self._anchors = [reference] * n
         self._alphas = np.ones(n, np.float32)
         self.last_step = None
@@ -278,10 +256,10 @@ class MaskFollower:
 
     def _fail_all(self) -> None:
         n = len(self._alphas)
-        self._alphas = _faded(self._alphas - 1.0 / self.settings.fade_frames)
+        self._alphas = faded(self._alphas - 1.0 / self.settings.fade_frames)
         self.last_step = StepReport((False,) * n, (0,) * n, (0,) * n, (math.inf,) * n)
 
-    def _candidates(self, anchor: Luma) -> _Candidates:
+    def _candidates(self, anchor: Luma) -> Candidates:
         """The corner candidates of `anchor`, computed once per frame and shared by every object
         (and every later step from the same anchor): per-object corner searches cost 0.5 ms
         each, and six objects tried twice made following 13 ms a frame."""
@@ -296,7 +274,7 @@ class MaskFollower:
         ys, xs = np.nonzero(peaks)
         strength = np.asarray(response[ys, xs], np.float32)
         order = np.argsort(-strength, kind="stable")
-        found = _Candidates(xs[order].astype(np.int32), ys[order].astype(np.int32), strength[order])
+        found = Candidates(xs[order].astype(np.int32), ys[order].astype(np.int32), strength[order])
         live = {id(a) for a in self._anchors}
         self._candidate_cache = {k: v for k, v in self._candidate_cache.items() if k in live}
         self._candidate_cache[key] = (anchor, found)
@@ -347,7 +325,7 @@ class MaskFollower:
         # as goodFeaturesToTrack: strong relative to this object's best, strongest first
         strong = strength >= 0.01 * strength[0]
         found = np.stack([xs[strong] - x0, ys[strong] - y0], axis=1)[: 3 * s.max_points]
-        spread = _spread(found.astype(np.float32), (y1 - y0, x1 - x0), s.max_points)
+        spread = spread_corners(found.astype(np.float32), (y1 - y0, x1 - x0), s.max_points)
         spread += np.array([x0, y0], np.float32)
         return spread.reshape(-1, 1, 2)
 
@@ -379,7 +357,7 @@ class MaskFollower:
                 offset += k
                 step, inliers[i], residuals[i] = self._fit(src, dst)
                 if step is not None:
-                    self._transforms[i] = _compose(step, self._transforms[i])
+                    self._transforms[i] = compose(step, self._transforms[i])
                     ok[i] = True
         fade = 1.0 / self.settings.fade_frames
         for i in range(n):
@@ -387,7 +365,7 @@ class MaskFollower:
                 self._anchors[i] = current
                 self._alphas[i] = min(1.0, self._alphas[i] + fade)
             elif self._alphas[i] > 0:  # lost: keep its anchor and try again on the next frame
-                self._alphas[i] = _faded(self._alphas[i : i + 1] - fade)[0]
+                self._alphas[i] = faded(self._alphas[i : i + 1] - fade)[0]
         self.last_step = StepReport(tuple(ok), tuple(points), tuple(inliers), tuple(residuals))
 
     def _flow(
@@ -450,7 +428,7 @@ class MaskFollower:
         (height, width), (h, w) = self._size, self._work
         to_work = np.array([[w / width, 0.0, 0.0], [0.0, h / height, 0.0]])
         from_work = np.array([[out_size[1] / w, 0.0, 0.0], [0.0, out_size[0] / h, 0.0]])
-        return _compose(from_work, _compose(self._transforms[index], to_work))
+        return compose(from_work, compose(self._transforms[index], to_work))
 
     def _render(self, detections: Detections, out_size: tuple[int, int]) -> Detections:
         out_h, out_w = out_size
@@ -491,38 +469,3 @@ class MaskFollower:
             boxes, detections.scores, detections.labels, masks, detections.track_ids,
             dict(detections.extra),
         )  # fmt: skip
-
-
-def _faded(alphas: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
-    """Alphas after a fade step, with float dust (1 - 5 × 0.2 ≈ 6e-17) rounded to exactly 0, so
-    a faded mask is neither drawn nor counted."""
-    out = np.asarray(alphas, np.float32).copy()
-    out[out < 1e-4] = 0.0
-    return out
-
-
-def _spread(
-    corners: npt.NDArray[np.float32], shape: tuple[int, ...], count: int
-) -> npt.NDArray[np.float32]:
-    """Up to `count` of `corners` (K, 2), strongest first, spread over a 4×4 grid of the (H, W)
-    region: one cell round-robin at a time. A small patch of strong corners that does not move
-    with the object (an overlay, a changing code strip, a reflection) then holds only its share
-    of the points, and RANSAC can outvote it."""
-    if len(corners) <= count:
-        return corners
-    height, width = shape[0], shape[1]
-    cells = (np.minimum(corners[:, 1] * 4 // max(height, 1), 3) * 4).astype(int) + np.minimum(
-        corners[:, 0] * 4 // max(width, 1), 3
-    ).astype(int)
-    queues: dict[int, list[int]] = {}
-    for index, cell in enumerate(cells):  # goodFeaturesToTrack lists the strongest first
-        queues.setdefault(int(cell), []).append(index)
-    picked: list[int] = []
-    rank = 0
-    while len(picked) < count:
-        row = [queue[rank] for queue in queues.values() if rank < len(queue)]
-        if not row:
-            break
-        picked.extend(row[: count - len(picked)])
-        rank += 1
-    return corners[np.array(picked)]

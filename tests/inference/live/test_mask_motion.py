@@ -21,7 +21,8 @@ from inference.bench.mask_following import (
 )
 from inference.core.detections import Detections
 from inference.live.follow_settings import FollowSettings
-from inference.live.mask_motion import MaskFollower, _spread, working_size
+from inference.live.mask_motion import MaskFollower
+from inference.live.motion_geometry import spread_corners, working_size
 from inference.overlay.renderer import OverlayRenderer
 
 H, W = 240, 320
@@ -193,11 +194,11 @@ def test_tracked_points_are_spread_so_a_dense_patch_cannot_outvote_the_object() 
     patch = rng.uniform([0, 0], [20, 20], (60, 2))  # strongest, all in one corner cell
     elsewhere = rng.uniform([30, 30], [200, 200], (40, 2))
     corners = np.concatenate([patch, elsewhere]).astype(np.float32)
-    picked = _spread(corners, (200, 200), 24)
+    picked = spread_corners(corners, (200, 200), 24)
     assert len(picked) == 24
     in_patch = int(((picked[:, 0] < 20) & (picked[:, 1] < 20)).sum())
     assert in_patch <= 3, in_patch  # a plain top-24 would take 24 from the patch
-    assert len(_spread(corners[:10], (200, 200), 24)) == 10
+    assert len(spread_corners(corners[:10], (200, 200), 24)) == 10
 
 
 def test_one_bad_frame_dims_the_mask_and_it_recovers() -> None:
