@@ -27,7 +27,7 @@ from inference.models import Models
 from inference.segmentation.segmenter import build_random_segmenter
 from stream.edge.loading import LoadingStep, LoadProgress
 from visionanything.cli import build_parser, main
-from visionanything.commands import options, serve
+from visionanything.commands import options, serve, serve_loading
 
 CPU = torch.device("cpu")
 SEGMENTER_SIZE = 256  # the stand-in's encoder size, whatever --size says (cheap to export)
@@ -110,7 +110,7 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 class RecordingProgress(LoadProgress):
     def __init__(self) -> None:
-        super().__init__(serve.LOAD_STEPS)
+        super().__init__(serve_loading.LOAD_STEPS)
         self.begun: list[str] = []
 
     def begin(self, name: str) -> LoadingStep:

@@ -222,7 +222,7 @@ def test_turn_config_is_rendered_at_start_from_the_environment(
 
 def test_media_offers_the_turn_service_to_both_ends(config: dict[str, Any]) -> None:
     from visionanything.cli import build_parser
-    from visionanything.commands.serve import ice_from_args
+    from visionanything.commands.serve_options import ice_from_args
 
     media = config["services"]["media"]
     assert media["environment"]["VISIONANYTHING_TURN_SECRET"] == TURN_SECRET

@@ -203,17 +203,19 @@ def test_serve_leaves_at_once_past_a_build_still_running(monkeypatch: pytest.Mon
     """Interpreter shutdown under a conversion in native code aborted (exit -6): with a build
     running, serve leaves by os._exit with its own status; without one, it returns normally."""
     from inference.graphs import background_builds
-    from visionanything.commands import serve
+    from visionanything.commands import serve_loading
 
     exits: list[int] = []
-    monkeypatch.setattr(serve.os, "_exit", exits.append)
-    monkeypatch.setattr(serve.logging, "shutdown", lambda: None)  # keep pytest's handlers open
+    monkeypatch.setattr(serve_loading.os, "_exit", exits.append)
+    monkeypatch.setattr(
+        serve_loading.logging, "shutdown", lambda: None
+    )  # keep pytest's handlers open
     monkeypatch.setattr(background_builds, "builds_running", lambda: False)
-    assert serve._exit_past_unfinished_builds(0) == 0 and exits == []
+    assert serve_loading.exit_past_unfinished_builds(0) == 0 and exits == []
     monkeypatch.setattr(background_builds, "builds_running", lambda: True)
-    serve._exit_past_unfinished_builds(0)
+    serve_loading.exit_past_unfinished_builds(0)
     assert exits == [0]
     # Ctrl-C while the models still load: the loader thread is in native code too
     monkeypatch.setattr(background_builds, "builds_running", lambda: False)
-    serve._exit_past_unfinished_builds(1, loading=True)
+    serve_loading.exit_past_unfinished_builds(1, loading=True)
     assert exits == [0, 1]

@@ -21,23 +21,14 @@ import contextlib
 import dataclasses
 import logging
 import os
-import shlex
-import shutil
 import signal
 import ssl
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stream.classroom.room_store import DEFAULT_IDLE_S, DEFAULT_ROOMS_PER_TEACHER
-from stream.webrtc.video_codecs import (
-    DEFAULT_MAX_KBPS,
-    DEFAULT_START_KBPS,
-    DEFAULT_VIDEO_CODEC,
-    VIDEO_CODECS,
-)
 from visionanything.commands.options import add_model_options, models_from_args
 from visionanything.commands.redis_url import add_redis_options, describe, redis_url
 from visionanything.commands.weights_offer import (
@@ -53,7 +44,25 @@ if TYPE_CHECKING:
     from stream.app import EngineFactory, ServerConfig
     from stream.edge.loading import LoadProgress
     from stream.webrtc.engine_seam import EngineLike
-    from stream.webrtc.ice import IceSettings
+from visionanything.commands.serve_hints import (
+    _has_make_target,
+    _teacher_hint,
+    _tls_context,
+    cli_command,
+    listen_host,
+    own_certificate_context,
+)
+from visionanything.commands.serve_loading import exit_past_unfinished_builds, load_progress
+from visionanything.commands.serve_options import (
+    add_ice_options,
+    add_photo_options,
+    add_room_options,
+    add_video_options,
+    ice_from_args,
+    with_photo_options,
+    with_room_options,
+    with_video_options,
+)
 
 log = logging.getLogger("visionanything.serve")
 
@@ -62,7 +71,6 @@ HTTPS_PORT, HTTP_PORT = 8443, 8080
 SERVE_DETECTOR_SIZE = 512
 """serve's --detector-size default; `weights prebuild` takes the same, or its graphs would be
 for another input size."""
-LOAD_STEPS = ("importing", "models", "warming up", "engine")
 """The steps of a model load as the pages count them ("Getting ready… 2 of 4"): importing
 torch and transformers, building the models, the detector's first calls on a phone's frame
 shapes, the engine."""
@@ -202,202 +210,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-# -- the photo library's options (stream/photos/snapshots.py) -------------------------------------
-
-
-def add_photo_options(parser: argparse.ArgumentParser) -> None:
-    """How long the 📸 library keeps a class's photos (a school's data-protection rule)."""
-    parser.add_argument(
-        "--photo-retention-days",
-        type=int,
-        default=30,
-        metavar="DAYS",
-        help="delete library photos older than this, checked every hour (1..3650, default 30)",
-    )
-
-
-def with_photo_options(config: ServerConfig, args: argparse.Namespace) -> ServerConfig:
-    """`config` with the photo options applied; ValueError for a value out of range."""
-    import dataclasses
-
-    policy = dataclasses.replace(config.snapshot_policy, retention_days=args.photo_retention_days)
-    return dataclasses.replace(config, snapshot_policy=policy)
-
-
-# -- classroom rooms' options (stream/classroom/room_store.py, stream/classroom/rooms.py) ---------
-
-
-def add_room_options(parser: argparse.ArgumentParser) -> None:
-    """How many rooms one teacher may hold, and when a room nobody uses ends."""
-    parser.add_argument(
-        "--max-rooms-per-teacher",
-        type=int,
-        default=DEFAULT_ROOMS_PER_TEACHER,
-        metavar="N",
-        help="open rooms one teacher may have at once (default %(default)s)",
-    )
-    parser.add_argument(
-        "--room-idle-minutes",
-        type=float,
-        default=DEFAULT_IDLE_S / 60,
-        metavar="MINUTES",
-        help="a room with no teacher, phone or class screen for this long ends "
-        "(default %(default)g)",
-    )
-
-
-def with_room_options(config: ServerConfig, args: argparse.Namespace) -> ServerConfig:
-    """`config` with the room options applied; ValueError for a value out of range."""
-    import dataclasses
-
-    if args.max_rooms_per_teacher < 1:
-        raise ValueError(f"--max-rooms-per-teacher {args.max_rooms_per_teacher} must be 1 or more")
-    if not 1 <= args.room_idle_minutes <= 7 * 24 * 60:
-        raise ValueError(f"--room-idle-minutes {args.room_idle_minutes} must lie in 1..10080")
-    return dataclasses.replace(
-        config,
-        max_rooms_per_teacher=args.max_rooms_per_teacher,
-        room_idle_s=args.room_idle_minutes * 60,
-    )
-
-
-# -- end of the rooms' options -------------------------------------------------------------------
-
-
-# -- ICE: STUN/TURN servers for both ends (stream/webrtc/ice.py) ----------------------------------
-
-TURN_PASSWORD_ENV = "VISIONANYTHING_TURN_PASSWORD"
-TURN_SECRET_ENV = "VISIONANYTHING_TURN_SECRET"
-
-
-class _RefuseSecretOnArgv(argparse.Action):
-    """`--turn-password`/`--turn-secret` exist only to refuse: argv is visible to every user of
-    the machine (`ps`) and lands in shell history. Without them argparse would take either as
-    an abbreviation of the `-file` option and treat the secret as a path."""
-
-    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
-        name = self.dest.replace("_", "-")
-        env = TURN_PASSWORD_ENV if "password" in name else TURN_SECRET_ENV
-        parser.error(f"--{name} is not accepted on the command line: use --{name}-file or ${env}")
-
-
-def add_ice_options(parser: argparse.ArgumentParser) -> None:
-    """STUN/TURN servers used by the server's peer connections and given to the pages."""
-    parser.add_argument(
-        "--ice-server",
-        action="append",
-        default=[],
-        metavar="URL",
-        help="a STUN or TURN server (repeatable): stun:HOST[:PORT], turn:HOST[:PORT]"
-        "[?transport=udp|tcp], turns:HOST[:PORT]; default none (phones on the server's LAN)",
-    )
-    parser.add_argument("--turn-username", default=None, help="static TURN username")
-    parser.add_argument(
-        "--turn-password-file",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help=f"file holding the static TURN password (or ${TURN_PASSWORD_ENV})",
-    )
-    parser.add_argument(
-        "--turn-secret-file",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="file holding a TURN REST shared secret (coturn use-auth-secret): per-page "
-        f"credentials valid an hour (or ${TURN_SECRET_ENV})",
-    )
-    parser.add_argument(
-        "--ice-relay-only",
-        action="store_true",
-        help="both ends use TURN-relayed candidates only (testing; networks that need it)",
-    )
-    for name in ("--turn-password", "--turn-secret"):
-        parser.add_argument(name, nargs="?", action=_RefuseSecretOnArgv, help=argparse.SUPPRESS)
-
-
-def _secret(path: Path | None, env: str, what: str, environ: Mapping[str, str]) -> str | None:
-    if path is not None:
-        try:
-            text = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ValueError(f"cannot read the {what} file {path}: {exc.strerror}") from exc
-        if not text:
-            raise ValueError(f"the {what} file {path} is empty")
-        return text
-    return environ.get(env) or None
-
-
-def ice_from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> IceSettings:
-    """The ICE settings the options describe; ValueError for an inconsistent set (a secret
-    and static credentials, a turn: server without credentials, an unknown scheme).
-    A password or secret in the environment counts only when a TURN server is configured, so a
-    stray exported variable does not stop a LAN server."""
-    from stream.webrtc.ice import IceSettings
-
-    turn = any(u.startswith("turn") for u in args.ice_server)
-    password = _secret(args.turn_password_file, TURN_PASSWORD_ENV, "TURN password", environ)
-    secret = _secret(args.turn_secret_file, TURN_SECRET_ENV, "TURN secret", environ)
-    if not turn and args.turn_password_file is None and args.turn_secret_file is None:
-        password = secret = None  # only from the environment: not meant for this server
-    if secret is not None and args.turn_username is None and args.turn_password_file is None:
-        password = None  # the secret wins over a stray environment password
-    return IceSettings(
-        urls=tuple(args.ice_server),
-        username=args.turn_username,
-        password=password,
-        secret=secret,
-        relay_only=args.ice_relay_only,
-    )
-
-
-# -- end of the ICE options ----------------------------------------------------------------------
-
-
-# -- the returned video: codec and bitrate (stream/webrtc/video_codecs.py, issue 19) --------------
-
-
-def add_video_options(parser: argparse.ArgumentParser) -> None:
-    """Which codec phones use (iPhones encode H.264 in hardware) and the returned video's
-    bitrate: where it starts and how far the browser's bandwidth estimate may raise it."""
-    parser.add_argument(
-        "--video-codec",
-        choices=VIDEO_CODECS,
-        default=DEFAULT_VIDEO_CODEC,
-        help="auto: H.264 where the phone offers it (the page puts it first), else VP8; "
-        "h264 / vp8: only that codec, phones without it are refused (default %(default)s)",
-    )
-    parser.add_argument(
-        "--video-bitrate",
-        type=int,
-        default=DEFAULT_START_KBPS,
-        metavar="KBPS",
-        help="the returned video's starting bitrate; the phone's bandwidth estimate moves it "
-        "(default %(default)s)",
-    )
-    parser.add_argument(
-        "--max-video-bitrate",
-        type=int,
-        default=DEFAULT_MAX_KBPS,
-        metavar="KBPS",
-        help="the most the returned video may use per phone (default %(default)s; aiortc "
-        "itself caps VP8 at 1500, H.264 at 3000)",
-    )
-
-
-def with_video_options(config: ServerConfig, args: argparse.Namespace) -> ServerConfig:
-    """`config` with the video options applied; ValueError for a value out of range."""
-    from stream.webrtc.video_codecs import VideoSettings
-
-    video = VideoSettings(
-        codec=args.video_codec, start_kbps=args.video_bitrate, max_kbps=args.max_video_bitrate
-    )
-    return dataclasses.replace(config, session=dataclasses.replace(config.session, video=video))
-
-
-# -- end of the video options --------------------------------------------------------------------
-
-
 def run(args: argparse.Namespace) -> int:
     # imported here: `visionanything segment --help` should not pay for WebRTC or torch
     from stream.app import ServerConfig
@@ -465,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
             loaded.set()
 
     status = asyncio.run(_serve(host, port, context, config, factory, args.redis, progress))
-    return _exit_past_unfinished_builds(status, loading=not loaded.is_set())
+    return exit_past_unfinished_builds(status, loading=not loaded.is_set())
 
 
 def pick_models(
@@ -512,156 +324,6 @@ def fetch_hint(cli: str, makefile: Path = Path("Makefile")) -> str:
     if _has_make_target(makefile, "weights"):
         return f"make weights (or {command})"
     return command
-
-
-def load_progress() -> LoadProgress:
-    """The progress of this server's model load (`LOAD_STEPS`), with the background builds
-    still running after it (`build_label` names them)."""
-    from inference.graphs.background_builds import running_builds
-    from stream.edge.loading import LoadProgress
-
-    return LoadProgress(
-        LOAD_STEPS, building=lambda: [build_label(name) for name in running_builds()]
-    )
-
-
-def build_label(thread_name: str) -> str:
-    """A background build's thread name as the status shows it: "encoder-build-auto" →
-    "segmenter encoder", "openvino-build-512x683" → "detector 683x512" (width × height)."""
-    if thread_name.startswith("encoder-build-"):
-        return "segmenter encoder"
-    prefix = "openvino-build-"
-    if thread_name.startswith(prefix):
-        height, _, width = thread_name[len(prefix) :].partition("x")
-        return f"detector {width}x{height}" if width else "detector"
-    return thread_name
-
-
-def _exit_past_unfinished_builds(status: int, *, loading: bool = False) -> int:
-    """Everything is closed; a model build still converting in native code, or the models
-    still loading (Ctrl-C while the pages say "Getting ready": the loader thread is in torch's
-    native code), would abort the interpreter's shutdown (SIGABRT, "terminate called without
-    an active exception"), so leave at once with our status instead."""
-    from inference.graphs.background_builds import builds_running
-
-    if not builds_running() and not loading:
-        return status
-    if loading:
-        log.info("stopping while the models load")
-    else:
-        log.info("stopping while a model build runs: it starts again next time")
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
-
-
-def listen_host(host: str | None, http: bool) -> str:
-    """The address to listen on: the one given, else 127.0.0.1 for plain HTTP (the camera
-    works on http:// only on this machine, so the LAN need not reach it) and every interface
-    for HTTPS (phones come over the LAN)."""
-    if host is not None:
-        return host
-    return "127.0.0.1" if http else "0.0.0.0"
-
-
-def own_certificate_context(cert: Path | None, key: Path | None) -> ssl.SSLContext:
-    """A TLS context for the operator's certificate and key; ValueError saying what is wrong
-    (one of the two missing, a file that is not there or not PEM, a key of another
-    certificate)."""
-    from stream.edge.tls import Certificate, server_ssl_context
-
-    if cert is None or key is None:
-        raise ValueError("--cert and --key go together: give both files")
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    for option, path in (("--cert", cert), ("--key", key)):
-        if not path.is_file():
-            raise ValueError(f"{option} {path}: no such file")
-    try:
-        x509.load_pem_x509_certificate(cert.read_bytes())
-    except ValueError as exc:
-        raise ValueError(f"--cert {cert} is not a PEM certificate") from exc
-    try:
-        serialization.load_pem_private_key(key.read_bytes(), password=None)
-    except TypeError as exc:
-        raise ValueError(f"--key {key} is encrypted: give a key without a passphrase") from exc
-    except ValueError as exc:
-        raise ValueError(f"--key {key} is not a PEM private key") from exc
-    try:
-        return server_ssl_context(Certificate(cert, key, created=False))
-    except ssl.SSLError as exc:
-        if "KEY_VALUES_MISMATCH" in str(exc).upper():
-            raise ValueError(f"--key {key} is not the private key of --cert {cert}") from exc
-        raise ValueError(f"--cert {cert} / --key {key} cannot be used: {exc}") from exc
-
-
-def cli_command(
-    argv0: str | None = None,
-    which: Callable[[str], str | None] = shutil.which,
-    cwd: Path | None = None,
-) -> str:
-    """How to type this program here, for the hints it prints: `visionanything` when that name
-    on the PATH is this very program, else its path (`make` installs it in .venv/bin, which is
-    not on the PATH), relative to the working directory when it lies below it."""
-    script = Path(argv0 if argv0 is not None else sys.argv[0])
-    here = cwd or Path.cwd()
-    if script.name != "visionanything":  # `python -m visionanything`
-        return f"{_shown_path(Path(sys.executable), here)} -m visionanything"
-    found = which("visionanything")
-    with contextlib.suppress(OSError):
-        if found and Path(found).resolve() == (here / script).resolve():
-            return "visionanything"
-    return _shown_path(script, here)
-
-
-def _shown_path(path: Path, cwd: Path) -> str:
-    absolute = path if path.is_absolute() else cwd / path
-    try:
-        return shlex.quote(str(absolute.relative_to(cwd)))
-    except ValueError:
-        return shlex.quote(str(absolute))
-
-
-def teacher_hint(config: ServerConfig, cli: str, makefile: Path = Path("Makefile")) -> str | None:
-    """Rooms need a teacher account: how to make the first one (a command that works as typed
-    here), or None when there is one. Raises TeacherFileError when the file is unreadable."""
-    from stream.classroom.teachers import TeacherStore, default_teachers_path
-
-    path = config.teachers_file or default_teachers_path()
-    if TeacherStore(path).names():
-        return None
-    command = f"`{cli} teacher add NAME" + (f" --file {path}`" if config.teachers_file else "`")
-    if config.teachers_file is None and _has_make_target(makefile, "teacher"):
-        command = f"`make teacher NAME=lee` (or {command})"
-    return f"No teacher accounts in {path} yet: {command} makes one (needed for classroom rooms)."
-
-
-def _has_make_target(makefile: Path, target: str) -> bool:
-    try:
-        return any(line.startswith(f"{target}:") for line in makefile.read_text().splitlines())
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def _teacher_hint(config: ServerConfig, cli: str) -> None:
-    from stream.classroom.teachers import TeacherFileError
-
-    try:
-        hint = teacher_hint(config, cli)
-    except TeacherFileError as exc:
-        log.error("teacher accounts cannot be read: %s", exc)
-        return
-    if hint:
-        print(hint)
-
-
-def _tls_context(cert_dir: Path, host: str) -> ssl.SSLContext:
-    from stream.edge.tls import ensure_certificate, server_ssl_context
-    from stream.edge.urls import certificate_hosts
-
-    return server_ssl_context(ensure_certificate(cert_dir, certificate_hosts(host)))
 
 
 def model_threads(cores: int) -> int:

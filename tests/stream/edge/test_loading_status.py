@@ -18,7 +18,7 @@ from stream.edge.loading import STARTING, LoadingStep, LoadProgress
 from stream.webrtc.engine_seam import EngineLike
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
-from visionanything.commands import serve
+from visionanything.commands import serve_loading
 
 STEPS = ("importing", "models", "warming up", "engine")
 WAIT_S = 60.0
@@ -57,11 +57,11 @@ def test_the_running_builds_are_listed_and_a_broken_list_is_empty() -> None:
 
 
 def test_serve_names_its_steps_and_the_builds_running() -> None:
-    assert serve.LOAD_STEPS == STEPS
-    assert serve.build_label("encoder-build-auto") == "segmenter encoder"
-    assert serve.build_label("openvino-build-512x683") == "detector 683x512"  # (H, W) → W×H
-    assert serve.build_label("photo-build") == "photo-build"
-    progress = serve.load_progress()
+    assert serve_loading.LOAD_STEPS == STEPS
+    assert serve_loading.build_label("encoder-build-auto") == "segmenter encoder"
+    assert serve_loading.build_label("openvino-build-512x683") == "detector 683x512"  # (H, W) → W×H
+    assert serve_loading.build_label("photo-build") == "photo-build"
+    progress = serve_loading.load_progress()
     assert progress.steps == STEPS and progress.current().step == 0
     release = threading.Event()
 

@@ -23,7 +23,8 @@ from tests.qr_codes import decode_qr
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
 from visionanything.cli import build_parser
-from visionanything.commands.serve import EXIT_USAGE, cli_command, run, teacher_hint
+from visionanything.commands.serve import EXIT_USAGE, run
+from visionanything.commands.serve_hints import cli_command, teacher_hint
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 LAN = "192.168.7.23"

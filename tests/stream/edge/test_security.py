@@ -27,7 +27,7 @@ from stream.webrtc.registry import SESSIONS_KEY
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, serving
 from visionanything.cli import build_parser
-from visionanything.commands.serve import listen_host, own_certificate_context
+from visionanything.commands.serve_hints import listen_host, own_certificate_context
 
 REPO = Path(__file__).resolve().parents[3]
 EVERY_ANSWER = {

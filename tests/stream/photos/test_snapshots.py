@@ -300,7 +300,7 @@ def test_serve_takes_the_retention_in_days() -> None:
     import argparse
 
     from stream.app import ServerConfig
-    from visionanything.commands.serve import add_photo_options, with_photo_options
+    from visionanything.commands.serve_options import add_photo_options, with_photo_options
 
     parser = argparse.ArgumentParser()
     add_photo_options(parser)

@@ -27,7 +27,7 @@ from tests.stream import rtc_client
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, serving
 from visionanything.cli import build_parser
-from visionanything.commands.serve import ice_from_args
+from visionanything.commands.serve_options import ice_from_args
 
 # -- settings ------------------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from stream.webrtc.video_codecs import (
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import Client, serving
 from visionanything.cli import build_parser
-from visionanything.commands.serve import with_video_options
+from visionanything.commands.serve_options import with_video_options
 
 DEADLINE_S = 60.0
 
