@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from inference.core.atomic_write import write_atomically
-from stream.loadtest.client import ClientResult, SecondSample
+from stream.loadtest.phone_results import ClientResult, SecondSample
 from stream.loadtest.viewer import ViewerResult
 
 EXIT_OK, EXIT_FAILED = 0, 1

@@ -32,8 +32,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from stream.loadtest.client import I420, Clip, MarkedCamera, Phone, SecondSample, check_code_fits
+from stream.loadtest.client import Clip, MarkedCamera, Phone
+from stream.loadtest.frame_code import I420, check_code_fits
 from stream.loadtest.peer import ClientFailure, Peer, describe_connection_error, ssl_mode
+from stream.loadtest.phone_results import SecondSample
 from stream.loadtest.relay import fetch_relay_configuration
 from stream.loadtest.report import ClipSummary, LoadTestResult
 from stream.loadtest.room import RoomAccess, check_room_code, run_room
@@ -179,7 +181,8 @@ def load_clip(
     camera motion, cuts) of `seconds` at `size` and `fps` (default 15). FileNotFoundError or
     ValueError for a file that is missing or holds no usable video.
     """
-    from stream.loadtest.clip import iter_clip_frames, read_video_frames
+    from stream.loadtest.clip import iter_clip_frames
+    from stream.loadtest.clip_files import read_video_frames
 
     if video is None:
         frame_rate = max(1, min(120, round(fps))) if fps is not None else 15

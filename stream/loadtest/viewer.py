@@ -37,8 +37,9 @@ import av
 import numpy as np
 from aiortc import RTCPeerConnection
 
-from stream.loadtest.client import MarkedCamera, SecondSample
+from stream.loadtest.client import MarkedCamera
 from stream.loadtest.peer import Clock, Peer, State
+from stream.loadtest.phone_results import SecondSample
 
 MAX_LATENCY_SAMPLES = 20_000  # per viewer; beyond, every other one is dropped (see `_keep`)
 MAX_SECOND_SAMPLES = 10_000  # latencies waiting for the next tick

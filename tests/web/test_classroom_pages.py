@@ -20,7 +20,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from stream.app import ServerConfig, create_app
 from stream.classroom.teachers import TeacherStore
-from stream.loadtest.clip import write_clip
+from stream.loadtest.clip_files import write_clip
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
 from tests.web.browser import create_room, wait_for, wait_for_more

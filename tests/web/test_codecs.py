@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import Page, async_playwright
 
 from stream.app import ServerConfig, create_app
-from stream.loadtest.clip import write_clip
+from stream.loadtest.clip_files import write_clip
 from stream.webrtc.session_settings import SessionSettings
 from stream.webrtc.video_codecs import VideoSettings
 from tests.stream.fake_engine import FakeEngine

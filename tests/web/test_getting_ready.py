@@ -14,7 +14,7 @@ from playwright.async_api import async_playwright
 
 from stream.app import ServerConfig, create_app
 from stream.edge.loading import LoadProgress
-from stream.loadtest.clip import write_clip
+from stream.loadtest.clip_files import write_clip
 from tests.stream.fake_engine import FakeEngine
 from tests.stream.rtc_client import serving
 from tests.web.browser import wait_for

@@ -20,7 +20,7 @@ from inference.live.engine import Engine
 from inference.live.engine_settings import EngineSettings
 from inference.models import Models
 from stream.app import ServerConfig, create_app
-from stream.loadtest.clip import write_clip
+from stream.loadtest.clip_files import write_clip
 from tests.stream.rtc_client import serving
 from tests.web.browser import wait_for, wait_for_more
 

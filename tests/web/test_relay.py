@@ -27,7 +27,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from stream.app import ServerConfig, create_app
-from stream.loadtest.clip import write_clip
+from stream.loadtest.clip_files import write_clip
 from stream.webrtc.ice import IceSettings
 from stream.webrtc.registry import SESSIONS_KEY
 from tests.coturn import SECRET, free_port, running_coturn

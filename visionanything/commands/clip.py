@@ -41,13 +41,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.loadtest.clip import (
-        clip_frame_count,
-        format_of,
-        iter_clip_frames,
-        plan_scenes,
-        write_clip,
-    )
+    from stream.loadtest.clip import clip_frame_count, format_of, iter_clip_frames, plan_scenes
+    from stream.loadtest.clip_files import write_clip
 
     out: Path = args.out
     try:

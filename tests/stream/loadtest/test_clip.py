@@ -18,11 +18,8 @@ from stream.loadtest.clip import (
     iter_clip_frames,
     parse_size,
     plan_scenes,
-    read_video_frames,
-    write_clip,
-    write_frames,
-    y4m_header,
 )
+from stream.loadtest.clip_files import read_video_frames, write_clip, write_frames, y4m_header
 from visionanything.cli import main
 
 SIZE = (320, 240)
