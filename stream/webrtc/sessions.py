@@ -32,8 +32,11 @@ from stream.webrtc import protocol
 from stream.webrtc.channel import _MESSAGE_TYPES, detach, send_message
 from stream.webrtc.connection_path import ConnectionPath, connection_path
 from stream.webrtc.engine_seam import EngineLike, EngineResult, RoomSettings
+from stream.webrtc.objects_throttle import ObjectsThrottle
 from stream.webrtc.outgoing_load import OutgoingLoad
 from stream.webrtc.session_settings import SessionSettings
+from stream.webrtc.session_stats import report_stats
+from stream.webrtc.snapshot_press import take_snapshot
 from stream.webrtc.tracks import (
     AnnotatedVideoTrack,
     FrameMailbox,
@@ -42,6 +45,7 @@ from stream.webrtc.tracks import (
     SharedFrame,
     pump,
 )
+from stream.webrtc.vocabulary_gate import VocabularyGate
 
 log = logging.getLogger(__name__)
 
@@ -100,18 +104,25 @@ class Session:
         self._camera: MediaStreamTrack | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._on_closed: list[Callable[[Session], object]] = []
-        self._objects_sent: list[dict[str, Any]] | None = None
-        self._objects_sent_at = float("-inf")
-        self._objects_pending: EngineResult | None = None
-        self._objects_timer: asyncio.TimerHandle | None = None
+        self._objects = ObjectsThrottle(
+            self._loop,
+            settings.objects_interval_s,
+            self._send_objects,
+            live=lambda: not self.closed and not self.paused,
+        )
         self._overlay_errors = 0
         # data-channel rate limits: every message, vocabulary changes, our `rate_limited` replies
         limits = settings.limits
         self._messages_bucket = TokenBucket(limits.messages_per_s, limits.message_burst)
-        self._vocabulary_bucket = TokenBucket(limits.vocabulary_per_s, limits.vocabulary_burst)
+        self._vocabulary = VocabularyGate(
+            self._loop,
+            TokenBucket(limits.vocabulary_per_s, limits.vocabulary_burst),
+            self._set_vocabulary,
+            overtaken=self._vocabulary_overtaken,
+            failed=self._vocabulary_failed,
+            live=lambda: not self.closed,
+        )
         self._limit_replies = TokenBucket(limits.error_replies_per_s, 1)
-        self._vocabulary_waiting: protocol.VocabularyMessage | None = None
-        self._vocabulary_timer: asyncio.TimerHandle | None = None
         self.rate_limited = 0  # messages dropped (or vocabulary changes overtaken) by the limits
         self.fps_in = self.fps_out = self.overlay_fps = 0.0
         # in a room: the annotated video goes out through a relay, so the room's screen can
@@ -125,7 +136,7 @@ class Session:
         pc.on("track", self._on_track)
         pc.on("datachannel", self._on_datachannel)
         pc.on("connectionstatechange", self._on_connection_state)
-        self._spawn(self._stats_loop(), "stats")
+        self._spawn(report_stats(self), "stats")
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -164,13 +175,8 @@ class Session:
             self.engine.close_session(self.id)
         except Exception:
             log.exception("session %s: engine.close_session failed", self.id)
-        if self._objects_timer is not None:
-            self._objects_timer.cancel()
-            self._objects_timer = None
-        if self._vocabulary_timer is not None:
-            self._vocabulary_timer.cancel()
-            self._vocabulary_timer = None
-        self._vocabulary_waiting = None
+        self._objects.stop_timer()
+        self._vocabulary.cancel()
         current = asyncio.current_task()
         for task in self._tasks:
             if task is not current:
@@ -294,14 +300,14 @@ class Session:
             self._room_words = words
             try:
                 self.engine.set_vocabulary(self.id, words=room.words, theme=room.theme)
-                self._objects_sent = None
+                self._objects.forget_sent()
             except VocabularyError as exc:
                 problems.append(str(exc))
-                self._reply_error("bad_vocabulary", str(exc))
+                self.reply_error("bad_vocabulary", str(exc))
             except KeyError as exc:
                 text = str(exc.args[0]) if exc.args else f"unknown theme {room.theme!r}"
                 problems.append(text)
-                self._reply_error("unknown_theme", text)
+                self.reply_error("unknown_theme", text)
         self.room_muted = room.speech_muted
         self.engine.set_speech(self.id, self.speech and not self.room_muted)
         return problems
@@ -343,47 +349,20 @@ class Session:
         self.results += 1
         self.metrics.overlay_updates.inc()
         self.metrics.observe_stages(result.timings_ms)
-        self._offer_objects(result)
+        self._objects.offer(result)
         for notice in result.notices:
             self.metrics.errors.labels(kind="vocabulary").inc()
-            self._reply_error(notice.code, notice.message)
+            self.reply_error(notice.code, notice.message)
         if result.say is not None:
             say: dict[str, Any] = {"text": result.say.text, "ids": list(result.say.ids)}
             self.send("say", **say)
             self._tell_room("say", say)
 
-    def _offer_objects(self, result: EngineResult) -> None:
-        """Send `objects` when they changed, at most every objects_interval_s; a change that
-        comes too soon is sent when the interval is up (the newest one by then)."""
-        if result.objects == self._objects_sent:
-            return
-        wait = self._objects_sent_at + self.settings.objects_interval_s - self._loop.time()
-        if wait <= 0:
-            self._send_objects(result)
-            return
-        self._objects_pending = result
-        if self._objects_timer is None:
-            self._objects_timer = self._loop.call_later(wait, self._flush_objects)
-
-    def _flush_objects(self) -> None:
-        self._objects_timer = None
-        pending, self._objects_pending = self._objects_pending, None
-        if (
-            pending is not None
-            and not self.closed
-            and not self.paused
-            and pending.objects != self._objects_sent
-        ):
-            self._send_objects(pending)
-
-    def _send_objects(self, result: EngineResult) -> None:
-        self._objects_pending = None
+    def _send_objects(self, result: EngineResult) -> bool:
         fields = {"frame": result.frame_index, "objects": result.objects}
         sent = self.send("objects", essential=False, **fields)
         self._tell_room("objects", fields)
-        if sent:
-            self._objects_sent = result.objects
-            self._objects_sent_at = self._loop.time()
+        return sent
 
     # -- data channel ----------------------------------------------------------------------------
 
@@ -422,7 +401,7 @@ class Session:
             essential=essential,
         )  # fmt: skip
 
-    def _reply_error(self, code: str, message: str) -> None:
+    def reply_error(self, code: str, message: str) -> None:
         self.send("error", code=code, message=message[:500])
 
     def _rate_limited(self) -> None:
@@ -449,7 +428,7 @@ class Session:
         except protocol.ProtocolError as exc:
             self.metrics.errors.labels(kind="protocol").inc()
             self.metrics.messages.labels(direction="in", type="invalid").inc()
-            self._reply_error(exc.code, str(exc))
+            self.reply_error(exc.code, str(exc))
             return
         self.metrics.messages.labels(direction="in", type=_MESSAGE_TYPES[type(message)]).inc()
         try:
@@ -457,17 +436,17 @@ class Session:
         except Exception:
             self.metrics.errors.labels(kind="engine_call").inc()
             log.exception("session %s: applying %r failed", self.id, message)
-            self._reply_error("internal", "the server could not apply that message")
+            self.reply_error("internal", "the server could not apply that message")
 
     def _apply(self, message: protocol.ClientMessage) -> None:
         if isinstance(message, protocol.VocabularyMessage):
             if self.room is not None:  # the teacher sets a room's words, never a phone
                 self.metrics.errors.labels(kind="vocabulary").inc()
-                self._reply_error(
+                self.reply_error(
                     "room_words", "in a class room the teacher chooses the words; yours stay"
                 )
                 return
-            self._change_vocabulary(message)
+            self._vocabulary.change(message)
         elif isinstance(message, protocol.TapMessage):
             self.engine.tap(self.id, message.x, message.y)
         elif isinstance(message, protocol.ModeMessage):
@@ -475,77 +454,36 @@ class Session:
             self.engine.set_paused(self.id, self.paused)
             if not self.paused:  # "live" finds the words, "everything" segments everything
                 self.engine.set_everything(self.id, message.mode == "everything")
-            if self.paused and self._objects_timer is not None:
-                self._objects_timer.cancel()
-                self._objects_timer = None
+            if self.paused:
+                self._objects.stop_timer()
         elif isinstance(message, protocol.SpeechMessage):
             self.speech = message.on  # the room's mute wins while it lasts
             self.engine.set_speech(self.id, message.on and not self.room_muted)
         elif isinstance(message, protocol.SnapshotMessage):
-            self._spawn(self._snapshot(), "snapshot")
+            self._spawn(take_snapshot(self), "snapshot")
 
-    def _change_vocabulary(self, message: protocol.VocabularyMessage) -> None:
-        """New words now, or (over the vocabulary limit) as soon as the bucket allows: the
-        newest change waits, one it overtakes is dropped and counted."""
-        if self._vocabulary_waiting is None and self._vocabulary_bucket.take():
-            self._set_vocabulary(message)
-            return
-        if self._vocabulary_waiting is not None:
-            self.rate_limited += 1
-            self.metrics.errors.labels(kind="rate_limited").inc()
-        self._vocabulary_waiting = message
-        if self._vocabulary_timer is None:
-            wait = self._vocabulary_bucket.wait_s()
-            self._vocabulary_timer = self._loop.call_later(wait, self._flush_vocabulary)
+    def _vocabulary_overtaken(self) -> None:
+        self.rate_limited += 1
+        self.metrics.errors.labels(kind="rate_limited").inc()
 
-    def _flush_vocabulary(self) -> None:
-        self._vocabulary_timer = None
-        message = self._vocabulary_waiting
-        if message is None or self.closed:
-            return
-        if not self._vocabulary_bucket.take():  # early by a hair: wait the rest
-            self._vocabulary_timer = self._loop.call_later(
-                self._vocabulary_bucket.wait_s(), self._flush_vocabulary
-            )
-            return
-        self._vocabulary_waiting = None
-        try:
-            self._set_vocabulary(message)
-        except Exception:
-            self.metrics.errors.labels(kind="engine_call").inc()
-            log.exception("session %s: applying %r failed", self.id, message)
-            self._reply_error("internal", "the server could not apply that message")
+    def _vocabulary_failed(self, message: protocol.VocabularyMessage) -> None:
+        self.metrics.errors.labels(kind="engine_call").inc()
+        log.exception("session %s: applying %r failed", self.id, message)
+        self.reply_error("internal", "the server could not apply that message")
 
     def _set_vocabulary(self, message: protocol.VocabularyMessage) -> None:
         try:
             self.engine.set_vocabulary(self.id, words=message.words, theme=message.theme)
         except VocabularyError as exc:
             self.metrics.errors.labels(kind="vocabulary").inc()
-            self._reply_error("bad_vocabulary", str(exc))
+            self.reply_error("bad_vocabulary", str(exc))
             return
         except KeyError as exc:  # an unknown theme (the engine names the known ones)
             self.metrics.errors.labels(kind="vocabulary").inc()
             text = str(exc.args[0]) if exc.args else f"unknown theme {message.theme!r}"
-            self._reply_error("unknown_theme", text)
+            self.reply_error("unknown_theme", text)
             return
-        self._objects_sent = None  # new words: the next objects go out whatever they are
-
-    async def _snapshot(self) -> None:
-        """Save the picture now (only ever on a press); reply `snapshot_saved` or `error`."""
-        if self.snapshots is None:
-            self._reply_error("snapshots_off", "this server does not keep snapshots")
-            return
-        try:
-            saved = await self.snapshots.take(self)
-        except protocol.ProtocolError as exc:
-            self._reply_error(exc.code, str(exc))
-            return
-        except Exception:
-            self.metrics.errors.labels(kind="snapshot").inc()
-            log.exception("session %s: saving a snapshot failed", self.id)
-            self._reply_error("internal", "the server could not save the photo")
-            return
-        self.send("snapshot_saved", id=saved.id)
+        self._objects.forget_sent()  # new words: the next objects go out whatever they are
 
     # -- stats -------------------------------------------------------------------------------------
 
@@ -557,59 +495,6 @@ class Session:
         except Exception:
             log.debug("session %s: connection path unreadable", self.id, exc_info=True)
             return ConnectionPath()
-
-    async def _stats_loop(self) -> None:
-        """Once per stats interval: measure the frame rates and send `stats`."""
-        interval = self.settings.stats_interval_s
-        last_time = time.monotonic()
-        last_in = last_out = last_results = last_masks = 0
-        last_engine_dropped = 0
-        while not self.closed:
-            await asyncio.sleep(interval)
-            now = time.monotonic()
-            elapsed = max(now - last_time, 1e-6)
-            frames_out = self.out_track.frames_out if self.out_track else 0
-            self.fps_in = (self.frames_in - last_in) / elapsed
-            self.fps_out = (frames_out - last_out) / elapsed
-            self.overlay_fps = (self.results - last_results) / elapsed
-            # outgoing frames that carried at least one mask (fresh or followed)
-            masks_drawn = self.out_track.painter.masks_drawn if self.out_track else 0
-            masks_fps = (masks_drawn - last_masks) / elapsed
-            if masks_drawn > last_masks:
-                self.metrics.frames_with_masks.inc(masks_drawn - last_masks)
-            last_time, last_in, last_out, last_results, last_masks = (
-                now,
-                self.frames_in,
-                frames_out,
-                self.results,
-                masks_drawn,
-            )
-            try:
-                stats = dict(self.engine.session_stats(self.id))
-            except KeyError:
-                return  # the engine no longer knows us: we are closing
-            dropped = stats.get("dropped")
-            if isinstance(dropped, int) and dropped > last_engine_dropped:
-                self.metrics.frames_dropped.labels(stage="engine").inc(
-                    dropped - last_engine_dropped
-                )
-                last_engine_dropped = dropped
-            for reserved in ("v", "type"):
-                stats.pop(reserved, None)
-            stats.update(
-                session=self.id,
-                fps_in=round(self.fps_in, 2),
-                fps_out=round(self.fps_out, 2),
-                masks_fps=round(masks_fps, 2),
-                frames_in=self.frames_in,
-                frames_out=frames_out,
-                dropped_out=self.mailbox.dropped,
-                load_level=self.load.level,
-                paused=self.paused,
-                uptime_s=round(now - self.created_at, 1),
-            )
-            stats.update(self.connection_path().as_fields())  # path, transport, codec (issue 19)
-            self.send("stats", essential=False, **stats)
 
 
 # ------------------------------------------------------------------------------- registry
