@@ -37,31 +37,25 @@ from inference.core.frames import check_frame, fit_within
 from inference.core.timing import StageTimer
 from inference.labels import (
     Announcer,
-    TrackedObject,
-    describe_object,
     load_theme,
     theme_names,
 )
 from inference.labels.vocabulary import parse_vocabulary
 from inference.lighting.preprocessing import preprocess
 from inference.lighting.tracker import LightingTracker
-from inference.live.broker import DetectionBroker, DetectionJob, DetectionOutcome, InProcessBroker
+from inference.live.broker import DetectionBroker, DetectionOutcome, InProcessBroker
 from inference.live.tracker import BoxTracker, mask_box
 from inference.models import Models
-from inference.overlay.colours import colours_for, to_hex
 
 if TYPE_CHECKING:  # the segmenter and the detector import torch: only for the types
     pass
+from inference.live.detection_flow import DetectionFlow
 from inference.live.engine_settings import TAP_LABEL, EngineSettings, FrameSource
 from inference.live.frame_ops import (
     first_look_detector,
-    gray,
-    grow_box,
-    letterbox,
-    rescale_boxes,
-    thumbnail,
 )
-from inference.live.results import FrameResult, Notice
+from inference.live.publishing import build_result
+from inference.live.results import FrameResult
 from inference.live.session_state import MAX_PENDING_TAPS, PreparedFrame, Requests, SessionState
 
 log = logging.getLogger(__name__)
@@ -92,6 +86,9 @@ class Engine:
         self._sessions: dict[str, SessionState] = {}
         self._order: deque[str] = deque()  # round-robin order
         self._lock = threading.Lock()
+        self.detection = DetectionFlow(
+            self.settings, self.broker, self._refines, self._change_vocabulary, self._lock
+        )
         self._wake = threading.Event()
         self._running = False
         self._thread: threading.Thread | None = None
@@ -259,27 +256,8 @@ class Engine:
         self._wake.set()
 
     def session_stats(self, session_id: str) -> dict[str, Any]:
-        now = time.monotonic()
         with self._lock:
-            s = self._session(session_id)
-            requested = s.requests
-            return {
-                "frames_submitted": s.submitted,
-                "frames_processed": s.processed,
-                "dropped": s.dropped,
-                "overlay_fps": round(s.overlay_rate.rate(now), 2),
-                "stages_ms": {k: round(v, 1) for k, v in s.stages_ms.items()},
-                "detect_ms": round(s.detect_ms, 1),
-                "keyframes": s.keyframes,
-                "errors": s.errors,
-                "objects": s.object_count,
-                "vocabulary": list(requested.vocabulary or s.vocabulary),
-                "lighting": dict(s.last_lighting),
-                "paused": s.paused if requested.paused is None else requested.paused,
-                "everything": (
-                    s.everything if requested.everything is None else requested.everything
-                ),
-            }
+            return self._session(session_id).numbers(time.monotonic())
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -437,7 +415,7 @@ class Engine:
             report = session.lighting.update(frame)
             model_frame = preprocess(frame, report)
             lighting = report.to_dict()
-        self._maybe_keyframe(session, model_frame, index, lighting)
+        self.detection.maybe_keyframe(session, model_frame, index, lighting)
         return PreparedFrame(session, index, frame, model_frame, lighting, timer)
 
     def _finish(self, p: PreparedFrame, started: float) -> None:
@@ -450,46 +428,6 @@ class Engine:
         if result is not None:
             p.session.on_result(result)
 
-    def _maybe_keyframe(
-        self,
-        session: SessionState,
-        frame: npt.NDArray[np.uint8],
-        index: int,
-        lighting: dict[str, Any],
-    ) -> None:
-        now = time.monotonic()
-        thumb = thumbnail(frame)
-        if session.frame_size != frame.shape[:2]:  # first frame or the camera turned
-            session.frame_size = (frame.shape[0], frame.shape[1])
-            session.tracker.reset()
-            session.key_wanted = True
-        changed = (
-            session.key_thumb is not None
-            and float(np.abs(thumb - session.key_thumb).mean()) > self.settings.scene_change
-        )
-        due = now - session.key_time >= self.settings.refresh_s
-        if not (session.key_wanted or changed or due) or self.broker.pending(session.id):
-            return
-        first_look = session.key_wanted or changed or not session.tracker.tracks
-        thresholds = lighting["thresholds"]
-        self.broker.submit(
-            DetectionJob(
-                session_id=session.id,
-                frame_index=index,
-                frame=fit_within(frame, self.settings.detect_max_side),
-                vocabulary=session.vocabulary,
-                box_threshold=float(thresholds["box"]),
-                text_threshold=float(thresholds["text"]),
-                generation=session.generation,
-                everything=session.everything,
-                first_look=first_look,
-            )
-        )
-        session.key_thumb, session.key_time, session.key_wanted = thumb, now, False
-        if first_look and self._refines:  # the full-size look comes sooner than a refresh
-            session.key_time = now - self.settings.refresh_s + self.settings.refine_s
-        session.keyframes += 1
-
     def _apply_detections(self, outcomes: list[DetectionOutcome]) -> None:
         for outcome in outcomes:
             with self._lock:
@@ -497,45 +435,9 @@ class Engine:
             if session is None or outcome.job.generation != session.generation:
                 continue  # closed, or the vocabulary changed since
             try:
-                self._apply_detection(session, outcome)
+                self.detection.apply(session, outcome)
             except Exception:
                 self._failed(session, "applying a detection failed")
-
-    def _apply_detection(self, session: SessionState, outcome: DetectionOutcome) -> None:
-        session.detect_ms = outcome.elapsed_ms
-        if outcome.detections is None:
-            if outcome.error_code in ("vocabulary_too_long", "bad_vocabulary"):
-                self._refuse_vocabulary(session, outcome)
-            elif outcome.error_code == "dropped":
-                session.key_wanted = True  # too old to run (e.g. Redis was down): ask again now
-            else:
-                with self._lock:
-                    session.errors += 1
-            return
-        found = rescale_boxes(outcome.detections, outcome.job.frame, session.frame_size)
-        if outcome.job.purpose == "tap" and outcome.job.track_id is not None:
-            if len(found):
-                best = int(np.argmax(found.scores))
-                session.tracker.relabel(
-                    outcome.job.track_id, found.labels[best], float(found.scores[best])
-                )
-            return
-        keep = np.argsort(-found.scores)[: self.settings.max_objects]
-        session.tracker.update_detections(found[keep])
-        session.awaits_masks = bool(len(keep))
-
-    def _refuse_vocabulary(self, session: SessionState, outcome: DetectionOutcome) -> None:
-        """The detector cannot take these words: tell the phone, go back to the last good ones."""
-        refused = session.vocabulary
-        message = outcome.error or "the detector cannot use these words"
-        previous = session.previous_vocabulary
-        if previous and previous != refused:
-            self._change_vocabulary(session, previous)
-            message += f" (still finding: {', '.join(previous)})"
-        session.previous_vocabulary = ()  # never bounce back to the refused words
-        code = outcome.error_code or "bad_vocabulary"
-        session.notices.append(Notice(code, message))
-        log.info("session %s: vocabulary refused by the detector: %s", session.id, code)
 
     def _segment(
         self,
@@ -557,44 +459,13 @@ class Engine:
             box = mask_box(tapped.masks[0])
             if box is not None:
                 track_id = session.tracker.add(TAP_LABEL, 0.0, box)
-                self._ask_what(session, frame, box, track_id)
+                self.detection.ask_what(session, frame, box, track_id)
         session.taps.clear()
         prompts = session.tracker.prompts(self.settings.max_objects)
         if not len(prompts):
             return Detections.empty((height, width)).with_track_ids(np.zeros(0, np.int64))
         segmented = segmenter.segment(prompts, embedding=embedding, mask_threshold=mask_threshold)
         return session.tracker.update_masks(segmented)
-
-    def _ask_what(
-        self,
-        session: SessionState,
-        frame: npt.NDArray[np.uint8],
-        box: npt.NDArray[np.float32],
-        track_id: int,
-    ) -> None:
-        """Name a tapped object: detect on a crop around it with the session's words.
-
-        The crop is scaled up into a frame-shaped canvas (`letterbox`): the detector then sees
-        an input size it has already built a fast model for, instead of one new size per tap
-        (each would run on the slow eager path and start a conversion of its own)."""
-        x1, y1, x2, y2 = grow_box(box, 0.25, frame.shape[1], frame.shape[0])
-        crop = frame[y1:y2, x1:x2]
-        if min(crop.shape[:2]) < 8:
-            return
-        canvas = letterbox(crop, (frame.shape[0], frame.shape[1]))
-        self.broker.submit(
-            DetectionJob(
-                session_id=session.id,
-                frame_index=session.frame_index,
-                frame=canvas,
-                vocabulary=session.vocabulary,
-                box_threshold=0.2,
-                text_threshold=0.15,
-                purpose="tap",
-                track_id=track_id,
-                generation=session.generation,
-            )
-        )
 
     def _publish(
         self,
@@ -612,54 +483,12 @@ class Engine:
             session.object_count = len(detections)
         if session.paused:
             return None
-        language = self.settings.language
-        texts = tuple(
-            describe_object(label, float(score), language)
-            for label, score in zip(detections.labels, detections.scores, strict=True)
+        result = build_result(
+            session, index, frame, detections, lighting, timings, self.settings.language, now
         )
-        height, width = frame.shape[:2]
-        scale = np.array([width, height, width, height], dtype=np.float32)
-        colours = colours_for(detections)
-        ids = (
-            detections.track_ids if detections.track_ids is not None else np.arange(len(detections))
-        )
-        objects = [
-            {
-                "id": int(ids[i]),
-                "label": detections.labels[i],
-                "say": texts[i],
-                "score": round(float(detections.scores[i]), 3),
-                "box": [round(float(v), 4) for v in detections.boxes[i] / scale],
-                "colour": to_hex(colours[i]),
-            }
-            for i in range(len(detections))
-        ]
-        say = None
-        if session.speech:
-            say = session.announcer.update(
-                now,
-                [
-                    TrackedObject(int(ids[i]), detections.labels[i], float(detections.scores[i]))
-                    for i in range(len(detections))
-                    if detections.labels[i] != TAP_LABEL
-                ],
-            )
         with self._lock:  # session_stats reads (and trims) the meter on the caller's thread
             session.overlay_rate.tick(now)
-        notices, session.notices = tuple(session.notices), []
-        return FrameResult(
-            session_id=session.id,
-            frame_index=index,
-            frame_size=(height, width),
-            detections=detections,
-            texts=texts,
-            objects=objects,
-            say=say,
-            lighting=lighting,
-            timings_ms={k: round(v, 1) for k, v in timings.items()},
-            luma=gray(frame) if len(detections) else None,
-            notices=notices,
-        )
+        return result
 
     def _record(self, session: SessionState, timings: dict[str, float]) -> None:
         with self._lock:

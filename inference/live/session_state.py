@@ -108,6 +108,27 @@ class SessionState:
     overlay_rate: RateMeter = field(default_factory=RateMeter)
     last_lighting: dict[str, Any] = field(default_factory=dict)
 
+    def numbers(self, now: float) -> dict[str, Any]:
+        """What `Engine.session_stats` reports for this session (call under the engine's lock)."""
+        requested = self.requests
+        return {
+            "frames_submitted": self.submitted,
+            "frames_processed": self.processed,
+            "dropped": self.dropped,
+            "overlay_fps": round(self.overlay_rate.rate(now), 2),
+            "stages_ms": {k: round(v, 1) for k, v in self.stages_ms.items()},
+            "detect_ms": round(self.detect_ms, 1),
+            "keyframes": self.keyframes,
+            "errors": self.errors,
+            "objects": self.object_count,
+            "vocabulary": list(requested.vocabulary or self.vocabulary),
+            "lighting": dict(self.last_lighting),
+            "paused": self.paused if requested.paused is None else requested.paused,
+            "everything": (
+                self.everything if requested.everything is None else requested.everything
+            ),
+        }
+
 
 @dataclass
 class PreparedFrame:
