@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.detection.runtime import CACHE_ENV
+from inference.graphs.cache import CACHE_ENV
 from tests.coturn import running_coturn
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-import os
 import shutil
 import threading
 import time
@@ -56,25 +55,17 @@ from inference.graphs.keys import entry_key, weights_sha256
 
 if TYPE_CHECKING:
     pass
+from inference.core.dependency_guards import convert_quietly
+from inference.graphs.cache import default_cache_dir
 
 log = logging.getLogger(__name__)
 
 RUNTIMES = ("torch", "fast", "openvino")
 NOISE_FLOOR = "noise floor"
 CONVERT_MESSAGE = "converting Grounding DINO image side to OpenVINO (first run only)…"
-CACHE_ENV = "VISIONANYTHING_CACHE_DIR"
 _CACHE_FORMAT = 2  # bump when GroundingDinoImageSide's inputs or maths change
 _TEXT_CACHE_SIZE = 16
 MODEL_FILES = ("model.xml", "model.bin")  # an OpenVINO entry
-
-
-def default_cache_dir() -> Path:
-    """`$VISIONANYTHING_CACHE_DIR`, else `$XDG_CACHE_HOME/visionanything` (~/.cache/...)."""
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "visionanything"
 
 
 def check_runtime(name: str) -> str:
@@ -376,8 +367,6 @@ class ImageSideRunner:
             ov.PartialShape([-1, 1, -1, -1]),
         ]
         import warnings
-
-        from inference.core.dependency_guards import convert_quietly  # keeps our loggers working
 
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shape checks

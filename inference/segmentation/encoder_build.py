@@ -18,9 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from inference.detection.runtime import (
-    openvino_version,
-)
+from inference.detection.runtime import openvino_version
 from inference.graphs import cache as graph_cache
 from inference.graphs.keys import entry_key, weights_sha256
 from inference.segmentation.segmenter import EncoderRuntime, Segmenter

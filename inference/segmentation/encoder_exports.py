@@ -14,10 +14,8 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from inference.detection.runtime import (
-    MODEL_FILES,
-    save_openvino,
-)
+from inference.core.dependency_guards import convert_quietly
+from inference.detection.runtime import MODEL_FILES, save_openvino
 from inference.graphs import cache as graph_cache
 from inference.segmentation.encoder_build import (
     ONNX_FILE,
@@ -63,7 +61,6 @@ class OpenVinoEncoder:
 
 def export_openvino(module: nn.Module, example: torch.Tensor) -> Any:
     """The encoder as an `openvino.Model` with a static (1, 3, S, S) input."""
-    from inference.core.dependency_guards import convert_quietly  # keeps our loggers working
 
     ov = require("openvino", "openvino")
     with torch.no_grad(), warnings.catch_warnings():

@@ -33,6 +33,8 @@ import numpy as np
 import numpy.typing as npt
 
 from stream.loadtest.client import Clip, MarkedCamera, Phone
+from stream.loadtest.clip import iter_clip_frames
+from stream.loadtest.clip_files import read_video_frames
 from stream.loadtest.frame_code import I420, check_code_fits
 from stream.loadtest.peer import ClientFailure, Peer, describe_connection_error, ssl_mode
 from stream.loadtest.phone_results import SecondSample
@@ -181,8 +183,6 @@ def load_clip(
     camera motion, cuts) of `seconds` at `size` and `fps` (default 15). FileNotFoundError or
     ValueError for a file that is missing or holds no usable video.
     """
-    from stream.loadtest.clip import iter_clip_frames
-    from stream.loadtest.clip_files import read_video_frames
 
     if video is None:
         frame_rate = max(1, min(120, round(fps))) if fps is not None else 15

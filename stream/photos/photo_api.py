@@ -55,10 +55,13 @@ from aiohttp import BodyPartReader, web
 from PIL import Image, UnidentifiedImageError
 
 from inference.core.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
+from inference.core.timing import StageTimer
 from inference.labels.themes import load_theme
 from inference.labels.vocabulary import VocabularyError, parse_vocabulary
 from inference.lighting.thresholds import LightingSettings
+from inference.models import Models
 from inference.overlay.renderer import OverlayRenderer
+from inference.still.grounded_segmentation import segment_image
 from inference.still.report import png_bytes, render_still, still_report
 from stream.webrtc.engine_slot import ENGINE_KEY
 
@@ -331,7 +334,6 @@ class PhotoService:
     # -- the photo thread --------------------------------------------------------------------
 
     def _run(self, models: Models, job: _Job, key: str) -> tuple[_Stored, dict[str, Any]]:
-        from inference.core.timing import StageTimer
 
         timer = StageTimer()
         started = time.perf_counter()
@@ -374,7 +376,6 @@ class PhotoService:
         """The engine's segmenter and a detector of our own over the same weights (see the
         module docstring); rebuilt only when the engine's detector changes."""
         from inference.detection.detector import Detector
-        from inference.models import Models
 
         shared = models.detector
         if self._detector is None or self._detector[0] is not shared:
@@ -405,7 +406,6 @@ class PhotoService:
         lighting: LightingSettings | None,
         timer: Any,
     ) -> Any:
-        from inference.still.grounded_segmentation import segment_image
 
         try:
             if job.mode != "find":
@@ -449,7 +449,6 @@ class PhotoService:
 
 
 def _segment_parameters() -> frozenset[str]:
-    from inference.still.grounded_segmentation import segment_image
 
     return frozenset(inspect.signature(segment_image).parameters)
 

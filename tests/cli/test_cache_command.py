@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from inference.detection.runtime import CACHE_ENV
 from inference.graphs import cache as graph_cache
-from inference.graphs.cache import MB
+from inference.graphs.cache import CACHE_ENV, MB
 from visionanything.cli import main
 
 pytestmark = pytest.mark.timeout(30)

@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inference.choices import DETECTOR_MODELS, MODEL_SOURCES
-from inference.core.device import DEVICE_CHOICES
+from inference.core.device import DEVICE_CHOICES, DeviceError, resolve_device
+from inference.models import Models, load_models, resolve_detector_runtime
+from inference.weights.checkpoints import CheckpointError, Manifest
+from stream.loadtest.clip import iter_clip_frames, plan_scenes
 from visionanything.commands.options import add_detector_option, add_runtime_option, frame_size
 
 if TYPE_CHECKING:  # torch and the models load only when the command runs
@@ -161,11 +164,7 @@ def run(args: argparse.Namespace) -> int:
     from inference.bench.benchmark import run_benchmark
     from inference.bench.report import print_progress, to_markdown
     from inference.bench.results import BenchSettings
-    from inference.core.device import DeviceError, resolve_device
     from inference.detection.detector import DetectorSettings
-    from inference.models import Models, load_models, resolve_detector_runtime
-    from inference.weights.checkpoints import CheckpointError, Manifest
-    from stream.loadtest.clip import iter_clip_frames, plan_scenes
 
     try:
         device = resolve_device(args.device)
@@ -266,7 +265,6 @@ def _detector_choices(
     from inference.detection.detector import DetectorSettings
     from inference.detection.loading import load_detector
     from inference.detection.random_weights import build_random_detector
-    from inference.weights.checkpoints import Manifest
 
     main = models.detector
     runtime = main.runtime

@@ -14,6 +14,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from stream.loadtest.clip import clip_frame_count, format_of, iter_clip_frames, plan_scenes
+from stream.loadtest.clip_files import write_clip
 from visionanything.commands.options import frame_size
 
 log = logging.getLogger("visionanything.clip")
@@ -41,8 +43,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.loadtest.clip import clip_frame_count, format_of, iter_clip_frames, plan_scenes
-    from stream.loadtest.clip_files import write_clip
 
     out: Path = args.out
     try:

@@ -36,6 +36,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stream.loadtest.churn import ChurnConfig, format_churn, run_churn
+from stream.loadtest.report import format_table, write_json, write_plot
+from stream.loadtest.runner import ClipError, LoadTestConfig, load_clip, run_loadtest
 from visionanything.commands.options import frame_size
 
 log = logging.getLogger("visionanything.loadtest")
@@ -152,8 +155,6 @@ def run(args: argparse.Namespace) -> int:
     if args.churn is not None:
         return _churn(args)
     # imported here: other commands should not pay for aiortc
-    from stream.loadtest.report import format_table, write_json, write_plot
-    from stream.loadtest.runner import ClipError, LoadTestConfig, load_clip, run_loadtest
 
     try:
         config = LoadTestConfig(
@@ -214,8 +215,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _churn(args: argparse.Namespace) -> int:
     import json
-
-    from stream.loadtest.churn import ChurnConfig, format_churn, run_churn
 
     try:
         config = ChurnConfig(

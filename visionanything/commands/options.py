@@ -15,6 +15,13 @@ from inference.choices import (
     MODEL_SOURCES,
 )
 from inference.core.device import DEVICE_CHOICES
+from inference.models import load_models
+from inference.weights.checkpoints import Manifest
+from stream.loadtest.clip import parse_size
+
+SERVE_DETECTOR_SIZE = 512
+"""serve's --detector-size default; `weights prebuild` takes the same, or its graphs would be
+for another input size."""
 
 if TYPE_CHECKING:
     import torch
@@ -94,7 +101,6 @@ def add_runtime_option(parser: argparse.ArgumentParser) -> None:
 
 def frame_size(text: str) -> tuple[int, int]:
     """argparse type for "640x480" → (width, height)."""
-    from stream.loadtest.clip import parse_size
 
     try:
         return parse_size(text)
@@ -119,8 +125,6 @@ def models_from_args(
 ) -> Models:
     """The models `add_model_options` describes (checkpoints or random weights); `runtime`
     replaces --runtime (serve starts on "torch" and builds --runtime in the background)."""
-    from inference.models import load_models
-    from inference.weights.checkpoints import Manifest
 
     return load_models(
         args.models,

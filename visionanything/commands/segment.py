@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from inference.core.device import DeviceError, resolve_device
 from inference.core.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
+from inference.core.timing import StageTimer
 from inference.labels.vocabulary import VocabularyError, parse_vocabulary
 from inference.lighting.thresholds import LightingSettings
 from inference.overlay.renderer import OverlayRenderer
 from inference.still.exports import DEFAULT_TRIMAP_BAND, parse_exports, write_exports
+from inference.still.grounded_segmentation import segment_image
 from inference.still.report import png_bytes, render_still, still_report
 from inference.weights.checkpoints import CheckpointError
 from visionanything.commands.options import add_model_options, models_from_args
@@ -165,8 +167,6 @@ def _segment_one(
     renderer: OverlayRenderer,
     lighting: LightingSettings,
 ) -> dict[str, Any]:
-    from inference.core.timing import StageTimer
-    from inference.still.grounded_segmentation import segment_image
 
     timer = StageTimer()
     started = time.perf_counter()

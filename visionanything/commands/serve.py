@@ -44,6 +44,16 @@ if TYPE_CHECKING:
     from stream.app import EngineFactory, ServerConfig
     from stream.edge.loading import LoadProgress
     from stream.webrtc.engine_seam import EngineLike
+from inference.core.dependency_guards import isolate_forked_children
+from inference.core.device import resolve_device
+from inference.live.prebuild import PHONE_FRAMES, detectors_to_warm
+from inference.weights.checkpoints import Manifest
+from stream.app import ServerConfig, create_app
+from stream.classroom.redis_room_store import RedisRoomStore
+from stream.edge.access_log import RUNNER_OPTIONS
+from stream.edge.urls import banner, phone_hosts, server_urls
+from stream.webrtc.session_settings import SessionSettings
+from visionanything.commands.options import SERVE_DETECTOR_SIZE
 from visionanything.commands.serve_hints import (
     _has_make_target,
     _teacher_hint,
@@ -68,9 +78,6 @@ log = logging.getLogger("visionanything.serve")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 HTTPS_PORT, HTTP_PORT = 8443, 8080
-SERVE_DETECTOR_SIZE = 512
-"""serve's --detector-size default; `weights prebuild` takes the same, or its graphs would be
-for another input size."""
 """The steps of a model load as the pages count them ("Getting ready… 2 of 4"): importing
 torch and transformers, building the models, the detector's first calls on a phone's frame
 shapes, the engine."""
@@ -212,9 +219,6 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # imported here: `visionanything segment --help` should not pay for WebRTC or torch
-    from stream.app import ServerConfig
-    from stream.edge.urls import phone_hosts
-    from stream.webrtc.session_settings import SessionSettings
 
     port = args.port if args.port is not None else (HTTP_PORT if args.http else HTTPS_PORT)
     host = listen_host(args.host, args.http)
@@ -292,7 +296,6 @@ def pick_models(
     --if-missing decides (`weights_offer.choose_models`); its one line is said here."""
     if args.models != "real" or args.if_missing == "stop":
         return str(args.models)
-    from inference.weights.checkpoints import Manifest
 
     choice = choose_models(
         args.if_missing,
@@ -351,10 +354,8 @@ def _engine_factory(
         # transformers and the model code: seconds, counted as importing
         import inference.detection.detector
         import inference.segmentation.segmenter  # noqa: F401
-        from inference.core.device import resolve_device
         from inference.live.engine import Engine
         from inference.live.engine_settings import EngineSettings
-        from inference.live.prebuild import PHONE_FRAMES, detectors_to_warm
 
         device = resolve_device(args.device)
         if device.type == "cpu":
@@ -411,7 +412,6 @@ def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Non
     conversion) stopped the server. Children forked from now on drop that socket and take back
     the default handlers (`inference.core.dependency_guards.isolate_forked_children`).
     """
-    from inference.core.dependency_guards import isolate_forked_children
 
     isolate_forked_children()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -430,10 +430,6 @@ async def _serve(
 ) -> int:
     from aiohttp import web
 
-    from stream.app import create_app
-    from stream.edge.access_log import RUNNER_OPTIONS
-    from stream.edge.urls import banner, server_urls
-
     stop = asyncio.Event()
     status = EXIT_OK
 
@@ -446,8 +442,6 @@ async def _serve(
     stop_on_signals(asyncio.get_running_loop(), stop)
     room_store = None
     if redis_url:  # rooms shared by every media server on this Redis
-        from stream.classroom.redis_room_store import RedisRoomStore
-
         room_store = RedisRoomStore(
             redis_url,
             max_rooms=config.max_rooms,

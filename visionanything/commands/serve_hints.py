@@ -13,6 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stream.classroom.teachers import TeacherFileError, TeacherStore, default_teachers_path
+from stream.edge.tls import Certificate, ensure_certificate, server_ssl_context
+from stream.edge.urls import certificate_hosts
+
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
@@ -32,7 +36,6 @@ def own_certificate_context(cert: Path | None, key: Path | None) -> ssl.SSLConte
     """A TLS context for the operator's certificate and key; ValueError saying what is wrong
     (one of the two missing, a file that is not there or not PEM, a key of another
     certificate)."""
-    from stream.edge.tls import Certificate, server_ssl_context
 
     if cert is None or key is None:
         raise ValueError("--cert and --key go together: give both files")
@@ -90,7 +93,6 @@ def _shown_path(path: Path, cwd: Path) -> str:
 def teacher_hint(config: ServerConfig, cli: str, makefile: Path = Path("Makefile")) -> str | None:
     """Rooms need a teacher account: how to make the first one (a command that works as typed
     here), or None when there is one. Raises TeacherFileError when the file is unreadable."""
-    from stream.classroom.teachers import TeacherStore, default_teachers_path
 
     path = config.teachers_file or default_teachers_path()
     if TeacherStore(path).names():
@@ -109,7 +111,6 @@ def _has_make_target(makefile: Path, target: str) -> bool:
 
 
 def _teacher_hint(config: ServerConfig, cli: str) -> None:
-    from stream.classroom.teachers import TeacherFileError
 
     try:
         hint = teacher_hint(config, cli)
@@ -121,7 +122,5 @@ def _teacher_hint(config: ServerConfig, cli: str) -> None:
 
 
 def _tls_context(cert_dir: Path, host: str) -> ssl.SSLContext:
-    from stream.edge.tls import ensure_certificate, server_ssl_context
-    from stream.edge.urls import certificate_hosts
 
     return server_ssl_context(ensure_certificate(cert_dir, certificate_hosts(host)))

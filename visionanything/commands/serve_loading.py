@@ -8,6 +8,9 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from inference.graphs.background_builds import builds_running, running_builds
+from stream.edge.loading import LoadProgress
+
 if TYPE_CHECKING:
     from stream.edge.loading import LoadProgress
 
@@ -20,8 +23,6 @@ LOAD_STEPS = ("importing", "models", "warming up", "engine")
 def load_progress() -> LoadProgress:
     """The progress of this server's model load (`LOAD_STEPS`), with the background builds
     still running after it (`build_label` names them)."""
-    from inference.graphs.background_builds import running_builds
-    from stream.edge.loading import LoadProgress
 
     return LoadProgress(
         LOAD_STEPS, building=lambda: [build_label(name) for name in running_builds()]
@@ -45,7 +46,6 @@ def exit_past_unfinished_builds(status: int, *, loading: bool = False) -> int:
     still loading (Ctrl-C while the pages say "Getting ready": the loader thread is in torch's
     native code), would abort the interpreter's shutdown (SIGABRT, "terminate called without
     an active exception"), so leave at once with our status instead."""
-    from inference.graphs.background_builds import builds_running
 
     if not builds_running() and not loading:
         return status

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stream.classroom.room_store import DEFAULT_IDLE_S, DEFAULT_ROOMS_PER_TEACHER
+from stream.webrtc.ice import IceSettings
 from stream.webrtc.video_codecs import (
     DEFAULT_MAX_KBPS,
     DEFAULT_START_KBPS,
     DEFAULT_VIDEO_CODEC,
     VIDEO_CODECS,
+    VideoSettings,
 )
 
 if TYPE_CHECKING:
@@ -155,7 +157,6 @@ def ice_from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.envi
     and static credentials, a turn: server without credentials, an unknown scheme).
     A password or secret in the environment counts only when a TURN server is configured, so a
     stray exported variable does not stop a LAN server."""
-    from stream.webrtc.ice import IceSettings
 
     turn = any(u.startswith("turn") for u in args.ice_server)
     password = _secret(args.turn_password_file, TURN_PASSWORD_ENV, "TURN password", environ)
@@ -209,7 +210,6 @@ def add_video_options(parser: argparse.ArgumentParser) -> None:
 
 def with_video_options(config: ServerConfig, args: argparse.Namespace) -> ServerConfig:
     """`config` with the video options applied; ValueError for a value out of range."""
-    from stream.webrtc.video_codecs import VideoSettings
 
     video = VideoSettings(
         codec=args.video_codec, start_kbps=args.video_bitrate, max_kbps=args.max_video_bitrate

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from inference.core.device import DeviceError, resolve_device
+from inference.live.prebuild import plan_graphs, prebuild
 from inference.weights.checkpoints import (
     FETCH_COMMAND,
     CheckpointError,
@@ -29,8 +31,7 @@ from inference.weights.checkpoints import (
 )
 from inference.weights.fetch import FetchResult, fetch
 from inference.weights.pinning import plan_pins, write_pins
-from visionanything.commands.options import add_model_options
-from visionanything.commands.serve import SERVE_DETECTOR_SIZE
+from visionanything.commands.options import SERVE_DETECTOR_SIZE, add_model_options, models_from_args
 
 EXIT_OK = 0
 EXIT_FILE_PROBLEM = 1
@@ -134,10 +135,6 @@ def run_prebuild(args: argparse.Namespace) -> int:
     """Build the models as `serve` does (`models_from_args`, eager runtime first), then each
     graph serve would build in the background (`inference.live.prebuild`), printing progress."""
     import time
-
-    from inference.core.device import DeviceError, resolve_device
-    from inference.live.prebuild import plan_graphs, prebuild
-    from visionanything.commands.options import models_from_args
 
     def say(line: str) -> None:
         print(line, flush=True)

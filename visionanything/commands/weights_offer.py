@@ -23,7 +23,10 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TextIO
 
+from inference.choices import DEFAULT_DETECTOR, DETECTOR_GROUPS
 from inference.weights.checkpoints import CheckpointError, Manifest
+from inference.weights.fetch import fetch, part_path
+from visionanything.commands.weights import print_results
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -71,7 +74,6 @@ def needed_groups(manifest: Manifest, detector: str) -> list[str]:
     """The checkpoint groups a server with `--detector detector` loads: every group of the
     manifest except the other detectors' (nobody should download a detector they do not
     run)."""
-    from inference.choices import DETECTOR_GROUPS
 
     mine = DETECTOR_GROUPS.get(detector)
     others = {group for group in DETECTOR_GROUPS.values() if group != mine}
@@ -82,7 +84,6 @@ def missing_files(manifest: Manifest, groups: Collection[str] | None = None) -> 
     """What is missing of `groups` (default all), from sizes alone: hashing ~730 MB on every
     start would cost seconds, and a file of the right size with the wrong bytes is still
     caught, with a message naming it, when the models load."""
-    from inference.weights.fetch import part_path
 
     files: list[Path] = []
     known = unknown = 0
@@ -153,7 +154,6 @@ def choose_models(
         manifest = load_manifest()
     except CheckpointError as exc:
         return Choice("random", f"The model list cannot be read ({exc}); {demo}.")
-    from inference.choices import DEFAULT_DETECTOR
 
     groups = needed_groups(manifest, detector or DEFAULT_DETECTOR)
     missing = missing_files(manifest, groups)
@@ -228,8 +228,6 @@ def fetch_now(
     first group that fails: a network that refuses one file refuses the rest, and each
     file would spend its retries before giving up. Prints the per-file lines that command
     prints. None when every file is in place, else the first failure."""
-    from inference.weights.fetch import fetch
-    from visionanything.commands.weights import print_results
 
     for group in _smallest_first(manifest, groups):
         results = fetch(

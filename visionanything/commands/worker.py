@@ -10,6 +10,10 @@ import signal
 import threading
 from typing import Any
 
+from inference.core.dependency_guards import isolate_forked_children
+from inference.core.device import resolve_device
+from inference.models import resolve_detector_runtime
+from inference.weights.checkpoints import Manifest
 from visionanything.commands.options import add_model_options, detector_settings
 from visionanything.commands.redis_url import add_redis_options, describe, redis_url
 
@@ -58,13 +62,9 @@ def run(args: argparse.Namespace) -> int:
     import redis
     from prometheus_client import start_http_server
 
-    from inference.core.dependency_guards import isolate_forked_children
-    from inference.core.device import resolve_device
     from inference.detection.loading import load_detector
     from inference.detection.random_weights import build_random_detector
-    from inference.models import resolve_detector_runtime
     from inference.scaleout.worker import DetectionWorker, WorkerMetrics
-    from inference.weights.checkpoints import Manifest
 
     device = resolve_device(args.device)
     if args.torch_threads:
