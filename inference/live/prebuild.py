@@ -10,7 +10,7 @@ them in seconds.
 "The same builds" is the point: a graph is found again only under the same cache key (the
 weights' digest, the input size, the runtime and package versions). So this module does what
 `serve` does, with the models `serve` would build: the encoder through `build_encoder` with the
-runtime name serve gives `set_runtime_in_background`, and the detector through `warm_up` on a
+runtime name serve gives `use_runtime_in_background`, and the detector through `warm_up` on a
 phone's landscape and portrait frames, `PHONE_FRAMES`, the sizes serve warms up, which the
 detector's own preprocessing turns into its input sizes. Random weights are seeded, so a
 prebuild with `--models random` serves a later `serve --models random`.

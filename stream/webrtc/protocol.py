@@ -13,7 +13,7 @@ server → client (every message carries "v": 1 and "type")
   objects  {"frame", "objects": [{"id", "label", "say", "score", "box", "colour"}]}
            box = [x1, y1, x2, y2] normalised to the video (0..1)
   say      {"text", "ids": [...]}
-  stats    {...}   (see stream.webrtc.sessions.Session._stats_loop)
+  stats    {...}   (see stream.webrtc.session_stats.report_stats)
   error    {"code", "message"}
   hello    {"session", "vocabulary", "themes", "limits", "resume"}  (resume: a token a new
            offer may carry to take this session's place after a broken connection, or null)
