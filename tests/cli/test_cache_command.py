@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,7 +133,7 @@ def test_clear_errors_are_messages_not_tracebacks(
     root, encoder, detector = cache
     real_rmtree = graph_cache.shutil.rmtree
 
-    def refuse(path: str | os.PathLike[str], *args: object, **kwargs: object) -> None:
+    def refuse(path: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
         if Path(path) == encoder:
             (encoder / "model.bin").unlink()  # part of it goes, as a real failure can
             raise PermissionError(13, "Permission denied", str(encoder / "meta.json"))

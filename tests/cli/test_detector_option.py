@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -70,7 +71,7 @@ def test_models_from_args_builds_the_chosen_architecture(
     detector = models.detector
     assert type(detector.model) is model_class
     expected = choice or DEFAULT_DETECTOR
-    info = models.describe()["detector"]
+    info: Any = models.describe()["detector"]
     assert info["detector"] == expected and info["name"] == expected
     assert info["settings"]["model"] == expected and info["runtime"] == "fast"
     assert info["weights"] == "random" and models.random and "RANDOM WEIGHTS" in caplog.text

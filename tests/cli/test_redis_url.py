@@ -3,6 +3,7 @@ password, and the logs say only where Redis is (`visionanything.commands.redis_u
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from visionanything.commands.redis_url import ENV, describe, redis_url
 SECRET = "s3cret-Pa55"
 
 
-def _args(*extra: str) -> object:
+def _args(*extra: str) -> argparse.Namespace:
     return build_parser().parse_args(["worker", *extra])
 
 

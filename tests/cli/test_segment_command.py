@@ -103,7 +103,7 @@ def test_json_follows_the_schema_and_says_random(random_run: dict[str, Any], nam
         assert 0 <= x1 <= x2 <= report["image"]["width"]
         assert 0 <= y1 <= y2 <= report["image"]["height"]
     overlay = Image.open(random_run["out"] / f"{name}.overlay.png")
-    assert overlay.text["visionanything:weights"] == "random"
+    assert overlay.info["visionanything:weights"] == "random"
 
 
 @pytest.mark.slow
@@ -194,7 +194,7 @@ def test_real_models_load_from_checked_checkpoints(
     assert report["random_weights"] is False
     assert report["models"]["segmenter"]["weights"] == "checkpoint"
     assert report["thresholds"]["box"] == 0.0 and "box" in report["lighting"]["pinned"]
-    assert Image.open(tmp_path / "astronaut.overlay.png").text["visionanything:weights"] == (
+    assert Image.open(tmp_path / "astronaut.overlay.png").info["visionanything:weights"] == (
         "checkpoint"
     )
 

@@ -101,7 +101,12 @@ class Client:
             assert isinstance(frame, av.VideoFrame)
             last = self.last_frame
             # RTP timestamps are 32 bits and may wrap: "after" is less than half the range ahead
-            if last is not None and not 0 < (frame.pts - last.pts) % 2**32 < 2**31:
+            if (
+                last is not None
+                and frame.pts is not None
+                and last.pts is not None
+                and not 0 < (frame.pts - last.pts) % 2**32 < 2**31
+            ):
                 self.out_of_order += 1
             self.received += 1
             self.last_frame = frame

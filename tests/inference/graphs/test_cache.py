@@ -115,8 +115,8 @@ def test_an_entry_being_read_by_another_thread_is_not_evicted(tmp_path: Path) ->
     try:
         assert inside.wait(30)
         graph_cache.touch(held, OLD)  # still the oldest: only the lock protects it
-        evicted = graph_cache.evict(tmp_path, max_bytes=0)
-        assert [entry.path for entry in evicted] == [other] and held.is_dir()
+        first = graph_cache.evict(tmp_path, max_bytes=0)
+        assert [entry.path for entry in first] == [other] and held.is_dir()
     finally:
         release.set()
         reader.join(30)

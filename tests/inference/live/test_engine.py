@@ -296,10 +296,10 @@ def test_a_tap_crop_is_scaled_into_a_frame_shaped_canvas() -> None:
     crop = np.full((30, 90, 3), 200, np.uint8)  # wider than the 4:3 frame
     canvas = letterbox(crop, (240, 320))
     assert canvas.shape == (240, 320, 3)
-    filled = canvas.any(axis=2)
+    filled = np.asarray(canvas.any(axis=2))
     # scaled by 320/90: full width, 107 rows from the top, black below
     assert filled[:106].all() and not filled[108:].any()
-    tall = letterbox(np.full((100, 20, 3), 9, np.uint8), (240, 320)).any(axis=2)
+    tall = np.asarray(letterbox(np.full((100, 20, 3), 9, np.uint8), (240, 320)).any(axis=2))
     assert tall[:, :47].all() and not tall[:, 49:].any()  # 240 rows high, 48 wide
 
 

@@ -130,14 +130,14 @@ def test_a_long_backlog_is_caught_up_a_few_steps_per_frame() -> None:
     first = shot(0)
     follower.reset(first.luma, _detections(first))
     assert follower.behind == 10
-    steps = []
+    steps: list[int] = []
     original = follower._step
 
     def counted(frame: npt.NDArray[np.uint8]) -> None:
         steps[-1] += 1
         original(frame)
 
-    follower._step = counted  # type: ignore[method-assign]
+    follower._step = counted  # type: ignore[method-assign,assignment]
     lags = []
     t = 11
     while follower.behind or not steps:

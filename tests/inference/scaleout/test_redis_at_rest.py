@@ -5,6 +5,7 @@ one trim interval and a margin, trimmed by the media server's broker itself."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import redis
@@ -23,10 +24,11 @@ def _jpeg_bytes_in_redis(client: redis.Redis) -> int:
     total = 0
     for key in client.scan_iter(count=100):
         if client.type(key) == b"stream":
-            for _, fields in client.xrange(key):
+            entries: Any = client.xrange(key)  # redis' stubs: bytes or str, maybe None
+            for _, fields in entries:
                 total += sum(len(v) for k, v in fields.items() if k == b"jpeg")
         elif client.type(key) == b"string":
-            value = client.get(key) or b""
+            value: Any = client.get(key) or b""
             total += len(value) if value.startswith(b"\xff\xd8") else 0
     return total
 

@@ -206,7 +206,10 @@ def test_stale_jobs_are_dropped_and_counted(server: RedisServer) -> None:
     detector = FakeDetector("late")
     for workers in _workers(server, [detector]):
         # the worker finds the job past its deadline: it answers "dropped" without detecting
-        wait_until(lambda w=workers[0]: w.dropped == 1, "the worker to drop the stale job")
+        def dropped(worker: DetectionWorker = workers[0]) -> bool:
+            return worker.dropped == 1
+
+        wait_until(dropped, "the worker to drop the stale job")
         assert detector.calls == 0, "a stale job never reaches the detector"
         assert broker.collect() == [], "an answer the broker gave up on is not delivered twice"
         assert broker.stats()["dropped_stale"] == 1
@@ -245,7 +248,11 @@ def test_forgotten_sessions_get_no_answers(server: RedisServer) -> None:
             # one worker answers in order, so "gone"'s answer arrives (and is thrown away)
             # before "kept"'s
             outcomes = _collect(broker, 1)
-            wait_until(lambda w=workers[0]: w.done == 2, "both answers")
+
+            def both(worker: DetectionWorker = workers[0]) -> bool:
+                return worker.done == 2
+
+            wait_until(both, "both answers")
             assert [o.job.session_id for o in outcomes + broker.collect()] == ["kept"]
             assert broker.stats()["answered"] == 1
     finally:

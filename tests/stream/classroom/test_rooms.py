@@ -142,6 +142,7 @@ async def _classroom() -> None:
                 assert viewer.sizes == {SIZE}
             # one engine session, the phone's: every camera frame submitted once
             assert engine.open_sessions == [phone.session]
+            assert phone.session is not None
             session = app[SESSIONS_KEY].get(phone.session)
             assert session is not None
             stats = engine.session_stats(phone.session)

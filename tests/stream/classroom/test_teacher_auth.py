@@ -302,7 +302,11 @@ def test_install_sets_the_app_key(tmp_path: Path) -> None:
     auth = TeacherAuth(make_store(tmp_path), secure_cookies=True)
     auth.install(app)
     assert app[TEACHER_AUTH_KEY] is auth
-    routes = {(route.method, route.resource.canonical) for route in app.router.routes()}
+    routes = {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None
+    }
     assert {("POST", "/api/login"), ("POST", "/api/logout"), ("GET", "/api/me")} <= routes
 
 

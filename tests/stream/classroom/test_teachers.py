@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from argon2 import PasswordHasher
@@ -160,7 +161,7 @@ def test_unknown_name_still_runs_argon2(store: TeacherStore) -> None:
     calls: list[str] = []
 
     class CountingHasher(PasswordHasher):
-        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
             calls.append(str(hash))
             return super().verify(hash, password)
 

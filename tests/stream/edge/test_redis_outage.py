@@ -93,7 +93,7 @@ async def _readyz_until(
         await asyncio.sleep(0.25)
 
 
-async def _outage(engine: Engine, broker: RedisBroker, server: RedisServer) -> dict[str, object]:
+async def _outage(engine: Engine, broker: RedisBroker, server: RedisServer) -> dict[str, Any]:
     app = create_app(ServerConfig(), engine=engine)
     async with serving(app) as base, aiohttp.ClientSession() as http:
         client = Client(photo("coffee", 320, 240), fps=15)

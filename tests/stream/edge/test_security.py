@@ -161,7 +161,8 @@ def test_one_address_opens_at_most_its_share_of_sessions(tmp_path: Path) -> None
                     assert "too many phones from this address" in (await r.json())["error"]
                 assert len(app[SESSIONS_KEY]) == 1
                 # the session's log name is a pseudonym, not the address
-                (session,) = list(app[SESSIONS_KEY])
+                registry = app[SESSIONS_KEY]
+                (session,) = list(registry)
                 assert session.peer.startswith("client-") and "127.0.0.1" not in session.peer
                 await first.close()
                 await first.wait_until(lambda: len(app[SESSIONS_KEY]) == 0, timeout=10)

@@ -66,7 +66,8 @@ def test_silent_vanished_and_never_connected_phones_are_reaped_after_the_idle_ti
                 # never: posts its offer but never applies the answer (no ICE, no DTLS)
                 async with http.post(f"{base}/api/offer", json=await never.offer()) as r:
                     assert r.status == 200
-                sessions = list(app[SESSIONS_KEY])
+                registry = app[SESSIONS_KEY]
+                sessions = list(registry)
                 assert len(sessions) == 3
                 # when each one closed, against its last video (the reaper's own measure)
                 closed_after: dict[str, float] = {}

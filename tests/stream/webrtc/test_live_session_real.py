@@ -90,6 +90,7 @@ async def _session(
                 assert all(0.0 <= v <= 1.0 for v in obj["box"])
             session = app[SESSIONS_KEY].get(answer["session"])
             assert session is not None and session.out_track is not None
+            out_track = session.out_track
 
             # MobileSAM stuck inside its encoder: the video comes back all the same
             gate.clear()
@@ -101,15 +102,15 @@ async def _session(
             gate.set()
 
             # working again: count what happens over the next 30 outgoing frames
-            painter = session.out_track.painter
+            painter = out_track.painter
             sent0, received0, started = client.track.sent, client.received, time.monotonic()
-            out0, masks0 = session.out_track.frames_out, painter.masks_drawn
+            out0, masks0 = out_track.frames_out, painter.masks_drawn
             await client.wait_until(
-                lambda: session.out_track is not None and session.out_track.frames_out >= out0 + 30,
+                lambda: out_track.frames_out >= out0 + 30,
                 timeout=DEADLINE_S,
             )
             elapsed = time.monotonic() - started
-            out, masked = session.out_track.frames_out - out0, painter.masks_drawn - masks0
+            out, masked = out_track.frames_out - out0, painter.masks_drawn - masks0
             sent, received = client.track.sent - sent0, client.received - received0
             print(
                 f"follow={follow}: {elapsed:.1f} s, sent {sent}, got back {received}, "
@@ -140,9 +141,9 @@ async def _session(
             # followed mask is moved by the flow between decoded frames, which shifts
             # random-weight speckle by a pixel here and there)
             client.send({"type": "mode", "mode": "pause"})
-            session = app[SESSIONS_KEY].get(answer["session"])
-            assert session is not None
-            await client.wait_until(lambda: session.paused, timeout=DEADLINE_S)
+            paused = app[SESSIONS_KEY].get(answer["session"])
+            assert paused is not None
+            await client.wait_until(lambda: paused.paused, timeout=DEADLINE_S)
             frozen = session.latest
             assert frozen is not None and len(frozen.detections) > 0
             mark = client.received
