@@ -55,7 +55,7 @@ from inference.graphs.keys import entry_key, weights_sha256
 
 if TYPE_CHECKING:
     pass
-from inference.core.dependency_guards import convert_quietly
+from inference.core import dependency_guards
 from inference.graphs.cache import default_cache_dir
 
 log = logging.getLogger(__name__)
@@ -370,7 +370,9 @@ class ImageSideRunner:
 
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shape checks
-            model = convert_quietly(self.image_side, example_input=example, input=shapes)
+            model = dependency_guards.convert_quietly(
+                self.image_side, example_input=example, input=shapes
+            )
         self.conversions += 1
         log.warning("detector: converted in %.1f s", time.perf_counter() - started)
         return model

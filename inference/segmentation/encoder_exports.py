@@ -14,7 +14,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from inference.core.dependency_guards import convert_quietly
+from inference.core import dependency_guards
 from inference.detection.runtime import MODEL_FILES, save_openvino
 from inference.graphs import cache as graph_cache
 from inference.segmentation.encoder_build import (
@@ -65,7 +65,7 @@ def export_openvino(module: nn.Module, example: torch.Tensor) -> Any:
     ov = require("openvino", "openvino")
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape checks and len(x)
-        return convert_quietly(
+        return dependency_guards.convert_quietly(
             module, example_input=example, input=[ov.PartialShape(list(example.shape))]
         )
 

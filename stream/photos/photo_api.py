@@ -61,7 +61,7 @@ from inference.labels.vocabulary import VocabularyError, parse_vocabulary
 from inference.lighting.thresholds import LightingSettings
 from inference.models import Models
 from inference.overlay.renderer import OverlayRenderer
-from inference.still.grounded_segmentation import segment_image
+from inference.still import grounded_segmentation
 from inference.still.report import png_bytes, render_still, still_report
 from stream.webrtc.engine_slot import ENGINE_KEY
 
@@ -411,9 +411,11 @@ class PhotoService:
             if job.mode != "find":
                 if "mode" not in _segment_parameters():
                     raise PhotoError(400, "mode everything is not available")
-                everything: Any = segment_image
+                everything: Any = grounded_segmentation.segment_image
                 return everything(models, frame, job.vocabulary, lighting, timer, mode=job.mode)
-            return segment_image(models, frame, job.vocabulary, lighting, timer)
+            return grounded_segmentation.segment_image(
+                models, frame, job.vocabulary, lighting, timer
+            )
         except VocabularyError as exc:  # too long for the detector's text encoder
             raise PhotoError(400, str(exc)) from exc
 
@@ -450,7 +452,7 @@ class PhotoService:
 
 def _segment_parameters() -> frozenset[str]:
 
-    return frozenset(inspect.signature(segment_image).parameters)
+    return frozenset(inspect.signature(grounded_segmentation.segment_image).parameters)
 
 
 PHOTO_KEY = web.AppKey("photo", PhotoService)

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from inference.graphs.background_builds import builds_running, running_builds
+from inference.graphs import background_builds
 from stream.edge.loading import LoadProgress
 
 if TYPE_CHECKING:
@@ -25,7 +25,8 @@ def load_progress() -> LoadProgress:
     still running after it (`build_label` names them)."""
 
     return LoadProgress(
-        LOAD_STEPS, building=lambda: [build_label(name) for name in running_builds()]
+        LOAD_STEPS,
+        building=lambda: [build_label(name) for name in background_builds.running_builds()],
     )
 
 
@@ -47,7 +48,7 @@ def exit_past_unfinished_builds(status: int, *, loading: bool = False) -> int:
     native code), would abort the interpreter's shutdown (SIGABRT, "terminate called without
     an active exception"), so leave at once with our status instead."""
 
-    if not builds_running() and not loading:
+    if not background_builds.builds_running() and not loading:
         return status
     if loading:
         log.info("stopping while the models load")

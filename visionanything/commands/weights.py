@@ -31,7 +31,8 @@ from inference.weights.checkpoints import (
 )
 from inference.weights.fetch import FetchResult, fetch
 from inference.weights.pinning import plan_pins, write_pins
-from visionanything.commands.options import SERVE_DETECTOR_SIZE, add_model_options, models_from_args
+from visionanything.commands import options
+from visionanything.commands.options import SERVE_DETECTOR_SIZE, add_model_options
 
 EXIT_OK = 0
 EXIT_FILE_PROBLEM = 1
@@ -143,7 +144,7 @@ def run_prebuild(args: argparse.Namespace) -> int:
     try:
         device = resolve_device(args.device)
         say(f"loading the {args.models} models on {device} …")
-        models = models_from_args(args, device, runtime="torch")  # what serve starts on
+        models = options.models_from_args(args, device, runtime="torch")  # what serve starts on
         plan = plan_graphs(models, args.runtime)
     except CheckpointError as exc:  # a missing file: the message names the fetch command
         print(f"error: {exc}", file=sys.stderr)
