@@ -9,6 +9,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from inference.bench.results import (
     BenchSettings,
@@ -85,6 +86,9 @@ class _CountingBroker:
     @property
     def degraded(self) -> str | None:
         return self.inner.degraded
+
+    def stats(self) -> dict[str, Any] | None:
+        return self.inner.stats()
 
 
 def _mean(values: Sequence[float]) -> float | None:

@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -105,6 +105,9 @@ class DetectionBroker(Protocol):
     def degraded(self) -> str | None:
         """Why detection is paused while the engine goes on (e.g. Redis down), or None."""
 
+    def stats(self) -> dict[str, Any] | None:
+        """Numbers worth a scrape (a Redis broker's workers and errors), or None."""
+
 
 class InProcessBroker:
     """A daemon thread running `detector.detect` on one job at a time.
@@ -149,6 +152,9 @@ class InProcessBroker:
     @property
     def degraded(self) -> str | None:
         return None  # the detector thread is ours: alive (healthy) or not
+
+    def stats(self) -> dict[str, Any] | None:
+        return None  # nothing beyond what the engine counts
 
     def set_listener(self, listener: Callable[[], None]) -> None:
         self._listener = listener

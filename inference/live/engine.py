@@ -259,6 +259,10 @@ class Engine:
         with self._lock:
             return self._session(session_id).numbers(time.monotonic())
 
+    def broker_stats(self) -> dict[str, Any] | None:
+        """The detection broker's own numbers (a Redis broker's workers), or None."""
+        return self.broker.stats()
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             sessions = list(self._sessions.values())

@@ -16,6 +16,7 @@ from stream.classroom.room_feed import RoomFeed
 from stream.classroom.room_store import (
     RoomState,
 )
+from stream.webrtc.tracks import SharedFrame
 
 MAX_NAME_CHARS = 24
 MAX_DEPARTED = 64  # departed phones a room remembers for resumed sessions
@@ -43,6 +44,9 @@ class RoomPhone(RoomMember, Protocol):
 
     @property
     def peer(self) -> str: ...  # the client's pseudonym (`client-…`): what a removal binds to
+
+    @property
+    def latest_frame(self) -> SharedFrame | None: ...  # the newest camera frame (previews)
 
     def presenter_track(self) -> MediaStreamTrack | None: ...
 

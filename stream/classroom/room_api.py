@@ -305,8 +305,8 @@ async def _preview(request: web.Request) -> web.Response:
         raise json_error(web.HTTPNotFound, "no such phone")
     phones, _ = request.app[ROOMS_KEY].members(state.code)
     phone = next((p for p in phones if p.id == request.match_info["phone"]), None)
-    shared = getattr(phone, "latest_frame", None)
-    if not isinstance(shared, SharedFrame):
+    shared = phone.latest_frame if phone is not None else None
+    if shared is None:
         raise json_error(web.HTTPNotFound, "no picture from this phone yet")
     jpeg = await asyncio.to_thread(_small_jpeg, shared)
     return web.Response(

@@ -269,10 +269,10 @@ class PhotoService:
         if slot.engine is None:
             message = "the models are still loading" if slot.error is None else slot.error
             raise PhotoError(503, message, self.settings.retry_after_s)
-        models = getattr(slot.engine, "models", None)
-        if models is None or not hasattr(models, "detector"):
+        models = slot.engine.models
+        if models is None:
             raise PhotoError(503, NEEDS_MODELS, self.settings.retry_after_s)
-        return cast("Models", models)
+        return models
 
     async def _read_job(self, request: web.Request) -> _Job:
         limit = self.settings.max_body_bytes

@@ -54,6 +54,7 @@ from stream.photos.snapshots import (
     SnapshotStore,
 )
 from stream.photos.taking import SnapshotTaker, TeacherOf
+from stream.webrtc.engine_seam import EngineLike
 from stream.webrtc.engine_slot import ENGINE_KEY
 from stream.webrtc.registry import SESSIONS_KEY
 
@@ -415,14 +416,12 @@ async def _admin(request: web.Request) -> web.Response:
     )
 
 
-def _workers(engine: Any) -> Any:
+def _workers(engine: EngineLike | None) -> Any:
     """The detection broker's stats when it has any (a Redis broker lists its workers)."""
-    broker = getattr(engine, "broker", None)
-    stats = getattr(broker, "stats", None)
-    if not callable(stats):
+    if engine is None:
         return None
     try:
-        return stats()
+        return engine.broker_stats()
     except Exception as exc:  # the admin page must show, whatever the broker says
         return {"error": f"{type(exc).__name__}: {exc}"[:300]}
 

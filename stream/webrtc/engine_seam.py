@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from inference.models import Models
 from stream.webrtc.tracks import (
     RenderableResult,
 )
@@ -104,3 +105,8 @@ class EngineLike(Protocol):
     def session_stats(self, session_id: str) -> dict[str, Any]: ...
 
     def stats(self) -> dict[str, Any]: ...
+
+    def broker_stats(self) -> dict[str, Any] | None: ...  # a Redis broker's workers, or None
+
+    @property
+    def models(self) -> Models | None: ...  # the model pair (photos, the demo badge), or None

@@ -53,9 +53,9 @@ class EngineSlot:
         if self.engine is None:
             return None
         stats = self.engine.stats()
-        broker_stats = getattr(getattr(self.engine, "broker", None), "stats", None)
-        if callable(broker_stats):
-            stats = {**stats, "broker": broker_stats()}
+        broker = self.engine.broker_stats()
+        if broker is not None:
+            stats = {**stats, "broker": broker}
         return stats
 
     def loading(self) -> dict[str, Any] | None:
@@ -78,9 +78,9 @@ class EngineSlot:
         engine's `models.random` when it has models, else what the server was told; None
         while nobody knows. Read once: weights never change under a running engine."""
         if self._random is None and self.engine is not None:
-            flag = getattr(getattr(self.engine, "models", None), "random", None)
-            if isinstance(flag, bool):
-                self._random = flag
+            models = self.engine.models
+            if models is not None:
+                self._random = models.random
         return self._random if self._random is not None else self.declared_random
 
 

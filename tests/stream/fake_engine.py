@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from inference.core.detections import Detections
 from inference.labels.vocabulary import parse_vocabulary
+from inference.models import Models
 from inference.overlay.colours import colours_for, to_hex
 
 BOX = (0.25, 0.25, 0.75, 0.75)  # where the cat is, normalised x1, y1, x2, y2
@@ -213,6 +214,11 @@ class FakeEngine:
                 "vocabulary": list(s.vocabulary),
                 "paused": s.paused,
             }
+
+    models: Models | None = None  # no models: the photo page answers 503, no demo badge
+
+    def broker_stats(self) -> dict[str, Any] | None:
+        return None
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

@@ -20,6 +20,7 @@ class Member:
         self.on_room_message: Any = None
         self.room: str | None = None
         self.peer = f"client-{member_id}"
+        self.latest_frame: Any = None  # no camera: no preview
 
     def send(self, kind: str, essential: bool = True, **fields: Any) -> bool:
         self.sent.append((kind, fields))
