@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inference.live.broker import DetectionJob
+from inference.live.broker import DetectionError, DetectionJob
 from inference.scaleout.redis_broker import RedisBroker
 
 Progress = Callable[[str], None]
@@ -128,7 +128,7 @@ def measure(
             for outcome in broker.collect():
                 if outcome.detections is not None:
                     latencies.append((time.monotonic() - outcome.job.submitted_at) * 1000)
-                elif outcome.error_code == "dropped":
+                elif outcome.error_code == DetectionError.DROPPED:
                     dropped += 1
                 else:
                     errors += 1

@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -55,25 +56,33 @@ class DetectionJob:
     submitted_at: float = field(default_factory=time.monotonic)
 
 
+class DetectionError(StrEnum):
+    """Why a detection job has no detections (also what a Redis worker answers)."""
+
+    DROPPED = "dropped"  # too old to run
+    VOCABULARY_TOO_LONG = "vocabulary_too_long"  # the phone can fix these two
+    BAD_VOCABULARY = "bad_vocabulary"
+    DETECTOR_FAILED = "detector_failed"
+
+
 @dataclass(frozen=True)
 class DetectionOutcome:
-    """`error_code` says what kind of failure `error` describes: "dropped" (too old to run),
-    "vocabulary_too_long", "bad_vocabulary" (the phone can fix those) or "detector_failed"."""
+    """`error_code` says what kind of failure `error` describes (`DetectionError`)."""
 
     job: DetectionJob
     detections: Detections | None
     error: str | None
     elapsed_ms: float
-    error_code: str | None = None
+    error_code: DetectionError | None = None
 
 
-def error_code_for(exc: BaseException) -> str:
+def error_code_for(exc: BaseException) -> DetectionError:
     """The outcome's `error_code` for an exception raised by `Detector.detect`."""
     if isinstance(exc, VocabularyTooLongError):
-        return "vocabulary_too_long"
+        return DetectionError.VOCABULARY_TOO_LONG
     if isinstance(exc, VocabularyError):
-        return "bad_vocabulary"
-    return "detector_failed"
+        return DetectionError.BAD_VOCABULARY
+    return DetectionError.DETECTOR_FAILED
 
 
 class DetectionBroker(Protocol):
@@ -227,7 +236,9 @@ class InProcessBroker:
     def _run(self, job: DetectionJob, *, quick: bool = False) -> DetectionOutcome:
         age = time.monotonic() - job.submitted_at
         if age > self.max_age_s:
-            return DetectionOutcome(job, None, f"dropped: job {age:.1f} s old", 0.0, "dropped")
+            return DetectionOutcome(
+                job, None, f"dropped: job {age:.1f} s old", 0.0, DetectionError.DROPPED
+            )
         started = time.perf_counter()
         try:
             if job.everything and self.segmenter is not None:

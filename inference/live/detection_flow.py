@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.core.frames import fit_within
-from inference.live.broker import DetectionBroker, DetectionJob, DetectionOutcome
+from inference.live.broker import DetectionBroker, DetectionError, DetectionJob, DetectionOutcome
 from inference.live.engine_settings import EngineSettings
 from inference.live.frame_ops import grow_box, letterbox, rescale_boxes, thumbnail
 from inference.live.results import Notice
@@ -116,9 +116,12 @@ class DetectionFlow:
     def apply(self, session: SessionState, outcome: DetectionOutcome) -> None:
         session.detect_ms = outcome.elapsed_ms
         if outcome.detections is None:
-            if outcome.error_code in ("vocabulary_too_long", "bad_vocabulary"):
+            if outcome.error_code in (
+                DetectionError.VOCABULARY_TOO_LONG,
+                DetectionError.BAD_VOCABULARY,
+            ):
                 self._refuse_vocabulary(session, outcome)
-            elif outcome.error_code == "dropped":
+            elif outcome.error_code == DetectionError.DROPPED:
                 session.key_wanted = True  # too old to run (e.g. Redis was down): ask again now
             else:
                 with self._lock:
@@ -145,6 +148,6 @@ class DetectionFlow:
             self.change_vocabulary(session, previous)
             message += f" (still finding: {', '.join(previous)})"
         session.previous_vocabulary = ()  # never bounce back to the refused words
-        code = outcome.error_code or "bad_vocabulary"
+        code = outcome.error_code or DetectionError.BAD_VOCABULARY
         session.notices.append(Notice(code, message))
         log.info("session %s: vocabulary refused by the detector: %s", session.id, code)

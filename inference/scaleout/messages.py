@@ -14,9 +14,10 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.core.detections import Detections
+from inference.live.broker import DetectionError
 
 GROUP = "detectors"
-ERROR_CODES = frozenset({"dropped", "vocabulary_too_long", "bad_vocabulary", "detector_failed"})
+ERROR_CODES = frozenset(DetectionError)
 JPEG_QUALITY = 90
 
 
@@ -107,7 +108,7 @@ class ResultSpec:
 
     id: str
     elapsed_ms: float
-    error_code: str | None
+    error_code: DetectionError | None
     error: str
     detections: Detections | None
 
@@ -137,11 +138,15 @@ def parse_result(fields: Mapping[bytes, bytes]) -> ResultSpec:
         raise BadResult("elapsed_ms", "not a number") from exc
     if not (math.isfinite(elapsed) and elapsed >= 0):
         raise BadResult("elapsed_ms", "not a finite number of milliseconds")
-    code = _result_text(fields, "error_code") or None
-    if code is not None:
-        error = (_result_text(fields, "error") or code)[:500]
-        if code not in ERROR_CODES:  # the engine acts on the code: only ones it knows
-            code = "detector_failed"
+    text_code = _result_text(fields, "error_code") or None
+    if text_code is not None:
+        error = (_result_text(fields, "error") or text_code)[:500]
+        # the engine acts on the code: only ones it knows
+        code = (
+            DetectionError(text_code)
+            if text_code in ERROR_CODES
+            else DetectionError.DETECTOR_FAILED
+        )
         return ResultSpec(job_id, elapsed, code, error, None)
     text = _result_text(fields, "detections")
     if text is None:

@@ -34,7 +34,7 @@ from typing import Any
 
 import redis
 
-from inference.live.broker import DetectionJob, DetectionOutcome, JobPurpose
+from inference.live.broker import DetectionError, DetectionJob, DetectionOutcome, JobPurpose
 from inference.scaleout.messages import (
     BadResult,
     encode_frame,
@@ -241,7 +241,9 @@ class RedisBroker:
                     self._sending = None
                 self.counters.dropped_stale += 1
                 self._answer(
-                    DetectionOutcome(job, None, f"dropped: {age:.1f} s old", 0.0, "dropped")
+                    DetectionOutcome(
+                        job, None, f"dropped: {age:.1f} s old", 0.0, DetectionError.DROPPED
+                    )
                 )
                 continue
             deadline = time.time() + self.max_age_s - age
@@ -250,7 +252,9 @@ class RedisBroker:
             except ValueError as exc:
                 with self._lock:
                     self._sending = None
-                self._answer(DetectionOutcome(job, None, str(exc), 0.0, "detector_failed"))
+                self._answer(
+                    DetectionOutcome(job, None, str(exc), 0.0, DetectionError.DETECTOR_FAILED)
+                )
                 continue
             with self._lock:  # in flight before it can be answered
                 forgotten, self._sending = self._sending is None, None
@@ -352,7 +356,7 @@ class RedisBroker:
             return  # forgotten, or expired here already
         self.counters.answered += 1
         if result.error_code is not None:
-            if result.error_code == "dropped":
+            if result.error_code == DetectionError.DROPPED:
                 self.counters.dropped_stale += 1
             self._answer(
                 DetectionOutcome(
@@ -370,7 +374,9 @@ class RedisBroker:
             flight = self._in_flight.pop(job_id)
             self.counters.dropped_stale += 1
             self._outcomes.append(
-                DetectionOutcome(flight.job, None, "dropped: no answer in time", 0.0, "dropped")
+                DetectionOutcome(
+                    flight.job, None, "dropped: no answer in time", 0.0, DetectionError.DROPPED
+                )
             )
 
     def _answer(self, outcome: DetectionOutcome) -> None:

@@ -39,7 +39,7 @@ import redis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from inference.core.detections import Detections
-from inference.live.broker import error_code_for
+from inference.live.broker import DetectionError, error_code_for
 from inference.scaleout.messages import (
     GROUP,
     BadMessage,
@@ -304,7 +304,9 @@ class DetectionWorker:
                 job = _Job(job.entry_id, job.fields, spec)
                 if now > spec.deadline:
                     self.dropped += 1
-                    self._answer(job, error_code="dropped", error="dropped: past its deadline")
+                    self._answer(
+                        job, error_code=DetectionError.DROPPED, error="dropped: past its deadline"
+                    )
                     continue
                 self.metrics.queue_age.observe(max(0.0, now - spec.sent_at))
                 key = (spec.vocabulary, spec.box_threshold, spec.text_threshold)
@@ -332,7 +334,7 @@ class DetectionWorker:
                 )
         self._answer(
             _Job(job.entry_id, job.fields, spec),
-            error_code="detector_failed",
+            error_code=DetectionError.DETECTOR_FAILED,
             error=f"bad job: {problem}",
         )
 

@@ -22,6 +22,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from stream.edge.access_log import room_label
 from stream.edge.health import StreamMetrics
 from stream.webrtc.channel import detach, send_message
+from stream.webrtc.error_codes import ErrorCode
 from stream.webrtc.tracks import pump
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class ViewerSession:
             self._last_reply = now
             self.send(
                 "error",
-                code="read_only",
+                code=ErrorCode.READ_ONLY,
                 message="this screen only watches the room; the teacher's page changes it",
             )
 

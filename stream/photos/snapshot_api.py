@@ -56,6 +56,7 @@ from stream.photos.snapshots import (
 from stream.photos.taking import SnapshotTaker, TeacherOf
 from stream.webrtc.engine_seam import EngineLike
 from stream.webrtc.engine_slot import ENGINE_KEY
+from stream.webrtc.error_codes import ErrorCode
 from stream.webrtc.registry import SESSIONS_KEY
 
 log = logging.getLogger(__name__)
@@ -344,9 +345,9 @@ async def _room_snapshot(request: web.Request) -> web.Response:
         snapshot = await request.app[SNAPSHOTS_KEY].take(session)
     except SnapshotRefused as exc:
         status: type[web.HTTPException] = {
-            "snapshot_limit": web.HTTPTooManyRequests,
-            "room_limit": web.HTTPTooManyRequests,
-            "library_full": web.HTTPInsufficientStorage,
+            ErrorCode.SNAPSHOT_LIMIT: web.HTTPTooManyRequests,
+            ErrorCode.ROOM_LIMIT: web.HTTPTooManyRequests,
+            ErrorCode.LIBRARY_FULL: web.HTTPInsufficientStorage,
         }.get(exc.code, web.HTTPConflict)
         raise json_error(status, str(exc)) from None
     return json_answer(snapshot.public(), status=201)

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from inference.core.atomic_write import write_atomically
+from stream.webrtc.error_codes import ErrorCode
 from stream.webrtc.protocol import ProtocolError
 
 log = logging.getLogger(__name__)
@@ -302,12 +303,12 @@ class SnapshotStore:
         ).fetchone()
         if count >= self.max_count:
             raise SnapshotRefused(
-                "library_full",
+                ErrorCode.LIBRARY_FULL,
                 f"the photo library is full ({count} photos): ask a teacher to delete some",
             )
         if used + size > self.max_bytes:
             raise SnapshotRefused(
-                "library_full",
+                ErrorCode.LIBRARY_FULL,
                 f"the photo library is full ({used // (1024 * 1024)} MB): "
                 "ask a teacher to delete some",
             )
@@ -320,7 +321,8 @@ class SnapshotStore:
         (kept,) = db.execute(f"SELECT COUNT(*) FROM snapshots{where}", values).fetchone()
         if kept >= budget.max_kept:
             raise SnapshotRefused(
-                "room_limit", f"this class has {kept} photos: ask your teacher to delete some"
+                ErrorCode.ROOM_LIMIT,
+                f"this class has {kept} photos: ask your teacher to delete some",
             )
         (recent,) = db.execute(
             f"SELECT COUNT(*) FROM snapshots{where} AND created_at > ?",
@@ -328,7 +330,7 @@ class SnapshotStore:
         ).fetchone()
         if recent >= budget.per_hour:
             raise SnapshotRefused(
-                "room_limit", f"this class took {recent} photos this hour: try again later"
+                ErrorCode.ROOM_LIMIT, f"this class took {recent} photos this hour: try again later"
             )
 
     def delete(self, snapshot_id: int, *, teacher: Scope) -> bool:

@@ -22,6 +22,7 @@ from stream.photos.snapshots import (
     SnapshotRefused,
     SnapshotStore,
 )
+from stream.webrtc.error_codes import ErrorCode
 from stream.webrtc.tracks import OverlayPainter, RenderableResult, SharedFrame
 
 log = logging.getLogger(__name__)
@@ -111,16 +112,17 @@ class SnapshotTaker:
         room = session.room
         if room is None:  # the phone page saves it on the phone: the server keeps nothing
             raise SnapshotRefused(
-                "not_in_room", "photos are kept for a class only: this one stays on your phone"
+                ErrorCode.NOT_IN_ROOM,
+                "photos are kept for a class only: this one stays on your phone",
             )
         teacher = await self.teacher_of(room, session.id)
         if teacher is None:
             raise SnapshotRefused(
-                "not_in_room", "no photos now: wait for your teacher to let you in"
+                ErrorCode.NOT_IN_ROOM, "no photos now: wait for your teacher to let you in"
             )
         shared = session.latest_frame
         if shared is None:
-            raise SnapshotRefused("no_frame", "no picture yet: wait for the camera")
+            raise SnapshotRefused(ErrorCode.NO_FRAME, "no picture yet: wait for the camera")
         self._count(session.id)
         result = session.latest
         height = session.settings.output_height
@@ -152,7 +154,7 @@ class SnapshotTaker:
             recent.popleft()
         if len(recent) >= self.per_session_per_minute:
             raise SnapshotRefused(
-                "snapshot_limit",
+                ErrorCode.SNAPSHOT_LIMIT,
                 f"at most {self.per_session_per_minute} photos a minute: wait a little",
             )
         recent.append(now)

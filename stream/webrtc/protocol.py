@@ -29,6 +29,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from stream.webrtc.error_codes import ErrorCode
+
 VERSION = 1
 MAX_MESSAGE_BYTES = 16 * 1024
 MAX_WORDS_CHARS = 2000
@@ -37,7 +39,7 @@ MAX_WORDS_CHARS = 2000
 class ProtocolError(ValueError):
     """A client message we cannot use; `code` is sent back in the `error` reply."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -77,14 +79,16 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
     if size > MAX_MESSAGE_BYTES:
         raise ProtocolError(
-            "too_large", f"message of {size} bytes exceeds the limit of {MAX_MESSAGE_BYTES}"
+            ErrorCode.TOO_LARGE, f"message of {size} bytes exceeds the limit of {MAX_MESSAGE_BYTES}"
         )
     try:
         message = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits, nesting
-        raise ProtocolError("bad_json", f"message is not valid JSON: {str(exc)[:200]}") from exc
+        raise ProtocolError(
+            ErrorCode.BAD_JSON, f"message is not valid JSON: {str(exc)[:200]}"
+        ) from exc
     if not isinstance(message, dict):
-        raise ProtocolError("bad_message", "message must be a JSON object with a 'type'")
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "message must be a JSON object with a 'type'")
     kind = message.get("type")
     if kind == "vocabulary":
         return _vocabulary(message)
@@ -93,17 +97,19 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     if kind == "mode":
         mode = message.get("mode")
         if mode not in ("live", "pause", "everything"):
-            raise ProtocolError("bad_message", "mode must be 'live', 'pause' or 'everything'")
+            raise ProtocolError(
+                ErrorCode.BAD_MESSAGE, "mode must be 'live', 'pause' or 'everything'"
+            )
         return ModeMessage(mode)
     if kind == "speech":
         on = message.get("on")
         if not isinstance(on, bool):
-            raise ProtocolError("bad_message", "speech needs a boolean 'on'")
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "speech needs a boolean 'on'")
         return SpeechMessage(on)
     if kind == "snapshot":
         return SnapshotMessage()
     raise ProtocolError(
-        "unknown_type",
+        ErrorCode.UNKNOWN_TYPE,
         f"unknown message type {str(kind)[:40]!r}; "
         "expected vocabulary, tap, mode, speech or snapshot",
     )
@@ -113,25 +119,27 @@ def _vocabulary(message: dict[str, Any]) -> VocabularyMessage:
     words, theme = message.get("words"), message.get("theme")
     if words is not None and isinstance(words, list):
         if not all(isinstance(w, str) for w in words):
-            raise ProtocolError("bad_message", "vocabulary words must be strings")
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "vocabulary words must be strings")
         words = ", ".join(words)
     if (words is None) == (theme is None):
-        raise ProtocolError("bad_message", "vocabulary needs either 'words' or 'theme'")
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "vocabulary needs either 'words' or 'theme'")
     if words is not None and (not isinstance(words, str) or len(words) > MAX_WORDS_CHARS):
         raise ProtocolError(
-            "bad_message", f"'words' must be text of at most {MAX_WORDS_CHARS} chars"
+            ErrorCode.BAD_MESSAGE, f"'words' must be text of at most {MAX_WORDS_CHARS} chars"
         )
     if theme is not None and (not isinstance(theme, str) or len(theme) > 40):
-        raise ProtocolError("bad_message", "'theme' must be a short name")
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "'theme' must be a short name")
     return VocabularyMessage(words, theme)
 
 
 def _unit(message: dict[str, Any], key: str) -> float:
     value = message.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ProtocolError("bad_message", f"tap needs a number '{key}' between 0 and 1")
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"tap needs a number '{key}' between 0 and 1")
     if not 0.0 <= value <= 1.0:
-        raise ProtocolError("bad_message", f"tap '{key}' must lie between 0 and 1, got {value}")
+        raise ProtocolError(
+            ErrorCode.BAD_MESSAGE, f"tap '{key}' must lie between 0 and 1, got {value}"
+        )
     return float(value)
 
 

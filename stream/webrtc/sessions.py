@@ -32,6 +32,7 @@ from stream.webrtc import protocol
 from stream.webrtc.channel import _MESSAGE_TYPES, detach, send_message
 from stream.webrtc.connection_path import ConnectionPath, connection_path
 from stream.webrtc.engine_seam import EngineLike, EngineResult, RoomSettings
+from stream.webrtc.error_codes import ErrorCode
 from stream.webrtc.objects_throttle import ObjectsThrottle
 from stream.webrtc.outgoing_load import OutgoingLoad
 from stream.webrtc.session_settings import SessionSettings
@@ -303,11 +304,11 @@ class Session:
                 self._objects.forget_sent()
             except VocabularyError as exc:
                 problems.append(str(exc))
-                self.reply_error("bad_vocabulary", str(exc))
+                self.reply_error(ErrorCode.BAD_VOCABULARY, str(exc))
             except KeyError as exc:
                 text = str(exc.args[0]) if exc.args else f"unknown theme {room.theme!r}"
                 problems.append(text)
-                self.reply_error("unknown_theme", text)
+                self.reply_error(ErrorCode.UNKNOWN_THEME, text)
         self.room_muted = room.speech_muted
         self.engine.set_speech(self.id, self.speech and not self.room_muted)
         return problems
@@ -352,7 +353,7 @@ class Session:
         self._objects.offer(result)
         for notice in result.notices:
             self.metrics.errors.labels(kind="vocabulary").inc()
-            self.reply_error(notice.code, notice.message)
+            self.reply_error(ErrorCode.of(notice.code), notice.message)
         if result.say is not None:
             say: dict[str, Any] = {"text": result.say.text, "ids": list(result.say.ids)}
             self.send("say", **say)
@@ -401,7 +402,7 @@ class Session:
             essential=essential,
         )  # fmt: skip
 
-    def reply_error(self, code: str, message: str) -> None:
+    def reply_error(self, code: ErrorCode, message: str) -> None:
         self.send("error", code=code, message=message[:500])
 
     def _rate_limited(self) -> None:
@@ -413,7 +414,7 @@ class Session:
             self.send(
                 "error",
                 essential=False,
-                code="rate_limited",
+                code=ErrorCode.RATE_LIMITED,
                 message="too many messages: some were dropped; slow down",
             )
 
@@ -436,14 +437,15 @@ class Session:
         except Exception:
             self.metrics.errors.labels(kind="engine_call").inc()
             log.exception("session %s: applying %r failed", self.id, message)
-            self.reply_error("internal", "the server could not apply that message")
+            self.reply_error(ErrorCode.INTERNAL, "the server could not apply that message")
 
     def _apply(self, message: protocol.ClientMessage) -> None:
         if isinstance(message, protocol.VocabularyMessage):
             if self.room is not None:  # the teacher sets a room's words, never a phone
                 self.metrics.errors.labels(kind="vocabulary").inc()
                 self.reply_error(
-                    "room_words", "in a class room the teacher chooses the words; yours stay"
+                    ErrorCode.ROOM_WORDS,
+                    "in a class room the teacher chooses the words; yours stay",
                 )
                 return
             self._vocabulary.change(message)
@@ -469,19 +471,19 @@ class Session:
     def _vocabulary_failed(self, message: protocol.VocabularyMessage) -> None:
         self.metrics.errors.labels(kind="engine_call").inc()
         log.exception("session %s: applying %r failed", self.id, message)
-        self.reply_error("internal", "the server could not apply that message")
+        self.reply_error(ErrorCode.INTERNAL, "the server could not apply that message")
 
     def _set_vocabulary(self, message: protocol.VocabularyMessage) -> None:
         try:
             self.engine.set_vocabulary(self.id, words=message.words, theme=message.theme)
         except VocabularyError as exc:
             self.metrics.errors.labels(kind="vocabulary").inc()
-            self.reply_error("bad_vocabulary", str(exc))
+            self.reply_error(ErrorCode.BAD_VOCABULARY, str(exc))
             return
         except KeyError as exc:  # an unknown theme (the engine names the known ones)
             self.metrics.errors.labels(kind="vocabulary").inc()
             text = str(exc.args[0]) if exc.args else f"unknown theme {message.theme!r}"
-            self.reply_error("unknown_theme", text)
+            self.reply_error(ErrorCode.UNKNOWN_THEME, text)
             return
         self._objects.forget_sent()  # new words: the next objects go out whatever they are
 

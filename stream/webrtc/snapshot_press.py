@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from stream.webrtc import protocol
+from stream.webrtc.error_codes import ErrorCode
 
 if TYPE_CHECKING:  # the session starts this task: only its type is needed here
     from stream.webrtc.sessions import Session
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 async def take_snapshot(session: Session) -> None:
     """Save the picture now (only ever on a press); reply `snapshot_saved` or `error`."""
     if session.snapshots is None:
-        session.reply_error("snapshots_off", "this server does not keep snapshots")
+        session.reply_error(ErrorCode.SNAPSHOTS_OFF, "this server does not keep snapshots")
         return
     try:
         saved = await session.snapshots.take(session)
@@ -27,6 +28,6 @@ async def take_snapshot(session: Session) -> None:
     except Exception:
         session.metrics.errors.labels(kind="snapshot").inc()
         log.exception("session %s: saving a snapshot failed", session.id)
-        session.reply_error("internal", "the server could not save the photo")
+        session.reply_error(ErrorCode.INTERNAL, "the server could not save the photo")
         return
     session.send("snapshot_saved", id=saved.id)
