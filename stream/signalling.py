@@ -45,7 +45,7 @@ from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from stream.classroom.live_room import RoomRefused, clean_name
-from stream.classroom.room_store import RoomState, normalise_code, token_matches
+from stream.classroom.room_store import RoomGoneError, RoomState, normalise_code, token_matches
 from stream.classroom.rooms import RoomHub
 from stream.classroom.viewers import ViewerRegistry
 from stream.edge.client_address import peer_address
@@ -350,7 +350,7 @@ class OfferEndpoint:
                     )
                 try:
                     screen = await rooms.join_viewer(code, viewer, offer.screen)
-                except KeyError as exc:
+                except RoomGoneError as exc:
                     raise OfferError(404, f"no room with code {code}", "unknown_room") from exc
                 except RoomRefused as exc:
                     raise OfferError(403, str(exc), exc.reason) from exc
@@ -413,7 +413,7 @@ class OfferEndpoint:
             if offer.room is not None and self.rooms is not None:
                 try:
                     await self.rooms.join_phone(offer.room, session, offer.name, resumes)
-                except KeyError as exc:  # the room ended while we negotiated
+                except RoomGoneError as exc:  # the room ended while we negotiated
                     raise OfferError(
                         404, f"no room with code {offer.room}", "unknown_room"
                     ) from exc

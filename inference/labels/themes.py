@@ -33,7 +33,7 @@ MAX_WORDS = 32
 MAX_WORD_CHARS = 40
 
 
-class UnknownThemeError(KeyError):
+class UnknownThemeError(LookupError):
     """No theme of that name; the message lists the themes there are."""
 
     def __str__(self) -> str:
@@ -76,7 +76,7 @@ def theme_names() -> tuple[str, ...]:
 def load_theme(name: str) -> Theme:
     """The theme called `name` (case and surrounding spaces ignored), loaded once and cached.
 
-    Raises `UnknownThemeError` (a `KeyError`) listing the available themes when there is no such
+    Raises `UnknownThemeError` (a `LookupError`) listing the available themes when there is no such
     theme, and `ThemeDataError` when its file is malformed.
     """
     key = name.strip().lower() if isinstance(name, str) else ""

@@ -56,7 +56,13 @@ from inference.live.frame_ops import (
 )
 from inference.live.publishing import build_result
 from inference.live.results import FrameResult
-from inference.live.session_state import MAX_PENDING_TAPS, PreparedFrame, Requests, SessionState
+from inference.live.session_state import (
+    MAX_PENDING_TAPS,
+    PreparedFrame,
+    Requests,
+    SessionClosedError,
+    SessionState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +228,7 @@ class Engine:
         """Ask for new words (or a theme's); the worker applies them on its next cycle and
         detects a keyframe for them. Returns the cleaned words.
 
-        Raises VocabularyError or KeyError (unknown theme) with a clear message. A vocabulary
+        Raises VocabularyError or UnknownThemeError with a clear message. A vocabulary
         too long for the detector is found by the detector; the phone hears of it through the
         next result's `notices`, and the session goes back to its previous words.
         """
@@ -284,7 +290,7 @@ class Engine:
     def _session(self, session_id: str) -> SessionState:
         session = self._sessions.get(session_id)
         if session is None:
-            raise KeyError(f"no session {session_id!r}")
+            raise SessionClosedError(f"no session {session_id!r}")
         return session
 
     # -- the worker ------------------------------------------------------------------------

@@ -25,6 +25,10 @@ from inference.live.engine_settings import FrameSource
 from inference.live.results import FrameResult, Notice
 
 
+class SessionClosedError(LookupError):
+    """No session with that id: it closed (or never opened)."""
+
+
 class RateMeter:
     """Events per second over a sliding window."""
 

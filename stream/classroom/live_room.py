@@ -53,6 +53,10 @@ class RoomPhone(RoomMember, Protocol):
     def apply_room(self, room: RoomState) -> list[str]: ...
 
 
+class UnknownMemberError(LookupError):
+    """No phone or screen with that id in the room (it left, or never was)."""
+
+
 class RoomRefused(Exception):
     """A member this room will not take: `reason` is a short machine word, the message says
     why in a sentence (both reach the client)."""

@@ -13,7 +13,7 @@ create counts the open rooms and refuses past `max_rooms`, and the teacher's ope
 `max_per_teacher` (whichever server asks, however many at once), never overwrites an existing
 code (a taken code is retried with a new one), and takes `created_at` from Redis's clock (one
 clock for every server, so a teacher's rooms sort the same everywhere); update writes only the
-fields it changes (two servers changing different fields both win) and raises KeyError when the
+fields it changes (two servers changing different fields both win) and raises RoomGoneError when the
 room is gone. Each write sets the room's time to live back to `ttl_s` (`touch` is a write of
 nothing: the servers touch the rooms that have phones, screens or their teacher connected): a
 room nobody touches for that long expires by itself (its hash through Redis's expiry, its index
@@ -41,6 +41,7 @@ import redis.asyncio
 from stream.classroom.room_store import (
     DEFAULT_IDLE_S,
     DEFAULT_ROOMS_PER_TEACHER,
+    RoomGoneError,
     RoomLimitError,
     RoomState,
     new_code,
@@ -288,7 +289,7 @@ class RedisRoomStore:
         )
         room = _decode_room(raw) if raw is not None else None
         if room is None:
-            raise KeyError(code)
+            raise RoomGoneError(code)
         return room
 
     async def of_teacher(self, teacher: str) -> list[RoomState]:
@@ -322,12 +323,12 @@ class RedisRoomStore:
                 args=[code, fresh, self.teacher_key(""), self._ttl_ms],
             )
             if len(answer) == 1 and _text(answer[0]) == "gone":
-                raise KeyError(code)
+                raise RoomGoneError(code)
             if len(answer) == 1 and _text(answer[0]) == "taken":
                 continue
             room = _decode_room(answer)
             if room is None:  # pragma: no cover - the script returns the hash it renamed
-                raise KeyError(code)
+                raise RoomGoneError(code)
             return room
         raise RuntimeError(f"no free room code after {CREATE_ATTEMPTS} tries")
 

@@ -51,6 +51,7 @@ import cv2
 from aiohttp import web
 
 from inference.labels.vocabulary import VocabularyError, parse_vocabulary
+from stream.classroom.live_room import UnknownMemberError
 from stream.classroom.room_store import (
     RoomLimitError,
     RoomState,
@@ -265,7 +266,7 @@ async def _presenter(request: web.Request) -> web.Response:
         raise json_error(web.HTTPBadRequest, "'session' must name a phone in the room")
     try:
         state = await request.app[ROOMS_KEY].set_presenter(state.code, session)
-    except KeyError as exc:
+    except UnknownMemberError as exc:
         raise json_error(web.HTTPNotFound, f"no phone {session[:16]!r} in this room") from exc
     return json_answer(_describe(request, state))
 
@@ -290,7 +291,7 @@ async def _phone(request: web.Request) -> web.Response:
                 raise json_error(web.HTTPBadRequest, str(exc)) from exc
         else:
             raise json_error(web.HTTPNotFound, "a phone can be admitted, removed or named")
-    except KeyError as exc:
+    except UnknownMemberError as exc:
         raise json_error(web.HTTPNotFound, f"no phone {phone[:16]!r} in this room") from exc
     return json_answer(_describe(request, state))
 
@@ -416,7 +417,7 @@ async def _disconnect_screen(request: web.Request) -> web.Response:
     screen = request.match_info["screen"]
     try:
         state = await request.app[ROOMS_KEY].disconnect_screen(state.code, screen)
-    except KeyError as exc:
+    except UnknownMemberError as exc:
         raise json_error(web.HTTPNotFound, f"no screen {screen[:16]!r} in this room") from exc
     return json_answer(_describe(request, state))
 

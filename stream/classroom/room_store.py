@@ -119,16 +119,20 @@ class RoomStore(Protocol):
         ...
 
     async def touch(self, code: str) -> None:
-        """Someone uses the room: its idle time starts again (KeyError when it is gone)."""
+        """Someone uses the room: its idle time starts again (RoomGoneError when it is gone)."""
         ...
 
     async def rename(self, code: str) -> RoomState:
-        """The room under a fresh code; the old code stops working (KeyError when gone)."""
+        """The room under a fresh code; the old code stops working (RoomGoneError when gone)."""
         ...
 
     async def delete(self, code: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class RoomGoneError(LookupError):
+    """No room with that code: never made, or ended (both answer alike)."""
 
 
 class RoomLimitError(RuntimeError):
@@ -204,7 +208,7 @@ class MemoryRoomStore:
             self._expire()
             room = self._rooms.get(code)
             if room is None:
-                raise KeyError(code)
+                raise RoomGoneError(code)
             room = replace(room, **changes)
             self._rooms[code] = room
             self._touched[code] = self._clock()
@@ -227,7 +231,7 @@ class MemoryRoomStore:
             self._expire()
             room = self._rooms.pop(code, None)
             if room is None:
-                raise KeyError(code)
+                raise RoomGoneError(code)
             self._touched.pop(code, None)
             room = replace(room, code=self._free_code())
             self._rooms[room.code] = room

@@ -43,11 +43,13 @@ from stream.classroom.live_room import (
     RoomMember,
     RoomPhone,
     RoomRefused,
+    UnknownMemberError,
     clean_name,
 )
 from stream.classroom.lookup_guard import LookupGuard
 from stream.classroom.room_store import (
     MAX_SCREENS,
+    RoomGoneError,
     RoomState,
     RoomStore,
     new_screen_token,
@@ -144,7 +146,7 @@ class RoomHub:
         """Add a phone as "waiting" (it presents when the teacher picks it, or at once as the
         first phone with the demo switch on). With `resumes` (the id of this phone's earlier
         session, from a resume token) it takes that session's place instead: its name, let
-        in, on the screen. Raises KeyError for an unknown or ended room, RoomRefused for a
+        in, on the screen. Raises RoomGoneError for an unknown or ended room, RoomRefused for a
         removed client or a locked room (a resumed phone comes back into a locked room)."""
         state = await self._state(code)
         room = self.live(state.code)
@@ -192,7 +194,7 @@ class RoomHub:
         self, code: str, viewer: RoomMember, token: str | None
     ) -> MediaStreamTrack:
         """Add a class screen; returns the track to send it (the room's screen). Raises
-        RoomRefused without one of the room's screen tokens, KeyError for no room."""
+        RoomRefused without one of the room's screen tokens, RoomGoneError for no room."""
         state = await self._state(code)
         digest = token_matches(token, state.screens) if token else None
         if digest is None:
@@ -247,7 +249,7 @@ class RoomHub:
         room = self.live(code)
         phone = room.phones.get(session_id)
         if phone is None:
-            raise KeyError(f"no phone {session_id!r} in room {code}")
+            raise UnknownMemberError(f"no phone {session_id!r} in room {code}")
         return room, phone
 
     async def set_presenter(self, code: str, session_id: str) -> RoomState:
@@ -355,7 +357,7 @@ class RoomHub:
         room = self.live(code)
         viewer = room.viewers.get(viewer_id)
         if viewer is None:
-            raise KeyError(f"no screen {viewer_id!r} in room {code}")
+            raise UnknownMemberError(f"no screen {viewer_id!r} in room {code}")
         digest = room.screen_of.get(viewer_id)
         state = await self._state(room.code)
         if digest is not None:
@@ -397,7 +399,7 @@ class RoomHub:
         self._touched[code] = now
         try:
             await self.store.touch(code)
-        except KeyError:
+        except RoomGoneError:
             self._touched.pop(code, None)
 
     async def touch_live(self) -> None:
@@ -414,7 +416,7 @@ class RoomHub:
             if not state.ended and missing(state.teacher):
                 try:
                     await self.end(state.code)
-                except KeyError:
+                except RoomGoneError:
                     continue  # another server ended it first
                 ended.append(state.code)
         return ended
@@ -452,7 +454,7 @@ class RoomHub:
     async def _state(self, code: str) -> RoomState:
         state = await self.store.get(self.current(code))
         if state is None or state.ended:
-            raise KeyError(f"no room with code {code}")
+            raise RoomGoneError(f"no room with code {code}")
         return state
 
     def _show(self, room: LiveRoom, state: RoomState) -> None:

@@ -56,7 +56,7 @@ from PIL import Image, UnidentifiedImageError
 
 from inference.core.frames import DEFAULT_MAX_SIDE, ImageReadError, read_image
 from inference.core.timing import StageTimer
-from inference.labels.themes import load_theme
+from inference.labels.themes import UnknownThemeError, load_theme
 from inference.labels.vocabulary import VocabularyError, parse_vocabulary
 from inference.lighting.thresholds import LightingSettings
 from inference.models import Models
@@ -322,8 +322,8 @@ class PhotoService:
         if theme:
             try:
                 return load_theme(theme).words
-            except KeyError as exc:
-                raise PhotoError(400, str(exc.args[0]) if exc.args else "unknown theme") from exc
+            except UnknownThemeError as exc:
+                raise PhotoError(400, str(exc) or "unknown theme") from exc
         if not words and mode == "everything":
             return ()
         try:

@@ -8,6 +8,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
+from inference.live.session_state import SessionClosedError
+
 if TYPE_CHECKING:  # the session spawns this loop: only its type is needed here
     from stream.webrtc.sessions import Session
 
@@ -40,7 +42,7 @@ async def report_stats(session: Session) -> None:
         )
         try:
             stats = dict(session.engine.session_stats(session.id))
-        except KeyError:
+        except SessionClosedError:
             return  # the engine no longer knows us: we are closing
         dropped = stats.get("dropped")
         if isinstance(dropped, int) and dropped > last_engine_dropped:

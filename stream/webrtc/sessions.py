@@ -25,6 +25,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
+from inference.labels.themes import UnknownThemeError
 from inference.labels.vocabulary import VocabularyError
 from stream.edge.health import StreamMetrics
 from stream.edge.rate_limits import TokenBucket
@@ -305,8 +306,8 @@ class Session:
             except VocabularyError as exc:
                 problems.append(str(exc))
                 self.reply_error(ErrorCode.BAD_VOCABULARY, str(exc))
-            except KeyError as exc:
-                text = str(exc.args[0]) if exc.args else f"unknown theme {room.theme!r}"
+            except UnknownThemeError as exc:
+                text = str(exc) or f"unknown theme {room.theme!r}"
                 problems.append(text)
                 self.reply_error(ErrorCode.UNKNOWN_THEME, text)
         self.room_muted = room.speech_muted
@@ -480,9 +481,9 @@ class Session:
             self.metrics.errors.labels(kind="vocabulary").inc()
             self.reply_error(ErrorCode.BAD_VOCABULARY, str(exc))
             return
-        except KeyError as exc:  # an unknown theme (the engine names the known ones)
+        except UnknownThemeError as exc:  # the engine names the known ones
             self.metrics.errors.labels(kind="vocabulary").inc()
-            text = str(exc.args[0]) if exc.args else f"unknown theme {message.theme!r}"
+            text = str(exc) or f"unknown theme {message.theme!r}"
             self.reply_error(ErrorCode.UNKNOWN_THEME, text)
             return
         self._objects.forget_sent()  # new words: the next objects go out whatever they are

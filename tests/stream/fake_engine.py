@@ -19,7 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.core.detections import Detections
+from inference.labels.themes import UnknownThemeError
 from inference.labels.vocabulary import parse_vocabulary
+from inference.live.session_state import SessionClosedError
 from inference.models import Models
 from inference.overlay.colours import colours_for, to_hex
 
@@ -170,7 +172,9 @@ class FakeEngine:
     ) -> tuple[str, ...]:
         if theme is not None:
             if theme not in self.themes:
-                raise KeyError(f"unknown theme {theme!r}; choose one of {', '.join(self.themes)}")
+                raise UnknownThemeError(
+                    f"unknown theme {theme!r}; choose one of {', '.join(self.themes)}"
+                )
             vocabulary: tuple[str, ...] = ("cat", "dog") if theme == "animals" else ("apple",)
         else:
             vocabulary = tuple(parse_vocabulary(words or ""))
@@ -234,7 +238,7 @@ class FakeEngine:
     def _session(self, session_id: str) -> _Session:
         session = self._sessions.get(session_id)
         if session is None:
-            raise KeyError(f"no session {session_id!r}")
+            raise SessionClosedError(f"no session {session_id!r}")
         return session
 
     # -- worker ------------------------------------------------------------------------------

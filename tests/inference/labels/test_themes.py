@@ -82,7 +82,7 @@ def test_load_theme_is_forgiving_about_case_and_cached() -> None:
 def test_unknown_theme_is_a_clear_error(name: str) -> None:
     with pytest.raises(UnknownThemeError) as error:
         load_theme(name)
-    assert isinstance(error.value, KeyError)
+    assert isinstance(error.value, LookupError)
     message = str(error.value)
     assert message.startswith("no theme called")
     for known in EXPECTED:

@@ -16,11 +16,13 @@ from skimage import data
 from inference.core.detections import Detections
 from inference.detection.random_weights import build_random_detector
 from inference.labels import AnnouncerSettings
+from inference.labels.themes import UnknownThemeError
 from inference.lighting.thresholds import LightingSettings
 from inference.live.broker import DetectionJob, DetectionOutcome, InProcessBroker
 from inference.live.engine import Engine
 from inference.live.engine_settings import TAP_LABEL, EngineSettings
 from inference.live.frame_ops import first_look_detector, letterbox
+from inference.live.session_state import SessionClosedError
 from inference.models import Models
 from inference.segmentation.everything import EverythingSettings
 from inference.segmentation.segmenter import build_random_segmenter
@@ -131,7 +133,7 @@ def test_vocabulary_change_resets_and_redetects(engine: Engine) -> None:
         results.wait_for(lambda items: any(r.objects for r in items[mark + 1 :]))
     later = [o["label"] for r in results.items[mark + 1 :] for o in r.objects]
     assert later and set(later) <= set(words)
-    with pytest.raises(KeyError, match="animals"):
+    with pytest.raises(UnknownThemeError, match="animals"):
         engine.set_vocabulary(session, theme="dinosaurs")
 
 
@@ -337,7 +339,7 @@ def test_sessions_are_served_fairly(engine: Engine) -> None:
     assert engine.session_stats(second)["frames_processed"] == rounds
     before = engine.stats()
     engine.close_session(first)
-    with pytest.raises(KeyError):
+    with pytest.raises(SessionClosedError):
         engine.session_stats(first)
     after = engine.stats()
     assert after["sessions"] == before["sessions"] - 1

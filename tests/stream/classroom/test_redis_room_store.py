@@ -19,6 +19,7 @@ import stream.classroom.redis_room_store as redis_room_store
 from stream.classroom.redis_room_store import RedisRoomStore
 from stream.classroom.room_store import (
     MemoryRoomStore,
+    RoomGoneError,
     RoomLimitError,
     RoomState,
     RoomStore,
@@ -123,9 +124,9 @@ async def update_without_changes_returns_the_room(store: RoomStore) -> None:
 
 
 async def update_of_an_unknown_room_raises_key_error(store: RoomStore) -> None:
-    with pytest.raises(KeyError):
+    with pytest.raises(RoomGoneError):
         await store.update("ABCDEF", presenter="s1")
-    with pytest.raises(KeyError):
+    with pytest.raises(RoomGoneError):
         await store.update("ABCDEF")
     assert await store.get("ABCDEF") is None  # nothing half-made
 
@@ -133,7 +134,7 @@ async def update_of_an_unknown_room_raises_key_error(store: RoomStore) -> None:
 async def update_after_delete_raises_key_error(store: RoomStore) -> None:
     room = await store.create("alice")
     await store.delete(room.code)
-    with pytest.raises(KeyError):
+    with pytest.raises(RoomGoneError):
         await store.update(room.code, ended=True)
     assert await store.get(room.code) is None
 
@@ -210,9 +211,9 @@ async def a_new_code_moves_the_room_and_the_old_code_dies(store: RoomStore) -> N
     assert await store.get(moved.code) == moved
     assert [r.code for r in await store.of_teacher("alice")] == [moved.code]
     assert [r.code for r in await store.open_rooms()] == [moved.code]
-    with pytest.raises(KeyError):
+    with pytest.raises(RoomGoneError):
         await store.update(room.code, words="x")
-    with pytest.raises(KeyError):
+    with pytest.raises(RoomGoneError):
         await store.rename(room.code)
 
 
@@ -230,7 +231,7 @@ async def touch_keeps_the_room_and_refuses_a_missing_one(store: RoomStore) -> No
     room = await store.create("alice")
     await store.touch(room.code)
     assert await store.get(room.code) == room
-    with pytest.raises(KeyError):
+    with pytest.raises(RoomGoneError):
         await store.touch("ZZZZZZ")
 
 
@@ -295,7 +296,7 @@ def test_two_servers_share_rooms_and_updates(server: RedisServer) -> None:
             await b.delete(room.code)
             assert await a.get(room.code) is None
             assert await a.of_teacher("alice") == []
-            with pytest.raises(KeyError):
+            with pytest.raises(RoomGoneError):
                 await a.update(room.code, ended=True)
             # another prefix is another deployment
             other = RedisRoomStore(server.url, prefix=_prefix(), max_rooms=3)
@@ -423,7 +424,7 @@ def test_an_abandoned_room_expires_and_frees_its_place(server: RedisServer) -> N
             await asyncio.sleep(1.3)
             assert await store.get(room.code) is None
             assert await store.of_teacher("alice") == []
-            with pytest.raises(KeyError):
+            with pytest.raises(RoomGoneError):
                 await store.update(room.code, ended=True)
             assert await store.get(room.code) is None  # the failed update made nothing
             await store.create("bob")
