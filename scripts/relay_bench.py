@@ -22,7 +22,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.coturn import free_port, running_coturn  # noqa: E402
+from tests.support.coturn import free_port, running_coturn  # noqa: E402
 
 VA = str(ROOT / ".venv/bin/visionanything")
 OUT = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("/tmp/relay_bench")

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from inference.graphs.cache import CACHE_ENV
-from tests.coturn import running_coturn
+from inference.models import Models
+from tests.support.coturn import running_coturn
+from tests.support.models import tiny_random_models
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -23,6 +25,12 @@ def _graph_cache_of_this_run(tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture
 def coturn(tmp_path: Path) -> Iterator[int]:
-    """A real coturn on 127.0.0.1 with tests.coturn.SECRET (TURN REST); yields its port."""
+    """A real coturn on 127.0.0.1 with tests.support.coturn.SECRET (TURN REST); yields its port."""
     with running_coturn(tmp_path) as server:
         yield server.port
+
+
+@pytest.fixture(scope="module")
+def models() -> Models:
+    """Tiny random models for the tests of one module (`tests/support/models.py`)."""
+    return tiny_random_models()

@@ -1,5 +1,5 @@
 """What `stream` needs from the engine (`inference.live.engine.Engine` fits): the protocol the
-sessions call, and the result they read. Tests hand in fakes (tests/stream/fake_engine.py)."""
+sessions call, and the result they read. Tests hand in fakes (tests/support/fake_engine.py)."""
 
 from __future__ import annotations
 

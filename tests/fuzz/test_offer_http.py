@@ -28,8 +28,8 @@ from stream.app import ServerConfig, create_app
 from stream.webrtc.registry import SESSIONS_KEY
 from tests.fuzz.fuzzing import count, examples, fuzz_settings
 from tests.fuzz.strategies import mutated_bytes, mutated_lines
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import serving
 
 pytestmark = pytest.mark.timeout(max(600, examples() // 5))
 

@@ -19,7 +19,7 @@ from inference.core.frames import MIN_SIDE
 from stream.photos.photo_api import PhotoError, PhotoService, PhotoSettings
 from tests.fuzz.fuzzing import count, fuzz_settings
 from tests.fuzz.strategies import mutated_bytes
-from tests.stream.rtc_client import photo
+from tests.support.rtc_client import photo
 
 MAX_SIDE = 96
 MAX_PIXELS = 4_000_000

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-PROBE = ROOT / "tests/stream/signal_probe.py"
+PROBE = ROOT / "tests/support/signal_probe.py"
 
 
 def _probe(mode: str) -> dict[str, Any]:

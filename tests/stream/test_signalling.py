@@ -21,8 +21,8 @@ from stream.webrtc.engine_seam import EngineLike
 from stream.webrtc.engine_slot import ENGINE_KEY
 from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.session_settings import SessionSettings
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, serving
 
 BAD_BODIES: list[tuple[str, bytes, int, str]] = [
     ("not json", b"{sdp: nope", 400, "not valid JSON"),

@@ -21,9 +21,9 @@ from playwright.async_api import Browser, Page, async_playwright
 from stream.app import ServerConfig, create_app
 from stream.classroom.teachers import TeacherStore
 from stream.loadtest.clip_files import write_clip
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import serving
-from tests.web.browser import create_room, wait_for, wait_for_more
+from tests.support.browser import create_room, wait_for, wait_for_more
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import serving
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args
 
 STATUS = "document.querySelector('#status').textContent"  # the phone's big line

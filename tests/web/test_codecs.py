@@ -21,9 +21,9 @@ from stream.app import ServerConfig, create_app
 from stream.loadtest.clip_files import write_clip
 from stream.webrtc.session_settings import SessionSettings
 from stream.webrtc.video_codecs import VideoSettings
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import serving
-from tests.web.browser import wait_for, wait_for_more
+from tests.support.browser import wait_for, wait_for_more
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import serving
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args, _frames_decoded
 
 

@@ -19,10 +19,10 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from stream.app import ServerConfig, create_app
 from stream.classroom.teachers import TeacherStore
-from tests.qr_codes import decode_qr
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import serving
-from tests.web.browser import create_room, wait_for
+from tests.support.browser import create_room, wait_for
+from tests.support.fake_engine import FakeEngine
+from tests.support.qr_codes import decode_qr
+from tests.support.rtc_client import serving
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR
 
 LAN = "192.168.7.23"  # a LAN address as serve would find it; nothing needs to answer there

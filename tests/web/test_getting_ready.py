@@ -15,9 +15,9 @@ from playwright.async_api import async_playwright
 from stream.app import ServerConfig, create_app
 from stream.edge.loading import LoadProgress
 from stream.loadtest.clip_files import write_clip
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import serving
-from tests.web.browser import wait_for
+from tests.support.browser import wait_for
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import serving
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args
 
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from playwright.async_api import Page, async_playwright
 
 from inference.labels import AnnouncerSettings
@@ -21,20 +19,11 @@ from inference.live.engine_settings import EngineSettings
 from inference.models import Models
 from stream.app import ServerConfig, create_app
 from stream.loadtest.clip_files import write_clip
-from tests.stream.rtc_client import serving
-from tests.web.browser import wait_for, wait_for_more
+from tests.support.browser import wait_for, wait_for_more
+from tests.support.rtc_client import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 WEB_DIR = Path(__file__).parents[2] / "web"
-
-
-@pytest.fixture(scope="module")
-def models() -> Iterator[Models]:
-    from inference.detection.random_weights import build_random_detector
-    from inference.segmentation.segmenter import build_random_segmenter
-
-    cpu = torch.device("cpu")
-    yield Models(build_random_detector(cpu, tiny=True), build_random_segmenter(cpu, 512))
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import cv2
-import pytest
-import torch
 from playwright.async_api import async_playwright
 
 from inference.lighting.thresholds import LightingSettings
@@ -21,23 +18,14 @@ from inference.live.engine_settings import EngineSettings
 from inference.models import Models
 from stream.app import ServerConfig, create_app
 from stream.photos.photo_api import PhotoSettings
-from tests.stream.rtc_client import photo, serving
-from tests.web.browser import wait_for
+from tests.support.browser import wait_for
+from tests.support.rtc_client import photo, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 WEB_DIR = Path(__file__).parents[2] / "web"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # random weights score low: pin thresholds so the tiny detector finds things
 PINNED = LightingSettings(box_threshold=0.0, text_threshold=0.0)
-
-
-@pytest.fixture(scope="module")
-def models() -> Iterator[Models]:
-    from inference.detection.random_weights import build_random_detector
-    from inference.segmentation.segmenter import build_random_segmenter
-
-    cpu = torch.device("cpu")
-    yield Models(build_random_detector(cpu, tiny=True), build_random_segmenter(cpu, 512))
 
 
 def test_photo_page_uploads_shows_speaks_and_downloads(models: Models, tmp_path: Path) -> None:

@@ -20,9 +20,9 @@ from stream.classroom.rooms import ROOMS_KEY
 from stream.classroom.teachers import TeacherStore
 from stream.webrtc.registry import SESSIONS_KEY
 from tests.stream.classroom.test_room_api import _post, _teacher
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import black_hole, serving
-from tests.web.browser import wait_for
+from tests.support.browser import wait_for
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import black_hole, serving
 from tests.web.test_classroom_pages import _page, camera_clip  # noqa: F401 (fixture)
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args, _frames_decoded
 

@@ -1,5 +1,6 @@
 """The phone page through a real TURN relay (issue 19): Chromium, headless, with a fake camera,
-against the real server told `--ice-relay-only` and a real coturn on loopback (tests/coturn.py).
+against the real server told `--ice-relay-only` and a real coturn on loopback
+(tests/support/coturn.py).
 
 (a) Relay over TURN UDP and over TURN TCP: the page goes live, decodes the returned annotated
 video, and both ends say the session is relayed and over which transport: the page from its
@@ -10,7 +11,7 @@ child and a teacher can act on, within a bounded time, instead of reconnecting f
 
 Loopback TURN in Chromium needs nothing special: Chromium sends TURN requests to 127.0.0.1 and
 accepts relayed candidates on it (coturn needs `--allow-loopback-peers` to relay between two
-loopback addresses, which tests/coturn.py passes). What would hide them is the mDNS
+loopback addresses, which tests/support/coturn.py passes). What would hide them is the mDNS
 obfuscation of host candidates, switched off for all page tests by
 `--disable-features=WebRtcHideLocalIpsWithMdns` in `_chromium_args`; a relay-only page has no
 host candidates anyway.
@@ -30,10 +31,10 @@ from stream.app import ServerConfig, create_app
 from stream.loadtest.clip_files import write_clip
 from stream.webrtc.ice import IceSettings
 from stream.webrtc.registry import SESSIONS_KEY
-from tests.coturn import SECRET, free_port, running_coturn
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import serving
-from tests.web.browser import wait_for, wait_for_more
+from tests.support.browser import wait_for, wait_for_more
+from tests.support.coturn import SECRET, free_port, running_coturn
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import serving
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args, _frames_decoded
 
 NETWORK_ERROR_WITHIN_S = 15

@@ -31,7 +31,6 @@ from inference.detection.detector import Detector, DetectorSettings
 from inference.detection.random_weights import build_random_detector
 from inference.lighting.thresholds import LightingSettings
 from inference.models import Models
-from inference.segmentation.segmenter import build_random_segmenter
 from inference.still.grounded_segmentation import segment_image
 from inference.weights.checkpoints import CheckpointError
 from stream.loadtest.clip import iter_clip_frames
@@ -39,11 +38,6 @@ from visionanything.cli import main
 
 CPU = torch.device("cpu")
 ENCODER_512_GFLOP = 20.6  # STACK.md
-
-
-@pytest.fixture(scope="module")
-def models() -> Models:
-    return Models(build_random_detector(CPU, tiny=True), build_random_segmenter(CPU, 512))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from skimage import data
 
 from inference.bench.scaleout import markdown, measure
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 
 def test_one_worker_answers_keyframes_and_the_table_shows_it() -> None:

@@ -1,5 +1,5 @@
 """Dependencies neither talk to the outside nor change our logging: a real OpenVINO conversion in
-a fresh process (tests/inference/conversion_probe.py) entered the way our programs are."""
+a fresh process (tests/support/conversion_probe.py) entered the way our programs are."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from inference.core.dependency_guards import convert_quietly
 
 ROOT = Path(__file__).resolve().parents[3]
-PROBE = ROOT / "tests/inference/conversion_probe.py"
+PROBE = ROOT / "tests/support/conversion_probe.py"
 HEARD = "stream.elsewhere: another thread is heard during the conversion"
 DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, nothing leaves
 

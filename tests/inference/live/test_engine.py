@@ -14,7 +14,6 @@ import torch
 from skimage import data
 
 from inference.core.detections import Detections
-from inference.detection.random_weights import build_random_detector
 from inference.labels import AnnouncerSettings
 from inference.labels.themes import UnknownThemeError
 from inference.lighting.thresholds import LightingSettings
@@ -25,15 +24,9 @@ from inference.live.frame_ops import first_look_detector, letterbox
 from inference.live.session_state import SessionClosedError
 from inference.models import Models
 from inference.segmentation.everything import EverythingSettings
-from inference.segmentation.segmenter import build_random_segmenter
-from tests.inference.engine_results import DEADLINE_S, Feeder, GatedFrame, Results, wait_until
+from tests.support.engine_results import DEADLINE_S, Feeder, GatedFrame, Results, wait_until
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(scope="module")
-def models() -> Models:
-    return Models(build_random_detector(CPU, tiny=True), build_random_segmenter(CPU, 512))
 
 
 def _settings(**changes: object) -> EngineSettings:

@@ -17,7 +17,6 @@ import torch
 from skimage import data
 
 from inference.core.detections import Detections
-from inference.detection.random_weights import build_random_detector
 from inference.labels import Announcer, AnnouncerSettings
 from inference.lighting.thresholds import LightingSettings
 from inference.lighting.tracker import LightingTracker
@@ -26,8 +25,8 @@ from inference.live.engine import Engine
 from inference.live.engine_settings import EngineSettings
 from inference.live.tracker import BoxTracker
 from inference.models import Models
-from inference.segmentation.segmenter import build_random_segmenter
-from tests.inference.engine_results import DEADLINE_S, Feeder, Results, wait_until
+from tests.support.engine_results import DEADLINE_S, Feeder, Results, wait_until
+from tests.support.models import tiny_random_models
 
 CPU = torch.device("cpu")
 FRAME = np.ascontiguousarray(data.chelsea()[::2, ::2])  # 150×225: cheap cycles
@@ -35,7 +34,7 @@ FRAME = np.ascontiguousarray(data.chelsea()[::2, ::2])  # 150×225: cheap cycles
 
 @pytest.fixture(scope="module")
 def models() -> Models:
-    return Models(build_random_detector(CPU, tiny=True), build_random_segmenter(CPU, 256))
+    return tiny_random_models(segmenter_size=256)  # smaller: many frames per test
 
 
 def _settings(**changes: Any) -> EngineSettings:

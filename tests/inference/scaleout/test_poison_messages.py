@@ -20,8 +20,8 @@ from inference.live.broker import DetectionJob
 from inference.scaleout.messages import GROUP, encode_frame, jobs_key, results_key
 from inference.scaleout.redis_broker import RedisBroker
 from inference.scaleout.worker import DetectionWorker, WorkerMetrics
-from tests.inference.engine_results import DEADLINE_S, wait_until
-from tests.redis_server import RedisServer
+from tests.support.engine_results import DEADLINE_S, wait_until
+from tests.support.redis_server import RedisServer
 
 JPEG = encode_frame(np.full((48, 64, 3), 90, np.uint8))
 GOOD: dict[str, Any] = {

@@ -13,8 +13,8 @@ import redis
 from inference.live.broker import DetectionJob
 from inference.scaleout.messages import jobs_key
 from inference.scaleout.redis_broker import RedisBroker
-from tests.inference.engine_results import wait_until
-from tests.redis_server import RedisServer
+from tests.support.engine_results import wait_until
+from tests.support.redis_server import RedisServer
 
 MAX_AGE_S, GRACE_S, TRIM_EVERY_S = 1.0, 0.5, 0.2
 MARGIN_S = 3.0  # a busy machine's scheduling; a broker that never trims misses it by far

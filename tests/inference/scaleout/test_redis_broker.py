@@ -24,8 +24,8 @@ from inference.live.broker import DetectionJob, DetectionOutcome
 from inference.scaleout.messages import GROUP, jobs_key
 from inference.scaleout.redis_broker import RedisBroker
 from inference.scaleout.worker import DetectionWorker
-from tests.inference.engine_results import DEADLINE_S, wait_until
-from tests.redis_server import RedisServer
+from tests.support.engine_results import DEADLINE_S, wait_until
+from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).parents[3]
 
@@ -157,7 +157,7 @@ def test_a_worker_killed_mid_job_has_its_job_redone_by_another(server: RedisServ
     broker = RedisBroker(server.url, max_age_s=DEADLINE_S)  # no expiry while the test runs
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     slow = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests/inference/slow_worker_process.py"), server.url, "slow"],
+        [sys.executable, str(ROOT / "tests/support/slow_worker_process.py"), server.url, "slow"],
         env=env,
         cwd=ROOT,
     )

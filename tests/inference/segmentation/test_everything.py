@@ -10,7 +10,6 @@ import torch
 from skimage import data
 
 from inference.core.detections import Detections
-from inference.detection.random_weights import build_random_detector
 from inference.lighting.thresholds import LightingSettings
 from inference.models import Models
 from inference.segmentation.everything import (
@@ -23,16 +22,10 @@ from inference.segmentation.everything import (
     segment_everything,
     stability_scores,
 )
-from inference.segmentation.segmenter import build_random_segmenter
 from inference.still.grounded_segmentation import segment_image
 
 CPU = torch.device("cpu")
 OPEN = EverythingSettings(points_per_side=6, iou_threshold=0.0, stability_threshold=0.0)
-
-
-@pytest.fixture(scope="module")
-def models() -> Models:
-    return Models(build_random_detector(CPU, tiny=True), build_random_segmenter(CPU, 512))
 
 
 def _photo(name: str) -> np.ndarray:

@@ -26,7 +26,7 @@ from stream.classroom.room_store import (
     TeacherRoomLimitError,
     normalise_code,
 )
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 Store = MemoryRoomStore | RedisRoomStore
 

@@ -23,8 +23,8 @@ from stream.app import ServerConfig, create_app
 from stream.classroom.teacher_auth import TeacherAuth
 from stream.classroom.teachers import TeacherStore
 from stream.webrtc.registry import SESSIONS_KEY
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, photo, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, photo, serving
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 WAIT_S = 30.0  # deadline for something that happens at once on an idle machine

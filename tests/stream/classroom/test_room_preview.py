@@ -14,8 +14,8 @@ import numpy as np
 from stream.app import ServerConfig, create_app
 from stream.classroom.teachers import TeacherStore
 from tests.stream.classroom.test_room_api import FAST, WAIT_S, _post, _teacher
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, photo, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, photo, serving
 
 
 def _files(root: Path) -> dict[str, int]:

@@ -21,8 +21,8 @@ from stream.classroom.teachers import TeacherStore
 from stream.classroom.viewers import VIEWERS_KEY
 from stream.webrtc.registry import SESSIONS_KEY
 from tests.stream.classroom.test_room_api import FAST, WAIT_S, _post, _teacher
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, photo, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, photo, serving
 
 Context = tuple[Any, FakeEngine, Path]
 

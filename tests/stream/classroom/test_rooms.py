@@ -22,8 +22,8 @@ from stream.app import ROOMS_KEY, ServerConfig, create_app
 from stream.classroom.viewers import VIEWERS_KEY
 from stream.loadtest.frame_code import check_code_fits, frame_luma, read_code, stamp_code
 from stream.webrtc.registry import SESSIONS_KEY
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, PhotoTrack, photo, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, PhotoTrack, photo, serving
 
 SIZE = (320, 240)  # (width, height)
 

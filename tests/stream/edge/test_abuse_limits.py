@@ -22,8 +22,8 @@ from stream.webrtc import sessions
 from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.session_settings import SessionSettings
 from stream.webrtc.tracks import OverlayPainter, SharedFrame, capped_size
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, photo, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, photo, serving
 
 FLOOD = 10_000
 

@@ -14,8 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from stream.app import ServerConfig, create_app
 from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.sessions import Session
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, serving
 
 P = "visionanything_"
 DEADLINE_S = 60.0  # generous: only a broken server waits this long

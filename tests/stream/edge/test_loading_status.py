@@ -16,8 +16,8 @@ from inference.graphs import background_builds
 from stream.app import ServerConfig, create_app
 from stream.edge.loading import STARTING, LoadingStep, LoadProgress
 from stream.webrtc.engine_seam import EngineLike
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import serving
 from visionanything.commands import serve_loading
 
 STEPS = ("importing", "models", "warming up", "engine")

@@ -20,9 +20,9 @@ from stream.app import ServerConfig, create_app
 from stream.classroom.teachers import TeacherStore
 from stream.edge.urls import PhoneOrigin, banner, is_loopback_host, parse_public_url, phone_hosts
 from stream.webrtc.engine_slot import EngineSlot
-from tests.qr_codes import decode_qr
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.qr_codes import decode_qr
+from tests.support.rtc_client import serving
 from visionanything.cli import build_parser
 from visionanything.commands.serve import EXIT_USAGE, run
 from visionanything.commands.serve_hints import cli_command, teacher_hint

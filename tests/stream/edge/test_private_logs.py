@@ -23,8 +23,8 @@ from stream.app import ServerConfig, create_app
 from stream.classroom.teachers import TeacherStore
 from stream.edge.access_log import RUNNER_OPTIONS
 from stream.edge.client_address import address_key, client_address, parse_trusted_proxies
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, photo, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, photo, serving
 from visionanything.cli import QUIET_LOGGERS, quiet_address_loggers
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

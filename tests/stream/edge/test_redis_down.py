@@ -16,9 +16,9 @@ from stream.app import ServerConfig, create_app
 from stream.classroom.redis_room_store import RedisRoomStore
 from stream.classroom.teachers import TeacherStore
 from stream.edge.access_log import RUNNER_OPTIONS
-from tests.redis_server import RedisServer
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.redis_server import RedisServer
+from tests.support.rtc_client import Client, serving
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-import pytest
 import redis
-import torch
 
 from inference.lighting.thresholds import LightingSettings
 from inference.live.engine import Engine
@@ -24,21 +22,12 @@ from inference.models import Models
 from inference.scaleout.redis_broker import RedisBroker
 from inference.scaleout.worker import DetectionWorker
 from stream.app import ServerConfig, create_app
-from tests.redis_server import RedisServer
-from tests.stream.rtc_client import Client, photo, serving
+from tests.support.redis_server import RedisServer
+from tests.support.rtc_client import Client, photo, serving
 
 MAX_AGE_S = 5.0  # a keyframe job older than this is dropped (default 10 s): a shorter outage
 WAIT_S = 60.0  # deadline for each step; an idle machine needs a few seconds at most
 FRAMES_AFTER_STALE = 15  # video that must still come back after a stale job was dropped
-
-
-@pytest.fixture(scope="module")
-def models() -> Iterator[Models]:
-    from inference.detection.random_weights import build_random_detector
-    from inference.segmentation.segmenter import build_random_segmenter
-
-    cpu = torch.device("cpu")
-    yield Models(build_random_detector(cpu, tiny=True), build_random_segmenter(cpu, 512))
 
 
 def test_video_goes_on_through_a_redis_outage_and_labels_resume(models: Models) -> None:

@@ -24,8 +24,8 @@ from stream.edge.tls import ensure_certificate
 from stream.signalling import AddressCounter
 from stream.webrtc.engine_slot import ENGINE_KEY
 from stream.webrtc.registry import SESSIONS_KEY
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, serving
 from visionanything.cli import build_parser
 from visionanything.commands.serve_hints import listen_host, own_certificate_context
 

@@ -30,8 +30,8 @@ from stream.loadtest.churn import (
 )
 from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.session_settings import SessionSettings
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import serving
 from visionanything.cli import main
 
 CYCLES = 100

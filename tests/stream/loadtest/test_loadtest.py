@@ -26,8 +26,8 @@ from stream.app import ServerConfig, create_app
 from stream.loadtest.client import Clip
 from stream.loadtest.frame_code import code_block, frame_luma, read_code, stamp_code
 from stream.loadtest.runner import load_clip
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import serving
 from visionanything.cli import main
 
 SIZE = (320, 240)

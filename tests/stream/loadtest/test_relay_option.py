@@ -15,9 +15,9 @@ from stream.app import ServerConfig, create_app
 from stream.loadtest.peer import ClientFailure
 from stream.loadtest.relay import relay_configuration
 from stream.webrtc.ice import IceSettings
-from tests.coturn import SECRET
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import serving
+from tests.support.coturn import SECRET
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import serving
 from visionanything.cli import main
 
 

@@ -22,8 +22,8 @@ from argon2 import PasswordHasher
 from stream.app import ServerConfig, create_app
 from stream.classroom.rooms import ROOMS_KEY
 from stream.classroom.teachers import TeacherStore
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import serving
 from visionanything.cli import main
 
 SIZE = "320x240"

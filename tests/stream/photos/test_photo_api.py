@@ -9,7 +9,7 @@ import io
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,8 @@ from inference.segmentation.everything import FALLBACK_LABEL
 from stream.app import ServerConfig, create_app
 from stream.photos.photo_api import NEEDS_MODELS, PHOTO_KEY, PhotoSettings
 from stream.webrtc.engine_seam import EngineLike
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import photo, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import photo, serving
 
 SCHEMA = json.loads(
     (Path(__file__).parents[3] / "inference" / "schemas" / "segment_result.schema.json").read_text()
@@ -37,15 +37,6 @@ SCHEMA = json.loads(
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # random weights score low: pin thresholds so the tiny detector finds things
 PINNED = LightingSettings(box_threshold=0.0, text_threshold=0.0)
-
-
-@pytest.fixture(scope="module")
-def models() -> Iterator[Models]:
-    from inference.detection.random_weights import build_random_detector
-    from inference.segmentation.segmenter import build_random_segmenter
-
-    cpu = torch.device("cpu")
-    yield Models(build_random_detector(cpu, tiny=True), build_random_segmenter(cpu, 512))
 
 
 def _engine(models: Models) -> Engine:

@@ -25,8 +25,8 @@ from stream.classroom.teachers import TeacherStore
 from stream.photos.snapshot_api import SNAPSHOTS_KEY, install_snapshots
 from stream.photos.snapshots import DATA_DIR_ENV, RoomBudget, SnapshotPolicy, SnapshotStore
 from stream.webrtc.registry import SESSIONS_KEY
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, photo, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, photo, serving
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORDS = {"lee": "correct horse", "kim": "battery staple", "ana": "purple tractor"}

@@ -29,8 +29,8 @@ from stream.photos.snapshots import (
 )
 from stream.photos.taking import SnapshotTaker
 from stream.webrtc.tracks import SharedFrame
-from tests.stream.fake_engine import FakeResult, _result
-from tests.stream.rtc_client import VIDEO_TIME_BASE, photo
+from tests.support.fake_engine import FakeResult, _result
+from tests.support.rtc_client import VIDEO_TIME_BASE, photo
 
 CAT = [{"id": 1, "label": "cat", "box": [0.1, 0.2, 0.3, 0.4]}]
 

@@ -10,8 +10,8 @@ import aiohttp
 
 from stream.app import ServerConfig, create_app
 from stream.webrtc.registry import SESSIONS_KEY
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, serving
 
 DEADLINE_S = 60.0  # generous: only a broken server waits this long
 

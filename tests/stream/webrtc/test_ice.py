@@ -22,10 +22,10 @@ from stream.webrtc import ice
 from stream.webrtc.ice import IceSettings, browser_configuration, rtc_configuration, server_turn_url
 from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.session_settings import SessionSettings
-from tests.coturn import SECRET
-from tests.stream import rtc_client
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, serving
+from tests.support import rtc_client
+from tests.support.coturn import SECRET
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, serving
 from visionanything.cli import build_parser
 from visionanything.commands.serve_options import ice_from_args
 

@@ -14,8 +14,8 @@ from stream.app import ServerConfig, create_app
 from stream.edge.health import METRICS_KEY
 from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.session_settings import SessionSettings
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, photo, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, photo, serving
 
 IDLE_S = 3.0  # short to keep the test quick, yet far beyond a frame gap on a busy machine
 DEADLINE_S = 60.0  # generous: only a broken server waits this long

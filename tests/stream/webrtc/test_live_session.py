@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from stream.app import ServerConfig, create_app
 from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.session_settings import SessionSettings
-from tests.stream.fake_engine import BOX, FakeEngine
-from tests.stream.rtc_client import Client, mean_abs_diff, photo, serving
+from tests.support.fake_engine import BOX, FakeEngine
+from tests.support.rtc_client import Client, mean_abs_diff, photo, serving
 
 DEADLINE_S = 60.0  # generous: only a broken server waits this long
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from inference.lighting.thresholds import LightingSettings
 from inference.live.engine import Engine
@@ -26,18 +24,9 @@ from stream.app import ServerConfig, create_app
 from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.session_settings import SessionSettings
 from stream.webrtc.tracks import fit_detections
-from tests.stream.rtc_client import Client, mean_abs_diff, photo, serving
+from tests.support.rtc_client import Client, mean_abs_diff, photo, serving
 
 DEADLINE_S = 60.0  # generous: only a broken server waits this long
-
-
-@pytest.fixture(scope="module")
-def models() -> Iterator[Models]:
-    from inference.detection.random_weights import build_random_detector
-    from inference.segmentation.segmenter import build_random_segmenter
-
-    cpu = torch.device("cpu")
-    yield Models(build_random_detector(cpu, tiny=True), build_random_segmenter(cpu, 512))
 
 
 @pytest.mark.parametrize("follow", [False, True], ids=["masks-as-made", "masks-followed"])

@@ -16,8 +16,8 @@ from stream.app import ServerConfig, create_app
 from stream.webrtc import loss_recovery
 from stream.webrtc.loss_recovery import GIVE_UP_S, RecoveringJitterBuffer
 from stream.webrtc.registry import SESSIONS_KEY
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, serving
 
 PACKETS_PER_FRAME = 3
 FRAME_TICKS = 3000  # 90 kHz clock, 30 fps

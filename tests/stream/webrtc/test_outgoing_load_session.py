@@ -11,8 +11,8 @@ import aiohttp
 from stream.app import ServerConfig, create_app
 from stream.webrtc.outgoing_load import MAX_LEVEL, SMALL_VIDEO_ROWS, LoadSettings
 from stream.webrtc.session_settings import SessionSettings
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, photo, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, photo, serving
 
 DEADLINE_S = 60.0
 

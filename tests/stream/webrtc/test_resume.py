@@ -16,7 +16,7 @@ from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.resume import ResumeTokens
 from tests.stream.classroom.test_room_api import WAIT_S, _post, _teacher
 from tests.stream.classroom.test_room_safety import Context, FakeClock, _offer, _run
-from tests.stream.rtc_client import Client, black_hole, photo
+from tests.support.rtc_client import Client, black_hole, photo
 
 
 def test_tokens_are_single_use_and_die_after_their_grace() -> None:

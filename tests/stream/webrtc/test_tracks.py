@@ -25,7 +25,7 @@ from stream.webrtc.tracks import (
     fit_detections,
     output_size,
 )
-from tests.stream.rtc_client import photo
+from tests.support.rtc_client import photo
 
 
 @dataclass(frozen=True)

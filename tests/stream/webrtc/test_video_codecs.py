@@ -37,8 +37,8 @@ from stream.webrtc.video_codecs import (
     preferred_codecs,
     prepare,
 )
-from tests.stream.fake_engine import FakeEngine
-from tests.stream.rtc_client import Client, serving
+from tests.support.fake_engine import FakeEngine
+from tests.support.rtc_client import Client, serving
 from visionanything.cli import build_parser
 from visionanything.commands.serve_options import with_video_options
 
