@@ -40,12 +40,13 @@ from stream.edge import access_log, redis_outage
 from stream.edge.client_address import parse_trusted_proxies, peer_address
 from stream.edge.health import METRICS_KEY, StreamMetrics, health_routes
 from stream.edge.loading import LoadProgress
+from stream.edge.rate_limits import RateLimiter
 from stream.edge.security import install as install_security
 from stream.edge.urls import PhoneOrigin, parse_public_url
 from stream.photos.photo_api import PhotoSettings, install_photo_api
 from stream.photos.snapshot_api import install_snapshots
 from stream.photos.snapshots import SnapshotPolicy, SnapshotStore, default_snapshots_dir
-from stream.signalling import OfferEndpoint, RateLimiter
+from stream.signalling import OfferEndpoint
 from stream.webrtc import ice, loss_recovery, video_codecs
 from stream.webrtc.engine_seam import EngineLike
 from stream.webrtc.engine_slot import ENGINE_KEY, EngineFactory, EngineSlot

@@ -36,8 +36,6 @@ import json
 import logging
 import re
 import secrets
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -50,6 +48,7 @@ from stream.classroom.rooms import RoomHub
 from stream.classroom.viewers import ViewerRegistry
 from stream.edge.client_address import peer_address
 from stream.edge.health import Readiness, StreamMetrics
+from stream.edge.rate_limits import RateLimiter
 from stream.edge.security import bounded, redact, same_host
 from stream.webrtc.channel import detach
 from stream.webrtc.engine_seam import EngineLike
@@ -139,36 +138,6 @@ def parse_offer(body: bytes) -> Offer:
     if resume is not None and (not isinstance(resume, str) or not _RESUME.match(resume)):
         raise OfferError(400, "'resume' must be the token from 'hello'", "bad_request")
     return Offer(sdp, room, names["role"], names["screen"], clean_name(name), resume)
-
-
-class RateLimiter:
-    """At most `limit` events per `window_s` per key (a sliding window); 0 disables it."""
-
-    def __init__(self, limit: int, window_s: float = 60.0, max_keys: int = 10_000) -> None:
-        self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
-        self._events: dict[str, deque[float]] = {}
-
-    def allow(self, key: str, now: float | None = None) -> bool:
-        if self.limit <= 0:
-            return True
-        now = time.monotonic() if now is None else now
-        events = self._events.get(key)
-        if events is None:
-            if len(self._events) >= self.max_keys:  # bounded memory under a flood of addresses
-                self._prune(now)
-            events = self._events.setdefault(key, deque())
-        while events and now - events[0] > self.window_s:
-            events.popleft()
-        if len(events) >= self.limit:
-            return False
-        events.append(now)
-        return True
-
-    def _prune(self, now: float) -> None:
-        for key in [k for k, v in self._events.items() if not v or now - v[-1] > self.window_s]:
-            del self._events[key]
-        if len(self._events) >= self.max_keys:
-            self._events.clear()
 
 
 class AddressCounter:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.graphs.cache import CACHE_ENV
+from inference.core.directories import CACHE_ENV
 from inference.models import Models
 from tests.support.coturn import running_coturn
 from tests.support.models import tiny_random_models

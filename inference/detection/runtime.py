@@ -56,7 +56,7 @@ from inference.graphs.keys import entry_key, weights_sha256
 if TYPE_CHECKING:
     pass
 from inference.core import dependency_guards
-from inference.graphs.cache import default_cache_dir
+from inference.core.directories import default_cache_dir
 
 log = logging.getLogger(__name__)
 

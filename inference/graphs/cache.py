@@ -50,7 +50,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "VISIONANYTHING_CACHE_DIR"
 MAX_ENV = "VISIONANYTHING_CACHE_MAX_MB"
 DEFAULT_MAX_MB = 2048
 MB = 1 << 20
@@ -100,15 +99,6 @@ class ClearResult:
     failed: list[tuple[CacheEntry, str]] = field(default_factory=list)
     freed_bytes: int = 0
     problems: list[str] = field(default_factory=list)
-
-
-def default_cache_dir() -> Path:
-    """`$VISIONANYTHING_CACHE_DIR`, else `$XDG_CACHE_HOME/visionanything` (~/.cache/...)."""
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "visionanything"
 
 
 def max_bytes_from_env() -> int:

@@ -43,8 +43,8 @@ from pathlib import Path
 import torch
 
 from inference.choices import ENCODER_RUNTIMES
+from inference.core.directories import default_cache_dir
 from inference.graphs.background_builds import start_build
-from inference.graphs.cache import default_cache_dir
 from inference.segmentation.encoder_build import (
     BuildContext,
     Built,

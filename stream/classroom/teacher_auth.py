@@ -22,7 +22,7 @@ import logging
 import math
 import secrets
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +31,7 @@ from aiohttp import web
 
 from stream.classroom.teachers import TeacherStore
 from stream.edge.client_address import address_key
+from stream.edge.rate_limits import RateLimiter
 from stream.edge.security import same_host
 
 log = logging.getLogger("stream.classroom.teacher_auth")
@@ -131,7 +132,9 @@ class TeacherAuth:
         self.logins_per_minute = logins_per_minute
         self._clock = clock
         self._sessions: OrderedDict[str, _Session] = OrderedDict()  # oldest first
-        self._attempts: OrderedDict[str, deque[float]] = OrderedDict()  # stalest first
+        self._logins = RateLimiter(
+            logins_per_minute, LOGIN_WINDOW_S, MAX_TRACKED_ADDRESSES, clock=clock
+        )
 
     def install(self, app: web.Application) -> None:
         app[TEACHER_AUTH_KEY] = self
@@ -208,13 +211,9 @@ class TeacherAuth:
 
         Refused attempts are not counted, so a client that waits Retry-After gets back in.
         """
-        now = self._clock()
-        attempts = self._attempts.pop(address, deque())
-        while attempts and attempts[0] <= now - LOGIN_WINDOW_S:
-            attempts.popleft()
-        self._attempts[address] = attempts  # now the most recently seen address
-        if len(attempts) >= self.logins_per_minute:
-            retry_after = max(1, math.ceil(attempts[0] + LOGIN_WINDOW_S - now))
+        wait = self._logins.wait_s(address)
+        if wait > 0:
+            retry_after = max(1, math.ceil(wait))
             log.info("teacher logins from one address throttled for %d s", retry_after)
             log.debug("teacher logins from %s throttled", address)
             raise json_error(
@@ -222,9 +221,7 @@ class TeacherAuth:
                 f"too many login attempts: try again in {retry_after} s",
                 {"Retry-After": str(retry_after)},
             )
-        attempts.append(now)
-        while len(self._attempts) > MAX_TRACKED_ADDRESSES:
-            self._attempts.popitem(last=False)
+        self._logins.allow(address)
 
     def _open_session(self, name: str) -> str:
         now = self._clock()

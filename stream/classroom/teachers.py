@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import secrets
 import threading
@@ -34,10 +33,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from inference.core.atomic_write import write_atomically
+from inference.core.directories import default_data_dir
 
 log = logging.getLogger("stream.classroom.teachers")
 
-DATA_DIR_ENV = "VISIONANYTHING_DATA_DIR"
 FILE_NAME = "teachers.json"
 MIN_PASSWORD_CHARS = 8
 NAME_RULE = "1-32 characters: letters, digits, '-' or '_'"
@@ -61,9 +60,7 @@ class Teacher:
 
 def default_teachers_path() -> Path:
     """`$VISIONANYTHING_DATA_DIR/teachers.json`, else `~/.local/share/visionanything/...`."""
-    data_dir = os.environ.get(DATA_DIR_ENV)
-    base = Path(data_dir) if data_dir else Path.home() / ".local" / "share" / "visionanything"
-    return base / FILE_NAME
+    return default_data_dir() / FILE_NAME
 
 
 def check_name(name: str) -> None:

@@ -1,4 +1,8 @@
-"""Token buckets: how often a phone may do something.
+"""How often a client may do something: the one place for every rate limit.
+
+`TokenBucket`: a phone's data-channel messages and word changes (a rate with a burst).
+`RateLimiter`: at most N events per key in any window (offers and `/api/ice` per address,
+teacher logins per address, 📸 per session).
 
     bucket = TokenBucket(rate=20, burst=40)     # 20 a second on average, 40 at once
     if not bucket.take():
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -85,3 +90,52 @@ class MessageLimits:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 1):
                 raise ValueError(f"{name} must be at least 1, got {value}")
+
+
+class RateLimiter:
+    """At most `limit` events per `window_s` per key, in a sliding window; 0 disables it.
+
+    A refused event is not counted, so a client that waits `wait_s` gets back in. At most
+    `max_keys` keys are remembered (the stalest go first): memory stays bounded under a flood
+    of addresses. The clock is injectable (monotonic seconds)."""
+
+    def __init__(
+        self,
+        limit: int,
+        window_s: float = 60.0,
+        max_keys: int = 10_000,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
+        self._clock = clock
+        self._events: OrderedDict[str, deque[float]] = OrderedDict()  # stalest first
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """Count one event for `key` if the window has room; whether it had."""
+        if self.limit <= 0:
+            return True
+        now = self._clock() if now is None else now
+        events = self._recent(key, now)
+        if len(events) >= self.limit:
+            return False
+        events.append(now)
+        return True
+
+    def wait_s(self, key: str, now: float | None = None) -> float:
+        """Seconds until `key` may act again (0: now)."""
+        if self.limit <= 0:
+            return 0.0
+        now = self._clock() if now is None else now
+        events = self._recent(key, now)
+        return 0.0 if len(events) < self.limit else events[0] + self.window_s - now
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        events = self._events.pop(key, None)
+        if events is None:
+            events = deque()
+        while events and now - events[0] >= self.window_s:
+            events.popleft()
+        self._events[key] = events  # now the most recently seen key
+        while len(self._events) > self.max_keys:
+            self._events.popitem(last=False)
+        return events

@@ -36,7 +36,6 @@ import builtins
 import contextlib
 import json
 import logging
-import os
 import secrets
 import sqlite3
 import threading
@@ -48,12 +47,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from inference.core.atomic_write import write_atomically
+from inference.core.directories import default_data_dir
 from stream.webrtc.error_codes import ErrorCode
 from stream.webrtc.protocol import ProtocolError
 
 log = logging.getLogger(__name__)
 
-DATA_DIR_ENV = "VISIONANYTHING_DATA_DIR"
 DB_NAME = "snapshots.sqlite3"
 IMAGES_DIR = "images"
 JPEG_QUALITY = 88
@@ -92,9 +91,7 @@ _COLUMNS = "id, created_at, session, room, teacher, labels, objects, image, byte
 
 def default_snapshots_dir() -> Path:
     """`$VISIONANYTHING_DATA_DIR/snapshots`, else `~/.local/share/visionanything/snapshots`."""
-    data_dir = os.environ.get(DATA_DIR_ENV)
-    base = Path(data_dir) if data_dir else Path.home() / ".local" / "share" / "visionanything"
-    return base / "snapshots"
+    return default_data_dir() / "snapshots"
 
 
 def iso_time(epoch_s: float) -> str:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
+from stream.edge.rate_limits import RateLimiter
 from stream.photos.snapshots import (
     JPEG_QUALITY,
     RATE_WINDOW_S,
@@ -105,7 +105,7 @@ class SnapshotTaker:
         self.policy = policy or SnapshotPolicy()
         self.teacher_of = teacher_of
         self._clock = clock
-        self._recent: dict[str, deque[float]] = {}
+        self._recent = RateLimiter(per_session_per_minute, RATE_WINDOW_S, clock=clock)
 
     async def take(self, session: SnapshotSource) -> Snapshot:
         """Save `session`'s current picture; raises `SnapshotRefused` with the reason."""
@@ -148,17 +148,8 @@ class SnapshotTaker:
         return snapshot
 
     def _count(self, session_id: str) -> None:
-        now = self._clock()
-        recent = self._recent.setdefault(session_id, deque())
-        while recent and recent[0] <= now - RATE_WINDOW_S:
-            recent.popleft()
-        if len(recent) >= self.per_session_per_minute:
+        if not self._recent.allow(session_id):
             raise SnapshotRefused(
                 ErrorCode.SNAPSHOT_LIMIT,
                 f"at most {self.per_session_per_minute} photos a minute: wait a little",
             )
-        recent.append(now)
-        # forget sessions that have been quiet for a minute (no unbounded growth)
-        stale = now - RATE_WINDOW_S
-        for key in [k for k, times in self._recent.items() if not times or times[-1] <= stale]:
-            del self._recent[key]

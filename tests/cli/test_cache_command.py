@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from inference.core.directories import CACHE_ENV
 from inference.graphs import cache as graph_cache
-from inference.graphs.cache import CACHE_ENV, MB
+from inference.graphs.cache import MB
 from visionanything.cli import main
 
 pytestmark = pytest.mark.timeout(30)

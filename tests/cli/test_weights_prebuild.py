@@ -18,10 +18,10 @@ import pytest
 import torch
 
 from inference.core import dependency_guards
+from inference.core.directories import CACHE_ENV
 from inference.detection.random_weights import build_random_detector
 from inference.graphs import background_builds
 from inference.graphs import cache as graph_cache
-from inference.graphs.cache import CACHE_ENV
 from inference.live.prebuild import GraphJob, Plan, detector_input_size, prebuild
 from inference.models import Models
 from inference.segmentation.segmenter import build_random_segmenter

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from inference.core.directories import default_cache_dir
 from inference.graphs import cache as graph_cache
-from inference.graphs.cache import default_cache_dir
 
 EXIT_OK, EXIT_FAILED = 0, 1
 _DAY_S = 24 * 3600

@@ -20,10 +20,11 @@ from aiohttp import web
 from argon2 import PasswordHasher
 from PIL import Image
 
+from inference.core.directories import DATA_DIR_ENV
 from stream.app import ServerConfig, create_app
 from stream.classroom.teachers import TeacherStore
 from stream.photos.snapshot_api import SNAPSHOTS_KEY, install_snapshots
-from stream.photos.snapshots import DATA_DIR_ENV, RoomBudget, SnapshotPolicy, SnapshotStore
+from stream.photos.snapshots import RoomBudget, SnapshotPolicy, SnapshotStore
 from stream.webrtc.registry import SESSIONS_KEY
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import Client, photo, serving
