@@ -143,11 +143,13 @@ def register(subparsers: Any) -> None:
         help="CPU threads for the models (default on a CPU: half the cores, so the video "
         "codecs keep the rest and the returned video stays smooth)",
     )
-    parser.add_argument("--max-sessions", type=int, default=4, help="phones at once")
+    parser.add_argument(
+        "--max-sessions", type=int, default=ServerConfig.max_sessions, help="phones at once"
+    )
     parser.add_argument(
         "--idle-timeout",
         type=float,
-        default=20.0,
+        default=SessionSettings.idle_timeout_s,
         help="seconds without video before a session is closed",
     )
     parser.add_argument(
@@ -166,20 +168,20 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--offers-per-minute",
         type=int,
-        default=30,
+        default=ServerConfig.offers_per_minute,
         help="signalling rate limit per client address (0: none)",
     )
     parser.add_argument(
         "--sessions-per-address",
         type=int,
-        default=2,
+        default=ServerConfig.sessions_per_address,
         help="phones open at once from one client address (0: no limit; raise it for load "
         "tests from one machine or when phones come through one proxy)",
     )
     parser.add_argument(
         "--screens-per-address",
         type=int,
-        default=8,
+        default=ServerConfig.viewers_per_address,
         help="class screens (room viewers) open at once from one client address (0: no limit)",
     )
     parser.add_argument("--web-dir", type=Path, default=Path("web"), help="the page's static files")
@@ -207,8 +209,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--max-viewers",
         type=int,
-        default=64,
-        help="class screens (projectors) watching rooms at once (default 64)",
+        default=ServerConfig.max_viewers,
+        help="class screens (projectors) watching rooms at once "
+        f"(default {ServerConfig.max_viewers})",
     )
     add_photo_options(parser)
     add_room_options(parser)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stream.classroom.room_store import DEFAULT_IDLE_S, DEFAULT_ROOMS_PER_TEACHER
+from stream.photos.snapshots import DEFAULT_RETENTION_DAYS
 from stream.webrtc.ice import IceSettings
 from stream.webrtc.video_codecs import (
     DEFAULT_MAX_KBPS,
@@ -34,9 +35,10 @@ def add_photo_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--photo-retention-days",
         type=int,
-        default=30,
+        default=DEFAULT_RETENTION_DAYS,
         metavar="DAYS",
-        help="delete library photos older than this, checked every hour (1..3650, default 30)",
+        help="delete library photos older than this, checked every hour "
+        f"(1..3650, default {DEFAULT_RETENTION_DAYS})",
     )
 
 
