@@ -8,6 +8,7 @@
  */
 
 import { ChipBoard } from "./js/chips.js";
+import { byId } from "./js/dom.js";
 import { Controller } from "./js/controller.js";
 import { createDebug, pushCapped } from "./js/debug.js";
 import { showDemoBadge } from "./js/demo.js";
@@ -24,15 +25,6 @@ import { bindToggle } from "./js/toggles.js";
 import { StatusView } from "./js/ui.js";
 import { THEME_ICONS, VocabularyPicker, vocabularyMessage } from "./js/vocabulary.js";
 
-/**
- * @param {string} id
- * @returns {any} the element (the page's markup guarantees it exists)
- */
-function byId(id) {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`page markup is missing #${id}`);
-  return element;
-}
 
 const query = new URLSearchParams(location.search);
 /** What the offer carries; `room` follows the room when the teacher gives it a new code. */

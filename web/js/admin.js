@@ -5,8 +5,8 @@
  */
 import { api } from "./api.js";
 import { showDemoBadge } from "./demo.js";
+import { byId as $ } from "./dom.js";
 
-const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const POLL_MS = 2000;
 
 function cell(row, text) {

@@ -8,8 +8,8 @@
  */
 import { api } from "./api.js";
 import { showDemoBadge } from "./demo.js";
+import { byId as $ } from "./dom.js";
 
-const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const PAGE = 24;
 let total = 0;
 

@@ -10,8 +10,8 @@
 import { showDemoBadge } from "/js/demo.js";
 import { DEFAULT_THEMES, THEME_ICONS } from "/js/vocabulary.js";
 import { Speaker } from "/js/speech.js";
+import { byId as $ } from "./dom.js";
 
-const $ = (id) => /** @type {any} */ (document.getElementById(id));
 
 const speaker = new Speaker({ onRecord: (record) => debug.spoken.push(record) });
 const debug = {

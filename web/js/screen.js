@@ -19,11 +19,11 @@ import { fetchIceConfig } from "./peer.js";
 import { showDemoBadge } from "./demo.js";
 import { ReadyBar, StatusWatch } from "./ready.js";
 import { postOffer, waitForIceGathering, OfferRejectedError, ServerBusyError } from "./signalling.js";
+import { byId as $ } from "./dom.js";
 
 const RETRY_MS = 3000;
 const code = decodeURIComponent(location.pathname.split("/")[2] || "").toUpperCase();
 const screenKey = new URLSearchParams(location.hash.slice(1)).get("key") || "";
-const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const video = /** @type {HTMLVideoElement} */ ($("screen"));
 let projectorSpeech = false;
 let soundOn = false;

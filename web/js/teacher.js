@@ -13,8 +13,8 @@
 import { api } from "./api.js";
 import { showDemoBadge } from "./demo.js";
 import { ReadyBar, StatusWatch, describeBuilding } from "./ready.js";
+import { byId as $ } from "./dom.js";
 
-const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const parts = location.pathname.split("/");
 const code = parts[1] === "room" ? decodeURIComponent(parts[2] || "").toUpperCase() : "";
 const POLL_MS = 1000;
