@@ -409,7 +409,7 @@ def test_the_pages_are_served(tmp_path: Path) -> None:
         app = create_app(config, engine=FakeEngine(delay_s=0.1))
         _library(app, SnapshotStore(tmp_path / "snapshots"), web_dir)
         async with serving(app) as base, aiohttp.ClientSession() as http:
-            for path, script in (("/library", "/js/library.js"), ("/admin", "/js/admin.js")):
+            for path, script in (("/library", "/pages/library.js"), ("/admin", "/pages/admin.js")):
                 async with http.get(base + path) as response:
                     assert response.status == 200 and script in await response.text()
                 async with http.get(base + script) as response:

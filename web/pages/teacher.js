@@ -10,10 +10,10 @@
  * (a form being typed in or a question being asked stays as it is).
  * While the server loads its models a bar at the top says how far it has got.
  */
-import { api } from "./api.js";
-import { showDemoBadge } from "./demo.js";
-import { ReadyBar, StatusWatch, describeBuilding } from "./ready.js";
-import { byId as $ } from "./dom.js";
+import { api } from "../js/api.js";
+import { showDemoBadge } from "../js/demo.js";
+import { ReadyBar, StatusWatch, describeBuilding } from "../js/ready.js";
+import { byId as $ } from "../js/dom.js";
 
 const parts = location.pathname.split("/");
 const code = parts[1] === "room" ? decodeURIComponent(parts[2] || "").toUpperCase() : "";

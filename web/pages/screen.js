@@ -15,11 +15,11 @@
  * in on this browser (the room is in GET /api/rooms), and it asks the server over HTTP
  * (POST /api/rooms/CODE/snapshot) to save the presenting phone's picture to the library.
  */
-import { fetchIceConfig } from "./peer.js";
-import { showDemoBadge } from "./demo.js";
-import { ReadyBar, StatusWatch } from "./ready.js";
-import { postOffer, waitForIceGathering, OfferRejectedError, ServerBusyError } from "./signalling.js";
-import { byId as $ } from "./dom.js";
+import { fetchIceConfig } from "../js/peer.js";
+import { showDemoBadge } from "../js/demo.js";
+import { ReadyBar, StatusWatch } from "../js/ready.js";
+import { postOffer, waitForIceGathering, OfferRejectedError, ServerBusyError } from "../js/signalling.js";
+import { byId as $ } from "../js/dom.js";
 
 const RETRY_MS = 3000;
 const code = decodeURIComponent(location.pathname.split("/")[2] || "").toUpperCase();

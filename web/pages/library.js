@@ -6,9 +6,9 @@
  * (POST /api/snapshots/rooms/CODE/delete {"confirm": "delete all"}); per photo: delete.
  * Not logged in: a link to the teacher page.
  */
-import { api } from "./api.js";
-import { showDemoBadge } from "./demo.js";
-import { byId as $ } from "./dom.js";
+import { api } from "../js/api.js";
+import { showDemoBadge } from "../js/demo.js";
+import { byId as $ } from "../js/dom.js";
 
 const PAGE = 24;
 let total = 0;

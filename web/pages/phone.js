@@ -1,5 +1,5 @@
 /**
- * VisionAnything Live, the phone page: wires the modules under js/ together.
+ * VisionAnything Live, the phone page: wires the shared modules under web/js/ together.
  *
  * Start (or ?autostart=1) opens the rear camera and connects to the server over WebRTC; the
  * annotated video comes back full screen; `objects` become label chips, `say` is spoken,
@@ -7,23 +7,23 @@
  * global is window.vaDebug (see js/debug.js).
  */
 
-import { ChipBoard } from "./js/chips.js";
-import { byId } from "./js/dom.js";
-import { Controller } from "./js/controller.js";
-import { createDebug, pushCapped } from "./js/debug.js";
-import { showDemoBadge } from "./js/demo.js";
-import { ReadyBar, StatusWatch } from "./js/ready.js";
-import { renderLighting } from "./js/lighting.js";
-import { Speaker } from "./js/speech.js";
-import { State } from "./js/states.js";
-import { formatStats } from "./js/stats.js";
-import { loadSetting, saveSetting } from "./js/storage.js";
-import { savePictureOnPhone } from "./js/snapshot.js";
-import { attachTap } from "./js/tap.js";
-import { Toast } from "./js/toast.js";
-import { bindToggle } from "./js/toggles.js";
-import { StatusView } from "./js/ui.js";
-import { THEME_ICONS, VocabularyPicker, vocabularyMessage } from "./js/vocabulary.js";
+import { ChipBoard } from "../js/chips.js";
+import { byId } from "../js/dom.js";
+import { Controller } from "../js/controller.js";
+import { createDebug, pushCapped } from "../js/debug.js";
+import { showDemoBadge } from "../js/demo.js";
+import { ReadyBar, StatusWatch } from "../js/ready.js";
+import { renderLighting } from "../js/lighting.js";
+import { Speaker } from "../js/speech.js";
+import { State } from "../js/states.js";
+import { formatStats } from "../js/stats.js";
+import { loadSetting, saveSetting } from "../js/storage.js";
+import { savePictureOnPhone } from "../js/snapshot.js";
+import { attachTap } from "../js/tap.js";
+import { Toast } from "../js/toast.js";
+import { bindToggle } from "../js/toggles.js";
+import { StatusView } from "../js/ui.js";
+import { THEME_ICONS, VocabularyPicker, vocabularyMessage } from "../js/vocabulary.js";
 
 
 const query = new URLSearchParams(location.search);

@@ -10,7 +10,7 @@
 import { showDemoBadge } from "/js/demo.js";
 import { DEFAULT_THEMES, THEME_ICONS } from "/js/vocabulary.js";
 import { Speaker } from "/js/speech.js";
-import { byId as $ } from "./dom.js";
+import { byId as $ } from "../js/dom.js";
 
 
 const speaker = new Speaker({ onRecord: (record) => debug.spoken.push(record) });

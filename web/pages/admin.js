@@ -3,9 +3,9 @@
  * workers and the photo library's size (GET /api/admin, refreshed every 2 s), and deleting every
  * photo (POST /api/admin/delete-all with {"confirm": "delete all"}).
  */
-import { api } from "./api.js";
-import { showDemoBadge } from "./demo.js";
-import { byId as $ } from "./dom.js";
+import { api } from "../js/api.js";
+import { showDemoBadge } from "../js/demo.js";
+import { byId as $ } from "../js/dom.js";
 
 const POLL_MS = 2000;
 
