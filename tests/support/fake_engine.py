@@ -19,8 +19,10 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.core.detections import Detections
+from inference.labels.announcer import SayEvent
 from inference.labels.themes import UnknownThemeError
 from inference.labels.vocabulary import parse_vocabulary
+from inference.live.results import FrameResult
 from inference.live.session_state import SessionClosedError
 from inference.models import Models
 from inference.overlay.colours import colours_for, to_hex
@@ -28,30 +30,9 @@ from inference.overlay.colours import colours_for, to_hex
 BOX = (0.25, 0.25, 0.75, 0.75)  # where the cat is, normalised x1, y1, x2, y2
 
 
-@dataclass(frozen=True)
-class FakeSay:
-    text: str
-    ids: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class FakeResult:
-    session_id: str
-    frame_index: int
-    frame_size: tuple[int, int]
-    detections: Detections
-    texts: tuple[str, ...]
-    objects: list[dict[str, Any]]
-    say: FakeSay | None
-    lighting: dict[str, Any]
-    timings_ms: dict[str, float]
-    notices: tuple[Any, ...] = ()
-    luma: npt.NDArray[np.uint8] | None = None  # (H, W) gray of the frame; None: masks not followed
-
-
 @dataclass
 class _Session:
-    on_result: Callable[[FakeResult], None]
+    on_result: Callable[[FrameResult], None]
     vocabulary: tuple[str, ...]
     frame: Callable[[], npt.NDArray[np.uint8]] | npt.NDArray[np.uint8] | None = None
     submitted: int = 0
@@ -137,7 +118,7 @@ class FakeEngine:
     # -- sessions --------------------------------------------------------------------------
 
     def open_session(
-        self, on_result: Callable[[FakeResult], None], vocabulary: Sequence[str] | None = None
+        self, on_result: Callable[[FrameResult], None], vocabulary: Sequence[str] | None = None
     ) -> str:
         session_id = f"f{next(self._ids)}"
         with self._lock:
@@ -272,7 +253,7 @@ class FakeEngine:
                     say = None
                     if session.speech and not session.announced:
                         session.announced = True
-                        say = FakeSay("That's a cat!", (1,))
+                        say = SayEvent("That's a cat!", (1,))
                 session.on_result(_result(session_id, session.processed, frame, say))
             if taken:
                 self._wake.set()
@@ -288,8 +269,8 @@ class FakeEngine:
 
 
 def _result(
-    session_id: str, index: int, frame: npt.NDArray[np.uint8], say: FakeSay | None
-) -> FakeResult:
+    session_id: str, index: int, frame: npt.NDArray[np.uint8], say: SayEvent | None
+) -> FrameResult:
     height, width = frame.shape[:2]
     x1, y1, x2, y2 = BOX
     box = np.array([[x1 * width, y1 * height, x2 * width, y2 * height]], np.float32)
@@ -297,7 +278,7 @@ def _result(
     masks[0, int(y1 * height) : int(y2 * height), int(x1 * width) : int(x2 * width)] = True
     detections = Detections(box, np.array([0.9], np.float32), ("cat",), masks, np.array([1]))
     colour = to_hex(colours_for(detections)[0])
-    return FakeResult(
+    return FrameResult(
         session_id=session_id,
         frame_index=index,
         frame_size=(height, width),

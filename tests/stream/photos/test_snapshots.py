@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from inference.live.results import FrameResult
 from stream.photos.retention import RetentionSweeper
 from stream.photos.snapshots import (
     DAY_S,
@@ -29,7 +30,7 @@ from stream.photos.snapshots import (
 )
 from stream.photos.taking import SnapshotTaker
 from stream.webrtc.tracks import SharedFrame
-from tests.support.fake_engine import FakeResult, _result
+from tests.support.fake_engine import _result
 from tests.support.rtc_client import VIDEO_TIME_BASE, photo
 
 CAT = [{"id": 1, "label": "cat", "box": [0.1, 0.2, 0.3, 0.4]}]
@@ -107,7 +108,7 @@ class _Session:
     id: str
     room: str | None
     latest_frame: SharedFrame | None
-    latest: FakeResult | None
+    latest: FrameResult | None
     settings: _Settings
 
 
