@@ -210,6 +210,7 @@ class OfferEndpoint:
         peer = peer_address(request)
         try:
             offer = await self._read(request, peer)
+            resumes = self._resumes(offer)  # the earlier session this phone takes over, if any
             if offer.room is not None:
                 state = await self._room_exists(offer.room, peer)
                 if offer.role == "viewer":
@@ -222,7 +223,6 @@ class OfferEndpoint:
                         )
                     return await self._watch(offer, offer.room, peer)
                 assert self.rooms is not None  # _room_exists found the room in it
-                resumes = self._resumes(offer)
                 resuming = resumes is not None and self.rooms.can_resume(state.code, resumes)
                 refused = self.rooms.refusal(state, self.pseudonym(peer), resuming=resuming)
                 if refused is not None:
@@ -235,7 +235,7 @@ class OfferEndpoint:
                     "full",
                     self.retry_after_s,
                 )
-            return await self._negotiate(offer, engine, peer)
+            return await self._negotiate(offer, engine, peer, resumes)
         except OfferError as exc:
             self.metrics.offers_rejected.labels(reason=exc.reason).inc()
             log.info(
@@ -349,7 +349,9 @@ class OfferEndpoint:
             )
         return engine
 
-    async def _negotiate(self, offer: Offer, engine: EngineLike, peer: str) -> web.Response:
+    async def _negotiate(
+        self, offer: Offer, engine: EngineLike, peer: str, resumes: str | None
+    ) -> web.Response:
         # the configured STUN/TURN (`stream.webrtc.ice`; none: host candidates only, never aiortc's
         # default public STUN server, one more thing that could stall the answer)
         counter = self.phones_by_address
@@ -373,7 +375,6 @@ class OfferEndpoint:
         counter.add(peer, session.id)
         session.when_closed(lambda s: counter.remove(peer, s.id))
         log.debug("session %s: %s is %s", session.id, session.peer, peer)
-        resumes = self._resumes(offer)
         answered = False
         try:
             answer = await self._answer(session, offer)
