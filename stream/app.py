@@ -25,13 +25,10 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from stream.classroom.classroom_settings import ClassroomSettings
+from stream.classroom.live_room import MAX_NAME_CHARS
 from stream.classroom.room_api import install_room_api
-from stream.classroom.room_store import (
-    DEFAULT_IDLE_S,
-    DEFAULT_ROOMS_PER_TEACHER,
-    MemoryRoomStore,
-    RoomStore,
-)
+from stream.classroom.room_store import CODE_ALPHABET, CODE_LENGTH, MemoryRoomStore, RoomStore
 from stream.classroom.rooms import ROOMS_KEY, RoomHub
 from stream.classroom.teacher_auth import TeacherAuth
 from stream.classroom.teachers import TeacherStore, default_teachers_path
@@ -39,18 +36,23 @@ from stream.classroom.viewers import VIEWERS_KEY, ViewerRegistry
 from stream.edge import access_log, redis_outage
 from stream.edge.client_address import parse_trusted_proxies, peer_address
 from stream.edge.health import METRICS_KEY, StreamMetrics, health_routes
+from stream.edge.limits import ServerLimits
 from stream.edge.loading import LoadProgress
+from stream.edge.network import NetworkSettings
+from stream.edge.page_choices import install_page_choices
 from stream.edge.rate_limits import RateLimiter
 from stream.edge.security import install as install_security
-from stream.edge.urls import PhoneOrigin, parse_public_url
+from stream.edge.urls import PhoneOrigin
+from stream.photos.library_settings import PhotoLibrarySettings
 from stream.photos.photo_api import PhotoSettings, install_photo_api
 from stream.photos.snapshot_api import install_snapshots
-from stream.photos.snapshots import SnapshotPolicy, SnapshotStore, default_snapshots_dir
+from stream.photos.snapshots import SnapshotStore, default_snapshots_dir
 from stream.signalling import OfferEndpoint
 from stream.webrtc import ice, loss_recovery, video_codecs
 from stream.webrtc.engine_seam import EngineLike
 from stream.webrtc.engine_slot import ENGINE_KEY, EngineFactory, EngineSlot
 from stream.webrtc.ice import IceSettings
+from stream.webrtc.protocol import MAX_WORDS_CHARS
 from stream.webrtc.registry import SESSIONS_KEY, SessionRegistry
 from stream.webrtc.session_settings import SessionSettings
 
@@ -61,81 +63,35 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """Server-wide settings (per-session ones are in `session`).
+    """Server-wide settings, in groups each validated where it is defined.
 
-    web_dir            the page's static files; None serves the API only
-    max_sessions       open sessions at most; more offers get 503 + Retry-After
-    max_offer_bytes    request bodies larger than this get 413
-    offers_per_minute  per client address; 0 disables the limit
-    sessions_per_address  open phone sessions per client address; more get 429 (0: no limit)
-    viewers_per_address   open viewers (class screens) per client address, counted apart
-    render_threads     threads drawing overlays for all sessions
-    max_viewers        screens watching rooms at most (an encoder each, no model time)
-    max_rooms          rooms open at once
-    max_rooms_per_teacher  rooms one teacher may have open at once
-    room_idle_s        a room with no teacher, phone or screen for this long ends
-    teachers_file      teacher accounts (`visionanything teacher add`); None: the default place
-    secure_cookies     mark the teacher's login cookie Secure (served over HTTPS)
-    photo              limits of the photo API (`POST /api/segment`, stream/photos/photo_api.py)
-    snapshots_dir      the 📸 photo library (SQLite + JPEG files); None: the default place
-                       ($VISIONANYTHING_DATA_DIR/snapshots or ~/.local/share/visionanything/...)
-    snapshots_per_minute  📸 presses saved per phone per minute; more get `snapshot_limit`
-    max_snapshots, max_snapshot_bytes  the library's caps: past them new photos are refused
-    random_weights     what the server was asked to load (`serve --models random`: True), so
-                       pages show the demo badge while the models load; the loaded engine's
-                       own answer wins. None: not said (unknown until the engine is loaded)
-    public_url         the address phones open (`serve --public-url`); room links use it
-    lan_hosts          the server's addresses on the network, best first: room links use the
-                       first instead of the teacher's "localhost" (`stream.edge.urls.PhoneOrigin`)
-    trusted_proxies    networks (CIDR) whose X-Forwarded-For names the client
-                       (`serve --trusted-proxy`, `stream.edge.client_address`)
-    ice                STUN/TURN servers for the server's peer connections and the pages'
-                       (`GET /api/ice`, `stream.webrtc.ice`); empty: host candidates only
+    session         per-session behaviour (`stream.webrtc.session_settings.SessionSettings`)
+    web_dir         the page's static files; None serves the API only
+    random_weights  what the server was asked to load (`serve --models random`: True), so
+                    pages show the demo badge while the models load; the loaded engine's
+                    own answer wins. None: not said (unknown until the engine is loaded)
+    limits          sessions, viewers, offers and their timings (`stream.edge.limits.ServerLimits`)
+    network         the public URL, LAN addresses and trusted proxies
+                    (`stream.edge.network.NetworkSettings`)
+    ice             STUN/TURN servers for the server's peer connections and the pages'
+                    (`GET /api/ice`, `stream.webrtc.ice.IceSettings`); empty: host candidates only
+    classroom       rooms and teacher accounts
+                    (`stream.classroom.classroom_settings.ClassroomSettings`)
+    photo           limits of the photo API (`POST /api/segment`,
+                    `stream.photos.photo_api.PhotoSettings`)
+    photo_library   the 📸 photo library: where, its caps and retention
+                    (`stream.photos.library_settings.PhotoLibrarySettings`)
     """
 
     session: SessionSettings = field(default_factory=SessionSettings)
     web_dir: Path | None = None
-    max_sessions: int = 4
-    max_offer_bytes: int = 64 * 1024
-    offers_per_minute: int = 30
-    sessions_per_address: int = 2
-    viewers_per_address: int = 8
-    negotiation_timeout_s: float = 15.0
-    retry_after_s: int = 5
-    render_threads: int = 2
-    engine_stop_timeout_s: float = 35.0
-    max_viewers: int = 64
-    max_rooms: int = 100
-    max_rooms_per_teacher: int = DEFAULT_ROOMS_PER_TEACHER
-    room_idle_s: float = DEFAULT_IDLE_S
-    teachers_file: Path | None = None
-    secure_cookies: bool = False
-    photo: PhotoSettings = field(default_factory=PhotoSettings)
-    snapshots_dir: Path | None = None
-    snapshots_per_minute: int = 6
-    max_snapshots: int = 1000
-    max_snapshot_bytes: int = 500 * 1024 * 1024
-    snapshot_policy: SnapshotPolicy = field(default_factory=SnapshotPolicy)  # retention, budgets
     random_weights: bool | None = None
-    public_url: str | None = None
-    lan_hosts: tuple[str, ...] = ()
-    trusted_proxies: tuple[str, ...] = ()
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
     ice: IceSettings = field(default_factory=IceSettings)
-
-    def __post_init__(self) -> None:
-        if self.public_url is not None:  # stored in its checked form (scheme://host[:port])
-            object.__setattr__(self, "public_url", parse_public_url(self.public_url))
-        if self.max_sessions < 1:
-            raise ValueError(f"max_sessions must be at least 1, got {self.max_sessions}")
-        if not 1024 <= self.max_offer_bytes <= 1024 * 1024:
-            raise ValueError(
-                f"max_offer_bytes must lie in 1 KiB..1 MiB, got {self.max_offer_bytes}"
-            )
-        if self.render_threads < 1:
-            raise ValueError(f"render_threads must be at least 1, got {self.render_threads}")
-        if self.sessions_per_address < 0 or self.viewers_per_address < 0:
-            raise ValueError("sessions_per_address and viewers_per_address must be 0 or more")
-        parse_trusted_proxies(self.trusted_proxies)  # a bad one stops here, not per request
+    classroom: ClassroomSettings = field(default_factory=ClassroomSettings)
+    photo: PhotoSettings = field(default_factory=PhotoSettings)
+    photo_library: PhotoLibrarySettings = field(default_factory=PhotoLibrarySettings)
 
 
 CONFIG_KEY = web.AppKey("config", ServerConfig)
@@ -159,30 +115,32 @@ def create_app(
         raise ValueError("give exactly one of engine and engine_factory")
     loss_recovery.install()  # phones' video recovers from a lost packet (see the module)
     config = config or ServerConfig()
+    limits, network, classroom = config.limits, config.network, config.classroom
+    library = config.photo_library
     video_codecs.install_bitrate(config.session.video)  # the returned video's start and cap
     metrics = StreamMetrics()
-    registry = SessionRegistry(config.max_sessions, config.session, metrics)
+    registry = SessionRegistry(limits.max_sessions, config.session, metrics)
     slot = EngineSlot(engine, engine_factory, on_fatal, config.random_weights, progress)
     rooms = RoomHub(
         room_store
         or MemoryRoomStore(
-            config.max_rooms,
-            max_per_teacher=config.max_rooms_per_teacher,
-            idle_s=config.room_idle_s,
+            classroom.max_rooms,
+            max_per_teacher=classroom.max_rooms_per_teacher,
+            idle_s=classroom.room_idle_s,
         )
     )
     viewers = ViewerRegistry(
-        config.max_viewers,
+        limits.max_viewers,
         metrics,
         max_buffered_bytes=config.session.max_buffered_bytes,
-        connect_timeout_s=max(config.session.idle_timeout_s, config.negotiation_timeout_s),
+        connect_timeout_s=max(config.session.idle_timeout_s, limits.negotiation_timeout_s),
         close_timeout_s=config.session.close_timeout_s,
     )
     metrics.read_live(registry.live_numbers, slot.stats, slot.readiness)
 
-    app = web.Application(client_max_size=config.max_offer_bytes)
+    app = web.Application(client_max_size=limits.max_offer_bytes)
     install_security(app, config.web_dir)  # headers and bounded errors on every answer
-    redis_outage.install(app, config.retry_after_s)  # Redis down: 503, inside the headers
+    redis_outage.install(app, limits.retry_after_s)  # Redis down: 503, inside the headers
     app[CONFIG_KEY] = config
     app[ENGINE_KEY] = slot
     app[SESSIONS_KEY] = registry
@@ -194,19 +152,14 @@ def create_app(
         lambda: slot.engine,
         slot.readiness,
         metrics,
-        max_body_bytes=config.max_offer_bytes,
-        offers_per_minute=config.offers_per_minute,
-        sessions_per_address=config.sessions_per_address,
-        viewers_per_address=config.viewers_per_address,
-        negotiation_timeout_s=config.negotiation_timeout_s,
-        retry_after_s=config.retry_after_s,
+        limits=limits,
         rooms=rooms,
         viewers=viewers,
         ice=config.ice,
     )
     app.router.add_post("/api/offer", offers.handle)
     # pages ask before each offer, so the same per-address budget as offers, counted apart
-    ice_limiter = RateLimiter(config.offers_per_minute, 60.0)
+    ice_limiter = RateLimiter(limits.offers_per_minute, 60.0)
     ice.install(
         app,
         config.ice,
@@ -215,26 +168,33 @@ def create_app(
     )
     # the client address (trusted proxies) before any other middleware; the pseudonym for
     # the address-free access log (stream.edge.access_log)
-    access_log.install(app, offers.pseudonym, parse_trusted_proxies(config.trusted_proxies))
-    teachers = TeacherStore(config.teachers_file or default_teachers_path())
-    TeacherAuth(teachers, secure_cookies=config.secure_cookies).install(app)
-    install_room_api(
-        app, rooms, config.web_dir, PhoneOrigin(config.public_url, tuple(config.lan_hosts))
-    )
+    access_log.install(app, offers.pseudonym, parse_trusted_proxies(network.trusted_proxies))
+    teachers = TeacherStore(classroom.teachers_file or default_teachers_path())
+    TeacherAuth(teachers, secure_cookies=classroom.secure_cookies).install(app)
+    phone_origin = PhoneOrigin(network.public_url, network.lan_hosts)
+    install_room_api(app, rooms, config.web_dir, phone_origin)
     install_photo_api(app, config.photo, config.web_dir)
     install_snapshots(
         app,
         SnapshotStore(
-            config.snapshots_dir or default_snapshots_dir(),
-            max_count=config.max_snapshots,
-            max_bytes=config.max_snapshot_bytes,
+            library.directory or default_snapshots_dir(),
+            max_count=library.max_count,
+            max_bytes=library.max_bytes,
         ),
         config.web_dir,
-        per_session_per_minute=config.snapshots_per_minute,
-        policy=config.snapshot_policy,
+        per_session_per_minute=library.per_session_per_minute,
+        policy=library.policy,
     )
     app.router.add_routes(health_routes(metrics, slot.readiness))
     app.router.add_get("/api/status", _status)
+    install_page_choices(  # the pages' themes and limits (web/ types none of them)
+        app,
+        lambda: slot.engine.themes if slot.engine else None,
+        max_words_chars=MAX_WORDS_CHARS,
+        max_name_chars=MAX_NAME_CHARS,
+        code_length=CODE_LENGTH,
+        code_alphabet=CODE_ALPHABET,
+    )
     _add_static(app, config.web_dir)
 
     app.cleanup_ctx.append(_overlay_pool)
@@ -279,7 +239,7 @@ def _add_static(app: web.Application, web_dir: Path | None) -> None:
 
 async def _overlay_pool(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG_KEY]
-    pool = ThreadPoolExecutor(config.render_threads, thread_name_prefix="overlay")
+    pool = ThreadPoolExecutor(config.limits.render_threads, thread_name_prefix="overlay")
     app[SESSIONS_KEY].executor = pool
     yield
     pool.shutdown(wait=False, cancel_futures=True)
@@ -300,7 +260,7 @@ async def _engine_lifecycle(app: web.Application) -> AsyncIterator[None]:
     engine = slot.engine
     if engine is not None:
         try:
-            async with asyncio.timeout(app[CONFIG_KEY].engine_stop_timeout_s):
+            async with asyncio.timeout(app[CONFIG_KEY].limits.engine_stop_timeout_s):
                 await asyncio.to_thread(engine.stop)  # joins worker threads: not on the loop
         except Exception:
             log.exception("stopping the engine failed")

@@ -48,6 +48,7 @@ from stream.classroom.rooms import RoomHub
 from stream.classroom.viewers import ViewerRegistry
 from stream.edge.client_address import peer_address
 from stream.edge.health import Readiness, StreamMetrics
+from stream.edge.limits import ServerLimits
 from stream.edge.rate_limits import RateLimiter
 from stream.edge.security import bounded, redact, same_host
 from stream.webrtc.channel import detach
@@ -174,12 +175,7 @@ class OfferEndpoint:
         readiness: Callable[[], Readiness],
         metrics: StreamMetrics,
         *,
-        max_body_bytes: int,
-        offers_per_minute: int = 30,
-        sessions_per_address: int = 2,
-        viewers_per_address: int = 8,
-        negotiation_timeout_s: float = 15.0,
-        retry_after_s: int = 5,
+        limits: ServerLimits | None = None,
         rooms: RoomHub | None = None,
         viewers: ViewerRegistry | None = None,
         ice: IceSettings | None = None,
@@ -193,12 +189,13 @@ class OfferEndpoint:
         self.engine = engine
         self.readiness = readiness
         self.metrics = metrics
-        self.max_body_bytes = max_body_bytes
-        self.negotiation_timeout_s = negotiation_timeout_s
-        self.retry_after_s = retry_after_s
-        self.limiter = RateLimiter(offers_per_minute, 60.0)
-        self.phones_by_address = AddressCounter(sessions_per_address)
-        self.viewers_by_address = AddressCounter(viewers_per_address)
+        limits = limits or ServerLimits()  # body size, per-address counts, timings
+        self.max_body_bytes = limits.max_offer_bytes
+        self.negotiation_timeout_s = limits.negotiation_timeout_s
+        self.retry_after_s = limits.retry_after_s
+        self.limiter = RateLimiter(limits.offers_per_minute, 60.0)
+        self.phones_by_address = AddressCounter(limits.sessions_per_address)
+        self.viewers_by_address = AddressCounter(limits.viewers_per_address)
         self._pseudonym_key = secrets.token_bytes(16)
 
     def pseudonym(self, address: str) -> str:

@@ -170,7 +170,7 @@ def run_scheduled(
         name="scheduled",
         seconds=round(seconds, 3),
         frames_offered=len(frames),
-        frames_skipped=int(stats["dropped"]),
+        frames_skipped=stats.dropped,
         results=len(window),
         segmented=len(with_masks),
         results_per_s=round(len(window) / seconds, 3),

@@ -143,6 +143,11 @@ class Announcer:
         self._sightings.clear()
         self._quiet_names.clear()
 
+    def use_language(self, language: Language) -> None:
+        """Speak `language` from now on; names heard in the old language may be said again."""
+        self.language = language
+        self._quiet_names.clear()
+
     def set_vocabulary(self, words: str | Sequence[str]) -> bool:
         """Note the detector's vocabulary; a different one resets the history.
 

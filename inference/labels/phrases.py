@@ -1,7 +1,8 @@
 """Detector words → short phrases a child hears well ("an apple", "two cats", "That's a cat!").
 
-All phrasing is data: one JSON file per language under ``inference/labels/data/`` (``en.json``
-is complete, ``fr.json`` is started). This module only applies the rules a file gives:
+All phrasing is data: one JSON file per language under ``inference/labels/data/`` (``en.json``,
+``fr.json``, ``es.json``) or an extra folder (see `languages`). This module only applies the rules
+a file gives:
 
 - friendly names ("cell phone" → "phone"), looked up by the detector word;
 - articles ("a cat", "an apple", "a unicorn", "an hour", "an LED"): per-noun overrides, then
@@ -11,7 +12,8 @@ is complete, ``fr.json`` is started). This module only applies the rules a file 
   head word of a compound ("teddy bears", "pommes de terre");
 - counts with number words up to twelve, digits after ("13 cats");
 - confidence wording by band ("That's a cat!" / "I think that's a cat." / "Is that a cat?");
-- several objects in one sentence ("I see two cats, a dog and a cup!").
+- several objects in one sentence ("I see two cats, a dog and a cup!");
+- the "Find it!" hunt game: "Can you find a cat?", "You found a cat!", "It starts with C.".
 
 Every input is untrusted (it may come from a user's vocabulary): it is sanitised — markup and
 control characters removed, whitespace collapsed, lowercased, each name capped in length — and
@@ -27,6 +29,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from inference.labels.languages import (
     MAX_RULE_CHARS,
@@ -124,7 +127,8 @@ def _friendly_name(word: str, language: Language) -> str:
     if found is not None:
         return found
     if language.base is not None:
-        via = friendly_name(key, language.base)
+        # The loaded base (same folders as this language) when there is one.
+        via = friendly_name(key, language.fallback or language.base)
         return language.names.get(via.lower(), via)
     return key
 
@@ -270,3 +274,75 @@ def say_objects(objects: Iterable[tuple[str, float]], lang: LanguageLike = "en")
             items.append(language.more)
         sentence = language.many[band].replace("{things}", join_list(items, language))
     return _cut(sentence, language.max_sentence_chars)
+
+
+# --------------------------------------------------------------------------- the hunt game
+
+
+@dataclass(frozen=True)
+class HuntPhrases:
+    """Everything the hunt game says about one detector word, in one language: a hunt holds the
+    detector's (English) words, the child hears and reads these."""
+
+    word: str  # the detector's word ("frying pan")
+    name: str  # the spoken name ("poêle")
+    prompt: str  # "Tu peux trouver une poêle ?"
+    found: str  # "Tu as trouvé une poêle !"
+    hint: str  # "Ça commence par P."
+
+
+def hunt_phrases(word: str, lang: LanguageLike = "en") -> HuntPhrases:
+    """The hunt game's phrases for a detector word (its spoken name looked up first); an
+    unusable word gives empty phrases."""
+    language = _language(lang)
+    name = friendly_name(word, language)
+    return HuntPhrases(
+        word=clean_label(word, max_chars=language.max_word_chars),
+        name=name,
+        prompt=hunt_prompt(name, language),
+        found=found_phrase(name, language),
+        hint=first_letter_hint(name, language),
+    )
+
+
+def hunt_prompt(name: str, lang: LanguageLike = "en") -> str:
+    """The hunt game's question for a spoken name: "Can you find a cat?", "Tu peux trouver une
+    fraise ?". It uses the same article as "That's a cat!" so a child hears one word for one
+    thing. `name` is a spoken name (see `friendly_name`); "" → ""."""
+    language = _language(lang)
+    return _with_thing(language.hunt, name, language)
+
+
+def found_phrase(name: str, lang: LanguageLike = "en") -> str:
+    """The hunt game's cheer for a spoken name: "You found a cat!", "¡Encontraste un plátano!".
+    "" → ""."""
+    language = _language(lang)
+    return _with_thing(language.found, name, language)
+
+
+def first_letter(name: str, lang: LanguageLike = "en") -> str:
+    """The first letter of a spoken name as a capital ("fraise" → "F", "éléphant" → "É"): the
+    letter a child sees written, so it comes from the translated name, not the detector word.
+    No letter (digits only, "") → ""."""
+    language = _language(lang)
+    cleaned = clean_label(name, max_chars=language.max_word_chars, lower=False)
+    for ch in cleaned:
+        if unicodedata.category(ch)[0] == "L":
+            return ch.upper()
+    return ""
+
+
+def first_letter_hint(name: str, lang: LanguageLike = "en") -> str:
+    """A hint when a child is stuck: "It starts with C.", "Ça commence par F.". "" → ""."""
+    language = _language(lang)
+    letter = first_letter(name, language)
+    if not letter:
+        return ""
+    return _cut(language.hint.replace("{letter}", letter), language.max_sentence_chars)
+
+
+def _with_thing(template: str, name: str, language: Language) -> str:
+    thing = with_article(name, language)
+    if not thing:
+        return ""
+    return _cut(template.replace("{thing}", thing), language.max_sentence_chars)

@@ -9,12 +9,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from inference.core.frames import fit_within
+from inference.lighting.thresholds import Thresholds
 from inference.live.broker import DetectionBroker, DetectionError, DetectionJob, DetectionOutcome
 from inference.live.engine_settings import EngineSettings
 from inference.live.frame_ops import grow_box, letterbox, rescale_boxes, thumbnail
@@ -47,8 +47,10 @@ class DetectionFlow:
         session: SessionState,
         frame: npt.NDArray[np.uint8],
         index: int,
-        lighting: dict[str, Any],
+        thresholds: Thresholds,
     ) -> None:
+        """Submit `frame` (after lighting preprocessing) for detection with the `thresholds` in
+        force when it is the first, the scene changed or the last detection is old."""
         now = time.monotonic()
         thumb = thumbnail(frame)
         if session.frame_size != frame.shape[:2]:  # first frame or the camera turned
@@ -63,15 +65,14 @@ class DetectionFlow:
         if not (session.key_wanted or changed or due) or self.broker.pending(session.id):
             return
         first_look = session.key_wanted or changed or not session.tracker.tracks
-        thresholds = lighting["thresholds"]
         self.broker.submit(
             DetectionJob(
                 session_id=session.id,
                 frame_index=index,
                 frame=fit_within(frame, self.settings.detect_max_side),
                 vocabulary=session.vocabulary,
-                box_threshold=float(thresholds["box"]),
-                text_threshold=float(thresholds["text"]),
+                box_threshold=thresholds.box,
+                text_threshold=thresholds.text,
                 generation=session.generation,
                 everything=session.everything,
                 first_look=first_look,

@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,25 +37,22 @@ from inference.core.frames import check_frame, fit_within
 from inference.core.timing import StageTimer
 from inference.labels import (
     Announcer,
+    load_language,
     load_theme,
     theme_names,
 )
 from inference.labels.vocabulary import parse_vocabulary
 from inference.lighting.preprocessing import preprocess
-from inference.lighting.tracker import LightingTracker
+from inference.lighting.tracker import LightingReport, LightingTracker
 from inference.live.broker import DetectionBroker, DetectionOutcome, InProcessBroker
-from inference.live.tracker import BoxTracker, mask_box
-from inference.models import Models
-
-if TYPE_CHECKING:  # the segmenter and the detector import torch: only for the types
-    pass
 from inference.live.detection_flow import DetectionFlow
-from inference.live.engine_settings import TAP_LABEL, EngineSettings, FrameSource
+from inference.live.engine_settings import EngineSettings, FrameSource
 from inference.live.frame_ops import (
     first_look_detector,
 )
+from inference.live.masking import segment_session
 from inference.live.publishing import build_result
-from inference.live.results import FrameResult
+from inference.live.results import FrameResult, SessionNumbers
 from inference.live.session_state import (
     MAX_PENDING_TAPS,
     PreparedFrame,
@@ -63,6 +60,8 @@ from inference.live.session_state import (
     SessionClosedError,
     SessionState,
 )
+from inference.live.tracker import BoxTracker
+from inference.models import Models
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +191,7 @@ class Engine:
             tracker=BoxTracker(self.settings.tracker),
             lighting=LightingTracker(self.settings.lighting),
             announcer=Announcer(self.settings.announcer),
+            language=self.settings.language,
         )
         session.announcer.set_vocabulary(words)  # not shared with the worker yet
         with self._lock:
@@ -243,6 +243,13 @@ class Engine:
             del taps[:-MAX_PENDING_TAPS]
         self._wake.set()
 
+    def set_language(self, session_id: str, code: str) -> str:
+        """Badges and speech in another language from the next frame (the detector still gets
+        English words). Raises UnknownLanguageError; returns the language's own name."""
+        language = load_language(code)
+        self._request(session_id, language=language)
+        return language.name
+
     def set_paused(self, session_id: str, paused: bool) -> None:
         self._request(session_id, paused=paused)
 
@@ -261,7 +268,7 @@ class Engine:
                 setattr(requests, name, value)
         self._wake.set()
 
-    def session_stats(self, session_id: str) -> dict[str, Any]:
+    def session_stats(self, session_id: str) -> SessionNumbers:
         with self._lock:
             return self._session(session_id).numbers(time.monotonic())
 
@@ -344,6 +351,9 @@ class Engine:
     def _apply(self, session: SessionState, requests: Requests) -> None:
         if requests.vocabulary is not None and requests.vocabulary != session.vocabulary:
             self._change_vocabulary(session, requests.vocabulary)
+        if requests.language is not None and requests.language.code != session.language:
+            session.language = requests.language.code
+            session.announcer.use_language(requests.language)
         if requests.speech is not None:
             if requests.speech and not session.speech:
                 session.announcer.reset()
@@ -424,13 +434,20 @@ class Engine:
         with timer.stage("lighting"):
             report = session.lighting.update(frame)
             model_frame = preprocess(frame, report)
-            lighting = report.to_dict()
-        self.detection.maybe_keyframe(session, model_frame, index, lighting)
-        return PreparedFrame(session, index, frame, model_frame, lighting, timer)
+        self.detection.maybe_keyframe(session, model_frame, index, report.thresholds)
+        return PreparedFrame(session, index, frame, model_frame, report, timer)
 
     def _finish(self, p: PreparedFrame, started: float) -> None:
         with p.timer.stage("decode"):
-            detections = self._segment(p.session, p.model_frame, p.embedding, p.lighting)
+            detections = segment_session(
+                p.session,
+                p.model_frame,
+                p.embedding,
+                p.lighting.thresholds.mask,
+                self.models.segmenter,
+                self.detection.ask_what,
+                self.settings.max_objects,
+            )
         p.timer.milliseconds["total"] = (time.perf_counter() - started) * 1000
         timings = p.timer.milliseconds
         result = self._publish(p.session, p.index, p.frame, detections, p.lighting, timings)
@@ -449,41 +466,13 @@ class Engine:
             except Exception:
                 self._failed(session, "applying a detection failed")
 
-    def _segment(
-        self,
-        session: SessionState,
-        frame: npt.NDArray[np.uint8],
-        embedding: Any,
-        lighting: dict[str, Any],
-    ) -> Detections:
-        height, width = frame.shape[:2]
-        session.awaits_masks = False
-        if embedding is None:
-            session.taps.clear()
-            return Detections.empty((height, width)).with_track_ids(np.zeros(0, np.int64))
-        mask_threshold = float(lighting["thresholds"]["mask"])
-        segmenter = self.models.segmenter
-        for x, y in session.taps[:2]:
-            point = np.array([[x * (width - 1), y * (height - 1)]], np.float32)
-            tapped = segmenter.predict(points=point, embedding=embedding, mask_threshold=0.0)
-            box = mask_box(tapped.masks[0])
-            if box is not None:
-                track_id = session.tracker.add(TAP_LABEL, 0.0, box)
-                self.detection.ask_what(session, frame, box, track_id)
-        session.taps.clear()
-        prompts = session.tracker.prompts(self.settings.max_objects)
-        if not len(prompts):
-            return Detections.empty((height, width)).with_track_ids(np.zeros(0, np.int64))
-        segmented = segmenter.segment(prompts, embedding=embedding, mask_threshold=mask_threshold)
-        return session.tracker.update_masks(segmented)
-
     def _publish(
         self,
         session: SessionState,
         index: int,
         frame: npt.NDArray[np.uint8],
         detections: Detections,
-        lighting: dict[str, Any],
+        lighting: LightingReport,
         timings: dict[str, float],
     ) -> FrameResult | None:
         now = time.monotonic()
@@ -494,7 +483,7 @@ class Engine:
         if session.paused:
             return None
         result = build_result(
-            session, index, frame, detections, lighting, timings, self.settings.language, now
+            session, index, frame, detections, lighting, timings, session.language, now
         )
         with self._lock:  # session_stats reads (and trims) the meter on the caller's thread
             session.overlay_rate.tick(now)

@@ -4,17 +4,16 @@ worker thread."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 
 from inference.core.detections import Detections
 from inference.labels.announcer import TrackedObject
 from inference.labels.phrases import describe_object
+from inference.lighting.tracker import LightingReport
 from inference.live.engine_settings import TAP_LABEL
 from inference.live.frame_ops import gray
-from inference.live.results import FrameResult
+from inference.live.results import FrameResult, SeenObject
 from inference.live.session_state import SessionState
 from inference.overlay.colours import colours_for, to_hex
 
@@ -24,7 +23,7 @@ def build_result(
     index: int,
     frame: npt.NDArray[np.uint8],
     detections: Detections,
-    lighting: dict[str, Any],
+    lighting: LightingReport,
     timings: dict[str, float],
     language: str,
     now: float,
@@ -38,17 +37,17 @@ def build_result(
     scale = np.array([width, height, width, height], dtype=np.float32)
     colours = colours_for(detections)
     ids = detections.track_ids if detections.track_ids is not None else np.arange(len(detections))
-    objects = [
-        {
-            "id": int(ids[i]),
-            "label": detections.labels[i],
-            "say": texts[i],
-            "score": round(float(detections.scores[i]), 3),
-            "box": [round(float(v), 4) for v in detections.boxes[i] / scale],
-            "colour": to_hex(colours[i]),
-        }
+    objects = tuple(
+        SeenObject(
+            id=int(ids[i]),
+            label=detections.labels[i],
+            say=texts[i],
+            score=float(detections.scores[i]),
+            box=_box(detections.boxes[i] / scale),
+            colour=to_hex(colours[i]),
+        )
         for i in range(len(detections))
-    ]
+    )
     say = None
     if session.speech:
         say = session.announcer.update(
@@ -73,3 +72,8 @@ def build_result(
         luma=gray(frame) if len(detections) else None,
         notices=notices,
     )
+
+
+def _box(normalised: npt.NDArray[np.float32]) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in normalised)
+    return (x1, y1, x2, y2)

@@ -7,22 +7,20 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from inference.core.timing import StageTimer
-from inference.labels import (
-    Announcer,
-)
-from inference.lighting.tracker import LightingTracker
+from inference.labels import Announcer, Language
+from inference.lighting.tracker import LightingReport, LightingTracker
+from inference.live.engine_settings import FrameSource
+from inference.live.results import FrameResult, Notice, SessionNumbers
 from inference.live.tracker import BoxTracker
 
-if TYPE_CHECKING:  # the segmenter and the detector import torch: only for the types
+if TYPE_CHECKING:  # the segmenter imports torch: only for the type
     from inference.segmentation.segmenter import ImageEmbedding
-from inference.live.engine_settings import FrameSource
-from inference.live.results import FrameResult, Notice
 
 
 class SessionClosedError(LookupError):
@@ -63,11 +61,13 @@ class Requests:
     speech: bool | None = None
     paused: bool | None = None
     everything: bool | None = None
+    language: Language | None = None
     taps: list[tuple[float, float]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(
             self.vocabulary is not None
+            or self.language is not None
             or self.speech is not None
             or self.paused is not None
             or self.everything is not None
@@ -86,6 +86,7 @@ class SessionState:
     tracker: BoxTracker
     lighting: LightingTracker
     announcer: Announcer
+    language: str = "en"  # badges and speech; the detector is always asked in English
     previous_vocabulary: tuple[str, ...] = ()
     requests: Requests = field(default_factory=Requests)  # guarded by the engine's lock
     frame: FrameSource | None = None  # guarded by the engine's lock
@@ -110,28 +111,27 @@ class SessionState:
     detect_ms: float = 0.0
     stages_ms: dict[str, float] = field(default_factory=dict)
     overlay_rate: RateMeter = field(default_factory=RateMeter)
-    last_lighting: dict[str, Any] = field(default_factory=dict)
+    last_lighting: LightingReport | None = None
 
-    def numbers(self, now: float) -> dict[str, Any]:
+    def numbers(self, now: float) -> SessionNumbers:
         """What `Engine.session_stats` reports for this session (call under the engine's lock)."""
         requested = self.requests
-        return {
-            "frames_submitted": self.submitted,
-            "frames_processed": self.processed,
-            "dropped": self.dropped,
-            "overlay_fps": round(self.overlay_rate.rate(now), 2),
-            "stages_ms": {k: round(v, 1) for k, v in self.stages_ms.items()},
-            "detect_ms": round(self.detect_ms, 1),
-            "keyframes": self.keyframes,
-            "errors": self.errors,
-            "objects": self.object_count,
-            "vocabulary": list(requested.vocabulary or self.vocabulary),
-            "lighting": dict(self.last_lighting),
-            "paused": self.paused if requested.paused is None else requested.paused,
-            "everything": (
-                self.everything if requested.everything is None else requested.everything
-            ),
-        }
+        return SessionNumbers(
+            frames_submitted=self.submitted,
+            frames_processed=self.processed,
+            dropped=self.dropped,
+            overlay_fps=round(self.overlay_rate.rate(now), 2),
+            stages_ms={k: round(v, 1) for k, v in self.stages_ms.items()},
+            detect_ms=round(self.detect_ms, 1),
+            keyframes=self.keyframes,
+            errors=self.errors,
+            objects=self.object_count,
+            vocabulary=tuple(requested.vocabulary or self.vocabulary),
+            language=requested.language.code if requested.language else self.language,
+            lighting=self.last_lighting,
+            paused=self.paused if requested.paused is None else requested.paused,
+            everything=self.everything if requested.everything is None else requested.everything,
+        )
 
 
 @dataclass
@@ -142,6 +142,6 @@ class PreparedFrame:
     index: int
     frame: npt.NDArray[np.uint8]  # RGB at the processing size
     model_frame: npt.NDArray[np.uint8]  # the same after lighting preprocessing
-    lighting: dict[str, Any]
+    lighting: LightingReport
     timer: StageTimer
     embedding: ImageEmbedding | None = None

@@ -23,6 +23,7 @@ from stream.edge.access_log import room_label
 from stream.edge.health import StreamMetrics
 from stream.webrtc.channel import detach, send_message
 from stream.webrtc.error_codes import ErrorCode
+from stream.webrtc.peer_tasks import TaskSet, close_peer
 from stream.webrtc.tracks import pump
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class ViewerSession:
         self._last_reply = float("-inf")
         self._closing: asyncio.Task[None] | None = None
         self._on_closed: list[Callable[[ViewerSession], object]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(f"viewer {self.id}")
         self._pending: list[tuple[str, bool, dict[str, Any]]] = []  # sent before the channel
         loop = asyncio.get_running_loop()
         # a viewer that never connects must not hold its slot
@@ -86,8 +87,7 @@ class ViewerSession:
             self.closed = True
             self.close_reason = reason
             self._connect_timer.cancel()
-            for task in self._tasks:
-                task.cancel()
+            self._tasks.cancel_all()
             for callback in self._on_closed:
                 callback(self)
             log.info(
@@ -98,18 +98,12 @@ class ViewerSession:
                 f" - {detail}" if detail else "",
                 time.monotonic() - self.created_at,
             )
-            self._closing = detach(self._close_pc(), name=f"close-{self.id}")
+            closing = close_peer(self.pc, self.close_timeout_s, f"viewer {self.id}")
+            self._closing = detach(closing, name=f"close-{self.id}")
         return self._closing
 
     async def close(self, reason: str) -> None:
         await asyncio.shield(self.schedule_close(reason))
-
-    async def _close_pc(self) -> None:
-        try:
-            async with asyncio.timeout(self.close_timeout_s):
-                await self.pc.close()
-        except Exception as exc:
-            log.warning("viewer %s: closing the peer connection failed: %r", self.id, exc)
 
     def _check_connected(self) -> None:
         if not self.closed and self.pc.connectionState != "connected":
@@ -122,9 +116,7 @@ class ViewerSession:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         # a viewer's camera or microphone is never shown; read it, or aiortc buffers it forever
-        task = asyncio.get_running_loop().create_task(pump(track, None), name=f"drain-{self.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(pump(track, None), "drain")
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
         if self.channel is not None:

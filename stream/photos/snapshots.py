@@ -119,7 +119,8 @@ class RoomBudget:
 
 @dataclass(frozen=True)
 class SnapshotPolicy:
-    """The library's rules that `serve` can change (`stream.app.ServerConfig.snapshot_policy`).
+    """The library's rules that `serve` can change
+    (`stream.app.ServerConfig.photo_library.policy`).
 
     retention_days   photos older than this are deleted (checked every `sweep_every_s`)
     room             each room's budget (`RoomBudget`)

@@ -8,11 +8,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
 
+from inference.live.results import SeenObject
 from stream.edge.rate_limits import RateLimiter
 from stream.photos.snapshots import (
     JPEG_QUALITY,
@@ -24,6 +25,7 @@ from stream.photos.snapshots import (
 )
 from stream.webrtc.error_codes import ErrorCode
 from stream.webrtc.tracks import OverlayPainter, RenderableResult, SharedFrame
+from stream.webrtc.wire import objects_fields
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class SnapshotSource(Protocol):
 
 class SnapshotResult(RenderableResult, Protocol):
     @property
-    def objects(self) -> list[dict[str, Any]]: ...
+    def objects(self) -> tuple[SeenObject, ...]: ...
 
 
 class _Settings(Protocol):
@@ -126,7 +128,7 @@ class SnapshotTaker:
         self._count(session.id)
         result = session.latest
         height = session.settings.output_height
-        objects = list(result.objects) if result is not None else []
+        objects = objects_fields(result.objects) if result is not None else []
         try:
             jpeg = await asyncio.to_thread(render_jpeg, shared, result, height)
         except Exception as exc:  # a bad result: the plain picture is still worth keeping

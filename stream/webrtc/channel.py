@@ -70,6 +70,8 @@ _MESSAGE_TYPES: Mapping[type, str] = {
     protocol.ModeMessage: "mode",
     protocol.SpeechMessage: "speech",
     protocol.SnapshotMessage: "snapshot",
+    protocol.HuntMessage: "hunt",
+    protocol.LanguageMessage: "language",
 }
 
 

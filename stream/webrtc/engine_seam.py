@@ -6,18 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from inference.lighting.tracker import LightingReport
+from inference.live.results import SeenObject, SessionNumbers
 from inference.models import Models
 from stream.webrtc.tracks import (
     RenderableResult,
 )
-
-
-class SayLike(Protocol):
-    @property
-    def text(self) -> str: ...
-
-    @property
-    def ids(self) -> tuple[int, ...]: ...
+from stream.webrtc.wire import SayLike
 
 
 class NoticeLike(Protocol):
@@ -48,7 +43,7 @@ class EngineResult(RenderableResult, Protocol):
     def frame_index(self) -> int: ...
 
     @property
-    def objects(self) -> list[dict[str, Any]]: ...
+    def objects(self) -> tuple[SeenObject, ...]: ...
 
     @property
     def say(self) -> SayLike | None: ...
@@ -58,6 +53,9 @@ class EngineResult(RenderableResult, Protocol):
 
     @property
     def notices(self) -> tuple[NoticeLike, ...]: ...
+
+    @property
+    def lighting(self) -> LightingReport: ...
 
 
 class EngineLike(Protocol):
@@ -96,13 +94,15 @@ class EngineLike(Protocol):
 
     def tap(self, session_id: str, x: float, y: float) -> None: ...
 
+    def set_language(self, session_id: str, code: str) -> str: ...  # UnknownLanguageError
+
     def set_paused(self, session_id: str, paused: bool) -> None: ...
 
     def set_speech(self, session_id: str, on: bool) -> None: ...
 
     def set_everything(self, session_id: str, on: bool) -> None: ...
 
-    def session_stats(self, session_id: str) -> dict[str, Any]: ...
+    def session_stats(self, session_id: str) -> SessionNumbers: ...  # SessionClosedError
 
     def stats(self) -> dict[str, Any]: ...
 

@@ -19,6 +19,11 @@ class ErrorCode(StrEnum):
     VOCABULARY_TOO_LONG = "vocabulary_too_long"
     UNKNOWN_THEME = "unknown_theme"
     ROOM_WORDS = "room_words"  # in a room the teacher chooses the words
+    # languages and "Find it!" hunts
+    UNKNOWN_LANGUAGE = "unknown_language"
+    BAD_HUNT = "bad_hunt"  # no words to hunt, too many
+    NO_HUNT = "no_hunt"  # skip or stop with no hunt going on
+    ROOM_HUNT = "room_hunt"  # in a room the teacher starts and stops hunts
     # class screens only watch
     READ_ONLY = "read_only"
     # 📸

@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-
-class HasObjects(Protocol):
-    @property
-    def objects(self) -> list[dict[str, Any]]: ...
+# an `objects` message's fields: {"frame": index, "objects": [...]} (`stream.webrtc.wire`)
+ObjectsMessage = dict[str, Any]
 
 
 class ObjectsThrottle:
-    """`send(result)` returns whether the message went out; `live()` says whether a result that
-    waited may still go (the session is open and not paused)."""
+    """`send(message)` returns whether the message went out; `live()` says whether a message
+    that waited may still go (the session is open and not paused)."""
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         interval_s: float,
-        send: Callable[[Any], bool],
+        send: Callable[[ObjectsMessage], bool],
         live: Callable[[], bool],
     ) -> None:
         self._loop = loop
@@ -34,17 +32,19 @@ class ObjectsThrottle:
         self._live = live
         self._sent: list[dict[str, Any]] | None = None
         self._sent_at = float("-inf")
-        self._pending: HasObjects | None = None
+        self._pending: ObjectsMessage | None = None
         self._timer: asyncio.TimerHandle | None = None
 
-    def offer(self, result: HasObjects) -> None:
-        if result.objects == self._sent:
+    def offer(self, message: ObjectsMessage) -> None:
+        """`message`'s objects go out now, at the end of the interval, or not at all (unchanged
+        since the last sent)."""
+        if message["objects"] == self._sent:
             return
         wait = self._sent_at + self._interval_s - self._loop.time()
         if wait <= 0:
-            self._go(result)
+            self._go(message)
             return
-        self._pending = result
+        self._pending = message
         if self._timer is None:
             self._timer = self._loop.call_later(wait, self._flush)
 
@@ -60,11 +60,11 @@ class ObjectsThrottle:
     def _flush(self) -> None:
         self._timer = None
         pending, self._pending = self._pending, None
-        if pending is not None and self._live() and pending.objects != self._sent:
+        if pending is not None and self._live() and pending["objects"] != self._sent:
             self._go(pending)
 
-    def _go(self, result: HasObjects) -> None:
+    def _go(self, message: ObjectsMessage) -> None:
         self._pending = None
-        if self._send(result):
-            self._sent = result.objects
+        if self._send(message):
+            self._sent = message["objects"]
             self._sent_at = self._loop.time()

@@ -9,6 +9,11 @@ client → server
                                                  (named by the words where they overlap)
   {"type": "speech", "on": true | false}
   {"type": "snapshot"}                           save the picture now to the teacher's library
+  {"type": "hunt", "action": "start", "theme": "fruit" | "words": "cup, cat", "order": "list"}
+                                                 a "Find it!" hunt over a theme, words, or (with
+                                                 neither) the words in force; order list|random
+  {"type": "hunt", "action": "skip" | "stop"}
+  {"type": "language", "language": "fr"}         badges, speech and hunts in that language
 server → client (every message carries "v": 1 and "type")
   objects  {"frame", "objects": [{"id", "label", "say", "score", "box", "colour"}]}
            box = [x1, y1, x2, y2] normalised to the video (0..1)
@@ -17,6 +22,11 @@ server → client (every message carries "v": 1 and "type")
   error    {"code", "message"}
   hello    {"session", "vocabulary", "themes", "limits", "resume"}  (resume: a token a new
            offer may carry to take this session's place after a broken connection, or null)
+  hunt     {"state": looking|found|finished|stopped, "word", "name", "prompt", "hint", "letter",
+            "position", "total", "found": [{"word", "name"}], "skipped", "room",
+            "just_found": {"word", "name", "say", "object"} on a find}
+           (stream.webrtc.wire.hunt_fields)
+  language {"language", "name", "catalogue"}  the page's words in the session's language
   snapshot_saved  {"id"}   a `snapshot` was stored (refusals come as `error`: snapshot_limit,
                            library_full, no_frame, snapshots_off)
 Unknown or malformed messages get an `error` reply; the session goes on.
@@ -29,6 +39,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from inference.hunts.hunt import HUNT_ORDERS, HuntOrder
+from inference.labels.languages import LANGUAGE_CODE
 from stream.webrtc.error_codes import ErrorCode
 
 VERSION = 1
@@ -71,7 +83,28 @@ class SnapshotMessage:
     pass
 
 
-ClientMessage = VocabularyMessage | TapMessage | ModeMessage | SpeechMessage | SnapshotMessage
+@dataclass(frozen=True)
+class HuntMessage:
+    action: Literal["start", "skip", "stop"]
+    words: str | None = None
+    theme: str | None = None
+    order: HuntOrder = "list"
+
+
+@dataclass(frozen=True)
+class LanguageMessage:
+    code: str
+
+
+ClientMessage = (
+    VocabularyMessage
+    | TapMessage
+    | ModeMessage
+    | SpeechMessage
+    | SnapshotMessage
+    | HuntMessage
+    | LanguageMessage
+)
 
 
 def parse_client_message(raw: str | bytes) -> ClientMessage:
@@ -108,11 +141,36 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         return SpeechMessage(on)
     if kind == "snapshot":
         return SnapshotMessage()
+    if kind == "hunt":
+        return _hunt(message)
+    if kind == "language":
+        code = message.get("language")
+        if not isinstance(code, str) or not LANGUAGE_CODE.fullmatch(code):
+            raise ProtocolError(
+                ErrorCode.BAD_MESSAGE, "language needs a code like 'en', 'fr' or 'es'"
+            )
+        return LanguageMessage(code)
     raise ProtocolError(
         ErrorCode.UNKNOWN_TYPE,
         f"unknown message type {str(kind)[:40]!r}; "
-        "expected vocabulary, tap, mode, speech or snapshot",
+        "expected vocabulary, tap, mode, speech, snapshot, hunt or language",
     )
+
+
+def _hunt(message: dict[str, Any]) -> HuntMessage:
+    action = message.get("action")
+    if action in ("skip", "stop"):
+        return HuntMessage(action)
+    if action != "start":
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "hunt needs an action: start, skip or stop")
+    order = message.get("order", "list")
+    if order not in HUNT_ORDERS:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "hunt order must be 'list' or 'random'")
+    words = theme = None
+    if "words" in message or "theme" in message:
+        chosen = _vocabulary(message)
+        words, theme = chosen.words, chosen.theme
+    return HuntMessage("start", words, theme, order)
 
 
 def _vocabulary(message: dict[str, Any]) -> VocabularyMessage:

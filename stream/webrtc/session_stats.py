@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from inference.live.session_state import SessionClosedError
+from stream.webrtc.wire import engine_stats_fields
 
 if TYPE_CHECKING:  # the session spawns this loop: only its type is needed here
     from stream.webrtc.sessions import Session
@@ -41,15 +42,14 @@ async def report_stats(session: Session) -> None:
             masks_drawn,
         )
         try:
-            stats = dict(session.engine.session_stats(session.id))
+            numbers = session.engine.session_stats(session.id)
         except SessionClosedError:
             return  # the engine no longer knows us: we are closing
-        dropped = stats.get("dropped")
-        if isinstance(dropped, int) and dropped > last_engine_dropped:
+        dropped = numbers.dropped
+        if dropped > last_engine_dropped:
             session.metrics.frames_dropped.labels(stage="engine").inc(dropped - last_engine_dropped)
             last_engine_dropped = dropped
-        for reserved in ("v", "type"):
-            stats.pop(reserved, None)
+        stats = engine_stats_fields(numbers)
         stats.update(
             session=session.id,
             fps_in=round(session.fps_in, 2),

@@ -25,17 +25,21 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
+from inference.labels.languages import UnknownLanguageError, load_language
 from inference.labels.themes import UnknownThemeError
 from inference.labels.vocabulary import VocabularyError
+from inference.live.session_state import SessionClosedError
 from stream.edge.health import StreamMetrics
 from stream.edge.rate_limits import TokenBucket
-from stream.webrtc import protocol
+from stream.webrtc import protocol, wire
 from stream.webrtc.channel import _MESSAGE_TYPES, detach, send_message
 from stream.webrtc.connection_path import ConnectionPath, connection_path
 from stream.webrtc.engine_seam import EngineLike, EngineResult, RoomSettings
 from stream.webrtc.error_codes import ErrorCode
+from stream.webrtc.hunting import PhoneHunt, hunt_message
 from stream.webrtc.objects_throttle import ObjectsThrottle
 from stream.webrtc.outgoing_load import OutgoingLoad
+from stream.webrtc.peer_tasks import TaskSet, close_peer
 from stream.webrtc.session_settings import SessionSettings
 from stream.webrtc.session_stats import report_stats
 from stream.webrtc.snapshot_press import take_snapshot
@@ -60,9 +64,6 @@ class Snapshotter(Protocol):
     with `protocol.ProtocolError` (its code goes back in the `error` reply)."""
 
     async def take(self, session: Session) -> Any: ...  # the saved snapshot, with an `id`
-
-
-# ------------------------------------------------------------------------------- settings
 
 
 class Session:
@@ -104,7 +105,6 @@ class Session:
         self.load = OutgoingLoad(settings.load)
         self.out_track: AnnotatedVideoTrack | None = None
         self._camera: MediaStreamTrack | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._on_closed: list[Callable[[Session], object]] = []
         self._objects = ObjectsThrottle(
             self._loop,
@@ -134,7 +134,9 @@ class Session:
         self.room_muted = False
         self._room_words: tuple[str | None, str | None] = (None, None)
         self._room_message: dict[str, Any] | None = None
+        self.hunt = PhoneHunt(lambda fields: self.send("hunt", **fields), self._loop.time)
         self.id = engine.open_session(self._result_from_engine)
+        self._tasks = TaskSet(f"session {self.id}")
         pc.on("track", self._on_track)
         pc.on("datachannel", self._on_datachannel)
         pc.on("connectionstatechange", self._on_connection_state)
@@ -160,7 +162,8 @@ class Session:
         """
         if self._closing is None:
             self._release(reason, detail)
-            self._closing = detach(self._close_pc(), name=f"close-{self.id}")
+            closing = close_peer(self.pc, self.settings.close_timeout_s, f"session {self.id}")
+            self._closing = detach(closing, name=f"close-{self.id}")
         return self._closing
 
     async def close(self, reason: str, detail: str = "") -> None:
@@ -179,10 +182,7 @@ class Session:
             log.exception("session %s: engine.close_session failed", self.id)
         self._objects.stop_timer()
         self._vocabulary.cancel()
-        current = asyncio.current_task()
-        for task in self._tasks:
-            if task is not current:
-                task.cancel()
+        self._tasks.cancel_all()
         if self.out_track is not None:
             self.out_track.stop()
         self.mailbox.close()
@@ -200,24 +200,8 @@ class Session:
             self.results,
         )
 
-    async def _close_pc(self) -> None:
-        try:
-            async with asyncio.timeout(self.settings.close_timeout_s):
-                await self.pc.close()
-        except Exception as exc:  # closing must finish, whatever state aiortc is in
-            log.warning("session %s: closing the peer connection failed: %r", self.id, exc)
-
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = self._loop.create_task(coro, name=f"{name}-{self.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error(
-                "session %s: task %s failed", self.id, task.get_name(), exc_info=task.exception()
-            )
+        self._tasks.spawn(coro, name)
 
     # -- peer connection events ----------------------------------------------------------------
 
@@ -300,16 +284,9 @@ class Session:
         words = (room.words, room.theme)
         if words != self._room_words and (room.words or room.theme):
             self._room_words = words
-            try:
-                self.engine.set_vocabulary(self.id, words=room.words, theme=room.theme)
-                self._objects.forget_sent()
-            except VocabularyError as exc:
-                problems.append(str(exc))
-                self.reply_error(ErrorCode.BAD_VOCABULARY, str(exc))
-            except UnknownThemeError as exc:
-                text = str(exc) or f"unknown theme {room.theme!r}"
-                problems.append(text)
-                self.reply_error(ErrorCode.UNKNOWN_THEME, text)
+            _, problem = self.set_words(room.words, room.theme)
+            if problem is not None:
+                problems.append(problem)
         self.room_muted = room.speech_muted
         self.engine.set_speech(self.id, self.speech and not self.room_muted)
         return problems
@@ -351,17 +328,19 @@ class Session:
         self.results += 1
         self.metrics.overlay_updates.inc()
         self.metrics.observe_stages(result.timings_ms)
-        self._objects.offer(result)
+        self._objects.offer(
+            {"frame": result.frame_index, "objects": wire.objects_fields(result.objects)}
+        )
         for notice in result.notices:
             self.metrics.errors.labels(kind="vocabulary").inc()
             self.reply_error(ErrorCode.of(notice.code), notice.message)
-        if result.say is not None:
-            say: dict[str, Any] = {"text": result.say.text, "ids": list(result.say.ids)}
+        self.hunt.observe(result.objects, result.lighting)
+        if result.say is not None and not self.hunt.active:  # a hunt's prompt is not talked over
+            say = wire.say_fields(result.say)
             self.send("say", **say)
             self._tell_room("say", say)
 
-    def _send_objects(self, result: EngineResult) -> bool:
-        fields = {"frame": result.frame_index, "objects": result.objects}
+    def _send_objects(self, fields: dict[str, Any]) -> bool:
         sent = self.send("objects", essential=False, **fields)
         self._tell_room("objects", fields)
         return sent
@@ -374,22 +353,14 @@ class Session:
             return
         self.channel = channel
         channel.on("message", self._on_message)
-        try:
-            vocabulary = self.engine.session_stats(self.id).get("vocabulary", [])
-        except Exception:
-            vocabulary = []
-        self.send(
-            "hello",
-            session=self.id,
-            resume=self.resume_token,
-            vocabulary=list(vocabulary),
-            themes=list(self.engine.themes),
-            limits={
-                "max_message_bytes": protocol.MAX_MESSAGE_BYTES,
-                "max_words_chars": protocol.MAX_WORDS_CHARS,
-                "idle_timeout_s": self.settings.idle_timeout_s,
-            },
+        hello = wire.hello_fields(
+            self.id,
+            self.resume_token,
+            self.words_in_force(),
+            self.engine.themes,
+            self.settings.idle_timeout_s,
         )
+        self.send("hello", **hello)
         if self._room_message is not None:
             self.send("room", **self._room_message)
 
@@ -464,6 +435,10 @@ class Session:
             self.engine.set_speech(self.id, message.on and not self.room_muted)
         elif isinstance(message, protocol.SnapshotMessage):
             self._spawn(take_snapshot(self), "snapshot")
+        elif isinstance(message, protocol.HuntMessage):
+            hunt_message(self, message)
+        elif isinstance(message, protocol.LanguageMessage):
+            self.set_language(message.code)
 
     def _vocabulary_overtaken(self) -> None:
         self.rate_limited += 1
@@ -475,18 +450,41 @@ class Session:
         self.reply_error(ErrorCode.INTERNAL, "the server could not apply that message")
 
     def _set_vocabulary(self, message: protocol.VocabularyMessage) -> None:
+        self.set_words(message.words, message.theme)
+
+    def set_words(self, words: str | None, theme: str | None) -> tuple[tuple[str, ...], str | None]:
+        """New words (or a theme's) for the engine: (the cleaned words, None), or ((), the
+        problem) when they are unusable (also sent as `error`)."""
         try:
-            self.engine.set_vocabulary(self.id, words=message.words, theme=message.theme)
-        except VocabularyError as exc:
+            cleaned = self.engine.set_vocabulary(self.id, words=words, theme=theme)
+        except (VocabularyError, UnknownThemeError) as exc:  # the engine names the known themes
             self.metrics.errors.labels(kind="vocabulary").inc()
-            self.reply_error(ErrorCode.BAD_VOCABULARY, str(exc))
-            return
-        except UnknownThemeError as exc:  # the engine names the known ones
-            self.metrics.errors.labels(kind="vocabulary").inc()
-            text = str(exc) or f"unknown theme {message.theme!r}"
-            self.reply_error(ErrorCode.UNKNOWN_THEME, text)
-            return
+            unknown = isinstance(exc, UnknownThemeError)
+            text = str(exc) or f"unknown theme {theme!r}"
+            self.reply_error(ErrorCode.UNKNOWN_THEME if unknown else ErrorCode.BAD_VOCABULARY, text)
+            return (), text
         self._objects.forget_sent()  # new words: the next objects go out whatever they are
+        return cleaned, None
+
+    def words_in_force(self) -> tuple[str, ...]:
+        try:
+            return self.engine.session_stats(self.id).vocabulary
+        except SessionClosedError:
+            return ()
+
+    def set_language(self, code: str) -> bool:
+        """Badges, speech, hunts and the page's words in language `code` (the detector still
+        gets English); an unknown code gets `unknown_language` and changes nothing."""
+        try:
+            self.engine.set_language(self.id, code)
+            language = load_language(code)
+        except UnknownLanguageError as exc:
+            self.reply_error(ErrorCode.UNKNOWN_LANGUAGE, str(exc))
+            return False
+        self.hunt.use_language(language)
+        self.send("language", **wire.language_fields(language))
+        self._objects.forget_sent()  # the badges' words change: send them again
+        return True
 
     # -- stats -------------------------------------------------------------------------------------
 
@@ -498,6 +496,3 @@ class Session:
         except Exception:
             log.debug("session %s: connection path unreadable", self.id, exc_info=True)
             return ConnectionPath()
-
-
-# ------------------------------------------------------------------------------- registry

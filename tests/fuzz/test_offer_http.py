@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import http.client
 import json
 import threading
 from collections.abc import Awaitable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from aiohttp import web
@@ -25,6 +24,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
+from stream.edge.limits import ServerLimits
+from stream.photos.library_settings import PhotoLibrarySettings
 from stream.webrtc.registry import SESSIONS_KEY
 from tests.fuzz.fuzzing import count, examples, fuzz_settings
 from tests.fuzz.strategies import mutated_bytes, mutated_lines
@@ -131,17 +133,19 @@ class ThreadedServer:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
-    settings: dict[str, Any] = {
-        "max_sessions": BATCH + 1,  # the sessions of one batch all fit
-        "offers_per_minute": 0,  # no 429s: every case reaches the SDP parser
-        "snapshots_dir": tmp_path_factory.mktemp("snapshots"),
-        "teachers_file": tmp_path_factory.mktemp("teachers") / "teachers.json",
-    }
-    known = {f.name for f in dataclasses.fields(ServerConfig)}
-    for limit in ("sessions_per_address", "viewers_per_address"):  # every case is from 127.0.0.1
-        if limit in known:
-            settings[limit] = 0
-    config = ServerConfig(**settings)
+    limits = ServerLimits(
+        max_sessions=BATCH + 1,  # the sessions of one batch all fit
+        offers_per_minute=0,  # no 429s: every case reaches the SDP parser
+        sessions_per_address=0,  # every case is from 127.0.0.1
+        viewers_per_address=0,
+    )
+    config = ServerConfig(
+        limits=limits,
+        classroom=ClassroomSettings(
+            teachers_file=tmp_path_factory.mktemp("teachers") / "teachers.json"
+        ),
+        photo_library=PhotoLibrarySettings(directory=tmp_path_factory.mktemp("snapshots")),
+    )
     threaded = ThreadedServer(create_app(config, engine=FakeEngine(delay_s=0.0)))
     threaded.start()
     try:

@@ -16,14 +16,21 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from stream.app import ServerConfig
+from stream.classroom.classroom_settings import ClassroomSettings
+from stream.edge.limits import ServerLimits
+from stream.edge.network import NetworkSettings
 from stream.edge.urls import banner, certificate_hosts, lan_addresses, qr_code, server_urls
+from stream.photos.library_settings import PhotoLibrarySettings
 from visionanything.cli import build_parser
+from visionanything.commands.serve_options import config_from_args
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,6 +49,53 @@ def test_serve_options_and_defaults() -> None:
         ["serve", "--http", "--port", "9000", "--models", "random", "--output-height", "360"]
     )
     assert (args.http, args.port, args.models, args.output_height) == (True, 9000, "random", 360)
+
+
+def test_serve_takes_every_default_from_the_config() -> None:
+    """No default is typed twice: `serve` without options builds the default `ServerConfig`, in
+    every group, but for what `serve` itself decides (the page's folder, whether the weights are
+    random, Secure cookies over HTTPS, this machine's LAN addresses)."""
+    args = build_parser().parse_args(["serve", "--http"])
+    assert config_from_args(args) == ServerConfig(web_dir=Path("web"), random_weights=False)
+    args = build_parser().parse_args(["serve", "--models", "random"])
+    config = config_from_args(args, lan_hosts=("192.168.1.20",))
+    assert config.random_weights is True
+    assert config.classroom == ClassroomSettings(secure_cookies=True)
+    assert config.network == NetworkSettings(lan_hosts=("192.168.1.20",))
+
+
+def test_serve_options_land_in_their_groups() -> None:
+    argv = ["serve", "--max-sessions", "9", "--screens-per-address", "3", "--max-viewers", "12"]
+    argv += ["--public-url", "https://va.school.org/", "--trusted-proxy", "10.0.0.0/8"]
+    argv += ["--teachers-file", "t.json", "--max-rooms-per-teacher", "2"]
+    argv += ["--room-idle-minutes", "30", "--photo-retention-days", "7"]
+    config = config_from_args(build_parser().parse_args(argv))
+    assert config.limits == ServerLimits(max_sessions=9, viewers_per_address=3, max_viewers=12)
+    assert config.network == NetworkSettings("https://va.school.org", (), ("10.0.0.0/8",))
+    assert config.classroom == ClassroomSettings(
+        max_rooms_per_teacher=2, room_idle_s=1800, teachers_file=Path("t.json"), secure_cookies=True
+    )
+    assert config.photo_library.policy.retention_days == 7
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ServerLimits(max_sessions=0), "max_sessions"),
+        (lambda: ServerLimits(max_offer_bytes=512), "max_offer_bytes"),
+        (lambda: ServerLimits(render_threads=0), "render_threads"),
+        (lambda: ServerLimits(viewers_per_address=-1), "viewers_per_address"),
+        (lambda: NetworkSettings(public_url="https://localhost/"), "public-url"),
+        (lambda: NetworkSettings(trusted_proxies=("10.0.0.0/33",)), "trusted-proxy"),
+        (lambda: ClassroomSettings(max_rooms=0), "max_rooms"),
+        (lambda: ClassroomSettings(room_idle_s=0), "room_idle_s"),
+        (lambda: PhotoLibrarySettings(max_count=0), "max_count"),
+        (lambda: PhotoLibrarySettings(per_session_per_minute=-1), "per_session_per_minute"),
+    ],
+)
+def test_each_config_group_refuses_a_bad_value(make: Callable[[], object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()
 
 
 def test_urls_cover_localhost_and_the_lan() -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from stream import signalling
 from stream.app import ServerConfig, create_app
+from stream.edge.limits import ServerLimits
 from stream.signalling import RateLimiter
 from stream.webrtc.engine_seam import EngineLike
 from stream.webrtc.engine_slot import ENGINE_KEY
@@ -127,7 +128,8 @@ def test_session_cap_answers_503_with_retry_after_until_a_slot_frees() -> None:
         # a long idle timeout: only the closed connection itself can free the slot in time
         settings = SessionSettings(idle_timeout_s=300)
         app = create_app(
-            ServerConfig(max_sessions=1, retry_after_s=3, session=settings), engine=engine
+            ServerConfig(session=settings, limits=ServerLimits(max_sessions=1, retry_after_s=3)),
+            engine=engine,
         )
         async with serving(app) as base, aiohttp.ClientSession() as http:
             first, second = Client(), Client()
@@ -163,7 +165,7 @@ def test_offers_wait_for_the_models_with_503_and_retry_after() -> None:
         return engine
 
     async def scenario() -> None:
-        app = create_app(ServerConfig(retry_after_s=2), engine_factory=factory)
+        app = create_app(ServerConfig(limits=ServerLimits(retry_after_s=2)), engine_factory=factory)
         async with serving(app) as base, aiohttp.ClientSession() as http:
             async with http.get(f"{base}/readyz") as r:
                 assert r.status == 503
@@ -219,7 +221,9 @@ def test_signalling_is_rate_limited_per_address(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(signalling, "RateLimiter", StoppedClockLimiter)
 
     async def scenario() -> None:
-        app = create_app(ServerConfig(offers_per_minute=3), engine=FakeEngine())
+        app = create_app(
+            ServerConfig(limits=ServerLimits(offers_per_minute=3)), engine=FakeEngine()
+        )
         async with serving(app) as base, aiohttp.ClientSession() as http:
             statuses = [(await _post(http, base, b"{}"))[0] for _ in range(3)]
             assert statuses == [400, 400, 400]

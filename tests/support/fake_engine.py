@@ -20,14 +20,19 @@ import numpy.typing as npt
 
 from inference.core.detections import Detections
 from inference.labels.announcer import SayEvent
-from inference.labels.themes import UnknownThemeError
+from inference.labels.languages import load_language
+from inference.labels.phrases import describe_object, say_objects
+from inference.labels.themes import UnknownThemeError, load_theme
 from inference.labels.vocabulary import parse_vocabulary
-from inference.live.results import FrameResult
+from inference.lighting.tracker import LightingReport, LightingTracker
+from inference.live.results import FrameResult, SeenObject, SessionNumbers
 from inference.live.session_state import SessionClosedError
 from inference.models import Models
 from inference.overlay.colours import colours_for, to_hex
 
 BOX = (0.25, 0.25, 0.75, 0.75)  # where the cat is, normalised x1, y1, x2, y2
+# a mid-grey frame's lighting (state "normal"): what every fake result reports
+LIGHTING: LightingReport = LightingTracker().update(np.full((48, 64, 3), 128, np.uint8))
 
 
 @dataclass
@@ -40,7 +45,8 @@ class _Session:
     dropped: int = 0
     paused: bool = False
     speech: bool = True
-    announced: bool = False
+    language: str = "en"
+    announced: tuple[tuple[str, float], ...] = ()  # the scene last said (a new one is said)
     taps: list[tuple[float, float]] = field(default_factory=list)
     frame_shapes: set[tuple[int, ...]] = field(default_factory=set)
 
@@ -68,6 +74,10 @@ class FakeEngine:
         self._gate = threading.Event()
         self._gate.set()
         self.stuck = threading.Event()  # set while the worker holds a frame at a closed gate
+        # what every frame shows: (label, score) pairs; `show` scripts it, `flash` adds to the
+        # next result only (a detection that flickers)
+        self.scene: tuple[tuple[str, float], ...] = (("cat", 0.9),)
+        self._flash: tuple[tuple[str, float], ...] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -87,6 +97,16 @@ class FakeEngine:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+    def show(self, *labels: str, score: float = 0.9) -> None:
+        """From the next result on, every frame shows `labels` (none: an empty scene)."""
+        with self._lock:
+            self.scene = tuple((label, score) for label in labels)
+
+    def flash(self, *labels: str, score: float = 0.9) -> None:
+        """The next result alone shows `labels` as well: a one-frame flicker."""
+        with self._lock:
+            self._flash = tuple((label, score) for label in labels)
 
     def hold(self) -> None:
         """Stop the worker at its next frame (no result) until `release()`."""
@@ -156,7 +176,10 @@ class FakeEngine:
                 raise UnknownThemeError(
                     f"unknown theme {theme!r}; choose one of {', '.join(self.themes)}"
                 )
-            vocabulary: tuple[str, ...] = ("cat", "dog") if theme == "animals" else ("apple",)
+            # animals stays short (tests read it whole); fruit is the real theme (hunts use it)
+            vocabulary: tuple[str, ...] = (
+                ("cat", "dog") if theme == "animals" else tuple(load_theme(theme).words)
+            )
         else:
             vocabulary = tuple(parse_vocabulary(words or ""))
         with self._lock:
@@ -179,26 +202,38 @@ class FakeEngine:
             self._session(session_id).speech = on
         self.calls.append(("speech", session_id, on))
 
+    def set_language(self, session_id: str, code: str) -> str:
+        language = load_language(code)  # UnknownLanguageError, like the engine
+        with self._lock:
+            session = self._session(session_id)
+            session.language, session.announced = language.code, ()  # say it again, translated
+        self.calls.append(("language", session_id, code))
+        return language.name
+
     def set_everything(self, session_id: str, on: bool) -> None:
         with self._lock:
             self._session(session_id)
         self.calls.append(("everything", session_id, on))
 
-    def session_stats(self, session_id: str) -> dict[str, Any]:
+    def session_stats(self, session_id: str) -> SessionNumbers:
         with self._lock:
             s = self._session(session_id)
-            return {
-                "frames_submitted": s.submitted,
-                "frames_processed": s.processed,
-                "dropped": s.dropped,
-                "overlay_fps": round(1 / self.delay_s, 2) if self.delay_s else 0.0,
-                "stages_ms": {"segment": self.delay_s * 1000},
-                "lighting": {"state": "normal"},
-                "keyframes": 1,
-                "detect_ms": 1.0,
-                "vocabulary": list(s.vocabulary),
-                "paused": s.paused,
-            }
+            return SessionNumbers(
+                frames_submitted=s.submitted,
+                frames_processed=s.processed,
+                dropped=s.dropped,
+                overlay_fps=round(1 / self.delay_s, 2) if self.delay_s else 0.0,
+                stages_ms={"segment": self.delay_s * 1000},
+                detect_ms=1.0,
+                keyframes=1,
+                errors=0,
+                objects=1 if s.processed else 0,
+                vocabulary=s.vocabulary,
+                language=s.language,
+                lighting=LIGHTING,
+                paused=s.paused,
+                everything=False,
+            )
 
     models: Models | None = None  # no models: the photo page answers 503, no demo badge
 
@@ -250,11 +285,14 @@ class FakeEngine:
                     self._processed += 1
                     if session.paused or session_id not in self._sessions:
                         continue
+                    scene, self._flash = self.scene + (self._flash or ()), None
                     say = None
-                    if session.speech and not session.announced:
-                        session.announced = True
-                        say = SayEvent("That's a cat!", (1,))
-                session.on_result(_result(session_id, session.processed, frame, say))
+                    if session.speech and session.announced != scene and scene:
+                        session.announced = scene
+                        say = SayEvent(say_objects(scene, session.language), (1,))
+                    language = session.language
+                result = _result(session_id, session.processed, frame, say, scene, language)
+                session.on_result(result)
             if taken:
                 self._wake.set()
 
@@ -269,32 +307,49 @@ class FakeEngine:
 
 
 def _result(
-    session_id: str, index: int, frame: npt.NDArray[np.uint8], say: SayEvent | None
+    session_id: str,
+    index: int,
+    frame: npt.NDArray[np.uint8],
+    say: SayEvent | None,
+    scene: tuple[tuple[str, float], ...] = (("cat", 0.9),),
+    language: str = "en",
 ) -> FrameResult:
+    """`scene`'s objects side by side in the middle band of the frame (one alone fills BOX),
+    track ids 1, 2, ... in scene order, named in `language`."""
     height, width = frame.shape[:2]
     x1, y1, x2, y2 = BOX
-    box = np.array([[x1 * width, y1 * height, x2 * width, y2 * height]], np.float32)
-    masks = np.zeros((1, height, width), bool)
-    masks[0, int(y1 * height) : int(y2 * height), int(x1 * width) : int(x2 * width)] = True
-    detections = Detections(box, np.array([0.9], np.float32), ("cat",), masks, np.array([1]))
-    colour = to_hex(colours_for(detections)[0])
+    step = (x2 - x1) / max(1, len(scene))
+    boxes = [(x1 + i * step, y1, x1 + (i + 1) * step, y2) for i in range(len(scene))]
+    pixels = np.array(
+        [[a * width, b * height, c * width, d * height] for a, b, c, d in boxes], np.float32
+    ).reshape(-1, 4)
+    masks = np.zeros((len(scene), height, width), bool)
+    for i, (a, b, c, d) in enumerate(boxes):
+        masks[i, int(b * height) : int(d * height), int(a * width) : int(c * width)] = True
+    labels = tuple(label for label, _ in scene)
+    scores = np.array([score for _, score in scene], np.float32)
+    ids = np.arange(1, len(scene) + 1)
+    detections = Detections(pixels, scores, labels, masks, ids)
+    colours = [to_hex(c) for c in colours_for(detections)]
+    texts = tuple(describe_object(label, score, language) for label, score in scene)
     return FrameResult(
         session_id=session_id,
         frame_index=index,
         frame_size=(height, width),
         detections=detections,
-        texts=("cat",),
-        objects=[
-            {
-                "id": 1,
-                "label": "cat",
-                "say": "a cat",
-                "score": 0.9,
-                "box": list(BOX),
-                "colour": colour,
-            }
-        ],
+        texts=labels,
+        objects=tuple(
+            SeenObject(
+                id=int(ids[i]),
+                label=labels[i],
+                say=texts[i],
+                score=float(scores[i]),
+                box=boxes[i],
+                colour=colours[i],
+            )
+            for i in range(len(scene))
+        ),
         say=say,
-        lighting={"state": "normal"},
+        lighting=LIGHTING,
         timings_ms={"segment": 300.0, "total": 301.0},
     )

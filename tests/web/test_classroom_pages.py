@@ -19,8 +19,10 @@ from argon2 import PasswordHasher
 from playwright.async_api import Browser, Page, async_playwright
 
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.teachers import TeacherStore
 from stream.loadtest.clip_files import write_clip
+from stream.photos.library_settings import PhotoLibrarySettings
 from tests.support.browser import create_room, wait_for, wait_for_more
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import serving
@@ -57,8 +59,8 @@ def test_the_teacher_decides_who_is_on_the_class_screen(tmp_path: Path, camera_c
     store.add("lee", "correct horse")
     config = ServerConfig(
         web_dir=WEB_DIR,
-        teachers_file=tmp_path / "teachers.json",
-        snapshots_dir=tmp_path / "library",
+        classroom=ClassroomSettings(teachers_file=tmp_path / "teachers.json"),
+        photo_library=PhotoLibrarySettings(directory=tmp_path / "library"),
     )
     result = asyncio.run(asyncio.wait_for(_lesson(config, camera_clip), 150))
     assert result["errors"] == [], result["errors"]
@@ -228,7 +230,9 @@ def test_every_state_has_a_clear_styled_page(tmp_path: Path, camera_clip: Path) 
     child or teacher understands, styled under the server's CSP (no inline style or script)."""
     store = TeacherStore(tmp_path / "teachers.json", hasher=PasswordHasher(1, 1024, 1))
     store.add("lee", "correct horse")
-    config = ServerConfig(web_dir=WEB_DIR, teachers_file=tmp_path / "teachers.json")
+    config = ServerConfig(
+        web_dir=WEB_DIR, classroom=ClassroomSettings(teachers_file=tmp_path / "teachers.json")
+    )
     result = asyncio.run(asyncio.wait_for(_states(config, camera_clip), 120))
     assert result["errors"] == [], result["errors"]
 

@@ -18,7 +18,10 @@ from argon2 import PasswordHasher
 from playwright.async_api import Browser, Page, async_playwright
 
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.teachers import TeacherStore
+from stream.edge.network import NetworkSettings
+from stream.photos.library_settings import PhotoLibrarySettings
 from tests.support.browser import create_room, wait_for
 from tests.support.fake_engine import FakeEngine
 from tests.support.qr_codes import decode_qr
@@ -59,10 +62,10 @@ def _config(tmp_path: Path, random_weights: bool) -> ServerConfig:
         TeacherStore(teachers, hasher=PasswordHasher(1, 1024, 1)).add("lee", "correct horse")
     return ServerConfig(
         web_dir=WEB_DIR,
-        teachers_file=teachers,
-        snapshots_dir=tmp_path / "snapshots",
         random_weights=random_weights,
-        lan_hosts=(LAN,),
+        network=NetworkSettings(lan_hosts=(LAN,)),
+        classroom=ClassroomSettings(teachers_file=teachers),
+        photo_library=PhotoLibrarySettings(directory=tmp_path / "snapshots"),
     )
 
 

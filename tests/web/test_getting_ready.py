@@ -13,6 +13,7 @@ from typing import Any
 from playwright.async_api import async_playwright
 
 from stream.app import ServerConfig, create_app
+from stream.edge.limits import ServerLimits
 from stream.edge.loading import LoadProgress
 from stream.loadtest.clip_files import write_clip
 from tests.support.browser import wait_for
@@ -63,7 +64,7 @@ async def _start_while_loading(clip: Path) -> dict[str, Any]:
     # a long Retry-After: going live soon after the load shows the page asked the status, not
     # that its countdown ran out
     app = create_app(
-        ServerConfig(web_dir=WEB_DIR, retry_after_s=120),
+        ServerConfig(web_dir=WEB_DIR, limits=ServerLimits(retry_after_s=120)),
         engine_factory=slow_models,
         progress=progress,
     )

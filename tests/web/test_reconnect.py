@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from playwright.async_api import async_playwright
 
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.rooms import ROOMS_KEY
 from stream.classroom.teachers import TeacherStore
 from stream.webrtc.registry import SESSIONS_KEY
@@ -36,7 +37,7 @@ def test_a_phone_whose_network_broke_is_back_in_its_place(
     assert CHROMIUM.exists() or shutil.which("chromium"), "apt-get install -y chromium"
     store = TeacherStore(tmp_path / "teachers.json", hasher=PasswordHasher(1, 1024, 1))
     store.add("lee", "correct horse")
-    config = ServerConfig(web_dir=WEB_DIR, teachers_file=store.path)
+    config = ServerConfig(web_dir=WEB_DIR, classroom=ClassroomSettings(teachers_file=store.path))
     result = asyncio.run(asyncio.wait_for(_lesson(config, camera_clip), 150))
     print(f"back {result['back_s']:.2f} s after the break; states: {result['states']}")
     assert result["errors"] == [], result["errors"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import signal
@@ -28,6 +27,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
 
 from visionanything.commands.options import add_model_options, models_from_args
 from visionanything.commands.redis_url import add_redis_options, describe, redis_url
@@ -49,8 +50,11 @@ from inference.core.device import resolve_device
 from inference.live.prebuild import PHONE_FRAMES, detectors_to_warm
 from inference.weights.checkpoints import Manifest
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.redis_room_store import RedisRoomStore
 from stream.edge.access_log import RUNNER_OPTIONS
+from stream.edge.limits import ServerLimits
+from stream.edge.network import NetworkSettings
 from stream.edge.urls import banner, phone_hosts, server_urls
 from stream.webrtc.session_settings import SessionSettings
 from visionanything.commands.options import SERVE_DETECTOR_SIZE
@@ -68,10 +72,7 @@ from visionanything.commands.serve_options import (
     add_photo_options,
     add_room_options,
     add_video_options,
-    ice_from_args,
-    with_photo_options,
-    with_room_options,
-    with_video_options,
+    config_from_args,
 )
 
 log = logging.getLogger("visionanything.serve")
@@ -105,7 +106,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--public-url",
-        default=None,
+        default=NetworkSettings.public_url,
         metavar="URL",
         help="the address phones open, e.g. https://va.school.org behind a proxy or DNS name; "
         "room links and QR codes use it (default: this machine's LAN address)",
@@ -144,7 +145,7 @@ def register(subparsers: Any) -> None:
         "codecs keep the rest and the returned video stays smooth)",
     )
     parser.add_argument(
-        "--max-sessions", type=int, default=ServerConfig.max_sessions, help="phones at once"
+        "--max-sessions", type=int, default=ServerLimits.max_sessions, help="phones at once"
     )
     parser.add_argument(
         "--idle-timeout",
@@ -155,40 +156,41 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--output-height",
         type=int,
-        default=None,
+        default=SessionSettings.output_height,
         help="rows of the video sent back (default: the camera's; never upscaled)",
     )
     parser.add_argument(
         "--no-follow-masks",
         dest="follow_masks",
         action="store_false",
+        default=SessionSettings.follow_masks,
         help="draw masks where the model saw them instead of moving them with the picture "
         "between results (optical flow); for comparing",
     )
     parser.add_argument(
         "--offers-per-minute",
         type=int,
-        default=ServerConfig.offers_per_minute,
+        default=ServerLimits.offers_per_minute,
         help="signalling rate limit per client address (0: none)",
     )
     parser.add_argument(
         "--sessions-per-address",
         type=int,
-        default=ServerConfig.sessions_per_address,
+        default=ServerLimits.sessions_per_address,
         help="phones open at once from one client address (0: no limit; raise it for load "
         "tests from one machine or when phones come through one proxy)",
     )
     parser.add_argument(
         "--screens-per-address",
         type=int,
-        default=ServerConfig.viewers_per_address,
+        default=ServerLimits.viewers_per_address,
         help="class screens (room viewers) open at once from one client address (0: no limit)",
     )
     parser.add_argument("--web-dir", type=Path, default=Path("web"), help="the page's static files")
     parser.add_argument(
         "--teachers-file",
         type=Path,
-        default=None,
+        default=ClassroomSettings.teachers_file,
         help="teacher accounts for classroom rooms, made with `visionanything teacher add` "
         "(default: $VISIONANYTHING_DATA_DIR/teachers.json or ~/.local/share/visionanything/)",
     )
@@ -200,7 +202,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--trusted-proxy",
         action="append",
-        default=[],
+        default=list(NetworkSettings.trusted_proxies),
         metavar="CIDR",
         help="a reverse proxy or load balancer (address or network, repeatable): requests "
         "from it name their client in X-Forwarded-For, so per-address limits count each "
@@ -209,9 +211,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--max-viewers",
         type=int,
-        default=ServerConfig.max_viewers,
-        help="class screens (projectors) watching rooms at once "
-        f"(default {ServerConfig.max_viewers})",
+        default=ServerLimits.max_viewers,
+        help="class screens (projectors) watching rooms at once (default %(default)s)",
     )
     add_photo_options(parser)
     add_room_options(parser)
@@ -239,29 +240,7 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:  # at the question or during the download
             print()
             return EXIT_INTERRUPTED
-        config = ServerConfig(
-            session=SessionSettings(
-                idle_timeout_s=args.idle_timeout,
-                output_height=args.output_height,
-                follow_masks=args.follow_masks,
-            ),
-            web_dir=args.web_dir,
-            max_sessions=args.max_sessions,
-            offers_per_minute=args.offers_per_minute,
-            sessions_per_address=args.sessions_per_address,
-            viewers_per_address=args.screens_per_address,
-            max_viewers=args.max_viewers,
-            teachers_file=args.teachers_file,
-            secure_cookies=not args.http,  # the login cookie travels over HTTPS only
-            random_weights=args.models == "random",
-            public_url=args.public_url,  # checked here: a bad one stops with exit status 2
-            lan_hosts=tuple(phone_hosts(host)),
-            trusted_proxies=tuple(args.trusted_proxy),
-        )
-        config = with_photo_options(config, args)
-        config = with_room_options(config, args)
-        config = dataclasses.replace(config, ice=ice_from_args(args))
-        config = with_video_options(config, args)
+        config = config_from_args(args, lan_hosts=tuple(phone_hosts(host)))
         if args.http and (args.cert or args.key):
             raise ValueError("--cert and --key are for HTTPS: leave out --http")
         if args.http:
@@ -431,8 +410,6 @@ async def _serve(
     redis_url: str | None = None,
     progress: LoadProgress | None = None,
 ) -> int:
-    from aiohttp import web
-
     stop = asyncio.Event()
     status = EXIT_OK
 
@@ -447,9 +424,9 @@ async def _serve(
     if redis_url:  # rooms shared by every media server on this Redis
         room_store = RedisRoomStore(
             redis_url,
-            max_rooms=config.max_rooms,
-            max_per_teacher=config.max_rooms_per_teacher,
-            ttl_s=config.room_idle_s,
+            max_rooms=config.classroom.max_rooms,
+            max_per_teacher=config.classroom.max_rooms_per_teacher,
+            ttl_s=config.classroom.room_idle_s,
         )
     app = create_app(
         config, engine_factory=factory, on_fatal=fatal, room_store=room_store, progress=progress
@@ -465,12 +442,14 @@ async def _serve(
         return EXIT_FAILED
     bound_port = int(runner.addresses[0][1]) if runner.addresses else port  # port 0: the OS chose
     cli = cli_command()
-    urls = server_urls(host, bound_port, https=context is not None, lan=list(config.lan_hosts))
+    urls = server_urls(
+        host, bound_port, https=context is not None, lan=list(config.network.lan_hosts)
+    )
     print(
         banner(
             urls,
             context is not None,
-            public_url=config.public_url,
+            public_url=config.network.public_url,
             random_weights=bool(config.random_weights),
             cli=cli,
         )

@@ -94,11 +94,12 @@ def teacher_hint(config: ServerConfig, cli: str, makefile: Path = Path("Makefile
     """Rooms need a teacher account: how to make the first one (a command that works as typed
     here), or None when there is one. Raises TeacherFileError when the file is unreadable."""
 
-    path = config.teachers_file or default_teachers_path()
+    own_file = config.classroom.teachers_file
+    path = own_file or default_teachers_path()
     if TeacherStore(path).names():
         return None
-    command = f"`{cli} teacher add NAME" + (f" --file {path}`" if config.teachers_file else "`")
-    if config.teachers_file is None and _has_make_target(makefile, "teacher"):
+    command = f"`{cli} teacher add NAME" + (f" --file {path}`" if own_file else "`")
+    if own_file is None and _has_make_target(makefile, "teacher"):
         command = f"`make teacher NAME=lee` (or {command})"
     return f"No teacher accounts in {path} yet: {command} makes one (needed for classroom rooms)."
 

@@ -1,6 +1,9 @@
 """`serve`'s options by feature: the photo library, classroom rooms, STUN/TURN (secrets from a file
 or the environment, never argv) and the returned video. Each group has its `add_*` and the
-function that applies it to the `ServerConfig`."""
+function that applies it to the `ServerConfig`; `config_from_args` builds the whole config.
+
+Every default here is read from the config's dataclasses (`stream.app.ServerConfig` and its
+groups), never typed a second time."""
 
 from __future__ import annotations
 
@@ -9,25 +12,55 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from stream.classroom.room_store import DEFAULT_IDLE_S, DEFAULT_ROOMS_PER_TEACHER
-from stream.photos.snapshots import DEFAULT_RETENTION_DAYS
+from stream.app import ServerConfig
+from stream.classroom.classroom_settings import ClassroomSettings
+from stream.edge.limits import ServerLimits
+from stream.edge.network import NetworkSettings
+from stream.photos.snapshots import SnapshotPolicy
 from stream.webrtc.ice import IceSettings
-from stream.webrtc.video_codecs import (
-    DEFAULT_MAX_KBPS,
-    DEFAULT_START_KBPS,
-    DEFAULT_VIDEO_CODEC,
-    VIDEO_CODECS,
-    VideoSettings,
-)
-
-if TYPE_CHECKING:
-    from stream.app import ServerConfig
-    from stream.webrtc.ice import IceSettings
+from stream.webrtc.session_settings import SessionSettings
+from stream.webrtc.video_codecs import VIDEO_CODECS, VideoSettings
 
 
-# -- the photo library's options (stream/photos/snapshots.py) -------------------------------------
+def config_from_args(args: argparse.Namespace, lan_hosts: tuple[str, ...] = ()) -> ServerConfig:
+    """The server's settings that `serve`'s options describe (--models already settled by
+    `pick_models`); `lan_hosts` are this machine's addresses phones can use. ValueError for a
+    value out of range or an inconsistent set (a bad --public-url, --trusted-proxy, TURN
+    credentials)."""
+    config = ServerConfig(
+        session=SessionSettings(
+            idle_timeout_s=args.idle_timeout,
+            output_height=args.output_height,
+            follow_masks=args.follow_masks,
+        ),
+        web_dir=args.web_dir,
+        random_weights=args.models == "random",
+        limits=ServerLimits(
+            max_sessions=args.max_sessions,
+            max_viewers=args.max_viewers,
+            offers_per_minute=args.offers_per_minute,
+            sessions_per_address=args.sessions_per_address,
+            viewers_per_address=args.screens_per_address,
+        ),
+        network=NetworkSettings(
+            public_url=args.public_url,  # checked here: a bad one stops with exit status 2
+            lan_hosts=lan_hosts,
+            trusted_proxies=tuple(args.trusted_proxy),
+        ),
+        ice=ice_from_args(args),
+        classroom=ClassroomSettings(
+            teachers_file=args.teachers_file,
+            secure_cookies=not args.http,  # the login cookie travels over HTTPS only
+        ),
+    )
+    config = with_photo_options(config, args)
+    config = with_room_options(config, args)
+    return with_video_options(config, args)
+
+
+# -- the photo library's options (stream/photos/library_settings.py) ------------------------------
 
 
 def add_photo_options(parser: argparse.ArgumentParser) -> None:
@@ -35,22 +68,21 @@ def add_photo_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--photo-retention-days",
         type=int,
-        default=DEFAULT_RETENTION_DAYS,
+        default=SnapshotPolicy.retention_days,
         metavar="DAYS",
         help="delete library photos older than this, checked every hour "
-        f"(1..3650, default {DEFAULT_RETENTION_DAYS})",
+        "(1..3650, default %(default)g)",
     )
 
 
 def with_photo_options(config: ServerConfig, args: argparse.Namespace) -> ServerConfig:
     """`config` with the photo options applied; ValueError for a value out of range."""
-    import dataclasses
+    library = config.photo_library
+    policy = dataclasses.replace(library.policy, retention_days=args.photo_retention_days)
+    return dataclasses.replace(config, photo_library=dataclasses.replace(library, policy=policy))
 
-    policy = dataclasses.replace(config.snapshot_policy, retention_days=args.photo_retention_days)
-    return dataclasses.replace(config, snapshot_policy=policy)
 
-
-# -- classroom rooms' options (stream/classroom/room_store.py, stream/classroom/rooms.py) ---------
+# -- classroom rooms' options (stream/classroom/classroom_settings.py) ----------------------------
 
 
 def add_room_options(parser: argparse.ArgumentParser) -> None:
@@ -58,14 +90,14 @@ def add_room_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-rooms-per-teacher",
         type=int,
-        default=DEFAULT_ROOMS_PER_TEACHER,
+        default=ClassroomSettings.max_rooms_per_teacher,
         metavar="N",
         help="open rooms one teacher may have at once (default %(default)s)",
     )
     parser.add_argument(
         "--room-idle-minutes",
         type=float,
-        default=DEFAULT_IDLE_S / 60,
+        default=ClassroomSettings.room_idle_s / 60,
         metavar="MINUTES",
         help="a room with no teacher, phone or class screen for this long ends "
         "(default %(default)g)",
@@ -74,17 +106,16 @@ def add_room_options(parser: argparse.ArgumentParser) -> None:
 
 def with_room_options(config: ServerConfig, args: argparse.Namespace) -> ServerConfig:
     """`config` with the room options applied; ValueError for a value out of range."""
-    import dataclasses
-
     if args.max_rooms_per_teacher < 1:
         raise ValueError(f"--max-rooms-per-teacher {args.max_rooms_per_teacher} must be 1 or more")
     if not 1 <= args.room_idle_minutes <= 7 * 24 * 60:
         raise ValueError(f"--room-idle-minutes {args.room_idle_minutes} must lie in 1..10080")
-    return dataclasses.replace(
-        config,
+    classroom = dataclasses.replace(
+        config.classroom,
         max_rooms_per_teacher=args.max_rooms_per_teacher,
         room_idle_s=args.room_idle_minutes * 60,
     )
+    return dataclasses.replace(config, classroom=classroom)
 
 
 # -- end of the rooms' options -------------------------------------------------------------------
@@ -112,12 +143,14 @@ def add_ice_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ice-server",
         action="append",
-        default=[],
+        default=list(IceSettings.urls),
         metavar="URL",
         help="a STUN or TURN server (repeatable): stun:HOST[:PORT], turn:HOST[:PORT]"
         "[?transport=udp|tcp], turns:HOST[:PORT]; default none (phones on the server's LAN)",
     )
-    parser.add_argument("--turn-username", default=None, help="static TURN username")
+    parser.add_argument(
+        "--turn-username", default=IceSettings.username, help="static TURN username"
+    )
     parser.add_argument(
         "--turn-password-file",
         type=Path,
@@ -136,6 +169,7 @@ def add_ice_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ice-relay-only",
         action="store_true",
+        default=IceSettings.relay_only,
         help="both ends use TURN-relayed candidates only (testing; networks that need it)",
     )
     for name in ("--turn-password", "--turn-secret"):
@@ -188,14 +222,14 @@ def add_video_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--video-codec",
         choices=VIDEO_CODECS,
-        default=DEFAULT_VIDEO_CODEC,
+        default=VideoSettings.codec,
         help="auto: H.264 where the phone offers it (the page puts it first), else VP8; "
         "h264 / vp8: only that codec, phones without it are refused (default %(default)s)",
     )
     parser.add_argument(
         "--video-bitrate",
         type=int,
-        default=DEFAULT_START_KBPS,
+        default=VideoSettings.start_kbps,
         metavar="KBPS",
         help="the returned video's starting bitrate; the phone's bandwidth estimate moves it "
         "(default %(default)s)",
@@ -203,7 +237,7 @@ def add_video_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-video-bitrate",
         type=int,
-        default=DEFAULT_MAX_KBPS,
+        default=VideoSettings.max_kbps,
         metavar="KBPS",
         help="the most the returned video may use per phone (default %(default)s; aiortc "
         "itself caps VP8 at 1500, H.264 at 3000)",

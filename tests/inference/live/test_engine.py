@@ -78,10 +78,14 @@ def test_frames_faster_than_the_models_are_dropped_not_queued(engine: Engine) ->
     results.wait_for(lambda items: len(items) >= 2)
     stats = engine.session_stats(session)
     assert taken == [30], "only the newest frame is processed; dropped ones are never read"
-    assert stats["frames_submitted"] == 31
-    assert stats["dropped"] == 29 and stats["frames_processed"] == 2
+    assert stats.frames_submitted == 31
+    assert stats.dropped == 29 and stats.frames_processed == 2
     assert [r.frame_index for r in results.items] == [1, 2]
-    assert stats["keyframes"] >= 1 and stats["lighting"]["state"] == "normal"
+    assert (
+        stats.keyframes >= 1
+        and stats.lighting is not None
+        and stats.lighting.state.value == "normal"
+    )
 
 
 def test_objects_get_stable_ids_labels_from_the_vocabulary_and_are_announced(
@@ -100,18 +104,18 @@ def test_objects_get_stable_ids_labels_from_the_vocabulary_and_are_announced(
     finally:
         engine.stop()
     with_objects = [r for r in results.items if r.objects]
-    first_ids = {o["id"] for o in with_objects[0].objects}
-    last_ids = {o["id"] for o in with_objects[-1].objects}
+    first_ids = {o.id for o in with_objects[0].objects}
+    last_ids = {o.id for o in with_objects[-1].objects}
     assert first_ids & last_ids, "track ids persist across frames of a still scene"
     result = with_objects[-1]
     assert result.detections.masks is not None
     assert result.detections.masks.shape[1:] == result.frame_size == (213, 320)
     for obj in result.objects:
-        assert obj["label"] in ("cat", "cup")
-        assert all(0.0 <= v <= 1.0 for v in obj["box"])
-        assert obj["colour"].startswith("#") and obj["say"]
+        assert obj.label in ("cat", "cup")
+        assert all(0.0 <= v <= 1.0 for v in obj.box)
+        assert obj.colour.startswith("#") and obj.say
     say = next(r.say for r in results.items if r.say)
-    assert say.text and set(say.ids) <= {o["id"] for r in with_objects for o in r.objects}
+    assert say.text and set(say.ids) <= {o.id for r in with_objects for o in r.objects}
 
 
 def test_vocabulary_change_resets_and_redetects(engine: Engine) -> None:
@@ -124,7 +128,7 @@ def test_vocabulary_change_resets_and_redetects(engine: Engine) -> None:
         mark = len(results.items)
         # one result may come from a cycle that began before the change; later ones may not
         results.wait_for(lambda items: any(r.objects for r in items[mark + 1 :]))
-    later = [o["label"] for r in results.items[mark + 1 :] for o in r.objects]
+    later = [o.label for r in results.items[mark + 1 :] for o in r.objects]
     assert later and set(later) <= set(words)
     with pytest.raises(UnknownThemeError, match="animals"):
         engine.set_vocabulary(session, theme="dinosaurs")
@@ -210,7 +214,7 @@ def test_scene_changes_make_keyframes(models: Models) -> None:
             # a keyframe still being detected would hide the next cut: let it finish first
             wait_until(lambda: not engine.broker.pending(session), "the keyframe's detection")
         # first frame, then the cut to a different photo; same-scene frames do not count
-        assert engine.session_stats(session)["keyframes"] == 2
+        assert engine.session_stats(session).keyframes == 2
     finally:
         engine.stop()
 
@@ -269,18 +273,18 @@ def test_a_tap_becomes_an_object(models: Models, monkeypatch: pytest.MonkeyPatch
         engine.stop()
     (result,) = results.items
     # the detector finds nothing: an object can only be the tap's
-    assert [o["label"] for o in result.objects] == [TAP_LABEL], "the tap made no object"
+    assert [o.label for o in result.objects] == [TAP_LABEL], "the tap made no object"
     (tapped,) = result.objects
-    assert tapped["say"]
+    assert tapped.say
     # the segmenter was prompted at the tapped pixel (x from the left, y from the top)
     assert result.frame_size == (213, 320) and len(points) == 1, points
     np.testing.assert_allclose(points[0], [[0.25 * 319, 0.75 * 212]])
-    x1, y1, x2, y2 = tapped["box"]
+    x1, y1, x2, y2 = tapped.box
     assert x1 <= 0.25 <= x2 and y1 <= 0.75 <= y2, "the object is where the phone was tapped"
     assert result.detections.masks is not None and result.detections.masks[0].sum() >= 16
     # the engine asked the detector to name what was tapped (a crop around it, its words)
     (naming,) = [job for job in broker.jobs if job.purpose == "tap"]
-    assert naming.track_id == tapped["id"] and naming.vocabulary == ("zebra",)
+    assert naming.track_id == tapped.id and naming.vocabulary == ("zebra",)
     # the crop comes scaled into a frame-shaped canvas: one input size for every tap
     assert naming.frame.shape == (213, 320, 3)
 
@@ -328,8 +332,8 @@ def test_sessions_are_served_fairly(engine: Engine) -> None:
     # served in turns, the first session's last frame is the last one read
     assert order == [second, first] * rounds, "round-robin: neither session waits twice"
     b.wait_for(lambda items: len(items) >= rounds)
-    assert engine.session_stats(first)["frames_processed"] == rounds + 1
-    assert engine.session_stats(second)["frames_processed"] == rounds
+    assert engine.session_stats(first).frames_processed == rounds + 1
+    assert engine.session_stats(second).frames_processed == rounds
     before = engine.stats()
     engine.close_session(first)
     with pytest.raises(SessionClosedError):
@@ -344,11 +348,11 @@ def test_a_bad_frame_is_counted_and_the_engine_goes_on(engine: Engine) -> None:
     session = engine.open_session(results, ["cat"])
     engine.submit(session, np.zeros((10, 10), np.uint8))  # not RGB
     # the bad frame must be taken before the good one would replace it
-    wait_until(lambda: engine.session_stats(session)["errors"] == 1, "the bad frame's error")
+    wait_until(lambda: engine.session_stats(session).errors == 1, "the bad frame's error")
     engine.submit(session, data.chelsea())
     results.wait_for(lambda items: len(items) >= 1)
-    assert engine.session_stats(session)["errors"] == 1
-    assert engine.session_stats(session)["frames_processed"] == 1
+    assert engine.session_stats(session).errors == 1
+    assert engine.session_stats(session).frames_processed == 1
     assert engine.ready
 
 
@@ -357,13 +361,13 @@ def test_pause_stops_results_but_keeps_processing(engine: Engine) -> None:
     session = engine.open_session(results, ["cat"])
     engine.set_paused(session, True)
     engine.submit(session, data.chelsea())
-    wait_until(lambda: engine.session_stats(session)["frames_processed"] == 1, "the paused frame")
+    wait_until(lambda: engine.session_stats(session).frames_processed == 1, "the paused frame")
     engine.set_paused(session, False)
     engine.submit(session, data.chelsea())
     results.wait_for(lambda items: len(items) >= 1)
     # results arrive in processing order, so the paused frame's would have come first
     assert [r.frame_index for r in results.items] == [2]
-    assert engine.session_stats(session)["frames_processed"] == 2
+    assert engine.session_stats(session).frames_processed == 2
 
 
 class _FailingDetector:
@@ -545,10 +549,10 @@ def test_everything_mode_segments_everything_on_keyframes(
         results = Results()
         session = engine.open_session(results, ["cup"])
         engine.set_everything(session, True)
-        assert engine.session_stats(session)["everything"] is True
+        assert engine.session_stats(session).everything is True
         with Feeder(engine, session, data.coffee()):
             results.wait_for(lambda items: bool(calls) and any(r.objects for r in items))
-            labels = {o["label"] for r in results.items for o in r.objects}
+            labels = {o.label for r in results.items for o in r.objects}
             assert labels and labels <= {"cup", "something"}, labels
             assert calls[0] >= 1
             engine.set_everything(session, False)
@@ -565,6 +569,25 @@ def test_everything_mode_segments_everything_on_keyframes(
                 "the words keyframe's answer",
             )
         assert len(calls) == mark, "off again: keyframes only find the words"
-        assert engine.session_stats(session)["everything"] is False
+        assert engine.session_stats(session).everything is False
     finally:
         engine.stop()
+
+
+def test_a_session_switches_language_for_badges_and_speech_not_for_the_detector(
+    engine: Engine,
+) -> None:
+    results = Results()
+    session = engine.open_session(results, ["cat"])
+    assert engine.set_language(session, "fr") == "Français"
+    with Feeder(engine, session, data.chelsea()):
+        results.wait_for(lambda items: any(r.objects and r.say for r in items))
+    assert engine.session_stats(session).language == "fr"
+    french = [o for r in results.items for o in r.objects]
+    assert french and {o.label for o in french} == {"cat"}, "the detector still hears English"
+    assert {o.say for o in french} <= {"un chat", "chat"} and "chat" in french[0].say
+    say = next(r.say for r in results.items if r.say)
+    assert "chat" in say.text and "cat" not in say.text
+    with pytest.raises(LookupError, match="en"):
+        engine.set_language(session, "tlh")
+    assert engine.session_stats(session).language == "fr"

@@ -107,8 +107,8 @@ def test_requests_from_another_thread_never_touch_worker_owned_objects(
     assert touches, "the worker used the tracker, announcer and lighting"
     assert not callers, f"worker-owned objects touched from {callers}: {touches[:5]}"
     stats = engine.session_stats(session)
-    assert stats["errors"] == 0 and engine.stats()["errors"] == 0
-    assert tuple(stats["vocabulary"]) == final
+    assert stats.errors == 0 and engine.stats()["errors"] == 0
+    assert stats.vocabulary == final
 
 
 # -- keyframes and taps ----------------------------------------------------------------------
@@ -166,10 +166,10 @@ def test_vocabulary_change_gets_its_keyframe_and_a_tap_never_replaces_it(
             assert broker.pending(session, "keyframe"), "the tap pushed the keyframe out"
             detector.gate.set()
             results.wait_for(
-                lambda items: any(o["label"] == "dog" for r in items[-1:] for o in r.objects)
+                lambda items: any(o.label == "dog" for r in items[-1:] for o in r.objects)
             )
         assert ("dog",) in detector.calls
-        later = [o["label"] for r in results.items[-3:] for o in r.objects]
+        later = [o.label for r in results.items[-3:] for o in r.objects]
         assert "cat" not in later, "an answer for the old words was applied"
     finally:
         detector.gate.set()
@@ -188,11 +188,11 @@ def test_a_vocabulary_too_long_for_the_detector_is_reported_and_undone(engine: E
         # back on the old words, a keyframe finds them again: a second refusal (bouncing back
         # to the long words) would have come before that
         results.wait_for(lambda items: any(r.objects for r in items[noticed + 1 :]))
-    assert {o["label"] for r in results.items[noticed + 1 :] for o in r.objects} <= {"cat", "cup"}
+    assert {o.label for r in results.items[noticed + 1 :] for o in r.objects} <= {"cat", "cup"}
     (notice,) = [n for r in results.items for n in r.notices]
     assert notice.code == "vocabulary_too_long"
     assert "tokens" in notice.message and "cat, cup" in notice.message
-    assert engine.session_stats(session)["vocabulary"] == ["cat", "cup"]
+    assert engine.session_stats(session).vocabulary == ("cat", "cup")
 
 
 # -- failures inside the worker ----------------------------------------------------------------
@@ -215,7 +215,7 @@ def test_an_exception_in_a_cycle_is_counted_and_the_session_keeps_getting_result
     monkeypatch.setattr(LightingTracker, "update", flaky)
     with Feeder(engine, session, FRAME):
         results.wait_for(lambda items: len(items) >= 6)
-    assert engine.session_stats(session)["errors"] == 2
+    assert engine.session_stats(session).errors == 2
     assert engine.stats()["errors"] == 2
     assert "injected failure" in caplog.text and "Traceback" in caplog.text
     assert engine.ready

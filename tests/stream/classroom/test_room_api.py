@@ -20,8 +20,10 @@ from PIL import Image
 
 import stream.app
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.teacher_auth import TeacherAuth
 from stream.classroom.teachers import TeacherStore
+from stream.edge.limits import ServerLimits
 from stream.webrtc.registry import SESSIONS_KEY
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import Client, photo, serving
@@ -42,7 +44,10 @@ def _config(tmp_path: Path) -> ServerConfig:
     store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
     store.add("lee", "correct horse")
     store.add("kim", "battery staple")
-    return ServerConfig(teachers_file=tmp_path / "teachers.json", max_sessions=3)
+    return ServerConfig(
+        limits=ServerLimits(max_sessions=3),
+        classroom=ClassroomSettings(teachers_file=tmp_path / "teachers.json"),
+    )
 
 
 async def _teacher(base: str, name: str, password: str) -> aiohttp.ClientSession:
@@ -136,8 +141,8 @@ def test_a_teacher_runs_a_room_for_two_phones(tmp_path: Path) -> None:
                         timeout=WAIT_S,
                     )  # fmt: skip
                     assert phone.session is not None
-                    vocabulary = engine.session_stats(phone.session)["vocabulary"]
-                    assert vocabulary == ["apple", "banana"]
+                    vocabulary = engine.session_stats(phone.session).vocabulary
+                    assert vocabulary == ("apple", "banana")
                     assert ("speech", phone.session, False) in engine.calls
                 # a child turning speech back on stays silent while the room is muted; the tap
                 # sent after it on the same ordered channel says when it has been applied
@@ -230,7 +235,9 @@ def test_room_pages_for_a_wrong_code_say_so(tmp_path: Path, page: str) -> None:
     async def visit() -> None:
         web_dir = Path(__file__).parents[3] / "web"
         app = create_app(
-            ServerConfig(teachers_file=tmp_path / "t.json", web_dir=web_dir),
+            ServerConfig(
+                web_dir=web_dir, classroom=ClassroomSettings(teachers_file=tmp_path / "t.json")
+            ),
             engine=FakeEngine(delay_s=0.1),
         )
         async with serving(app) as base, aiohttp.ClientSession() as http:

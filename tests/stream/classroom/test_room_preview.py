@@ -12,7 +12,9 @@ import cv2
 import numpy as np
 
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.teachers import TeacherStore
+from stream.photos.library_settings import PhotoLibrarySettings
 from tests.stream.classroom.test_room_api import FAST, WAIT_S, _post, _teacher
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import Client, photo, serving
@@ -31,7 +33,10 @@ def test_only_the_rooms_teacher_sees_a_phones_preview(tmp_path: Path) -> None:
     store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
     store.add("lee", "correct horse")
     store.add("kim", "battery staple")
-    config = ServerConfig(teachers_file=store.path, snapshots_dir=tmp_path / "library")
+    config = ServerConfig(
+        classroom=ClassroomSettings(teachers_file=store.path),
+        photo_library=PhotoLibrarySettings(directory=tmp_path / "library"),
+    )
     picture = photo("coffee")
 
     async def main() -> None:

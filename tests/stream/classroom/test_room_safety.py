@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,13 @@ import aiohttp
 import pytest
 
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.lookup_guard import LookupGuard
 from stream.classroom.room_api import sweep
 from stream.classroom.rooms import ROOMS_KEY
 from stream.classroom.teachers import TeacherStore
 from stream.classroom.viewers import VIEWERS_KEY
+from stream.edge.limits import ServerLimits
 from stream.webrtc.registry import SESSIONS_KEY
 from tests.stream.classroom.test_room_api import FAST, WAIT_S, _post, _teacher
 from tests.support.fake_engine import FakeEngine
@@ -35,7 +38,14 @@ class FakeClock:
         return self.now
 
 
-def _run(test: Callable[[str, Context], Awaitable[None]], tmp_path: Path, **config: Any) -> None:
+def _run(
+    test: Callable[[str, Context], Awaitable[None]],
+    tmp_path: Path,
+    limits: ServerLimits | None = None,
+    classroom: ClassroomSettings | None = None,
+) -> None:
+    """`test` against a server with three teachers (lee, kim and the admin ada); at most 4
+    phones unless `limits` says otherwise."""
     store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
     store.add("lee", "correct horse")
     store.add("kim", "battery staple")
@@ -43,8 +53,11 @@ def _run(test: Callable[[str, Context], Awaitable[None]], tmp_path: Path, **conf
 
     async def main() -> None:
         engine = FakeEngine(delay_s=0.1)
-        options = {"teachers_file": store.path, "max_sessions": 4, **config}
-        app = create_app(ServerConfig(**options), engine=engine)
+        config = ServerConfig(
+            limits=limits or ServerLimits(max_sessions=4),
+            classroom=replace(classroom or ClassroomSettings(), teachers_file=store.path),
+        )
+        app = create_app(config, engine=engine)
         async with serving(app) as base:
             await test(base, (app, engine, store.path))
 
@@ -147,7 +160,7 @@ def test_phones_wait_for_the_teacher_and_a_removed_phone_stays_out(tmp_path: Pat
                 refusal = await intruder.wait_for("error", lambda m: m["code"] == "room_words")
                 assert "teacher" in refusal["message"]
                 assert intruder.session is not None
-                assert engine.session_stats(intruder.session)["vocabulary"] == ["cat", "cup"]
+                assert engine.session_stats(intruder.session).vocabulary == ("cat", "cup")
 
                 # the teacher admits and picks the class phone; then removes the intruder
                 status, state = await _post(
@@ -318,7 +331,7 @@ def test_teacher_limits_admins_and_removed_teachers(
             assert await app[ROOMS_KEY].store.get(codes[1]) is None
             assert [r.teacher for r in await app[ROOMS_KEY].store.open_rooms()] == ["kim"]
 
-    _run(check, tmp_path, max_rooms_per_teacher=2)
+    _run(check, tmp_path, classroom=ClassroomSettings(max_rooms_per_teacher=2))
 
 
 @pytest.mark.parametrize(

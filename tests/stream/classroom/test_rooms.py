@@ -20,6 +20,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from stream.app import ROOMS_KEY, ServerConfig, create_app
 from stream.classroom.viewers import VIEWERS_KEY
+from stream.edge.limits import ServerLimits
 from stream.loadtest.frame_code import check_code_fits, frame_luma, read_code, stamp_code
 from stream.webrtc.registry import SESSIONS_KEY
 from tests.support.fake_engine import FakeEngine
@@ -114,7 +115,7 @@ def test_five_viewers_watch_the_presenter_and_the_models_run_once() -> None:
 
 async def _classroom() -> None:
     engine = FakeEngine(delay_s=0.1)
-    app = create_app(ServerConfig(max_sessions=2), engine=engine)
+    app = create_app(ServerConfig(limits=ServerLimits(max_sessions=2)), engine=engine)
     async with serving(app) as base, aiohttp.ClientSession() as http:
         room = await app[ROOMS_KEY].store.create("teacher")
         # the demo switch: the first phone presents without the teacher picking it
@@ -146,7 +147,7 @@ async def _classroom() -> None:
             session = app[SESSIONS_KEY].get(phone.session)
             assert session is not None
             stats = engine.session_stats(phone.session)
-            assert stats["frames_submitted"] == session.frames_in
+            assert stats.frames_submitted == session.frames_in
             assert engine.stats()["processed"] <= session.frames_in
 
             # the presenter's objects reach the viewers; the room's state too
@@ -157,11 +158,11 @@ async def _classroom() -> None:
                 assert viewer.of_type("objects")[-1]["objects"][0]["label"] == "cat"
 
             # a viewer cannot change anything: its commands are refused, the phone's words stay
-            before = engine.session_stats(phone.session)["vocabulary"]
+            before = engine.session_stats(phone.session).vocabulary
             viewers[0].channel.send(json.dumps({"type": "vocabulary", "words": "dinosaur"}))
             await _until(lambda: viewers[0].of_type("error"), 10, "read_only error")
             assert viewers[0].of_type("error")[0]["code"] == "read_only"
-            assert engine.session_stats(phone.session)["vocabulary"] == before
+            assert engine.session_stats(phone.session).vocabulary == before
             assert not [c for c in engine.calls if c[0] == "vocabulary"]
         finally:
             for viewer in viewers:

@@ -17,7 +17,9 @@ from argon2 import PasswordHasher
 
 from inference.models import Models
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.teachers import TeacherStore
+from stream.edge.network import NetworkSettings
 from stream.edge.urls import PhoneOrigin, banner, is_loopback_host, parse_public_url, phone_hosts
 from stream.webrtc.engine_slot import EngineSlot
 from tests.support.fake_engine import FakeEngine
@@ -46,7 +48,7 @@ LAN = "192.168.7.23"
 )
 def test_a_public_url_is_kept_as_its_origin(given: str, kept: str) -> None:
     assert parse_public_url(given) == kept
-    assert ServerConfig(public_url=given).public_url == kept
+    assert NetworkSettings(public_url=given).public_url == kept
 
 
 @pytest.mark.parametrize(
@@ -73,7 +75,7 @@ def test_a_bad_public_url_is_refused_with_the_reason(given: str, why: str) -> No
         parse_public_url(given)
     assert str(refused.value).startswith("--public-url")
     with pytest.raises(ValueError, match=why):
-        ServerConfig(public_url=given)
+        NetworkSettings(public_url=given)
 
 
 def test_serve_stops_on_a_bad_public_url_before_listening(caplog: pytest.LogCaptureFixture) -> None:
@@ -130,11 +132,15 @@ def test_the_join_origin_is_never_localhost_unless_that_is_all_there_is() -> Non
 # -- the room API: join link and QR code ---------------------------------------------------------
 
 
-def _config(tmp_path: Path, **changes: Any) -> ServerConfig:
+def _config(tmp_path: Path, random_weights: bool | None = None, **network: Any) -> ServerConfig:
     teachers = tmp_path / "teachers.json"
     if not teachers.exists():
         TeacherStore(teachers, hasher=FAST).add("lee", "correct horse")
-    return ServerConfig(teachers_file=teachers, **changes)
+    return ServerConfig(
+        random_weights=random_weights,
+        network=NetworkSettings(**network),
+        classroom=ClassroomSettings(teachers_file=teachers),
+    )
 
 
 def _with_server(
@@ -301,7 +307,7 @@ def test_the_teacher_hint_gives_commands_that_work_as_typed(
     makefile = tmp_path / "Makefile"
     makefile.write_text("serve: setup\n\nteacher: setup\n\t@true\n")
     cli = ".venv/bin/visionanything"
-    own_file = ServerConfig(teachers_file=tmp_path / "teachers.json")
+    own_file = ServerConfig(classroom=ClassroomSettings(teachers_file=tmp_path / "teachers.json"))
     hint = teacher_hint(own_file, cli, makefile)
     assert hint is not None
     assert f"`{cli} teacher add NAME --file {tmp_path / 'teachers.json'}`" in hint

@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -20,9 +21,13 @@ from argon2 import PasswordHasher
 from PIL import Image
 
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.teachers import TeacherStore
 from stream.edge.access_log import RUNNER_OPTIONS
 from stream.edge.client_address import address_key, client_address, parse_trusted_proxies
+from stream.edge.limits import ServerLimits
+from stream.edge.network import NetworkSettings
+from stream.photos.library_settings import PhotoLibrarySettings
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import Client, photo, serving
 from visionanything.cli import QUIET_LOGGERS, quiet_address_loggers
@@ -75,15 +80,15 @@ def lesson(tmp_path_factory: pytest.TempPathFactory) -> Lesson:
     return Lesson(code, statuses, handler.records, handler.texts())
 
 
-def _config(tmp_path: Path, **kw: object) -> ServerConfig:
+def _config(tmp_path: Path, trusted_proxies: tuple[str, ...] = (), **limits: Any) -> ServerConfig:
     store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
     store.add("lee", "correct horse")
     return ServerConfig(
-        teachers_file=tmp_path / "teachers.json",
-        snapshots_dir=tmp_path / "snapshots",
         web_dir=WEB_DIR,
-        max_sessions=3,
-        **kw,  # type: ignore[arg-type]
+        limits=ServerLimits(max_sessions=3, **limits),
+        network=NetworkSettings(trusted_proxies=trusted_proxies),
+        classroom=ClassroomSettings(teachers_file=tmp_path / "teachers.json"),
+        photo_library=PhotoLibrarySettings(directory=tmp_path / "snapshots"),
     )
 
 
@@ -234,7 +239,7 @@ def test_the_client_is_the_right_most_untrusted_hop() -> None:
     with pytest.raises(ValueError, match="--trusted-proxy 'nope'"):
         parse_trusted_proxies(["nope"])
     with pytest.raises(ValueError, match="trusted-proxy"):
-        ServerConfig(trusted_proxies=("10.0.0.0/33",))
+        NetworkSettings(trusted_proxies=("10.0.0.0/33",))
 
 
 def test_limits_count_an_ipv6_client_by_its_64_network() -> None:

@@ -13,9 +13,11 @@ import pytest
 from argon2 import PasswordHasher
 
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.redis_room_store import RedisRoomStore
 from stream.classroom.teachers import TeacherStore
 from stream.edge.access_log import RUNNER_OPTIONS
+from stream.edge.limits import ServerLimits
 from tests.support.fake_engine import FakeEngine
 from tests.support.redis_server import RedisServer
 from tests.support.rtc_client import Client, serving
@@ -33,7 +35,10 @@ def test_redis_down_gives_503_with_retry_after_on_rooms_and_room_offers(
 
     async def lesson() -> None:
         store = RedisRoomStore(server.url)
-        config = ServerConfig(teachers_file=tmp_path / "teachers.json", retry_after_s=7)
+        config = ServerConfig(
+            limits=ServerLimits(retry_after_s=7),
+            classroom=ClassroomSettings(teachers_file=tmp_path / "teachers.json"),
+        )
         app = create_app(config, engine=FakeEngine(), room_store=store)
         phone = Client()
         async with serving(app, **RUNNER_OPTIONS) as base:

@@ -14,6 +14,8 @@ import pytest
 from aiohttp import web
 
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
+from stream.edge.limits import ServerLimits
 from stream.edge.security import (
     MAX_ERROR_CHARS,
     content_security_policy,
@@ -21,6 +23,7 @@ from stream.edge.security import (
     redact,
 )
 from stream.edge.tls import ensure_certificate
+from stream.photos.library_settings import PhotoLibrarySettings
 from stream.signalling import AddressCounter
 from stream.webrtc.engine_slot import ENGINE_KEY
 from stream.webrtc.registry import SESSIONS_KEY
@@ -44,7 +47,9 @@ def _run(coro: Any, timeout: float = 45) -> None:
 
 def _config(tmp_path: Path, **fields: Any) -> ServerConfig:
     return ServerConfig(
-        teachers_file=tmp_path / "teachers.json", snapshots_dir=tmp_path / "snaps", **fields
+        classroom=ClassroomSettings(teachers_file=tmp_path / "teachers.json"),
+        photo_library=PhotoLibrarySettings(directory=tmp_path / "snaps"),
+        **fields,
     )
 
 
@@ -148,7 +153,9 @@ def test_offers_from_another_site_or_not_json_are_refused(tmp_path: Path) -> Non
 def test_one_address_opens_at_most_its_share_of_sessions(tmp_path: Path) -> None:
     async def scenario() -> None:
         engine = FakeEngine(delay_s=0.05)
-        config = _config(tmp_path, max_sessions=4, sessions_per_address=1, retry_after_s=3)
+        config = _config(
+            tmp_path, limits=ServerLimits(max_sessions=4, sessions_per_address=1, retry_after_s=3)
+        )
         app = create_app(config, engine=engine)
         async with serving(app) as base, aiohttp.ClientSession() as http:
             first, second, third = Client(), Client(), Client()
@@ -274,7 +281,7 @@ def test_http_listens_on_localhost_unless_told_otherwise() -> None:
         Path("k.pem"),
         5,
     )
-    assert parse(["serve"]).screens_per_address == ServerConfig().viewers_per_address == 8
+    assert parse(["serve"]).screens_per_address == ServerLimits().viewers_per_address == 8
     assert parse(["serve", "--screens-per-address", "0"]).screens_per_address == 0
 
 

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from stream.app import ServerConfig, create_app
 from stream.edge.health import METRICS_KEY
+from stream.edge.limits import ServerLimits
 from stream.loadtest.churn import (
     ChurnConfig,
     ProcessSample,
@@ -98,10 +99,12 @@ def test_a_hundred_churn_cycles_leave_nothing_behind(caplog: pytest.LogCaptureFi
         # busy machine (else a "close" phone would be counted idle), yet end dropped phones soon
         config = ServerConfig(
             session=SessionSettings(idle_timeout_s=4.0, close_timeout_s=2.0),
-            max_sessions=64,
-            offers_per_minute=0,
-            sessions_per_address=0,
-            negotiation_timeout_s=15.0,
+            limits=ServerLimits(
+                max_sessions=64,
+                offers_per_minute=0,
+                sessions_per_address=0,
+                negotiation_timeout_s=15.0,
+            ),
         )
         app = create_app(config, engine=engine)
         async with serving(app) as base:
@@ -152,9 +155,7 @@ def test_the_loadtest_command_churns_and_reports(tmp_path: Path) -> None:
         engine = FakeEngine(delay_s=0.05)
         config = ServerConfig(
             session=SessionSettings(idle_timeout_s=4.0, close_timeout_s=2.0),
-            max_sessions=16,
-            offers_per_minute=0,
-            sessions_per_address=0,
+            limits=ServerLimits(max_sessions=16, offers_per_minute=0, sessions_per_address=0),
         )
         app = create_app(config, engine=engine)
         out = tmp_path / "churn.json"

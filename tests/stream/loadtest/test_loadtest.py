@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from stream.app import ServerConfig, create_app
+from stream.edge.limits import ServerLimits
 from stream.loadtest.client import Clip
 from stream.loadtest.frame_code import code_block, frame_luma, read_code, stamp_code
 from stream.loadtest.runner import load_clip
@@ -196,7 +197,11 @@ def test_a_full_server_is_reported_as_busy(
 ) -> None:
     out_json = tmp_path / "busy.json"
     argv = ["--clients", "2", "--duration", "2", "--json", str(out_json), *CONNECT]
-    status = asyncio.run(asyncio.wait_for(_against_server(ServerConfig(max_sessions=1), argv), 180))
+    status = asyncio.run(
+        asyncio.wait_for(
+            _against_server(ServerConfig(limits=ServerLimits(max_sessions=1)), argv), 180
+        )
+    )
     captured = capsys.readouterr()
     assert status == 1
     assert "server busy (503, Retry-After 5)" in captured.out

@@ -20,6 +20,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.rooms import ROOMS_KEY
 from stream.classroom.teachers import TeacherStore
 from tests.support.fake_engine import FakeEngine
@@ -113,7 +114,7 @@ def test_a_teacher_creates_the_room_for_the_run_and_ends_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     TeacherStore(tmp_path / "teachers.json", hasher=FAST).add("lee", "correct horse")
-    config = ServerConfig(teachers_file=tmp_path / "teachers.json")
+    config = ServerConfig(classroom=ClassroomSettings(teachers_file=tmp_path / "teachers.json"))
     monkeypatch.setenv("VISIONANYTHING_TEACHER_PASSWORD", "correct horse")
     out_json = tmp_path / "teacher.json"
     argv = ["--viewers", "1", "--teacher", "lee", "--duration", "2", "--json", str(out_json)]

@@ -22,7 +22,10 @@ from PIL import Image
 
 from inference.core.directories import DATA_DIR_ENV
 from stream.app import ServerConfig, create_app
+from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.teachers import TeacherStore
+from stream.edge.limits import ServerLimits
+from stream.photos.library_settings import PhotoLibrarySettings
 from stream.photos.snapshot_api import SNAPSHOTS_KEY, install_snapshots
 from stream.photos.snapshots import RoomBudget, SnapshotPolicy, SnapshotStore
 from stream.webrtc.registry import SESSIONS_KEY
@@ -76,14 +79,14 @@ def _run(
 
     async def main() -> None:
         config = ServerConfig(
-            teachers_file=tmp_path / "teachers.json",
-            max_sessions=3,
-            snapshot_policy=policy or SnapshotPolicy(),
+            limits=ServerLimits(max_sessions=3),
+            classroom=ClassroomSettings(teachers_file=tmp_path / "teachers.json"),
+            photo_library=PhotoLibrarySettings(policy=policy or SnapshotPolicy()),
         )
         app = create_app(config, engine=FakeEngine(delay_s=0.1))
         store = SnapshotStore(tmp_path / "data" / "snapshots")
         _library(app, store)
-        assert app[SNAPSHOTS_KEY].policy == config.snapshot_policy
+        assert app[SNAPSHOTS_KEY].policy == config.photo_library.policy
         async with serving(app) as base:
             await test(base, store)
 
@@ -405,7 +408,9 @@ def test_streaming_and_pressing_outside_a_room_store_nothing(
 def test_the_pages_are_served(tmp_path: Path) -> None:
     async def visit() -> None:
         web_dir = Path(__file__).parents[3] / "web"
-        config = ServerConfig(teachers_file=tmp_path / "t.json", web_dir=web_dir)
+        config = ServerConfig(
+            web_dir=web_dir, classroom=ClassroomSettings(teachers_file=tmp_path / "t.json")
+        )
         app = create_app(config, engine=FakeEngine(delay_s=0.1))
         _library(app, SnapshotStore(tmp_path / "snapshots"), web_dir)
         async with serving(app) as base, aiohttp.ClientSession() as http:

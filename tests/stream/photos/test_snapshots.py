@@ -307,7 +307,7 @@ def test_serve_takes_the_retention_in_days() -> None:
     add_photo_options(parser)
     assert parser.parse_args([]).photo_retention_days == 30
     config = with_photo_options(ServerConfig(), parser.parse_args(["--photo-retention-days", "7"]))
-    assert config.snapshot_policy.retention_s == 7 * DAY_S
-    assert config.snapshot_policy.room == RoomBudget()  # the rest as it was
+    assert config.photo_library.policy.retention_s == 7 * DAY_S
+    assert config.photo_library.policy.room == RoomBudget()  # the rest as it was
     with pytest.raises(ValueError, match="retention"):
         with_photo_options(ServerConfig(), parser.parse_args(["--photo-retention-days", "0"]))

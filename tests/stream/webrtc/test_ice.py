@@ -18,6 +18,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 from stream.app import ServerConfig, create_app
+from stream.edge.limits import ServerLimits
 from stream.webrtc import ice
 from stream.webrtc.ice import IceSettings, browser_configuration, rtc_configuration, server_turn_url
 from stream.webrtc.registry import SESSIONS_KEY
@@ -139,7 +140,7 @@ def test_the_server_uses_the_first_stun_and_prefers_turn_over_udp() -> None:
 
 
 async def _get_ice(settings: IceSettings, times: int = 1) -> list[tuple[int, str, Any]]:
-    config = ServerConfig(ice=settings, offers_per_minute=2)
+    config = ServerConfig(ice=settings, limits=ServerLimits(offers_per_minute=2))
     app = create_app(config, engine=FakeEngine())
     answers = []
     async with serving(app) as base, aiohttp.ClientSession() as http:

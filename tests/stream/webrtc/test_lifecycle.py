@@ -12,6 +12,7 @@ import aiohttp
 
 from stream.app import ServerConfig, create_app
 from stream.edge.health import METRICS_KEY
+from stream.edge.limits import ServerLimits
 from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.session_settings import SessionSettings
 from tests.support.fake_engine import FakeEngine
@@ -56,7 +57,9 @@ def test_silent_vanished_and_never_connected_phones_are_reaped_after_the_idle_ti
     async def scenario() -> None:
         engine = FakeEngine(delay_s=0.05)
         # three phones from 127.0.0.1: past the default per-address cap of 2
-        app = create_app(replace(_config(), sessions_per_address=3), engine=engine)
+        app = create_app(
+            replace(_config(), limits=ServerLimits(sessions_per_address=3)), engine=engine
+        )
         async with serving(app) as base, aiohttp.ClientSession() as http:
             silent, vanished, never = Client(), Client(), Client()
             try:
