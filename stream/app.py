@@ -26,6 +26,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from stream.classroom.classroom_settings import ClassroomSettings
+from stream.classroom.hunt_api import RoomHunts, install_hunt_api
 from stream.classroom.live_room import MAX_NAME_CHARS
 from stream.classroom.room_api import install_room_api
 from stream.classroom.room_store import CODE_ALPHABET, CODE_LENGTH, MemoryRoomStore, RoomStore
@@ -173,6 +174,7 @@ def create_app(
     TeacherAuth(teachers, secure_cookies=classroom.secure_cookies).install(app)
     phone_origin = PhoneOrigin(network.public_url, network.lan_hosts)
     install_room_api(app, rooms, config.web_dir, phone_origin)
+    install_hunt_api(app, RoomHunts(rooms))
     install_photo_api(app, config.photo, config.web_dir)
     install_snapshots(
         app,

@@ -132,6 +132,7 @@ class Language:
     hunt: str  # template with {thing}: "Can you find {thing}?"
     found: str  # template with {thing}: "You found {thing}!"
     hint: str  # template with {letter}: "It starts with {letter}."
+    class_found: str  # template with {name} and {thing}: "{name} found {thing}!"
     page_words: Mapping[str, str]  # the phone page's own words, read-only ("find_it" -> "Find it!")
     theme_titles: Mapping[str, str]  # theme name -> title in this language (may miss some)
     # The `base` language as loaded from the same folders; None when there is no base or this
@@ -357,6 +358,7 @@ def _parse(raw: Any) -> Language:
     hunt = _template(templates["hunt"], "hunt", "{thing}")
     found = _template(templates["found"], "found", "{thing}")
     hint = _template(templates["hint"], "hint", "{letter}")
+    class_found = _template(templates["class_found"], "class_found", "{thing}")
     page = {str(k): str(v) for k, v in _mapping(data["page"], "page").items() if k[:1] != "_"}
     titles = _mapping(data.get("theme_titles", {}), "theme_titles")
     base = data.get("base")
@@ -393,6 +395,7 @@ def _parse(raw: Any) -> Language:
         hunt=hunt,
         found=found,
         hint=hint,
+        class_found=class_found,
         page_words=MappingProxyType(page),
         theme_titles=MappingProxyType(
             {str(k): str(v) for k, v in titles.items() if not str(k).startswith("_")}

@@ -341,6 +341,14 @@ def first_letter_hint(name: str, lang: LanguageLike = "en") -> str:
     return _cut(language.hint.replace("{letter}", letter), language.max_sentence_chars)
 
 
+def class_found_phrase(phone: str, word: str, lang: LanguageLike = "en") -> str:
+    """The class screen's news of a class hunt's find: "Table 3 found a banana!", "Table 3 a
+    trouvé une banane !". `phone` is the phone's display name, `word` the detector's word."""
+    language = _language(lang)
+    template = language.class_found.replace("{name}", phone)
+    return _with_thing(template, friendly_name(word, language), language)
+
+
 def _with_thing(template: str, name: str, language: Language) -> str:
     thing = with_article(name, language)
     if not thing:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
+from stream.classroom.class_hunts import ClassHunt
 from stream.classroom.room_feed import RoomFeed
 from stream.classroom.room_store import (
     RoomState,
@@ -108,6 +109,8 @@ class LiveRoom:
     # (`stream.webrtc.resume`); the oldest are forgotten past MAX_DEPARTED
     departed: OrderedDict[str, Departed] = field(default_factory=OrderedDict)
     removed_phones: set[str] = field(default_factory=set)  # phone ids the teacher removed
+    language: str = "en"  # the room's, as last announced (the class screen's news speaks it)
+    hunt: ClassHunt | None = None  # the class hunt in force or the last one (its results)
 
     def viewer_message(self, state: RoomState) -> dict[str, Any]:
         """What a class screen hears: the room, who presents, how many phones and screens."""
@@ -129,6 +132,8 @@ class LiveRoom:
             "speech_muted": public["speech_muted"],
             "ended": public["ended"],
             "locked": public["locked"],
+            "language": public["language"],
+            "hunt": public["hunt"],
             "presenting": phone_id if self.presenting == phone_id else None,
             "you": {"name": self.names.get(phone_id, ""), "state": self.state_of(phone_id)},
         }

@@ -129,18 +129,23 @@ def room_links(request: web.Request, code: str) -> dict[str, str]:
     }
 
 
-def _describe(request: web.Request, state: RoomState) -> dict[str, Any]:
+def room_description(request: web.Request, state: RoomState) -> dict[str, Any]:
     """The whole room, for its teacher."""
-    hub = request.app[ROOMS_KEY]
-    phones, viewers = hub.members(state.code)
-    live = hub.live(state.code) if phones or viewers else None
+    room = request.app[ROOMS_KEY].find(state.code)
+    phones = list(room.phones) if room is not None else []
+    viewers = list(room.viewers) if room is not None else []
     return {
         **state.public(),
         **room_links(request, state.code),
-        "phones": hub.describe_phones(state.code),
+        "phones": [
+            {"id": p, "name": room.names.get(p, p), "state": room.state_of(p)}
+            for p in phones
+            if room is not None
+        ],
         "viewers": len(viewers),
-        "screens": hub.describe_screens(state.code),
-        "presenting": live.presenting if live is not None else None,
+        "screens": [{"id": viewer} for viewer in viewers],
+        "presenting": room.presenting if room is not None else None,
+        "hunt": room.hunt.describe(room.names) if room and room.hunt else None,
     }
 
 
@@ -192,13 +197,13 @@ async def _room(request: web.Request, teacher: str | None = None) -> RoomState:
     return state
 
 
-async def _own_room(
+async def own_room(
     request: web.Request, *, admin_may: bool = False
 ) -> tuple[RoomState, dict[str, Any]]:
     """The room, when the logged-in teacher owns it (or is an admin, where `admin_may`), and
-    the POST's JSON body. Using it keeps the room from ending idle."""
+    the POST's JSON body ({} for a GET). Using it keeps the room from ending idle."""
     teacher = request.app[TEACHER_AUTH_KEY].require(request)
-    body = await check_post(request)
+    body = await check_post(request) if request.method == "POST" else {}
     state = await _room(request, teacher)
     if state.teacher != teacher and not (admin_may and _is_admin(request, teacher)):
         raise json_error(web.HTTPForbidden, "this room belongs to another teacher")
@@ -235,13 +240,13 @@ async def _create(request: web.Request) -> web.Response:
         raise json_error(web.HTTPConflict, str(exc)) from exc
     except RoomLimitError as exc:
         raise json_error(web.HTTPServiceUnavailable, str(exc), {"Retry-After": "60"}) from exc
-    return json_answer(_describe(request, state), status=201)
+    return json_answer(room_description(request, state), status=201)
 
 
 async def _list(request: web.Request) -> web.Response:
     teacher = request.app[TEACHER_AUTH_KEY].require(request)
     rooms = await request.app[ROOMS_KEY].store.of_teacher(teacher)
-    return json_answer({"rooms": [_describe(request, r) for r in rooms if not r.ended]})
+    return json_answer({"rooms": [room_description(request, r) for r in rooms if not r.ended]})
 
 
 async def _show(request: web.Request) -> web.Response:
@@ -249,7 +254,7 @@ async def _show(request: web.Request) -> web.Response:
     state = await _room(request, teacher)
     if teacher is not None and state.teacher == teacher:
         await request.app[ROOMS_KEY].touch(state.code)
-        return json_answer(_describe(request, state))
+        return json_answer(room_description(request, state))
     return json_answer({"code": state.code, "locked": state.locked})
 
 
@@ -260,7 +265,7 @@ async def _qr(request: web.Request) -> web.Response:
 
 
 async def _presenter(request: web.Request) -> web.Response:
-    state, body = await _own_room(request)
+    state, body = await own_room(request)
     session = body.get("session")
     if not isinstance(session, str):
         raise json_error(web.HTTPBadRequest, "'session' must name a phone in the room")
@@ -268,12 +273,12 @@ async def _presenter(request: web.Request) -> web.Response:
         state = await request.app[ROOMS_KEY].set_presenter(state.code, session)
     except UnknownMemberError as exc:
         raise json_error(web.HTTPNotFound, f"no phone {session[:16]!r} in this room") from exc
-    return json_answer(_describe(request, state))
+    return json_answer(room_description(request, state))
 
 
 async def _phone(request: web.Request) -> web.Response:
     """admit, remove or name one phone."""
-    state, body = await _own_room(request)
+    state, body = await own_room(request)
     hub = request.app[ROOMS_KEY]
     phone, action = request.match_info["phone"], request.match_info["action"]
     try:
@@ -293,7 +298,7 @@ async def _phone(request: web.Request) -> web.Response:
             raise json_error(web.HTTPNotFound, "a phone can be admitted, removed or named")
     except UnknownMemberError as exc:
         raise json_error(web.HTTPNotFound, f"no phone {phone[:16]!r} in this room") from exc
-    return json_answer(_describe(request, state))
+    return json_answer(room_description(request, state))
 
 
 async def _preview(request: web.Request) -> web.Response:
@@ -329,7 +334,7 @@ def _small_jpeg(shared: SharedFrame) -> bytes:
     return encoded.tobytes()
 
 
-def _check_words(request: web.Request, words: object, theme: object) -> None:
+def check_words(request: web.Request, words: object, theme: object) -> None:
     """The teacher's words or theme, checked as a phone's are: 400 with the reason."""
     if (words is None) == (theme is None):
         raise json_error(web.HTTPBadRequest, "send either 'words' or 'theme', as a string")
@@ -359,15 +364,15 @@ def _check_words(request: web.Request, words: object, theme: object) -> None:
 
 
 async def _words(request: web.Request) -> web.Response:
-    state, body = await _own_room(request)
+    state, body = await own_room(request)
     words, theme = body.get("words"), body.get("theme")
-    _check_words(request, words, theme)
+    check_words(request, words, theme)
     state, problems = await request.app[ROOMS_KEY].set_words(
         state.code,
         words if isinstance(words, str) else None,
         theme if isinstance(theme, str) else None,
     )
-    return json_answer({**_describe(request, state), "problems": problems})
+    return json_answer({**room_description(request, state), "problems": problems})
 
 
 def _flags(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, bool | None]:
@@ -381,31 +386,31 @@ def _flags(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, bool | Non
 
 
 async def _speech(request: web.Request) -> web.Response:
-    state, body = await _own_room(request)
+    state, body = await own_room(request)
     flags = _flags(body, ("muted", "projector"))
     state = await request.app[ROOMS_KEY].set_speech(
         state.code, muted=flags["muted"], projector=flags["projector"]
     )
-    return json_answer(_describe(request, state))
+    return json_answer(room_description(request, state))
 
 
 async def _settings(request: web.Request) -> web.Response:
-    state, body = await _own_room(request)
+    state, body = await own_room(request)
     flags = _flags(body, ("first_phone_presents", "locked"))
     state = await request.app[ROOMS_KEY].set_settings(
         state.code, first_phone_presents=flags["first_phone_presents"], locked=flags["locked"]
     )
-    return json_answer(_describe(request, state))
+    return json_answer(room_description(request, state))
 
 
 async def _new_code(request: web.Request) -> web.Response:
-    state, _ = await _own_room(request)
+    state, _ = await own_room(request)
     state = await request.app[ROOMS_KEY].new_code(state.code)
-    return json_answer(_describe(request, state))
+    return json_answer(room_description(request, state))
 
 
 async def _mint_screen(request: web.Request) -> web.Response:
-    state, _ = await _own_room(request)
+    state, _ = await own_room(request)
     state, token = await request.app[ROOMS_KEY].mint_screen(state.code)
     base = f"{request.scheme}://{request.host}"
     url = f"{base}/room/{state.code}/screen#key={token}"
@@ -413,17 +418,17 @@ async def _mint_screen(request: web.Request) -> web.Response:
 
 
 async def _disconnect_screen(request: web.Request) -> web.Response:
-    state, _ = await _own_room(request)
+    state, _ = await own_room(request)
     screen = request.match_info["screen"]
     try:
         state = await request.app[ROOMS_KEY].disconnect_screen(state.code, screen)
     except UnknownMemberError as exc:
         raise json_error(web.HTTPNotFound, f"no screen {screen[:16]!r} in this room") from exc
-    return json_answer(_describe(request, state))
+    return json_answer(room_description(request, state))
 
 
 async def _end(request: web.Request) -> web.Response:
-    state, _ = await _own_room(request, admin_may=True)
+    state, _ = await own_room(request, admin_may=True)
     await request.app[ROOMS_KEY].end(state.code)
     return json_answer({"code": state.code, "ended": True})
 

@@ -73,6 +73,10 @@ class RoomState:
     locked            no new phones may join (those in stay)
     screens           SHA-256 digests of the screen tokens the teacher minted (newest last);
                       a viewer needs one of the tokens, never the code alone
+    language          the room's language (a language file's code): phones start in it, the
+                      class screen speaks it
+    hunt / hunt_words the class "Find it!" hunt while one is on: its id and its words in the
+                      order asked (a random order is drawn once, the same for every phone)
     """
 
     code: str
@@ -87,6 +91,9 @@ class RoomState:
     first_phone_presents: bool = False
     locked: bool = False
     screens: tuple[str, ...] = ()
+    language: str = "en"
+    hunt: str | None = None
+    hunt_words: tuple[str, ...] = ()
 
     def public(self) -> dict[str, Any]:
         """What the room's members are told (the teacher's name and the screens stay out)."""
@@ -100,6 +107,9 @@ class RoomState:
             "ended": self.ended,
             "first_phone_presents": self.first_phone_presents,
             "locked": self.locked,
+            "language": self.language,
+            "hunt": self.hunt,
+            "hunt_words": list(self.hunt_words),
         }
 
 

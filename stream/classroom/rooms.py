@@ -17,10 +17,8 @@
     projector says comes from the presenter's engine session, whose words are the room's;
   - every change is pushed at once as a `room` message to every member: viewers (opened by
     the teacher) hear the whole room, each phone only what it needs (its own name and state).
+  - a class hunt's phones report their progress to `on_phone_hunt` (`class_hunts`).
 Everything here runs on the event loop.
-
-`LookupGuard` rate-limits everything that tells whether a room exists (the API, the pages,
-room offers), so that six-letter codes cannot be enumerated.
 """
 
 from __future__ import annotations
@@ -81,6 +79,7 @@ class RoomHub:
         self._renamed: dict[str, str] = {}  # an old code → the room's next code (members only)
         self._touched: dict[str, float] = {}
         self.on_change: list[Callable[[RoomState], None]] = []
+        self.on_phone_hunt: Callable[[LiveRoom, str, dict[str, Any]], None] | None = None
 
     def current(self, code: str) -> str:
         """The code a room has now, for members that joined under an older one."""
@@ -97,6 +96,10 @@ class RoomHub:
             room = self._live[code] = LiveRoom(code)
         return room
 
+    def find(self, code: str) -> LiveRoom | None:
+        """The live side of room `code` when anyone is (or was lately) connected to it."""
+        return self._live.get(self.current(code))
+
     def members(self, code: str) -> tuple[list[RoomPhone], list[RoomMember]]:
         room = self._live.get(self.current(code))
         if room is None:
@@ -108,20 +111,6 @@ class RoomHub:
         keep pictures in the class's library."""
         room = self._live.get(self.current(code))
         return room is not None and room.state_of(phone_id) != "waiting"
-
-    def describe_phones(self, code: str) -> list[dict[str, str]]:
-        """For the room's teacher: each phone's id (to act on it), name and state."""
-        room = self._live.get(code)
-        if room is None:
-            return []
-        return [
-            {"id": p.id, "name": room.names.get(p.id, p.id), "state": room.state_of(p.id)}
-            for p in room.phones.values()
-        ]
-
-    def describe_screens(self, code: str) -> list[dict[str, Any]]:
-        room = self._live.get(code)
-        return [{"id": viewer_id} for viewer_id in (room.viewers if room else {})]
 
     # -- joining and leaving ------------------------------------------------------------------
 
@@ -300,7 +289,11 @@ class RoomHub:
     ) -> tuple[RoomState, list[str]]:
         """The room's words (or theme) for every phone now and every phone that joins; returns
         the state and the problems phones reported (an unknown theme, words too long)."""
-        state = await self.store.update(code, words=words, theme=theme)
+        return await self.apply(code, words=words, theme=theme)
+
+    async def apply(self, code: str, **changes: Any) -> tuple[RoomState, list[str]]:
+        """Change the room and apply it to every phone now; the state and the problems."""
+        state = await self.store.update(self.current(code), **changes)
         return state, self._apply_to_phones(code, state)
 
     async def set_speech(
@@ -436,9 +429,14 @@ class RoomHub:
     def presenter_message(
         self, code: str, phone_id: str, kind: str, fields: dict[str, Any]
     ) -> None:
-        """A phone's `objects` or `say`: copied to the viewers when that phone presents."""
+        """A phone's `objects` or `say`: copied to the viewers when that phone presents; its
+        `hunt` progress goes to `on_phone_hunt`."""
         room = self._live.get(self.current(code))
         if room is None:
+            return
+        if kind == "hunt":
+            if self.on_phone_hunt is not None:
+                self.on_phone_hunt(room, phone_id, fields)
             return
         if kind == "objects" and phone_id in room.phones:
             room.objects_of[phone_id] = fields
@@ -480,6 +478,7 @@ class RoomHub:
         return sorted(set(problems))
 
     def _announce(self, room: LiveRoom, state: RoomState) -> None:
+        room.language = state.language
         for phone_id, phone in list(room.phones.items()):
             if not phone.closed:
                 phone.send("room", **room.phone_message(state, phone_id))

@@ -4,6 +4,7 @@ the photo page's, the phone's theme list, name and class-code boxes. (A connecte
 hears the themes and the words limit in `hello`; the other pages have no data channel.)
 
     {"themes": [{"name": "animals", "title": "Animals"}, ...],
+     "languages": [{"code": "en", "name": "English"}, {"code": "fr", "name": "Français"}, ...],
      "limits": {"max_words": 32, "max_word_chars": 40, ...what the app passes in}}
 
 The themes are the engine's (`themes()`), or the ones that ship with the package while the
@@ -20,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from inference.labels.catalogue import language_menu
 from inference.labels.themes import ThemeDataError, UnknownThemeError, load_theme, theme_names
 from inference.labels.vocabulary import DEFAULT_MAX_WORD_CHARS, DEFAULT_MAX_WORDS
 
@@ -49,6 +51,8 @@ def describe_choices(
     names = theme_names() if themes is None else tuple(themes)
     return {
         "themes": [{"name": name, "title": _title(name)} for name in names],
+        # the languages a child or a teacher may pick, each named in itself
+        "languages": [{"code": m["code"], "name": m["name"]} for m in language_menu()],
         "limits": {
             "max_words": DEFAULT_MAX_WORDS,
             "max_word_chars": DEFAULT_MAX_WORD_CHARS,

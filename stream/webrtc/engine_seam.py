@@ -35,6 +35,15 @@ class RoomSettings(Protocol):
     @property
     def speech_muted(self) -> bool: ...
 
+    @property
+    def language(self) -> str: ...  # phones joining (or still on it) speak this
+
+    @property
+    def hunt(self) -> str | None: ...  # the class hunt's id while one is on
+
+    @property
+    def hunt_words(self) -> tuple[str, ...]: ...  # its words, in the order asked
+
 
 class EngineResult(RenderableResult, Protocol):
     """An engine result as the stream uses it (`inference.live.engine.FrameResult` fits)."""

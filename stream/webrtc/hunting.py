@@ -17,9 +17,6 @@ from stream.webrtc import wire
 from stream.webrtc.error_codes import ErrorCode
 from stream.webrtc.protocol import HuntMessage
 
-# (progress, the find that just happened or None): a room's listener hears every change
-ProgressListener = Callable[[HuntProgress, Found | None], None]
-
 
 class PhoneHunt:
     """At most one hunt per phone. `send(fields)` sends a `hunt` message; `clock()` is the
@@ -37,7 +34,6 @@ class PhoneHunt:
         self.language: Language = load_language("en")
         self.hunt: Hunt | None = None
         self.room_hunt: str | None = None  # the room hunt's id when the teacher started it
-        self.listener: ProgressListener | None = None
 
     @property
     def active(self) -> bool:
@@ -72,9 +68,19 @@ class PhoneHunt:
         self._tell("stopped")
         return True
 
-    def end(self) -> None:
-        """Forget the hunt without a word (the room's hunt was replaced or the phone left)."""
-        self.hunt, self.room_hunt = None, None
+    def follow_room(self, hunt_id: str | None, words: Sequence[str]) -> None:
+        """The room's hunt: a new one starts here (the teacher's order), an ended one stops
+        (the phone shows what it found); the same one goes on."""
+        if hunt_id == self.room_hunt:
+            return
+        if hunt_id is None:
+            self.stop()
+            self.room_hunt = None
+            return
+        try:
+            self.start(words, room_hunt=hunt_id)
+        except HuntError:  # the room checked its words when the teacher started the hunt
+            self.hunt, self.room_hunt = None, None
 
     def observe(self, objects: Sequence[SeenObject], lighting: LightingReport) -> Found | None:
         """One engine result: a find moves the hunt on and is told at once."""
@@ -91,14 +97,12 @@ class PhoneHunt:
         if self.hunt is not None:
             progress = self.hunt.progress
             state = "stopped" if progress.stopped else "finished" if progress.finished else None
-            self._tell(state or "looking", notify=False)
+            self._tell(state or "looking")
 
-    def _tell(self, state: str, found: Found | None = None, *, notify: bool = True) -> None:
+    def _tell(self, state: str, found: Found | None = None) -> None:
         assert self.hunt is not None
         progress = self.hunt.progress
         self._send(wire.hunt_fields(state, progress, self.language, found, self.room_hunt))
-        if notify and self.listener is not None:
-            self.listener(progress, found)
 
 
 class HuntingSession(Protocol):

@@ -40,6 +40,7 @@ from stream.webrtc.hunting import PhoneHunt, hunt_message
 from stream.webrtc.objects_throttle import ObjectsThrottle
 from stream.webrtc.outgoing_load import OutgoingLoad
 from stream.webrtc.peer_tasks import TaskSet, close_peer
+from stream.webrtc.room_rules import RoomRules
 from stream.webrtc.session_settings import SessionSettings
 from stream.webrtc.session_stats import report_stats
 from stream.webrtc.snapshot_press import take_snapshot
@@ -132,9 +133,9 @@ class Session:
         self.relay: MediaRelay | None = None
         self.on_room_message: Callable[[str, dict[str, Any]], None] | None = None
         self.room_muted = False
-        self._room_words: tuple[str | None, str | None] = (None, None)
+        self._room_rules = RoomRules()
         self._room_message: dict[str, Any] | None = None
-        self.hunt = PhoneHunt(lambda fields: self.send("hunt", **fields), self._loop.time)
+        self.hunt = PhoneHunt(self._send_hunt, self._loop.time)
         self.id = engine.open_session(self._result_from_engine)
         self._tasks = TaskSet(f"session {self.id}")
         pc.on("track", self._on_track)
@@ -278,18 +279,12 @@ class Session:
         return self.relay.subscribe(self.out_track, buffered=False)
 
     def apply_room(self, room: RoomSettings) -> list[str]:
-        """Take the room's words (when they changed) and its speech setting; returns the
-        problems (also sent to the phone as `error`)."""
-        problems: list[str] = []
-        words = (room.words, room.theme)
-        if words != self._room_words and (room.words or room.theme):
-            self._room_words = words
-            _, problem = self.set_words(room.words, room.theme)
-            if problem is not None:
-                problems.append(problem)
-        self.room_muted = room.speech_muted
-        self.engine.set_speech(self.id, self.speech and not self.room_muted)
-        return problems
+        """Take the room's words, mute, language and hunt (`stream.webrtc.room_rules`); returns
+        the problems (also sent to the phone as `error`)."""
+        return self._room_rules.apply(self, room)
+
+    def set_speech_on(self, on: bool) -> None:
+        self.engine.set_speech(self.id, on)
 
     def _tell_room(self, kind: str, fields: dict[str, Any]) -> None:
         listener = self.on_room_message
@@ -339,6 +334,10 @@ class Session:
             say = wire.say_fields(result.say)
             self.send("say", **say)
             self._tell_room("say", say)
+
+    def _send_hunt(self, fields: dict[str, Any]) -> None:
+        self.send("hunt", **fields)
+        self._tell_room("hunt", fields)  # a class hunt's progress (`stream.classroom.hunt_api`)
 
     def _send_objects(self, fields: dict[str, Any]) -> bool:
         sent = self.send("objects", essential=False, **fields)

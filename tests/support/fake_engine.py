@@ -78,6 +78,7 @@ class FakeEngine:
         # next result only (a detection that flickers)
         self.scene: tuple[tuple[str, float], ...] = (("cat", 0.9),)
         self._flash: tuple[tuple[str, float], ...] | None = None
+        self._scenes: dict[str, tuple[tuple[str, float], ...]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -102,6 +103,12 @@ class FakeEngine:
         """From the next result on, every frame shows `labels` (none: an empty scene)."""
         with self._lock:
             self.scene = tuple((label, score) for label in labels)
+
+    def show_to(self, session_id: str, *labels: str, score: float = 0.9) -> None:
+        """Session `session_id`'s frames alone show `labels` from the next result on (its own
+        table, while the other phones keep `scene`)."""
+        with self._lock:
+            self._scenes[session_id] = tuple((label, score) for label in labels)
 
     def flash(self, *labels: str, score: float = 0.9) -> None:
         """The next result alone shows `labels` as well: a one-frame flicker."""
@@ -285,7 +292,8 @@ class FakeEngine:
                     self._processed += 1
                     if session.paused or session_id not in self._sessions:
                         continue
-                    scene, self._flash = self.scene + (self._flash or ()), None
+                    own = self._scenes.get(session_id, self.scene)
+                    scene, self._flash = own + (self._flash or ()), None
                     say = None
                     if session.speech and session.announced != scene and scene:
                         session.announced = scene

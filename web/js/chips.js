@@ -123,7 +123,8 @@ export function nextChips(previous, objects, now, { max = MAX_CHIPS, lingerMs = 
 export class ChipBoard {
   /**
    * @param {HTMLElement} container the aria-live chips region
-   * @param {{onPick?: (chip: Chip) => void, max?: number, lingerMs?: number, now?: () => number}} [options]
+   * @param {{onPick?: (chip: Chip) => void, max?: number, lingerMs?: number, now?: () => number,
+   *          names?: boolean}} [options] names: show `say` (the child's language), not `label`
    */
   constructor(container, options = {}) {
     this.container = container;
@@ -135,6 +136,10 @@ export class ChipBoard {
     this.elements = new Map();
     this.frozen = false;
     this.expiry = 0;
+    /** When the chips were last worked out (chips not seen then are lingering). */
+    this.seenAt = 0;
+    /** @type {SceneObject[]} the latest `objects` message's objects (still in view) */
+    this.latest = [];
   }
 
   /**
@@ -158,15 +163,25 @@ export class ChipBoard {
   clear() {
     clearTimeout(this.expiry);
     this.chips = [];
+    this.latest = [];
     this.render();
   }
 
   /**
-   * The labels shown, in order.
+   * The labels shown, in order (with `names`: the names in the child's language).
    * @returns {string[]}
    */
   labels() {
-    return this.chips.map((c) => c.label);
+    return this.chips.map((c) => this.nameOf(c));
+  }
+
+  /**
+   * What a chip shows: its object's name in the child's language (`say`) with the `names`
+   * option, else its detector label.
+   * @param {Chip} chip
+   */
+  nameOf(chip) {
+    return (this.options.names && chip.say) || chip.label;
   }
 
   /**
@@ -187,16 +202,23 @@ export class ChipBoard {
     }
   }
 
-  /** @private */
+  /**
+   * @private The server sends `objects` only when they change, so the latest message's objects
+   * are still in view until the next one: they stay; the others linger `lingerMs`, then go.
+   * @param {SceneObject[] | null} objects a new message's, or null (time passed)
+   */
   apply(objects) {
     if (objects === null && this.frozen) return;
+    if (objects !== null) this.latest = objects;
     const now = this.now();
-    this.chips = nextChips(this.chips, objects, now, { max: this.options.max, lingerMs: this.options.lingerMs });
+    this.seenAt = now;
+    this.chips = nextChips(this.chips, this.latest, now, { max: this.options.max, lingerMs: this.options.lingerMs });
     this.render();
     clearTimeout(this.expiry);
     const lingerMs = this.options.lingerMs ?? LINGER_MS;
-    if (this.chips.length) {
-      const soonest = Math.min(...this.chips.map((c) => c.lastSeen)) + lingerMs - now;
+    const lingering = this.chips.filter((c) => c.lastSeen !== now);
+    if (lingering.length) {
+      const soonest = Math.min(...lingering.map((c) => c.lastSeen)) + lingerMs - now;
       this.expiry = setTimeout(() => this.apply(null), Math.max(50, soonest + 10));
     }
   }
@@ -218,14 +240,16 @@ export class ChipBoard {
       }
       const label = /** @type {HTMLElement} */ (el.firstChild);
       const count = /** @type {HTMLElement} */ (el.lastChild);
-      if (label.textContent !== chip.label) label.textContent = chip.label;
+      const text = this.nameOf(chip);
+      if (label.textContent !== text) label.textContent = text;
       const countText = chip.count > 1 ? `\u00d7${chip.count}` : "";
       if (count.textContent !== countText) count.textContent = countText;
       count.hidden = !countText;
       el.dataset.label = chip.label;
+      el.classList.toggle("chip-gone", chip.lastSeen !== this.seenAt);
       el.style.backgroundColor = chip.colour;
       el.style.color = chip.textColour;
-      el.setAttribute("aria-label", chip.count > 1 ? `${chip.count} ${chip.label}` : chip.label);
+      el.setAttribute("aria-label", chip.count > 1 ? `${chip.count} ${text}` : text);
       el.title = chip.say || chip.label;
       if (this.container.children[index] !== el) this.container.insertBefore(el, this.container.children[index] || null);
     });

@@ -4,8 +4,8 @@
  * Pure functions: no DOM, importable from Node for tests.
  */
 
-/** Text colours a chip may use: near-black and white. */
-export const DARK_TEXT = "#111111";
+/** Text colours a chip may use: black and white (one of them always passes WCAG AA, 4.5:1). */
+export const DARK_TEXT = "#000000";
 export const LIGHT_TEXT = "#ffffff";
 /** Used when an object arrives without a usable colour. */
 export const FALLBACK_COLOUR = "#ffd400";
@@ -69,7 +69,7 @@ export function safeColour(colour) {
 export function readableTextColour(background) {
   const rgb = parseHexColour(background) || parseHexColour(FALLBACK_COLOUR);
   const lum = relativeLuminance(/** @type {[number, number, number]} */ (rgb));
-  const dark = contrastRatio(lum, relativeLuminance([17, 17, 17]));
+  const dark = contrastRatio(lum, 0);
   const light = contrastRatio(lum, 1);
   return dark >= light ? DARK_TEXT : LIGHT_TEXT;
 }

@@ -4,11 +4,13 @@
  *   pc       the current RTCPeerConnection (null between attempts)
  *   events   parsed server messages, oldest first (at most 200)
  *   spoken   {text, spoken, reason, at, ids} for every `say` handed to the speech code (at most 200)
- *   chips()  the label texts of the chips shown, in order
+ *   chips()  the texts of the chips shown, in order (the phone's: names in the child's language)
  * and, for convenience: detail (reason/message/retryIn of the state), session, sent (messages
  * sent to the server, at most 200), camera (the local MediaStream), remote (the returned one),
  * loading (the server's last `loading` from GET /api/status while getting ready, see ready.js),
  * path (the route this page sees, PeerLink.connectionPath(), refreshed on every `stats`).
+ * The class screen's `window.vaScreen` has the same shape (chips(): the names it shows), plus
+ * `room`, the room's last state.
  */
 
 /** How many events, spoken texts and sent messages are kept. */

@@ -1,7 +1,8 @@
 /**
  * One connection attempt to the server: a single RTCPeerConnection carrying the camera track on
  * a sendrecv transceiver (the annotated video comes back on the same transceiver) and the
- * ordered "events" data channel, created before the offer.
+ * ordered "events" data channel, created before the offer. Without a camera stream the link
+ * only receives (a recvonly video transceiver): the class screen watches a room that way.
  *
  * A PeerLink reports "down" at most once (peer disconnected/failed/closed, channel closed or
  * errored) and never after its own close().
@@ -51,7 +52,7 @@ export class LinkClosedError extends Error {
 export class PeerLink {
   /**
    * @param {{
-   *   stream: MediaStream,
+   *   stream?: MediaStream | null,
    *   onTrack?: (stream: MediaStream, track: MediaStreamTrack) => void,
    *   onOpen?: () => void,
    *   onMessage?: (text: string) => void,
@@ -70,9 +71,13 @@ export class PeerLink {
     /** @type {RTCPeerConnection} */
     this.pc = new PC(options.rtcConfig || {});
 
-    const track = options.stream.getVideoTracks()[0];
-    if (!track) throw new Error("the camera stream has no video track");
-    this.transceiver = this.pc.addTransceiver(track, { direction: "sendrecv", streams: [options.stream] });
+    if (options.stream) {
+      const track = options.stream.getVideoTracks()[0];
+      if (!track) throw new Error("the camera stream has no video track");
+      this.transceiver = this.pc.addTransceiver(track, { direction: "sendrecv", streams: [options.stream] });
+    } else {
+      this.transceiver = this.pc.addTransceiver("video", { direction: "recvonly" }); // watch only
+    }
     preferCodecs(this.transceiver); // H.264 first where the browser has it (codecs.js)
 
     /** @type {RTCDataChannel} */
@@ -114,7 +119,8 @@ export class PeerLink {
 
   /**
    * Offer, gather ICE, POST to the server, apply the answer.
-   * @param {{room?: string, role?: string, name?: string, resume?: string, iceTimeoutMs?: number, url?: string}} [params]
+   * @param {{room?: string, role?: string, screen?: string, name?: string, resume?: string,
+   *          iceTimeoutMs?: number, url?: string}} [params] `screen`: a class screen's key
    * @returns {Promise<string>} the server's session id; rejects with signalling errors or LinkClosedError
    */
   async negotiate(params = {}) {
@@ -141,6 +147,7 @@ export class PeerLink {
       {
         room: params.room,
         role: params.role,
+        screen: params.screen,
         name: params.name,
         resume: params.resume,
         url: params.url,

@@ -20,13 +20,16 @@ export const MAX_TEXT_CHARS = 200;
  * @property {string} reason why not: "off" | "paused" | "unavailable" | "repeat" | "empty" | "failed" | ""
  * @property {number} at ms since the epoch
  * @property {Array<string|number>} ids the objects the phrase is about
+ * @property {string} lang the language it was said in
  */
 
 export class Speaker {
   /**
    * @param {{synth?: SpeechSynthesis | null, Utterance?: typeof SpeechSynthesisUtterance | null,
    *          enabled?: boolean, lang?: string, onRecord?: (record: SpeechRecord) => void,
-   *          now?: () => number}} [options] synth and Utterance default to the browser's
+   *          now?: () => number, repeatWindowMs?: number}} [options] synth and Utterance default
+   *          to the browser's; repeatWindowMs: how long the same text again is not repeated
+   *          (REPEAT_WINDOW_MS; Infinity: never twice in a row, as the class screen wants)
    */
   constructor(options = {}) {
     this.synth = "synth" in options ? options.synth : globalThis.speechSynthesis || null;
@@ -36,6 +39,7 @@ export class Speaker {
     this.lang = options.lang || "en";
     this.onRecord = options.onRecord;
     this.now = options.now || Date.now;
+    this.repeatWindowMs = options.repeatWindowMs ?? REPEAT_WINDOW_MS;
     this.lastText = "";
     this.lastAt = -Infinity;
     /** @type {SpeechSynthesisVoice | null | undefined} undefined: not chosen yet */
@@ -94,24 +98,44 @@ export class Speaker {
   }
 
   /**
+   * Speak another language from now on (a BCP 47 code: "fr", "es").
+   * @param {string} lang
+   */
+  setLang(lang) {
+    const next = String(lang || "en");
+    if (next === this.lang) return;
+    this.lang = next;
+    this.chosenVoice = undefined;
+  }
+
+  /**
    * Say a phrase (or record why not).
    * @param {unknown} text
    * @param {Array<string|number>} [ids]
+   * @param {{rate?: number, again?: boolean}} [options] rate: slower for a word to keep (0.6);
+   *        again: say it even if it was just said (the child asked for it)
    * @returns {SpeechRecord}
    */
-  speak(text, ids = []) {
+  speak(text, ids = [], options = {}) {
     const clean = String(text ?? "").replace(/\s+/g, " ").trim().slice(0, MAX_TEXT_CHARS);
     const now = this.now();
     /** @type {SpeechRecord} */
-    const record = { text: clean, spoken: false, reason: "", at: now, ids: Array.isArray(ids) ? ids.slice(0, 20) : [] };
+    const record = {
+      text: clean,
+      spoken: false,
+      reason: "",
+      at: now,
+      ids: Array.isArray(ids) ? ids.slice(0, 20) : [],
+      lang: this.lang,
+    };
     if (!clean) record.reason = "empty";
     else if (!this.enabled) record.reason = "off";
     else if (this.paused) record.reason = "paused";
     else if (!this.available) record.reason = "unavailable";
-    else if (clean === this.lastText && now - this.lastAt < REPEAT_WINDOW_MS) record.reason = "repeat";
+    else if (!options.again && clean === this.lastText && now - this.lastAt < this.repeatWindowMs) record.reason = "repeat";
     else {
       try {
-        this.say(clean);
+        this.say(clean, options.rate);
         record.spoken = true;
         this.lastText = clean;
         this.lastAt = now;
@@ -129,13 +153,13 @@ export class Speaker {
   }
 
   /** @private */
-  say(text) {
+  say(text, rate = RATE) {
     const synth = /** @type {SpeechSynthesis} */ (this.synth);
     // One phrase may wait behind the current one; a third drops both older ones.
     if (synth.pending) synth.cancel();
     if (synth.paused) synth.resume();
     const utterance = new /** @type {typeof SpeechSynthesisUtterance} */ (this.Utterance)(text);
-    utterance.rate = RATE;
+    utterance.rate = rate;
     utterance.pitch = PITCH;
     utterance.volume = 1;
     utterance.lang = this.lang;

@@ -29,14 +29,15 @@ export function videoPointAt(video, clientX, clientY) {
 /**
  * Listen for taps on the video.
  * @param {HTMLVideoElement} video
- * @param {(point: {x: number, y: number}) => boolean} onTap returns whether the tap was sent
+ * @param {(point: {x: number, y: number}, at: {x: number, y: number}) => boolean} onTap the
+ *        normalised video point and the client point; returns whether the tap was sent
  * @returns {() => void} removes the listener
  */
 export function attachTap(video, onTap) {
   const handler = (event) => {
     const point = videoPointAt(video, event.clientX, event.clientY);
     if (!point) return;
-    if (onTap(point)) ripple(video, event.clientX, event.clientY);
+    if (onTap(point, { x: event.clientX, y: event.clientY })) ripple(video, event.clientX, event.clientY);
   };
   video.addEventListener("click", handler);
   return () => video.removeEventListener("click", handler);

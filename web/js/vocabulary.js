@@ -4,32 +4,42 @@
  * on every new connection, as a `vocabulary` message with a theme or with words.
  */
 
-/** Themes offered before the server's `hello` lists its own. */
-export const DEFAULT_THEMES = Object.freeze(["animals", "fruit", "kitchen", "classroom", "toys"]);
-/** An icon per known theme. */
+/**
+ * An icon per theme the pages know a picture for (a theme the server adds gets
+ * THEME_ICON_OTHER); which themes there are is the server's: `hello.themes`, GET /api/choices.
+ */
 export const THEME_ICONS = Object.freeze({ animals: "🐾", fruit: "🍎", kitchen: "🍳", classroom: "🏫", toys: "🧸" });
-/** Limits of the server's vocabulary parser and protocol. */
-export const MAX_WORDS = 32;
-export const MAX_WORDS_CHARS = 2000;
+export const THEME_ICON_OTHER = "🎨";
+/** The no-theme choice ("Everything": all the words in force). */
+export const EVERYTHING_ICON = "🌈";
+
+/**
+ * A theme's label for a menu: its icon and title.
+ * @param {{name: string, title: string}} theme
+ */
+export function themeLabel(theme) {
+  return `${THEME_ICONS[theme.name] || THEME_ICON_OTHER} ${theme.title}`;
+}
 
 const EVERYTHING = "";
 const CUSTOM = "__words__";
 
 /**
- * Themes from `hello.themes`: names, or objects with a name and an optional title.
+ * The server's themes (`hello.themes`, GET /api/choices): names, or objects with a name and an
+ * optional title. Anything else is no theme at all.
  * @param {unknown} list
  * @returns {{name: string, title: string}[]}
  */
 export function normaliseThemes(list) {
-  if (!Array.isArray(list)) return DEFAULT_THEMES.map((name) => ({ name, title: titleCase(name) }));
+  if (!Array.isArray(list)) return [];
   const out = [];
   const seen = new Set();
   for (const item of list) {
     const name = typeof item === "string" ? item : item && typeof item.name === "string" ? item.name : "";
-    const clean = name.trim().slice(0, 40);
+    const clean = name.trim();
     if (!clean || seen.has(clean) || clean === CUSTOM) continue;
     seen.add(clean);
-    const title = item && typeof item.title === "string" && item.title.trim() ? item.title.trim().slice(0, 40) : titleCase(clean);
+    const title = item && typeof item.title === "string" && item.title.trim() ? item.title.trim() : titleCase(clean);
     out.push({ name: clean, title });
   }
   return out;
@@ -44,17 +54,20 @@ function titleCase(word) {
 }
 
 /**
- * Words typed in the find box, trimmed to what the server accepts.
+ * Words typed in the find box, trimmed to what the server accepts (its `max_words` and
+ * `max_words_chars`; either unknown: not cut here, the server says what is wrong).
  * @param {string} text
+ * @param {{maxWords?: number | null, maxChars?: number | null}} [limits]
  * @returns {string} "" when nothing usable
  */
-export function cleanWords(text) {
+export function cleanWords(text, limits = {}) {
+  const { maxWords = null, maxChars = null } = limits;
   const words = String(text ?? "")
     .split(/[,;\n]+/)
     .map((w) => w.replace(/\s+/g, " ").trim())
-    .filter(Boolean)
-    .slice(0, MAX_WORDS);
-  return words.join(", ").slice(0, MAX_WORDS_CHARS);
+    .filter(Boolean);
+  const joined = (maxWords ? words.slice(0, maxWords) : words).join(", ");
+  return maxChars ? joined.slice(0, maxChars) : joined;
 }
 
 /**
@@ -73,7 +86,9 @@ export class VocabularyPicker {
   /**
    * @param {{select: HTMLSelectElement, form: HTMLFormElement, input: HTMLInputElement,
    *          onChoose?: (selection: {theme?: string, words?: string} | null, description: string) => void,
-   *          onEmpty?: () => void}} options
+   *          onEmpty?: () => void, title?: (theme: {name: string, title: string}) => string,
+   *          everything?: () => string}} options title/everything: the words in the child's
+   *          language (the themes' titles, "Everything")
    */
   constructor(options) {
     this.select = options.select;
@@ -82,8 +97,10 @@ export class VocabularyPicker {
     /** @type {{theme?: string, words?: string} | null} */
     this.selection = null;
     this.defaultWords = "";
-    this.themes = normaliseThemes(null);
-    this.input.maxLength = MAX_WORDS_CHARS;
+    /** @type {{name: string, title: string}[]} none until the server lists its own */
+    this.themes = [];
+    /** @type {{maxWords: number | null, maxChars: number | null}} the server's, once known */
+    this.limits = { maxWords: null, maxChars: null };
     this.renderOptions();
 
     this.select.addEventListener("change", () => this.chooseFromSelect());
@@ -94,7 +111,23 @@ export class VocabularyPicker {
   }
 
   /**
-   * Use the server's theme list (from `hello`).
+   * Use the server's limits for typed words (`max_words`, `max_words_chars`, from GET
+   * /api/choices or `hello.limits`); a limit missing from `limits` stays as it was.
+   * @param {Record<string, any> | null | undefined} limits
+   */
+  setLimits(limits) {
+    const number = (value) => (Number.isInteger(value) && value > 0 ? value : null);
+    const maxWords = number(limits && limits.max_words);
+    const maxChars = number(limits && limits.max_words_chars);
+    if (maxWords) this.limits.maxWords = maxWords;
+    if (maxChars) {
+      this.limits.maxChars = maxChars;
+      this.input.maxLength = maxChars;
+    }
+  }
+
+  /**
+   * Use the server's theme list (GET /api/choices, then each `hello`).
    * @param {unknown} list
    */
   setThemes(list) {
@@ -111,7 +144,12 @@ export class VocabularyPicker {
   setDefaultWords(words) {
     if (this.defaultWords) return;
     const text = Array.isArray(words) ? words.filter((w) => typeof w === "string").join(", ") : String(words ?? "");
-    this.defaultWords = cleanWords(text);
+    this.defaultWords = cleanWords(text, this.limits);
+  }
+
+  /** Show the menu again (the child's language changed). */
+  relabel() {
+    this.renderOptions();
   }
 
   /** The message that re-applies the current choice on a new connection, or null. */
@@ -139,7 +177,7 @@ export class VocabularyPicker {
 
   /** @private */
   chooseWords(text) {
-    const words = cleanWords(text);
+    const words = cleanWords(text, this.limits);
     if (!words) {
       this.options.onEmpty?.();
       return;
@@ -160,12 +198,13 @@ export class VocabularyPicker {
     this.select.replaceChildren();
     const all = document.createElement("option");
     all.value = EVERYTHING;
-    all.textContent = "✨ Everything";
+    all.textContent = `${EVERYTHING_ICON} ${this.options.everything ? this.options.everything() : "Everything"}`;
     this.select.append(all);
     for (const theme of this.themes) {
       const option = document.createElement("option");
       option.value = theme.name;
-      option.textContent = `${THEME_ICONS[theme.name] || "🎨"} ${theme.title}`;
+      const title = this.options.title ? this.options.title(theme) : theme.title;
+      option.textContent = themeLabel({ ...theme, title });
       this.select.append(option);
     }
     this.select.append(custom);

@@ -3,14 +3,25 @@
  *
  * Start (or ?autostart=1) opens the rear camera and connects to the server over WebRTC; the
  * annotated video comes back full screen; `objects` become label chips, `say` is spoken,
- * `stats` feed the lighting indicator and the stats line, `error` shows a toast. The only
- * global is window.vaDebug (see js/debug.js).
+ * `stats` feed the lighting indicator and the stats line, `error` shows a toast, `hunt` plays
+ * "Find it!" (js/hunt.js), `language` brings the child's words (js/words.js, js/language.js).
+ * Every control has an icon and a word; a tap on a chip says the word slowly and shows it big
+ * (js/keep.js); a tap on the picture is always answered (js/marks.js). The only global is
+ * window.vaDebug (see js/debug.js).
  */
 
-import { ChipBoard } from "../js/chips.js";
+import { ChipBoard, cleanObjects } from "../js/chips.js";
+import { limit, limitLength, loadChoices } from "../js/choices.js";
 import { byId } from "../js/dom.js";
 import { Controller } from "../js/controller.js";
 import { createDebug, pushCapped } from "../js/debug.js";
+import { HuntView } from "../js/hunt.js";
+import { TodayWords, WordKeeper } from "../js/keep.js";
+import { LanguageChooser } from "../js/language.js";
+import { TapNote } from "../js/marks.js";
+import { bindControls } from "../js/phone-controls.js";
+import { renderRoom } from "../js/room-badge.js";
+import { bindCodeForm } from "../js/join.js";
 import { showDemoBadge } from "../js/demo.js";
 import { ReadyBar, StatusWatch } from "../js/ready.js";
 import { renderLighting } from "../js/lighting.js";
@@ -18,12 +29,11 @@ import { Speaker } from "../js/speech.js";
 import { State } from "../js/states.js";
 import { formatStats } from "../js/stats.js";
 import { loadSetting, saveSetting } from "../js/storage.js";
-import { savePictureOnPhone } from "../js/snapshot.js";
 import { attachTap } from "../js/tap.js";
 import { Toast } from "../js/toast.js";
-import { bindToggle } from "../js/toggles.js";
 import { StatusView } from "../js/ui.js";
-import { THEME_ICONS, VocabularyPicker, vocabularyMessage } from "../js/vocabulary.js";
+import { VocabularyPicker, cleanWords, vocabularyMessage } from "../js/vocabulary.js";
+import { PageWords, errorText } from "../js/words.js";
 
 
 const query = new URLSearchParams(location.search);
@@ -43,12 +53,16 @@ const toast = new Toast(byId("toast"));
 const lighting = byId("lighting");
 const statsLine = byId("stats");
 
+/** The page's own words in the child's language (English until the server sends others). */
+const words = new PageWords();
+const t = (key, values) => words.t(key, values);
+/** @type {{id: unknown, label: string, say: string, box: number[] | null}[]} the latest `objects` */
+let latestObjects = [];
+
+// a chip tapped: its word said again slowly and shown big (js/keep.js)
 const chipBoard = new ChipBoard(byId("chips"), {
-  onPick: (chip) => {
-    if (!chip.box) return;
-    const [x1, y1, x2, y2] = chip.box;
-    sendTap({ x: (x1 + x2) / 2, y: (y1 + y2) / 2 });
-  },
+  names: true,
+  onPick: (chip) => keeper.keep(chipBoard.nameOf(chip)),
 });
 
 const debug = createDebug(() => chipBoard.labels());
@@ -67,6 +81,14 @@ const speaker = new Speaker({
   lang: document.documentElement.lang || "en",
   onRecord: (record) => pushCapped(debug.spoken, record),
 });
+
+const keeper = new WordKeeper({
+  overlay: byId("spell"),
+  word: byId("spell-word"),
+  letters: byId("spell-letters"),
+  speak: (text, options) => speaker.speak(text, [], options),
+});
+const tapNote = new TapNote(byId("tap-note"), { t, objects: () => latestObjects });
 
 /**
  * Send a message to the server when connected; record what was sent.
@@ -90,100 +112,82 @@ function sendTap(point) {
   return send({ type: "tap", x: round(point.x), y: round(point.y) });
 }
 
-// ---- controls -------------------------------------------------------------------------------
+// ---- controls: Sound, Pause, Show all, Photo, numbers (js/phone-controls.js) -----------------
 
-const speechToggle = bindToggle(byId("speech"), {
-  label: "Say the names out loud",
-  initial: speaker.enabled,
-  on: { text: "🔊", label: "Speaking: on" },
-  off: { text: "🔇", label: "Speaking: off" },
-  onChange: (on) => {
-    speaker.setEnabled(on);
-    if (on) speaker.unlock();
-    saveSetting("speech", on);
-    send({ type: "speech", on });
-    toast.show(on ? "🔊 I will say what I see" : "🔇 Quiet now");
-  },
-});
-
-const pauseToggle = bindToggle(byId("pause"), {
-  label: "Pause",
-  initial: false,
-  on: { text: "▶️", label: "Paused: tap to go on" },
-  off: { text: "⏸️", label: "Pause" },
-  onChange: (paused) => applyPause(paused, true),
-});
-
-/**
- * Pause or resume the overlay and speech.
- * @param {boolean} paused
- * @param {boolean} tell send `mode` to the server
- */
-function applyPause(paused, tell) {
-  speaker.setPaused(paused);
-  chipBoard.setFrozen(paused);
-  document.body.dataset.paused = String(paused);
-  if (tell) send({ type: "mode", mode: liveMode(paused) });
-}
-
-// ✨: outline everything in the picture, named where the words match ("something" elsewhere)
-const everythingToggle = bindToggle(byId("everything"), {
-  label: "Show me everything",
-  initial: false,
-  on: { text: "✨", label: "Showing everything: tap to find the words" },
-  off: { text: "✨", label: "Show me everything" },
-  onChange: () => send({ type: "mode", mode: liveMode(pauseToggle.value) }),
-});
-
-/** @param {boolean} paused @returns {"pause" | "everything" | "live"} the `mode` to send */
-function liveMode(paused) {
-  if (paused) return "pause";
-  return everythingToggle.value ? "everything" : "live";
-}
-
-// 📸: in a class room the server saves the picture as it is now (with its labels) to the
-// teacher's library; anywhere else it is saved on this phone (a download) and the server keeps
-// nothing (js/snapshot.js)
 const inRoom = Boolean(offerParams.room);
 document.body.classList.toggle("in-room", inRoom);
-byId("snapshot").setAttribute("aria-label", inRoom ? "Take a photo for the class library" : "Save a photo on this phone");
-byId("snapshot").addEventListener("click", async () => {
-  if (controller.state !== State.LIVE) {
-    toast.show("📷 Start the camera first");
-    return;
-  }
-  if (inRoom) {
-    if (send({ type: "snapshot" })) toast.show("📸 Saving the photo…");
-    return;
-  }
-  if (await savePictureOnPhone(remote)) toast.show("📸 Saved on this phone");
-  else toast.show("📷 No picture yet: try again");
+const { speechToggle, pauseToggle, everythingToggle, liveMode } = bindControls({
+  speaker,
+  chipBoard,
+  send,
+  toast,
+  t,
+  live: () => controller.state === State.LIVE,
+  video: remote,
+  inRoom,
+  statsLine,
 });
-
-const statsToggle = bindToggle(byId("stats-toggle"), {
-  label: "Show numbers",
-  initial: loadSetting("stats", false),
-  on: { text: "📊", label: "Numbers: on" },
-  off: { text: "📊", label: "Numbers: off" },
-  onChange: (on) => {
-    saveSetting("stats", on);
-    statsLine.hidden = !on;
-  },
-});
-statsLine.hidden = !statsToggle.value;
 
 const picker = new VocabularyPicker({
   select: byId("theme"),
   form: byId("find-form"),
   input: byId("find"),
+  title: (theme) => words.titles.get(theme.name) || theme.title,
+  everything: () => t("everything"),
   onChoose: (selection, description) => {
+    let told = false;
+    if (selection && selection.words) {
+      told = language.check(selection.words.split(",").map((w) => w.trim()));
+      selection.words = cleanWords(words.toDetector(selection.words)); // "tasse" -> "cup"
+    }
     const message = vocabularyMessage(selection);
     if (!message) return;
-    if (send(message)) toast.show(`👀 Looking for ${description}`);
-    else toast.show(`👀 I will look for ${description} when we are connected`);
+    const sent = send(message);
+    if (told) return; // the notice about a word said as typed stays
+    toast.show(sent ? `👀 Looking for ${description}` : `👀 I will look for ${description} when we are connected`);
   },
-  onEmpty: () => toast.show("✏️ Type what to find, like: cat, cup"),
+  onEmpty: () => toast.show(`✏️ ${t("find_placeholder")}`),
 });
+
+const language = new LanguageChooser({
+  button: byId("language-button"),
+  sheet: byId("language-sheet"),
+  list: byId("language-list"),
+  close: byId("language-close"),
+  words,
+  send,
+  tell: (text) => toast.show(text, { ms: 5000 }),
+});
+
+const todayWords = new TodayWords();
+const hunt = new HuntView(
+  {
+    send,
+    speak: (text) => speaker.speak(text),
+    keep: (text) => keeper.keep(text),
+    t,
+    nameOf: (word) => words.nameOf(word),
+    object: (id) => latestObjects.find((o) => String(o.id) === String(id)),
+    selection: () => picker.selection,
+    live: () => controller.state === State.LIVE,
+    tell: (text) => toast.show(text),
+    named: (word, name) => language.heard(word, name),
+  },
+  todayWords,
+  remote,
+);
+
+/** The child's language arrived (or was known from before): every word on the page follows. */
+function showWords() {
+  document.documentElement.lang = words.code;
+  speaker.setLang(words.code);
+  words.apply(document);
+  for (const toggle of [speechToggle, pauseToggle, everythingToggle]) toggle.render();
+  picker.relabel();
+  hunt.refresh();
+}
+words.onChange(showWords);
+showWords();
 
 // ---- server messages ------------------------------------------------------------------------
 
@@ -211,10 +215,18 @@ function onMessage(text) {
       // after a broken connection the next offer carries it: same room place, same screen
       offerParams.resume = typeof message.resume === "string" ? message.resume : undefined;
       if (Array.isArray(message.themes)) picker.setThemes(message.themes);
+      picker.setLimits(message.limits);
       if (message.vocabulary != null) picker.setDefaultWords(message.vocabulary);
       break;
     case "objects":
+      latestObjects = cleanObjects(message.objects);
       chipBoard.update(message.objects);
+      break;
+    case "hunt":
+      hunt.render(message);
+      break;
+    case "language":
+      language.received(message);
       break;
     case "say": {
       const ids = Array.isArray(message.ids) ? message.ids : message.id != null ? [message.id] : [];
@@ -228,65 +240,35 @@ function onMessage(text) {
       refreshPath(message);
       break;
     case "room":
-      renderRoom(message);
+      onRoom(message);
       break;
     case "snapshot_saved":
       toast.show("📸 Photo saved for your teacher");
       break;
     case "error":
-      toast.show(`⚠️ ${String(message.message || message.code || "error")}`, { kind: "error" });
+      toast.show(errorText(message, t), { kind: "error" });
       break;
     default:
       break;
   }
 }
 
-const ROOM_STATES = {
-  waiting: "⏳ Waiting for your teacher",
-  admitted: "✅ You are in the class",
-  presenting: "📺 On the class screen!",
-};
-
-/**
- * A phone in a classroom room: its name and what the teacher decided (waiting, let in, on the
- * class screen), the room's words (read-only here: the teacher sets them); removed or ended:
- * stop and say so.
- * @param {{code?: string, presenting?: string | null, ended?: boolean, removed?: boolean,
- *          words?: string | null, theme?: string | null, speech_muted?: boolean,
- *          you?: {name?: string, state?: string}}} room
- */
-function renderRoom(room) {
-  const badge = byId("room");
-  if (room.removed) {
-    badge.hidden = true;
-    controller.finish("removed");
-    return;
-  }
-  if (room.ended) {
-    badge.hidden = true;
-    controller.finish("class-ended");
-    return;
-  }
-  joinedRoom = true;
-  if (room.code && room.code !== offerParams.room) {
-    // the teacher gave the room a new code: a reconnect uses it, and so does a reload
-    offerParams.room = room.code;
-    const url = new URL(location.href);
-    url.searchParams.set("room", room.code);
-    history.replaceState(history.state, "", url);
-  }
-  const you = room.you || {};
-  const onScreen = you.state === "presenting" || (Boolean(room.presenting) && room.presenting === debug.session);
-  const state = onScreen ? "presenting" : you.state || "waiting";
-  badge.hidden = false;
-  badge.dataset.presenting = String(onScreen);
-  badge.dataset.state = state;
-  const name = you.name ? `🙂 ${you.name} · ` : "";
-  badge.textContent = `${name}${ROOM_STATES[state] || ROOM_STATES.waiting}`;
-  const words = byId("room-words");
-  const what = room.theme ? `${THEME_ICONS[room.theme] || "🔤"} ${room.theme}` : room.words ? `🔤 ${room.words}` : "";
-  words.textContent = `${what ? `Looking for: ${what}` : ""}${room.speech_muted ? `${what ? " · " : ""}🔇 Quiet class` : ""}`;
-  words.hidden = !words.textContent;
+/** The room's badge and words (js/room-badge.js); removed or ended: stop and say so. */
+function onRoom(room) {
+  const stays = renderRoom(room, {
+    finish: (reason) => controller.finish(reason),
+    session: () => debug.session,
+    title: (theme) => words.titles.get(theme) || theme.charAt(0).toUpperCase() + theme.slice(1),
+    recode: (code) => {
+      if (code === offerParams.room) return;
+      // the teacher gave the room a new code: a reconnect uses it, and so does a reload
+      offerParams.room = code;
+      const url = new URL(location.href);
+      url.searchParams.set("room", code);
+      history.replaceState(history.state, "", url);
+    },
+  });
+  if (stays) joinedRoom = true;
 }
 
 // ---- joining a class: a name (optional) and a typed code ----------------------------------
@@ -295,21 +277,9 @@ const nameInput = byId("phone-name");
 nameInput.value = loadSetting("name", "");
 const codeInput = byId("room-code");
 if (inRoom) byId("room-code-label").textContent = "🏫 Another class? Type its code";
-const CODE_LETTERS = /^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$/;
-byId("code-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const code = codeInput.value.trim().toUpperCase().replace(/[\s-]/g, "");
-  if (!CODE_LETTERS.test(code)) {
-    byId("code-error").textContent = "✏️ A class code has 6 letters and numbers, like ABC234";
-    return;
-  }
-  const url = new URL("/", location.href);
-  url.searchParams.set("room", code);
-  location.href = url.href;
-});
-codeInput.addEventListener("input", () => {
-  byId("code-error").textContent = "";
-});
+/** The server's limits (GET /api/choices): a name's length, a class code's letters. */
+let limits = {};
+bindCodeForm({ form: byId("code-form"), input: codeInput, error: byId("code-error"), limits: () => limits });
 
 /** Show the name box before joining a room, and the code box where a code is wanted. */
 function showJoinBoxes(state, detail) {
@@ -323,6 +293,7 @@ function showJoinBoxes(state, detail) {
 /** The channel opened: tell the server this page's settings. */
 function onOpen() {
   send({ type: "speech", on: speechToggle.value });
+  language.resend();
   // in a classroom room the teacher's words apply: this page's saved words are not sent
   const vocabulary = inRoom ? null : picker.message();
   if (vocabulary) send(vocabulary);
@@ -360,7 +331,16 @@ function playRemote() {
   );
 }
 
-attachTap(remote, sendTap);
+// every tap on the picture is answered: "I'm looking…", then what is there or "Nothing there yet"
+attachTap(remote, (point, at) => {
+  if (controller.state !== State.LIVE) {
+    toast.show(`📷 ${t("start_first")}`);
+    return false;
+  }
+  const sent = sendTap(point);
+  if (sent && at) tapNote.tapped(point, at);
+  return sent;
+});
 
 // ---- getting ready ----------------------------------------------------------------------------
 
@@ -426,6 +406,9 @@ const controller = new Controller({
     followGettingReady(state);
     if (state !== State.LIVE) {
       chipBoard.clear();
+      latestObjects = [];
+      tapNote.clear();
+      hunt.reset();
       renderLighting(lighting, null);
     }
     if (state === State.IDLE || state === State.ERROR || state === State.CAMERA_BLOCKED) showRemote(null);
@@ -446,11 +429,18 @@ const controller = new Controller({
 });
 
 statusView.render(controller.state, controller.detail);
+
+// the badges at the top keep clear of the "Live" pill (top left), whatever its words
+new ResizeObserver(() => {
+  const width = Math.ceil(byId("panel").getBoundingClientRect().width);
+  document.body.style.setProperty("--pill-width", `${width}px`);
+}).observe(byId("panel"));
 showJoinBoxes(controller.state, controller.detail);
 
 byId("start").addEventListener("click", () => {
   if (inRoom) {
-    const name = nameInput.value.trim().slice(0, 24);
+    const max = limit(limits, "max_name_chars");
+    const name = max ? nameInput.value.trim().slice(0, max) : nameInput.value.trim();
     offerParams.name = name || undefined;
     saveSetting("name", name);
   }
@@ -490,5 +480,14 @@ function autostart() {
   return value !== null && ["1", "true", "yes", ""].includes(value.toLowerCase());
 }
 
+// the server's themes and limits; `hello` brings the themes again once connected
+loadChoices((choices) => {
+  limits = choices.limits;
+  if (choices.languages) language.setLanguages(choices.languages);
+  picker.setThemes(choices.themes);
+  picker.setLimits(limits);
+  limitLength(nameInput, limits, "max_name_chars");
+  limitLength(codeInput, limits, "code_length");
+});
 if (autostart()) controller.start();
 showDemoBadge();

@@ -8,7 +8,8 @@
  */
 
 import { showDemoBadge } from "/js/demo.js";
-import { DEFAULT_THEMES, THEME_ICONS } from "/js/vocabulary.js";
+import { limitLength, loadChoices } from "/js/choices.js";
+import { normaliseThemes, themeLabel } from "/js/vocabulary.js";
 import { Speaker } from "/js/speech.js";
 import { byId as $ } from "../js/dom.js";
 
@@ -28,12 +29,11 @@ const debug = {
 /** @type {any} */ (window).vaPhoto = debug;
 showDemoBadge();
 
-for (const name of DEFAULT_THEMES) {
-  const option = document.createElement("option");
-  option.value = name;
-  option.textContent = `${THEME_ICONS[name] || ""} ${name[0].toUpperCase()}${name.slice(1)}`.trim();
-  $("theme").append(option);
-}
+// the server's themes after "my own words…" (until they come, words only), its words limit
+loadChoices((choices) => {
+  for (const theme of normaliseThemes(choices.themes)) $("theme").add(new Option(themeLabel(theme), theme.name));
+  limitLength($("words"), choices.limits, "max_words_chars");
+});
 $("theme").addEventListener("change", () => {
   $("words").hidden = Boolean($("theme").value);
 });

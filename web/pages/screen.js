@@ -15,129 +15,173 @@
  * in on this browser (the room is in GET /api/rooms), and it asks the server over HTTP
  * (POST /api/rooms/CODE/snapshot) to save the presenting phone's picture to the library.
  */
-import { fetchIceConfig } from "../js/peer.js";
+import { backoffDelayMs } from "../js/backoff.js";
+import { createDebug, pushCapped } from "../js/debug.js";
 import { showDemoBadge } from "../js/demo.js";
-import { ReadyBar, StatusWatch } from "../js/ready.js";
-import { postOffer, waitForIceGathering, OfferRejectedError, ServerBusyError } from "../js/signalling.js";
 import { byId as $ } from "../js/dom.js";
+import { LinkClosedError, PeerLink } from "../js/peer.js";
+import { ReadyBar, StatusWatch } from "../js/ready.js";
+import { OfferRejectedError, ServerBusyError } from "../js/signalling.js";
+import { Speaker } from "../js/speech.js";
 
-const RETRY_MS = 3000;
+/** Reconnecting: 3 s after the first break, doubling up to 15 s (js/backoff.js). */
+const RETRY = { baseMs: 3000, maxMs: 15000 };
 const code = decodeURIComponent(location.pathname.split("/")[2] || "").toUpperCase();
 const screenKey = new URLSearchParams(location.hash.slice(1)).get("key") || "";
 const video = /** @type {HTMLVideoElement} */ ($("screen"));
 let projectorSpeech = false;
 let soundOn = false;
-let lastSaid = "";
-/** For tests and curious teachers: the connection, the room's last state, the messages. */
-const debug = { pc: null, room: null, events: [], loading: null };
+/** The found things' names shown now. */
+let names = [];
+/** @type {PeerLink | null} the current connection attempt */
+let link = null;
+/** Failed attempts since the last open channel (the back-off's step). */
+let attempt = 0;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let retryTimer;
+/**
+ * For tests and curious teachers (js/debug.js): the connection (pc), the room's last state
+ * (room), the messages (events), what was said (spoken), the page's state, and chips(): the
+ * names shown.
+ */
+const debug = Object.assign(createDebug(() => names), { room: /** @type {any} */ (null) });
+debug.state = document.body.dataset.state || "connecting";
 window.vaScreen = debug;
+
+// speaks only when the teacher turned projector speech on and someone pressed "Sound on" here;
+// the same phrase is never said twice in a row
+const speaker = new Speaker({
+  enabled: false,
+  repeatWindowMs: Infinity,
+  lang: document.documentElement.lang || "en",
+  onRecord: (record) => pushCapped(debug.spoken, record),
+});
 
 const ICONS = { connecting: "🔌", waiting: "📺", ended: "🏁", missing: "🔍", locked: "🔑", offline: "🔄", busy: "⏳" };
 
 function setState(state, title) {
   document.body.dataset.state = state;
+  debug.state = state;
   if (title) $("waiting-title").textContent = title;
   $("waiting-icon").textContent = ICONS[state] || "📺";
 }
 
+function showEnded() {
+  setState("ended", "The class has ended");
+  $("waiting-help").textContent = "Thank you! The teacher can open a new room for the next class.";
+}
+
 function showRoom(room) {
   if (room.ended) {
-    setState("ended", "The class has ended");
-    $("waiting-help").textContent = "Thank you! The teacher can open a new room for the next class.";
+    showEnded();
     return;
   }
   projectorSpeech = Boolean(room.projector_speech);
+  speaker.setEnabled(projectorSpeech && soundOn);
   $("sound").hidden = !projectorSpeech || soundOn;
   if (room.presenting) {
     setState("live");
   } else {
     setState("waiting", "Waiting for a phone…");
     $("waiting-help").textContent = "Scan the code or open the link on a phone to join.";
+    names = [];
     $("label").textContent = "";
     $("caption").textContent = "";
   }
 }
 
 function showObjects(objects) {
-  const names = [...new Set(objects.map((o) => o.label))];
-  $("label").textContent = names.slice(0, 3).join(" · ");
+  names = [...new Set(objects.map((o) => o.label))].slice(0, 3);
+  $("label").textContent = names.join(" · ");
 }
 
-function showSay(text) {
+function showSay(message) {
+  const text = String(message.text || "");
   $("caption").textContent = text;
-  if (projectorSpeech && soundOn && text !== lastSaid && "speechSynthesis" in window) {
-    speechSynthesis.speak(new SpeechSynthesisUtterance(text));
-  }
-  lastSaid = text;
+  speaker.speak(text, Array.isArray(message.ids) ? message.ids : []);
 }
 
-function onMessage(event) {
+/** @param {string} text one data-channel message */
+function onMessage(text) {
   let message;
   try {
-    message = JSON.parse(event.data);
+    message = JSON.parse(text);
   } catch {
     return;
   }
-  debug.events.push(message);
-  if (debug.events.length > 200) debug.events.shift();
+  if (!message || typeof message !== "object") return;
+  pushCapped(debug.events, message);
   if (message.type === "room") {
     debug.room = message;
     showRoom(message);
-  }
-  else if (message.type === "objects") showObjects(message.objects || []);
-  else if (message.type === "say") showSay(message.text || "");
+  } else if (message.type === "objects") showObjects(message.objects || []);
+  else if (message.type === "say") showSay(message);
 }
 
-async function watch() {
-  const pc = new RTCPeerConnection(await fetchIceConfig()); // STUN/TURN from the server, or []
-  debug.pc = pc;
-  pc.addTransceiver("video", { direction: "recvonly" });
-  const channel = pc.createDataChannel("events");
-  channel.addEventListener("message", onMessage);
-  pc.addEventListener("track", (event) => {
-    video.srcObject = event.streams[0] || new MediaStream([event.track]);
+/** One attempt to watch the room (a recvonly offer with role "viewer" and this screen's key). */
+function watch() {
+  clearTimeout(retryTimer);
+  link?.close();
+  const current = new PeerLink({
+    onTrack: (stream) => {
+      debug.remote = stream;
+      video.srcObject = stream;
+    },
+    onOpen: () => {
+      attempt = 0;
+    },
+    onMessage,
+    onDown: () => {
+      if (link === current) retry();
+    },
   });
-  const retry = () => {
-    if (document.body.dataset.state === "ended") return;
-    pc.close();
-    setState("offline", "Reconnecting…");
-    setTimeout(watch, RETRY_MS);
-  };
-  pc.addEventListener("connectionstatechange", () => {
-    if (pc.connectionState === "failed" || pc.connectionState === "closed") retry();
-  });
-  try {
-    await pc.setLocalDescription(await pc.createOffer());
-    await waitForIceGathering(pc);
-    const answer = await postOffer(pc.localDescription, { room: code, role: "viewer", screen: screenKey });
-    await pc.setRemoteDescription(answer);
-  } catch (error) {
-    if (error instanceof OfferRejectedError && error.status === 404) {
-      pc.close();
-      if (debug.room) {
-        setState("ended", "The class has ended"); // it was here a moment ago
-        $("waiting-help").textContent = "Thank you! The teacher can open a new room for the next class.";
-      } else {
-        setState("missing", `No class with the code “${code}”`);
-        $("waiting-help").textContent = "The class may have ended. Open a new class screen from the teacher's page.";
-      }
-      return;
-    }
-    if (error instanceof OfferRejectedError && error.status === 403) {
-      pc.close();
+  link = current;
+  debug.pc = current.pc;
+  current.negotiate({ room: code, role: "viewer", screen: screenKey }).then(
+    (session) => {
+      if (link === current) debug.session = session;
+    },
+    (error) => {
+      if (link === current && !(error instanceof LinkClosedError)) refused(error);
+    },
+  );
+}
+
+/** The connection broke: say so and try again after the back-off (not once the class ended). */
+function retry() {
+  link?.close();
+  link = null;
+  if (document.body.dataset.state === "ended") return;
+  setState("offline", "Reconnecting…");
+  retryTimer = setTimeout(watch, backoffDelayMs(attempt, RETRY));
+  attempt += 1;
+}
+
+/** The server did not take the offer: explain why, and try again only where that can help. */
+function refused(error) {
+  if (error instanceof OfferRejectedError && (error.status === 404 || error.status === 403)) {
+    link?.close();
+    link = null;
+    if (error.status === 403) {
       setState("locked", "Open the class screen from the teacher's page");
       $("waiting-help").textContent = "Press “📺 Open class screen” on the teacher's page: its link has the key this screen needs.";
-      return;
+    } else if (debug.room) {
+      showEnded(); // it was here a moment ago
+    } else {
+      setState("missing", `No class with the code “${code}”`);
+      $("waiting-help").textContent = "The class may have ended. Open a new class screen from the teacher's page.";
     }
-    if (error instanceof ServerBusyError) {
-      pc.close();
-      setState("busy", "Please wait a moment");
-      $("waiting-help").textContent = "The class screen will try again by itself.";
-      setTimeout(watch, error.retryAfterS * 1000);
-      return;
-    }
-    retry();
+    return;
   }
+  if (error instanceof ServerBusyError) {
+    link?.close();
+    link = null;
+    setState("busy", "Please wait a moment");
+    $("waiting-help").textContent = "The class screen will try again by itself.";
+    retryTimer = setTimeout(watch, error.retryAfterS * 1000);
+    return;
+  }
+  retry();
 }
 
 async function offerSnapshots() {
@@ -183,7 +227,8 @@ $("join-code").textContent = code;
 $("sound").addEventListener("click", () => {
   soundOn = true;
   $("sound").hidden = true;
-  if ("speechSynthesis" in window) speechSynthesis.speak(new SpeechSynthesisUtterance(""));
+  speaker.setEnabled(projectorSpeech);
+  speaker.unlock(); // browsers speak only after a click
 });
 // the server's models: a bar while they load, gone (and no more asking) once they are ready
 const readyBar = new ReadyBar($("ready"));

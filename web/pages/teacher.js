@@ -11,9 +11,11 @@
  * While the server loads its models a bar at the top says how far it has got.
  */
 import { api } from "../js/api.js";
+import { limitLength, loadChoices } from "../js/choices.js";
 import { showDemoBadge } from "../js/demo.js";
 import { ReadyBar, StatusWatch, describeBuilding } from "../js/ready.js";
 import { byId as $ } from "../js/dom.js";
+import { normaliseThemes } from "../js/vocabulary.js";
 
 const parts = location.pathname.split("/");
 const code = parts[1] === "room" ? decodeURIComponent(parts[2] || "").toUpperCase() : "";
@@ -26,6 +28,8 @@ const STATES = {
 };
 /** The last room state shown; the phone cards by phone id. */
 let room = null;
+/** The server's limits (GET /api/choices): the words box, a phone's name. */
+let limits = {};
 const cards = new Map();
 let polling = false;
 
@@ -110,6 +114,7 @@ function makeCard(id) {
   const item = /** @type {HTMLElement} */ ($("phone-template").content.firstElementChild.cloneNode(true));
   item.dataset.session = id;
   const q = (selector) => /** @type {any} */ (item.querySelector(selector));
+  limitLength(q(".name-input"), limits, "max_name_chars");
   const preview = q(".preview");
   preview.addEventListener("load", () => item.classList.remove("no-picture"));
   preview.addEventListener("error", () => item.classList.add("no-picture"));
@@ -337,5 +342,21 @@ new StatusWatch((status) => {
   $("building").hidden = !building;
   return !(status.ready === true && !building); // ready and nothing left: stop asking
 }).start();
+/**
+ * The server's themes after "… or a theme" (until they come, only the words box), and its
+ * limits for the boxes.
+ * @param {{themes: unknown[], limits: Record<string, any>}} choices
+ */
+function useChoices(choices) {
+  limits = choices.limits;
+  limitLength($("words"), limits, "max_words_chars");
+  for (const item of cards.values()) limitLength(item.querySelector(".name-input"), limits, "max_name_chars");
+  const select = $("theme");
+  const chosen = select.value;
+  for (const option of [...select.options]) if (option.value) option.remove();
+  for (const theme of normaliseThemes(choices.themes)) select.add(new Option(theme.name, theme.name));
+  select.value = [...select.options].some((option) => option.value === chosen) ? chosen : "";
+}
+loadChoices(useChoices);
 start();
 showDemoBadge();

@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
+import inference.labels
+from inference.labels.languages import LANGUAGES_DIR_ENV
 from inference.labels.themes import theme_names
 from inference.labels.vocabulary import DEFAULT_MAX_WORD_CHARS, DEFAULT_MAX_WORDS
 from stream.app import ServerConfig, create_app
@@ -59,3 +64,21 @@ def test_before_the_engine_is_loaded_the_packaged_themes_are_offered() -> None:
     assert {"name": "kitchen", "title": "Kitchen"} in body["themes"]
     assert body["limits"]["max_name_chars"] == 24
     assert describe_choices((), {})["themes"] == []
+
+
+def test_the_languages_on_offer_are_the_language_files_each_named_in_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = describe_choices(None, {})
+    assert body["languages"][:3] == [
+        {"code": "en", "name": "English"},
+        {"code": "es", "name": "Español"},
+        {"code": "fr", "name": "Français"},
+    ]
+    # a school's own language file joins the menu without any code
+    english = json.loads((Path(inference.labels.__file__).parent / "data" / "en.json").read_text())
+    (tmp_path / "nl.json").write_text(
+        json.dumps({**english, "code": "nl", "name": "Nederlands", "base": "en"}), "utf-8"
+    )
+    monkeypatch.setenv(LANGUAGES_DIR_ENV, str(tmp_path))
+    assert {"code": "nl", "name": "Nederlands"} in describe_choices(None, {})["languages"]
