@@ -5,10 +5,11 @@ within the room's budget."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from inference.live.results import SeenObject
 from stream.edge.rate_limits import RateLimiter
 from stream.photos.snapshots import (
+    EVERY_TEACHER,
     JPEG_QUALITY,
     RATE_WINDOW_S,
     Snapshot,
@@ -62,6 +64,10 @@ class _Settings(Protocol):
     def output_height(self) -> int | None: ...
 
 
+KEPT_SHOWN = 6  # photos a phone shows with the words it found today
+KEPT_WIDTH = 160  # px: a small picture, so one fits in a data-channel message
+KEPT_QUALITY = 70
+
 # (room code, phone session id) → the room's teacher, when the phone may keep pictures there
 # (a live room that let it in); None otherwise
 TeacherOf = Callable[[str, str], Awaitable[str | None]]
@@ -86,6 +92,19 @@ def render_jpeg(
     return bytes(encoded.tobytes())
 
 
+def small_picture(jpeg: bytes) -> str | None:
+    """`jpeg` at KEPT_WIDTH wide as a data URL (blocking); None when it does not decode."""
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    height = max(1, round(image.shape[0] * KEPT_WIDTH / image.shape[1]))
+    small = cv2.resize(image, (KEPT_WIDTH, height), interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, KEPT_QUALITY])
+    if not ok:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
+
+
 class SnapshotTaker:
     """A press of 📸: room check, rate limit, draw, encode and save (see the module docstring).
 
@@ -108,6 +127,25 @@ class SnapshotTaker:
         self.teacher_of = teacher_of
         self._clock = clock
         self._recent = RateLimiter(per_session_per_minute, RATE_WINDOW_S, clock=clock)
+
+    async def kept(self, session: SnapshotSource) -> list[dict[str, Any]]:
+        """The photos kept from `session` in its room, newest first (at most KEPT_SHOWN), as
+        {"id", "labels", "picture": a small JPEG data URL}; none outside a room or before the
+        teacher let the phone in."""
+        room = session.room
+        if room is None or await self.teacher_of(room, session.id) is None:
+            return []
+        return await asyncio.to_thread(self._kept, room, session.id)
+
+    def _kept(self, room: str, session_id: str) -> list[dict[str, Any]]:
+        recent = self.store.list(200, teacher=EVERY_TEACHER, room=room)
+        photos = []
+        for snapshot in [s for s in recent if s.session == session_id][:KEPT_SHOWN]:
+            data = self.store.read_image(snapshot)
+            picture = small_picture(data) if data is not None else None
+            if picture is not None:
+                photos.append({"id": snapshot.id, "labels": snapshot.labels, "picture": picture})
+        return photos
 
     async def take(self, session: SnapshotSource) -> Snapshot:
         """Save `session`'s current picture; raises `SnapshotRefused` with the reason."""

@@ -70,6 +70,7 @@ _MESSAGE_TYPES: Mapping[type, str] = {
     protocol.ModeMessage: "mode",
     protocol.SpeechMessage: "speech",
     protocol.SnapshotMessage: "snapshot",
+    protocol.KeptMessage: "kept",
     protocol.HuntMessage: "hunt",
     protocol.LanguageMessage: "language",
 }

@@ -9,6 +9,7 @@ client → server
                                                  (named by the words where they overlap)
   {"type": "speech", "on": true | false}
   {"type": "snapshot"}                           save the picture now to the teacher's library
+  {"type": "kept"}                               the photos kept from this phone in its room
   {"type": "hunt", "action": "start", "theme": "fruit" | "words": "cup, cat", "order": "list"}
                                                  a "Find it!" hunt over a theme, words, or (with
                                                  neither) the words in force; order list|random
@@ -27,6 +28,7 @@ server → client (every message carries "v": 1 and "type")
             "just_found": {"word", "name", "say", "object"} on a find}
            (stream.webrtc.wire.hunt_fields)
   language {"language", "name", "catalogue"}  the page's words in the session's language
+  kept     {"id", "labels", "picture", "index", "count"} one per kept photo, or {"count": 0}
   snapshot_saved  {"id"}   a `snapshot` was stored (refusals come as `error`: snapshot_limit,
                            library_full, no_frame, snapshots_off)
 Unknown or malformed messages get an `error` reply; the session goes on.
@@ -84,6 +86,11 @@ class SnapshotMessage:
 
 
 @dataclass(frozen=True)
+class KeptMessage:
+    pass
+
+
+@dataclass(frozen=True)
 class HuntMessage:
     action: Literal["start", "skip", "stop"]
     words: str | None = None
@@ -102,6 +109,7 @@ ClientMessage = (
     | ModeMessage
     | SpeechMessage
     | SnapshotMessage
+    | KeptMessage
     | HuntMessage
     | LanguageMessage
 )
@@ -141,6 +149,8 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         return SpeechMessage(on)
     if kind == "snapshot":
         return SnapshotMessage()
+    if kind == "kept":
+        return KeptMessage()
     if kind == "hunt":
         return _hunt(message)
     if kind == "language":
@@ -153,7 +163,7 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     raise ProtocolError(
         ErrorCode.UNKNOWN_TYPE,
         f"unknown message type {str(kind)[:40]!r}; "
-        "expected vocabulary, tap, mode, speech, snapshot, hunt or language",
+        "expected vocabulary, tap, mode, speech, snapshot, kept, hunt or language",
     )
 
 

@@ -17,7 +17,8 @@ from stream.edge.health import LiveNumbers, StreamMetrics
 from stream.webrtc.channel import _detached
 from stream.webrtc.engine_seam import EngineLike
 from stream.webrtc.session_settings import SessionSettings
-from stream.webrtc.sessions import Session, Snapshotter
+from stream.webrtc.sessions import Session
+from stream.webrtc.snapshot_press import Snapshotter
 
 log = logging.getLogger(__name__)
 

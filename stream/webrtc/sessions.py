@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
-from typing import Any, Protocol
+from typing import Any
 
 import av
 from aiortc import RTCDataChannel, RTCPeerConnection
@@ -43,7 +43,7 @@ from stream.webrtc.peer_tasks import TaskSet, close_peer
 from stream.webrtc.room_rules import RoomRules
 from stream.webrtc.session_settings import SessionSettings
 from stream.webrtc.session_stats import report_stats
-from stream.webrtc.snapshot_press import take_snapshot
+from stream.webrtc.snapshot_press import Snapshotter, send_kept, take_snapshot
 from stream.webrtc.tracks import (
     AnnotatedVideoTrack,
     FrameMailbox,
@@ -55,16 +55,6 @@ from stream.webrtc.tracks import (
 from stream.webrtc.vocabulary_gate import VocabularyGate
 
 log = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------- what the engine offers us
-
-
-class Snapshotter(Protocol):
-    """Saves a session's current picture (`stream.photos.snapshots.SnapshotTaker` fits); refuses
-    with `protocol.ProtocolError` (its code goes back in the `error` reply)."""
-
-    async def take(self, session: Session) -> Any: ...  # the saved snapshot, with an `id`
 
 
 class Session:
@@ -434,6 +424,8 @@ class Session:
             self.engine.set_speech(self.id, message.on and not self.room_muted)
         elif isinstance(message, protocol.SnapshotMessage):
             self._spawn(take_snapshot(self), "snapshot")
+        elif isinstance(message, protocol.KeptMessage):
+            self._spawn(send_kept(self), "kept")
         elif isinstance(message, protocol.HuntMessage):
             hunt_message(self, message)
         elif isinstance(message, protocol.LanguageMessage):

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from playwright.async_api import Browser, Page, async_playwright
 
 from stream.app import ServerConfig, create_app
@@ -26,6 +25,7 @@ from stream.photos.library_settings import PhotoLibrarySettings
 from tests.support.browser import create_room, wait_for, wait_for_more
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import serving
+from tests.support.teachers import FAST
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args
 
 STATUS = "document.querySelector('#status').textContent"  # the phone's big line
@@ -55,7 +55,7 @@ async def _screen_frames(page: Page) -> int:
 
 def test_the_teacher_decides_who_is_on_the_class_screen(tmp_path: Path, camera_clip: Path) -> None:
     assert CHROMIUM.exists() or shutil.which("chromium"), "apt-get install -y chromium"
-    store = TeacherStore(tmp_path / "teachers.json", hasher=PasswordHasher(1, 1024, 1))
+    store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
     store.add("lee", "correct horse")
     config = ServerConfig(
         web_dir=WEB_DIR,
@@ -228,7 +228,7 @@ async def _page(
 def test_every_state_has_a_clear_styled_page(tmp_path: Path, camera_clip: Path) -> None:
     """A wrong code, a screen without its key, a typed code, a busy server: each gets words a
     child or teacher understands, styled under the server's CSP (no inline style or script)."""
-    store = TeacherStore(tmp_path / "teachers.json", hasher=PasswordHasher(1, 1024, 1))
+    store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
     store.add("lee", "correct horse")
     config = ServerConfig(
         web_dir=WEB_DIR, classroom=ClassroomSettings(teachers_file=tmp_path / "teachers.json")

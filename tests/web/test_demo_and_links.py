@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from argon2 import PasswordHasher
 from playwright.async_api import Browser, Page, async_playwright
 
 from stream.app import ServerConfig, create_app
@@ -26,6 +25,7 @@ from tests.support.browser import create_room, wait_for
 from tests.support.fake_engine import FakeEngine
 from tests.support.qr_codes import decode_qr
 from tests.support.rtc_client import serving
+from tests.support.teachers import FAST
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR
 
 LAN = "192.168.7.23"  # a LAN address as serve would find it; nothing needs to answer there
@@ -59,7 +59,7 @@ BADGE = """() => {
 def _config(tmp_path: Path, random_weights: bool) -> ServerConfig:
     teachers = tmp_path / "teachers.json"
     if not teachers.exists():
-        TeacherStore(teachers, hasher=PasswordHasher(1, 1024, 1)).add("lee", "correct horse")
+        TeacherStore(teachers, hasher=FAST).add("lee", "correct horse")
     return ServerConfig(
         web_dir=WEB_DIR,
         random_weights=random_weights,

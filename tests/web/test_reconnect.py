@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from argon2 import PasswordHasher
 from playwright.async_api import async_playwright
 
 from stream.app import ServerConfig, create_app
@@ -20,10 +19,10 @@ from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.rooms import ROOMS_KEY
 from stream.classroom.teachers import TeacherStore
 from stream.webrtc.registry import SESSIONS_KEY
-from tests.stream.classroom.test_room_api import _post, _teacher
 from tests.support.browser import wait_for
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import black_hole, serving
+from tests.support.teachers import FAST, log_in, post_json
 from tests.web.test_classroom_pages import _page, camera_clip  # noqa: F401 (fixture)
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args, _frames_decoded
 
@@ -35,7 +34,7 @@ def test_a_phone_whose_network_broke_is_back_in_its_place(
     camera_clip: Path,  # noqa: F811
 ) -> None:
     assert CHROMIUM.exists() or shutil.which("chromium"), "apt-get install -y chromium"
-    store = TeacherStore(tmp_path / "teachers.json", hasher=PasswordHasher(1, 1024, 1))
+    store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
     store.add("lee", "correct horse")
     config = ServerConfig(web_dir=WEB_DIR, classroom=ClassroomSettings(teachers_file=store.path))
     result = asyncio.run(asyncio.wait_for(_lesson(config, camera_clip), 150))
@@ -48,23 +47,23 @@ def test_a_phone_whose_network_broke_is_back_in_its_place(
 async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
     app = create_app(config, engine=FakeEngine(delay_s=0.1))
     async with serving(app) as base, async_playwright() as playwright:
-        lee = await _teacher(base, "lee", "correct horse")
+        lee = await log_in(base, "lee", "correct horse")
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=_chromium_args(clip)
         )
         errors: list[str] = []
         try:
-            _, room = await _post(lee, f"{base}/api/rooms")
+            _, room = await post_json(lee, f"{base}/api/rooms")
             code = room["code"]
-            await _post(lee, f"{base}/api/rooms/{code}/words", {"words": "cat, cup"})
+            await post_json(lee, f"{base}/api/rooms/{code}/words", {"words": "cat, cup"})
             phone = await _page(browser, errors, (390, 844))
             await phone.goto(f"{base}/?room={code}")
             await phone.fill("#phone-name", "Table 3")
             await phone.click("#start")
             await wait_for(phone, "window.vaDebug.state === 'live' && !!window.vaDebug.session")
             first = await phone.evaluate("window.vaDebug.session")
-            await _post(lee, f"{base}/api/rooms/{code}/phones/{first}/admit")
-            await _post(lee, f"{base}/api/rooms/{code}/presenter", {"session": first})
+            await post_json(lee, f"{base}/api/rooms/{code}/phones/{first}/admit")
+            await post_json(lee, f"{base}/api/rooms/{code}/presenter", {"session": first})
             await wait_for(phone, "document.querySelector('#room').dataset.state === 'presenting'")
             words_shown = "document.querySelector('#room-words').textContent.includes('cat')"
             await wait_for(phone, words_shown)

@@ -20,7 +20,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from argon2 import PasswordHasher
 from playwright.async_api import Page, async_playwright
 
 from stream.app import ServerConfig, create_app
@@ -32,6 +31,7 @@ from stream.webrtc.protocol import MAX_WORDS_CHARS
 from tests.support.browser import create_room, teacher_post, wait_for
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import serving
+from tests.support.teachers import FAST
 from tests.web.test_classroom_pages import _page
 from tests.web.test_phone_page import CHROMIUM, WEB_DIR
 
@@ -69,7 +69,7 @@ class SpaceEngine(FakeEngine):
 
 
 def _config(tmp_path: Path) -> ServerConfig:
-    store = TeacherStore(tmp_path / "teachers.json", hasher=PasswordHasher(1, 1024, 1))
+    store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
     store.add("lee", "correct horse")
     return ServerConfig(web_dir=WEB_DIR, classroom=ClassroomSettings(teachers_file=store.path))
 

@@ -40,7 +40,7 @@ export class HuntView {
       [
         "hunt", "hunt-prompt", "hunt-word", "hunt-hint", "hunt-letter", "hunt-count", "hunt-skip",
         "hunt-stop", "hunt-start", "stickers", "cheer", "cheer-text", "found-ring", "today",
-        "today-list", "today-empty", "today-again", "today-done",
+        "today-list", "today-empty", "today-again", "today-done", "today-photos",
       ].map((id) => [id, /** @type {HTMLElement} */ (document.getElementById(id))]),
     );
     /** The last `hunt` message, or null. */
@@ -202,6 +202,26 @@ export class HuntView {
     this.el["today-empty"].hidden = names.length > 0;
     this.el.today.hidden = false;
     this.el["today-done"].focus({ preventScroll: true });
+    // in a class, the photos the teacher kept from this phone come next to the words
+    this.el["today-photos"].replaceChildren();
+    this.el["today-photos"].hidden = true;
+    if (this.last && this.last.room) this.hooks.send({ type: "kept" });
+  }
+
+  /**
+   * One `kept` message: a photo the teacher kept from this phone ({id, labels, picture} with
+   * index and count), or {count: 0}. Shown small under today's words.
+   * @param {{count?: number, picture?: unknown, labels?: unknown}} message
+   */
+  kept(message) {
+    if (!message.count || typeof message.picture !== "string") return;
+    if (!message.picture.startsWith("data:image/jpeg;base64,")) return;
+    const image = document.createElement("img");
+    image.src = message.picture;
+    image.alt = Array.isArray(message.labels) ? message.labels.map((w) => this.nameOf({ word: w })).join(", ") : "";
+    image.className = "today-photo";
+    this.el["today-photos"].append(image);
+    this.el["today-photos"].hidden = false;
   }
 
   /** @private */

@@ -242,6 +242,9 @@ function onMessage(text) {
     case "room":
       onRoom(message);
       break;
+    case "kept":
+      hunt.kept(message);
+      break;
     case "snapshot_saved":
       toast.show("📸 Photo saved for your teacher");
       break;

@@ -13,36 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from argon2 import PasswordHasher
 
 from stream.app import ServerConfig, create_app
 from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.rooms import ROOMS_KEY
-from stream.classroom.teachers import TeacherStore
 from stream.edge.limits import ServerLimits
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import Client, photo, serving
+from tests.support.teachers import log_in, post_json, teacher_store
 
-FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 WAIT_S = 60.0  # deadline for something that happens within a second or two on an idle machine
 
 
-async def _teacher(base: str, name: str, password: str) -> aiohttp.ClientSession:
-    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # 127.0.0.1
-    async with http.post(f"{base}/api/login", json={"name": name, "password": password}) as r:
-        assert r.status == 200, await r.text()
-    return http
-
-
-async def _post(http: aiohttp.ClientSession, url: str, body: Any = None) -> tuple[int, Any]:
-    async with http.post(url, json=body if body is not None else {}) as response:
-        return response.status, await response.json()
-
-
 def _run(test: Callable[[str, Any, FakeEngine], Awaitable[None]], tmp_path: Path) -> None:
-    store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
-    store.add("lee", "correct horse")
-    store.add("kim", "battery staple")
+    store = teacher_store(tmp_path / "teachers.json", lee="correct horse", kim="battery staple")
     config = ServerConfig(
         limits=ServerLimits(max_sessions=4),
         classroom=ClassroomSettings(teachers_file=store.path),
@@ -60,18 +44,18 @@ def _run(test: Callable[[str, Any, FakeEngine], Awaitable[None]], tmp_path: Path
 
 def test_a_class_hunt_for_two_phones_and_a_screen(tmp_path: Path) -> None:
     async def lesson(base: str, app: Any, engine: FakeEngine) -> None:
-        teacher = await _teacher(base, "lee", "correct horse")
+        teacher = await log_in(base, "lee", "correct horse")
         phones = [Client(photo("coffee")), Client(photo("chelsea"))]
         screen = Client(photo("coffee"))
         async with teacher, aiohttp.ClientSession() as http:
-            _, room = await _post(teacher, f"{base}/api/rooms")
+            _, room = await post_json(teacher, f"{base}/api/rooms")
             code = room["code"]
             try:
                 for phone in phones:
                     await phone.connect(http, base, room=code)
                     await phone.wait_for("hello", timeout=WAIT_S)
                 second = phones[1].session or ""
-                await _post(teacher, f"{base}/api/rooms/{code}/phones/{second}/name",
+                await post_json(teacher, f"{base}/api/rooms/{code}/phones/{second}/name",
                             {"name": "Table 3"})  # fmt: skip
                 _, token = await app[ROOMS_KEY].mint_screen(code)
                 await screen.connect(http, base, room=code, role="viewer", screen=token)
@@ -81,7 +65,7 @@ def test_a_class_hunt_for_two_phones_and_a_screen(tmp_path: Path) -> None:
                 refused = await phones[0].wait_for("error", timeout=WAIT_S)
                 assert refused["code"] == "room_hunt"
 
-                status, state = await _post(
+                status, state = await post_json(
                     teacher,
                     f"{base}/api/rooms/{code}/hunt",
                     {"action": "start", "words": "cup, banana, apple", "order": "random"},
@@ -118,7 +102,7 @@ def test_a_class_hunt_for_two_phones_and_a_screen(tmp_path: Path) -> None:
                     described = await response.json()
                 finds = described["hunt"]["finds"]
                 assert finds[0]["phone"] == second and finds[0]["name"] == "Table 3"
-                status, state = await _post(
+                status, state = await post_json(
                     teacher, f"{base}/api/rooms/{code}/presenter", {"session": finds[0]["phone"]}
                 )
                 assert status == 200 and state["presenting"] == second
@@ -128,7 +112,7 @@ def test_a_class_hunt_for_two_phones_and_a_screen(tmp_path: Path) -> None:
                 await phones[0].wait_for("hunt", lambda m: m["position"] == 1, WAIT_S)
 
                 # the screen speaks the room's language
-                status, _ = await _post(
+                status, _ = await post_json(
                     teacher, f"{base}/api/rooms/{code}/language", {"language": "fr"}
                 )
                 assert status == 200
@@ -149,7 +133,7 @@ def test_a_class_hunt_for_two_phones_and_a_screen(tmp_path: Path) -> None:
                 assert phone1[order[0]] == "skipped"
 
                 # the teacher stops it: every phone hears, and the results stay
-                status, state = await _post(teacher, f"{base}/api/rooms/{code}/hunt",
+                status, state = await post_json(teacher, f"{base}/api/rooms/{code}/hunt",
                                             {"action": "stop"})  # fmt: skip
                 assert status == 200 and state["hunt"]["ended"] and state["hunt_words"] == []
                 for phone in phones:
@@ -165,16 +149,16 @@ def test_a_class_hunt_for_two_phones_and_a_screen(tmp_path: Path) -> None:
 
 def test_strangers_phones_and_other_teachers_cannot_run_a_hunt(tmp_path: Path) -> None:
     async def attack(base: str, app: Any, engine: FakeEngine) -> None:
-        teacher = await _teacher(base, "lee", "correct horse")
-        other = await _teacher(base, "kim", "battery staple")
+        teacher = await log_in(base, "lee", "correct horse")
+        other = await log_in(base, "kim", "battery staple")
         async with teacher, other, aiohttp.ClientSession() as stranger:
-            _, room = await _post(teacher, f"{base}/api/rooms")
+            _, room = await post_json(teacher, f"{base}/api/rooms")
             code = room["code"]
             start = {"action": "start", "theme": "fruit"}
             for http in (stranger, other):
-                status, _ = await _post(http, f"{base}/api/rooms/{code}/hunt", start)
+                status, _ = await post_json(http, f"{base}/api/rooms/{code}/hunt", start)
                 assert status in (401, 403, 404)
-                status, _ = await _post(http, f"{base}/api/rooms/{code}/language",
+                status, _ = await post_json(http, f"{base}/api/rooms/{code}/language",
                                         {"language": "fr"})  # fmt: skip
                 assert status in (401, 403, 404)
                 async with http.get(f"{base}/api/rooms/{code}/hunt.csv") as response:
@@ -187,9 +171,9 @@ def test_strangers_phones_and_other_teachers_cannot_run_a_hunt(tmp_path: Path) -
                 ({"action": "start", "theme": "dinosaurs"}, "fruit"),
             ]
             for body, reason in bad:
-                status, answer = await _post(teacher, f"{base}/api/rooms/{code}/hunt", body)
+                status, answer = await post_json(teacher, f"{base}/api/rooms/{code}/hunt", body)
                 assert status == 400 and reason in answer["error"], answer
-            status, answer = await _post(teacher, f"{base}/api/rooms/{code}/language",
+            status, answer = await post_json(teacher, f"{base}/api/rooms/{code}/language",
                                          {"language": "tlh"})  # fmt: skip
             assert status == 400 and "fr" in answer["error"]
             async with teacher.get(f"{base}/api/rooms/{code}/hunt.csv") as response:

@@ -15,20 +15,18 @@ from typing import Any
 
 import aiohttp
 import pytest
-from argon2 import PasswordHasher
 from PIL import Image
 
 import stream.app
 from stream.app import ServerConfig, create_app
 from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.teacher_auth import TeacherAuth
-from stream.classroom.teachers import TeacherStore
 from stream.edge.limits import ServerLimits
 from stream.webrtc.registry import SESSIONS_KEY
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import Client, photo, serving
+from tests.support.teachers import log_in, post_json, teacher_store
 
-FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 WAIT_S = 30.0  # deadline for something that happens at once on an idle machine
 
 
@@ -41,25 +39,11 @@ class FakeClock:
 
 
 def _config(tmp_path: Path) -> ServerConfig:
-    store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
-    store.add("lee", "correct horse")
-    store.add("kim", "battery staple")
+    teacher_store(tmp_path / "teachers.json", lee="correct horse", kim="battery staple")
     return ServerConfig(
         limits=ServerLimits(max_sessions=3),
         classroom=ClassroomSettings(teachers_file=tmp_path / "teachers.json"),
     )
-
-
-async def _teacher(base: str, name: str, password: str) -> aiohttp.ClientSession:
-    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # 127.0.0.1
-    async with http.post(f"{base}/api/login", json={"name": name, "password": password}) as r:
-        assert r.status == 200, await r.text()
-    return http
-
-
-async def _post(http: aiohttp.ClientSession, url: str, body: Any = None) -> tuple[int, Any]:
-    async with http.post(url, json=body if body is not None else {}) as response:
-        return response.status, await response.json()
 
 
 def _run(test: Callable[[str, Any], Awaitable[None]], tmp_path: Path) -> None:
@@ -75,10 +59,10 @@ def _run(test: Callable[[str, Any], Awaitable[None]], tmp_path: Path) -> None:
 def test_a_teacher_runs_a_room_for_two_phones(tmp_path: Path) -> None:
     async def lesson(base: str, context: Any) -> None:
         app, engine = context
-        teacher = await _teacher(base, "lee", "correct horse")
+        teacher = await log_in(base, "lee", "correct horse")
         phones = [Client(photo("coffee")), Client(photo("chelsea"))]
         async with teacher, aiohttp.ClientSession() as http:
-            status, room = await _post(teacher, f"{base}/api/rooms")
+            status, room = await post_json(teacher, f"{base}/api/rooms")
             assert status == 201 and len(room["code"]) == 6
             assert room["join_url"].endswith(f"/?room={room['code']}")
             async with http.get(room["qr_url"]) as response:
@@ -101,13 +85,13 @@ def test_a_teacher_runs_a_room_for_two_phones(tmp_path: Path) -> None:
                     {"id": second, "name": "Phone 2", "state": "waiting"},
                 ]
                 assert state["presenter"] is None and state["presenting"] is None
-                status, state = await _post(
+                status, state = await post_json(
                     teacher, f"{base}/api/rooms/{code}/presenter", {"session": first}
                 )
                 assert status == 200 and state["presenter"] == first
 
                 # the teacher picks the second phone: everyone hears it at once
-                status, state = await _post(
+                status, state = await post_json(
                     teacher, f"{base}/api/rooms/{code}/presenter", {"session": second}
                 )
                 assert status == 200 and state["presenter"] == second
@@ -127,11 +111,11 @@ def test_a_teacher_runs_a_room_for_two_phones(tmp_path: Path) -> None:
                 assert all("phones" not in m for p in phones for m in p.of_type("room"))
 
                 # the room's words and mute reach every phone, and every engine session
-                status, state = await _post(
+                status, state = await post_json(
                     teacher, f"{base}/api/rooms/{code}/words", {"words": "apple, banana"}
                 )
                 assert status == 200 and state["problems"] == []
-                status, state = await _post(
+                status, state = await post_json(
                     teacher, f"{base}/api/rooms/{code}/speech", {"muted": True}
                 )
                 assert status == 200 and state["speech_muted"] is True
@@ -155,7 +139,7 @@ def test_a_teacher_runs_a_room_for_two_phones(tmp_path: Path) -> None:
                 speech_after = [c for c in engine.calls if c[:2] == ("speech", first)]
                 assert speech_after[len(speech_before) :] == [("speech", first, False)]
 
-                status, ended = await _post(teacher, f"{base}/api/rooms/{code}/end")
+                status, ended = await post_json(teacher, f"{base}/api/rooms/{code}/end")
                 assert status == 200 and ended["ended"]
                 for phone in phones:
                     await phone.wait_for("room", lambda m: m["ended"], timeout=WAIT_S)
@@ -190,12 +174,12 @@ def test_refusals(
     tmp_path: Path, who: str | None, method: str, path: str, body: Any, status: int
 ) -> None:
     async def check(base: str, _: Any) -> None:
-        lee = await _teacher(base, "lee", "correct horse")
+        lee = await log_in(base, "lee", "correct horse")
         async with lee:
-            _, room = await _post(lee, f"{base}/api/rooms")
+            _, room = await post_json(lee, f"{base}/api/rooms")
             url = base + path.format(code=room["code"])
             passwords = {"lee": "correct horse", "kim": "battery staple"}
-            asker = await _teacher(base, who, passwords[who]) if who else aiohttp.ClientSession()
+            asker = await log_in(base, who, passwords[who]) if who else aiohttp.ClientSession()
             async with asker:
                 request = asker.post(url, json=body) if method == "post" else asker.get(url)
                 async with request as response:

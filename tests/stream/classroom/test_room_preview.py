@@ -15,9 +15,10 @@ from stream.app import ServerConfig, create_app
 from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.teachers import TeacherStore
 from stream.photos.library_settings import PhotoLibrarySettings
-from tests.stream.classroom.test_room_api import FAST, WAIT_S, _post, _teacher
+from tests.stream.classroom.test_room_api import WAIT_S
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import Client, photo, serving
+from tests.support.teachers import FAST, log_in, post_json
 
 
 def _files(root: Path) -> dict[str, int]:
@@ -42,12 +43,12 @@ def test_only_the_rooms_teacher_sees_a_phones_preview(tmp_path: Path) -> None:
     async def main() -> None:
         app = create_app(config, engine=FakeEngine(delay_s=0.1))
         async with serving(app) as base:
-            lee = await _teacher(base, "lee", "correct horse")
-            kim = await _teacher(base, "kim", "battery staple")
+            lee = await log_in(base, "lee", "correct horse")
+            kim = await log_in(base, "kim", "battery staple")
             phone = Client(picture)
             async with lee, kim, aiohttp.ClientSession() as anonymous:
                 try:
-                    _, room = await _post(lee, f"{base}/api/rooms")
+                    _, room = await post_json(lee, f"{base}/api/rooms")
                     code = room["code"]
                     await phone.connect(anonymous, base, room=code, name="Table 1")
                     await phone.wait_for("room", lambda m: "you" in m)

@@ -23,9 +23,10 @@ from stream.classroom.teachers import TeacherStore
 from stream.classroom.viewers import VIEWERS_KEY
 from stream.edge.limits import ServerLimits
 from stream.webrtc.registry import SESSIONS_KEY
-from tests.stream.classroom.test_room_api import FAST, WAIT_S, _post, _teacher
+from tests.stream.classroom.test_room_api import WAIT_S
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import Client, photo, serving
+from tests.support.teachers import FAST, log_in, post_json
 
 Context = tuple[Any, FakeEngine, Path]
 
@@ -75,13 +76,15 @@ async def _offer(
 def test_a_class_screen_needs_the_teachers_token(tmp_path: Path) -> None:
     async def attack(base: str, context: Context) -> None:
         app, _, _ = context
-        lee = await _teacher(base, "lee", "correct horse")
-        kim = await _teacher(base, "kim", "battery staple")
+        lee = await log_in(base, "lee", "correct horse")
+        kim = await log_in(base, "kim", "battery staple")
         async with lee, kim, aiohttp.ClientSession() as http:
-            _, room = await _post(lee, f"{base}/api/rooms")
+            _, room = await post_json(lee, f"{base}/api/rooms")
             code = room["code"]
             assert "screen_url" not in room  # no link without a key
-            await _post(lee, f"{base}/api/rooms/{code}/settings", {"first_phone_presents": True})
+            await post_json(
+                lee, f"{base}/api/rooms/{code}/settings", {"first_phone_presents": True}
+            )
             phone, stranger = Client(photo("coffee")), Client()
             try:
                 await phone.connect(http, base, room=code)
@@ -97,7 +100,7 @@ def test_a_class_screen_needs_the_teachers_token(tmp_path: Path) -> None:
                 for asker in (http, kim):
                     async with asker.post(f"{base}/api/rooms/{code}/screens", json={}) as r:
                         assert r.status in (401, 403)
-                status, minted = await _post(lee, f"{base}/api/rooms/{code}/screens")
+                status, minted = await post_json(lee, f"{base}/api/rooms/{code}/screens")
                 assert status == 201 and len(minted["token"]) >= 22  # >= 128 bits
                 assert minted["screen_url"].endswith(f"/room/{code}/screen#key={minted['token']}")
                 screen = Client()
@@ -106,7 +109,7 @@ def test_a_class_screen_needs_the_teachers_token(tmp_path: Path) -> None:
                 # the teacher sees the screen and disconnects it: its key dies with it
                 async with lee.get(f"{base}/api/rooms/{code}") as response:
                     assert (await response.json())["screens"] == [{"id": screen.session}]
-                status, state = await _post(
+                status, state = await post_json(
                     lee, f"{base}/api/rooms/{code}/screens/{screen.session}/disconnect"
                 )
                 assert status == 200 and state["screens"] == []
@@ -117,8 +120,8 @@ def test_a_class_screen_needs_the_teachers_token(tmp_path: Path) -> None:
                 )
                 assert (status, body["reason"]) == (403, "screen_token")
                 # keys die with the room
-                _, second = await _post(lee, f"{base}/api/rooms/{code}/screens")
-                await _post(lee, f"{base}/api/rooms/{code}/end")
+                _, second = await post_json(lee, f"{base}/api/rooms/{code}/screens")
+                await post_json(lee, f"{base}/api/rooms/{code}/end")
                 status, _ = await _offer(
                     http, base, Client(), room=code, role="viewer", screen=second["token"]
                 )
@@ -135,11 +138,11 @@ def test_a_class_screen_needs_the_teachers_token(tmp_path: Path) -> None:
 def test_phones_wait_for_the_teacher_and_a_removed_phone_stays_out(tmp_path: Path) -> None:
     async def lesson(base: str, context: Context) -> None:
         app, engine, _ = context
-        lee = await _teacher(base, "lee", "correct horse")
+        lee = await log_in(base, "lee", "correct horse")
         async with lee, aiohttp.ClientSession() as http:
-            _, room = await _post(lee, f"{base}/api/rooms")
+            _, room = await post_json(lee, f"{base}/api/rooms")
             code = room["code"]
-            _, minted = await _post(lee, f"{base}/api/rooms/{code}/screens")
+            _, minted = await post_json(lee, f"{base}/api/rooms/{code}/screens")
             screen, class_phone, intruder = Client(), Client(photo("coffee")), Client()
             clients = [screen, class_phone, intruder]
             try:
@@ -154,7 +157,7 @@ def test_phones_wait_for_the_teacher_and_a_removed_phone_stays_out(tmp_path: Pat
                 assert app[ROOMS_KEY].live(code).presenting is None
 
                 # a phone cannot change the room's words, on its own screen or the projector's
-                await _post(lee, f"{base}/api/rooms/{code}/words", {"words": "cat, cup"})
+                await post_json(lee, f"{base}/api/rooms/{code}/words", {"words": "cat, cup"})
                 await intruder.wait_for("room", lambda m: m["words"] == "cat, cup")
                 intruder.send({"type": "vocabulary", "words": "rocket, banana"})
                 refusal = await intruder.wait_for("error", lambda m: m["code"] == "room_words")
@@ -163,18 +166,18 @@ def test_phones_wait_for_the_teacher_and_a_removed_phone_stays_out(tmp_path: Pat
                 assert engine.session_stats(intruder.session).vocabulary == ("cat", "cup")
 
                 # the teacher admits and picks the class phone; then removes the intruder
-                status, state = await _post(
+                status, state = await post_json(
                     lee, f"{base}/api/rooms/{code}/phones/{class_phone.session}/admit"
                 )
                 assert status == 200
                 assert state["phones"][1] == {
                     "id": class_phone.session, "name": "Table 3", "state": "admitted"
                 }  # fmt: skip
-                await _post(
+                await post_json(
                     lee, f"{base}/api/rooms/{code}/presenter", {"session": class_phone.session}
                 )
                 await screen.wait_for("room", lambda m: m["presenting"] == class_phone.session)
-                status, state = await _post(
+                status, state = await post_json(
                     lee, f"{base}/api/rooms/{code}/phones/{intruder.session}/remove"
                 )
                 assert status == 200 and [p["id"] for p in state["phones"]] == [class_phone.session]
@@ -201,21 +204,21 @@ def test_phones_wait_for_the_teacher_and_a_removed_phone_stays_out(tmp_path: Pat
 def test_a_locked_room_and_a_new_code(tmp_path: Path) -> None:
     async def lesson(base: str, context: Context) -> None:
         app, _, _ = context
-        lee = await _teacher(base, "lee", "correct horse")
+        lee = await log_in(base, "lee", "correct horse")
         async with lee, aiohttp.ClientSession() as http:
-            _, room = await _post(lee, f"{base}/api/rooms")
+            _, room = await post_json(lee, f"{base}/api/rooms")
             old = room["code"]
             inside, late, later = Client(), Client(), Client()
             try:
                 await inside.connect(http, base, room=old)
-                status, state = await _post(
+                status, state = await post_json(
                     lee, f"{base}/api/rooms/{old}/settings", {"locked": True}
                 )
                 assert status == 200 and state["locked"] is True
                 status, body = await _offer(http, base, late, room=old)
                 assert (status, body["reason"]) == (403, "locked")
-                await _post(lee, f"{base}/api/rooms/{old}/settings", {"locked": False})
-                status, state = await _post(lee, f"{base}/api/rooms/{old}/code")
+                await post_json(lee, f"{base}/api/rooms/{old}/settings", {"locked": False})
+                status, state = await post_json(lee, f"{base}/api/rooms/{old}/code")
                 new = state["code"]
                 assert status == 200 and new != old and state["join_url"].endswith(new)
                 # the phone already in stays, and hears the new code
@@ -247,11 +250,11 @@ def test_room_codes_cannot_be_enumerated(tmp_path: Path) -> None:
     async def attack(base: str, context: Context) -> None:
         app, _, _ = context
         app[ROOMS_KEY].lookups = LookupGuard(burst=100, miss_burst=5, clock=clock)
-        lee = await _teacher(base, "lee", "correct horse")
+        lee = await log_in(base, "lee", "correct horse")
         async with lee, aiohttp.ClientSession() as http:
-            _, live = await _post(lee, f"{base}/api/rooms")
-            _, ended = await _post(lee, f"{base}/api/rooms")
-            await _post(lee, f"{base}/api/rooms/{ended['code']}/end")
+            _, live = await post_json(lee, f"{base}/api/rooms")
+            _, ended = await post_json(lee, f"{base}/api/rooms")
+            await post_json(lee, f"{base}/api/rooms/{ended['code']}/end")
 
             async def get(path: str) -> tuple[int, str | None, str]:
                 async with http.get(base + path) as response:
@@ -308,21 +311,21 @@ def test_teacher_limits_admins_and_removed_teachers(
         from visionanything import cli
 
         app, _, teachers = context
-        lee = await _teacher(base, "lee", "correct horse")
-        kim = await _teacher(base, "kim", "battery staple")
-        ada = await _teacher(base, "ada", "admin password")
+        lee = await log_in(base, "lee", "correct horse")
+        kim = await log_in(base, "kim", "battery staple")
+        ada = await log_in(base, "ada", "admin password")
         async with lee, kim, ada:
             codes = []
             for _ in range(2):
-                status, room = await _post(lee, f"{base}/api/rooms")
+                status, room = await post_json(lee, f"{base}/api/rooms")
                 assert status == 201
                 codes.append(room["code"])
-            status, body = await _post(lee, f"{base}/api/rooms")
+            status, body = await post_json(lee, f"{base}/api/rooms")
             assert status == 409 and "2 open rooms" in body["error"]
-            assert (await _post(kim, f"{base}/api/rooms"))[0] == 201  # others still can
+            assert (await post_json(kim, f"{base}/api/rooms"))[0] == 201  # others still can
             # kim cannot end lee's room; an admin can
-            assert (await _post(kim, f"{base}/api/rooms/{codes[0]}/end"))[0] == 403
-            assert (await _post(ada, f"{base}/api/rooms/{codes[0]}/end"))[0] == 200
+            assert (await post_json(kim, f"{base}/api/rooms/{codes[0]}/end"))[0] == 403
+            assert (await post_json(ada, f"{base}/api/rooms/{codes[0]}/end"))[0] == 200
             # `teacher remove`, in its own process, ends the teacher's rooms on the next sweep
             monkeypatch.setattr("sys.stdin", io.StringIO(""))
             argv = ["teacher", "remove", "lee", "--file", str(teachers)]
@@ -350,15 +353,15 @@ def test_teacher_words_are_checked_like_a_phones(
     tmp_path: Path, body: dict[str, str], reason: str
 ) -> None:
     async def check(base: str, context: Context) -> None:
-        lee = await _teacher(base, "lee", "correct horse")
+        lee = await log_in(base, "lee", "correct horse")
         async with lee:
-            _, room = await _post(lee, f"{base}/api/rooms")
-            status, answer = await _post(lee, f"{base}/api/rooms/{room['code']}/words", body)
+            _, room = await post_json(lee, f"{base}/api/rooms")
+            status, answer = await post_json(lee, f"{base}/api/rooms/{room['code']}/words", body)
             assert status == 400 and reason in answer["error"], answer
             async with lee.get(f"{base}/api/rooms/{room['code']}") as response:
                 state = await response.json()
             assert (state["words"], state["theme"]) == (None, None)  # nothing stored
-            status, _ = await _post(
+            status, _ = await post_json(
                 lee, f"{base}/api/rooms/{room['code']}/words", {"theme": "animals"}
             )
             assert status == 200

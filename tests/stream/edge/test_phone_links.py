@@ -13,7 +13,6 @@ from typing import Any, cast
 
 import aiohttp
 import pytest
-from argon2 import PasswordHasher
 
 from inference.models import Models
 from stream.app import ServerConfig, create_app
@@ -25,11 +24,11 @@ from stream.webrtc.engine_slot import EngineSlot
 from tests.support.fake_engine import FakeEngine
 from tests.support.qr_codes import decode_qr
 from tests.support.rtc_client import serving
+from tests.support.teachers import FAST
 from visionanything.cli import build_parser
 from visionanything.commands.serve import EXIT_USAGE, run
 from visionanything.commands.serve_hints import cli_command, teacher_hint
 
-FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 LAN = "192.168.7.23"
 
 

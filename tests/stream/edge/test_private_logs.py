@@ -17,7 +17,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from argon2 import PasswordHasher
 from PIL import Image
 
 from stream.app import ServerConfig, create_app
@@ -30,9 +29,9 @@ from stream.edge.network import NetworkSettings
 from stream.photos.library_settings import PhotoLibrarySettings
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import Client, photo, serving
+from tests.support.teachers import FAST
 from visionanything.cli import QUIET_LOGGERS, quiet_address_loggers
 
-FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 CLIENT = "203.0.113.77"  # what the phone's proxy says (TEST-NET-3)
 AGENT = "ProbeBrowser/9.9 (ChildTablet; rv:42)"
 WEB_DIR = Path(__file__).resolve().parents[3] / "web"

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from argon2 import PasswordHasher
 
 from stream.app import ServerConfig, create_app
 from stream.classroom.classroom_settings import ClassroomSettings
@@ -21,8 +20,7 @@ from stream.edge.limits import ServerLimits
 from tests.support.fake_engine import FakeEngine
 from tests.support.redis_server import RedisServer
 from tests.support.rtc_client import Client, serving
-
-FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+from tests.support.teachers import FAST
 
 
 def test_redis_down_gives_503_with_retry_after_on_rooms_and_room_offers(

@@ -17,7 +17,6 @@ import math
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
 from stream.app import ServerConfig, create_app
 from stream.classroom.classroom_settings import ClassroomSettings
@@ -25,11 +24,11 @@ from stream.classroom.rooms import ROOMS_KEY
 from stream.classroom.teachers import TeacherStore
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import serving
+from tests.support.teachers import FAST
 from visionanything.cli import main
 
 SIZE = "320x240"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # tests only
 
 
 def _loadtest(argv: list[str]) -> int:

@@ -5,6 +5,7 @@ teacher-only snapshot; the admin page; and streaming without a press stores noth
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import tempfile
@@ -17,7 +18,6 @@ import aiohttp
 import numpy as np
 import pytest
 from aiohttp import web
-from argon2 import PasswordHasher
 from PIL import Image
 
 from inference.core.directories import DATA_DIR_ENV
@@ -31,8 +31,8 @@ from stream.photos.snapshots import RoomBudget, SnapshotPolicy, SnapshotStore
 from stream.webrtc.registry import SESSIONS_KEY
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import Client, photo, serving
+from tests.support.teachers import FAST
 
-FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORDS = {"lee": "correct horse", "kim": "battery staple", "ana": "purple tractor"}
 
 
@@ -422,3 +422,53 @@ def test_the_pages_are_served(tmp_path: Path) -> None:
         assert not (tmp_path / "snapshots").exists()
 
     asyncio.run(asyncio.wait_for(visit(), 30))
+
+
+def test_a_phone_sees_the_photos_kept_from_it_and_no_one_elses(tmp_path: Path) -> None:
+    """At the end of a hunt a phone shows what it found today: its own kept photos, small."""
+
+    async def lesson(base: str, store: SnapshotStore) -> None:
+        mine, other = Client(photo("chelsea")), Client(photo("coffee"))
+        ana = await _login(base, "ana")
+        async with ana, aiohttp.ClientSession() as http:
+            code = await _room(ana, base)
+            try:
+                for phone in (mine, other):
+                    await phone.connect(http, base, room=code)
+                    await _admit(ana, base, code, phone.session)
+                    await phone.wait_for("objects", timeout=60)
+                mine.send({"type": "snapshot"})
+                saved = await mine.wait_for("snapshot_saved", timeout=60)
+                other.send({"type": "snapshot"})
+                await other.wait_for("snapshot_saved", timeout=60)
+
+                mine.send({"type": "kept"})
+                kept = await mine.wait_for("kept", timeout=60)
+                assert (kept["count"], kept["index"], kept["id"]) == (1, 0, saved["id"])
+                assert kept["labels"] == ["cat"]
+                assert kept["picture"].startswith("data:image/jpeg;base64,")
+                picture = Image.open(io.BytesIO(base64.b64decode(kept["picture"].split(",")[1])))
+                assert picture.size[0] == 160, "a small picture, not the kept file"
+                await asyncio.sleep(0.5)  # the only message: the other phone's photo is not ours
+                assert len(mine.of_type("kept")) == 1
+            finally:
+                for phone in (mine, other):
+                    await phone.close()
+
+    _run(lesson, tmp_path)
+
+
+def test_a_phone_outside_a_room_is_shown_no_kept_photos(tmp_path: Path) -> None:
+    async def alone(base: str, store: SnapshotStore) -> None:
+        outside = Client()
+        async with aiohttp.ClientSession() as http:
+            try:
+                await outside.connect(http, base)
+                await outside.wait_for("hello", timeout=60)
+                outside.send({"type": "kept"})
+                kept = await outside.wait_for("kept", timeout=60)
+                assert kept == {"v": 1, "type": "kept", "count": 0}
+            finally:
+                await outside.close()
+
+    _run(alone, tmp_path)

@@ -15,9 +15,10 @@ from stream.classroom.rooms import ROOMS_KEY
 from stream.edge.limits import ServerLimits
 from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.resume import ResumeTokens
-from tests.stream.classroom.test_room_api import WAIT_S, _post, _teacher
+from tests.stream.classroom.test_room_api import WAIT_S
 from tests.stream.classroom.test_room_safety import Context, FakeClock, _offer, _run
 from tests.support.rtc_client import Client, black_hole, photo
+from tests.support.teachers import log_in, post_json
 
 
 def test_tokens_are_single_use_and_die_after_their_grace() -> None:
@@ -55,12 +56,12 @@ async def _hello(client: Client) -> str:
 def test_a_phone_whose_connection_broke_comes_back_to_its_place(tmp_path: Path) -> None:
     async def lesson(base: str, context: Context) -> None:
         app, engine, _ = context
-        lee = await _teacher(base, "lee", "correct horse")
+        lee = await log_in(base, "lee", "correct horse")
         async with lee, aiohttp.ClientSession() as http:
-            _, room = await _post(lee, f"{base}/api/rooms")
+            _, room = await post_json(lee, f"{base}/api/rooms")
             code = room["code"]
-            _, minted = await _post(lee, f"{base}/api/rooms/{code}/screens")
-            await _post(lee, f"{base}/api/rooms/{code}/words", {"words": "cat, cup"})
+            _, minted = await post_json(lee, f"{base}/api/rooms/{code}/screens")
+            await post_json(lee, f"{base}/api/rooms/{code}/words", {"words": "cat, cup"})
             screen, phone = Client(), Client(photo("coffee"))
             clients = [screen, phone]
             try:
@@ -69,11 +70,11 @@ def test_a_phone_whose_connection_broke_comes_back_to_its_place(tmp_path: Path) 
                 token = await _hello(phone)
                 first = phone.session
                 assert first is not None
-                await _post(lee, f"{base}/api/rooms/{code}/phones/{first}/admit")
-                await _post(lee, f"{base}/api/rooms/{code}/presenter", {"session": first})
+                await post_json(lee, f"{base}/api/rooms/{code}/phones/{first}/admit")
+                await post_json(lee, f"{base}/api/rooms/{code}/presenter", {"session": first})
                 await screen.wait_for("room", lambda m: m["presenting"] == first)
                 # the teacher locks the room: nobody new comes in, but this phone was in
-                await _post(lee, f"{base}/api/rooms/{code}/settings", {"locked": True})
+                await post_json(lee, f"{base}/api/rooms/{code}/settings", {"locked": True})
 
                 # the phone's network goes away; its page makes a new connection
                 assert black_hole(phone.pc) >= 1
@@ -111,9 +112,9 @@ def test_a_phone_whose_connection_broke_comes_back_to_its_place(tmp_path: Path) 
 def test_a_phone_that_left_while_presenting_gets_the_screen_back(tmp_path: Path) -> None:
     async def lesson(base: str, context: Context) -> None:
         app, _, _ = context
-        lee = await _teacher(base, "lee", "correct horse")
+        lee = await log_in(base, "lee", "correct horse")
         async with lee, aiohttp.ClientSession() as http:
-            _, room = await _post(lee, f"{base}/api/rooms")
+            _, room = await post_json(lee, f"{base}/api/rooms")
             code = room["code"]
             phone = Client()
             clients = [phone]
@@ -122,7 +123,7 @@ def test_a_phone_that_left_while_presenting_gets_the_screen_back(tmp_path: Path)
                 token = await _hello(phone)
                 first = phone.session
                 assert first is not None
-                await _post(lee, f"{base}/api/rooms/{code}/presenter", {"session": first})
+                await post_json(lee, f"{base}/api/rooms/{code}/presenter", {"session": first})
                 # the server noticed first: the session is gone before the phone comes back
                 await phone.close()
                 hub = app[ROOMS_KEY]
@@ -143,10 +144,10 @@ def test_a_phone_that_left_while_presenting_gets_the_screen_back(tmp_path: Path)
 def test_no_token_no_place_made_up_removed_or_from_another_room(tmp_path: Path) -> None:
     async def attack(base: str, context: Context) -> None:
         app, _, _ = context
-        lee = await _teacher(base, "lee", "correct horse")
+        lee = await log_in(base, "lee", "correct horse")
         async with lee, aiohttp.ClientSession() as http:
-            _, room = await _post(lee, f"{base}/api/rooms")
-            _, other = await _post(lee, f"{base}/api/rooms")
+            _, room = await post_json(lee, f"{base}/api/rooms")
+            _, other = await post_json(lee, f"{base}/api/rooms")
             code, elsewhere = room["code"], other["code"]
             phone, stranger = Client(), Client()
             clients = [phone, stranger]
@@ -154,7 +155,7 @@ def test_no_token_no_place_made_up_removed_or_from_another_room(tmp_path: Path) 
                 await phone.connect(http, base, room=code, name="Table 1")
                 token = await _hello(phone)
                 first = phone.session
-                await _post(lee, f"{base}/api/rooms/{code}/phones/{first}/admit")
+                await post_json(lee, f"{base}/api/rooms/{code}/phones/{first}/admit")
                 # a made-up token is nothing: a new phone that waits (and a bad one is refused)
                 await stranger.connect(http, base, room=code, resume="B" * 24)
                 theirs = await stranger.wait_for("room", lambda m: "you" in m, timeout=WAIT_S)
@@ -169,7 +170,7 @@ def test_no_token_no_place_made_up_removed_or_from_another_room(tmp_path: Path) 
                 assert seen["you"]["state"] == "waiting"
                 assert app[SESSIONS_KEY].get(first or "") is not None  # not replaced
                 # removed by the teacher: the token brings nothing back
-                await _post(lee, f"{base}/api/rooms/{code}/phones/{first}/remove")
+                await post_json(lee, f"{base}/api/rooms/{code}/phones/{first}/remove")
                 await phone.wait_for("room", lambda m: m.get("removed") is True)
                 status, body = await _offer(http, base, Client(), room=code, resume=token)
                 assert (status, body["reason"]) == (403, "removed"), body
