@@ -133,6 +133,8 @@ class Language:
     found: str  # template with {thing}: "You found {thing}!"
     hint: str  # template with {letter}: "It starts with {letter}."
     class_found: str  # template with {name} and {thing}: "{name} found {thing}!"
+    colour_hint: str  # template with {colour}: "It is {colour}."
+    colours: Mapping[str, str]  # colour (themes.COLOURS) -> its word here ("yellow" -> "jaune")
     page_words: Mapping[str, str]  # the phone page's own words, read-only ("find_it" -> "Find it!")
     theme_titles: Mapping[str, str]  # theme name -> title in this language (may miss some)
     # The `base` language as loaded from the same folders; None when there is no base or this
@@ -359,6 +361,7 @@ def _parse(raw: Any) -> Language:
     found = _template(templates["found"], "found", "{thing}")
     hint = _template(templates["hint"], "hint", "{letter}")
     class_found = _template(templates["class_found"], "class_found", "{thing}")
+    colour_hint = _template(templates["colour_hint"], "colour_hint", "{colour}")
     page = {str(k): str(v) for k, v in _mapping(data["page"], "page").items() if k[:1] != "_"}
     titles = _mapping(data.get("theme_titles", {}), "theme_titles")
     base = data.get("base")
@@ -396,6 +399,8 @@ def _parse(raw: Any) -> Language:
         found=found,
         hint=hint,
         class_found=class_found,
+        colour_hint=colour_hint,
+        colours=_words(data["colours"], "colours", values=True),
         page_words=MappingProxyType(page),
         theme_titles=MappingProxyType(
             {str(k): str(v) for k, v in titles.items() if not str(k).startswith("_")}

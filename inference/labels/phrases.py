@@ -38,6 +38,7 @@ from inference.labels.languages import (
     _language,
     clamp_score,
 )
+from inference.labels.themes import colour_of
 
 # Work on at most this much of any input string: a label is a few words, so anything longer is
 # noise, and bounding it keeps the sanitiser's regular expressions cheap on hostile input.
@@ -289,6 +290,7 @@ class HuntPhrases:
     prompt: str  # "Tu peux trouver une poêle ?"
     found: str  # "Tu as trouvé une poêle !"
     hint: str  # "Ça commence par P."
+    colour_hint: str  # "C'est jaune." for a theme word with a colour, else ""
 
 
 def hunt_phrases(word: str, lang: LanguageLike = "en") -> HuntPhrases:
@@ -302,6 +304,7 @@ def hunt_phrases(word: str, lang: LanguageLike = "en") -> HuntPhrases:
         prompt=hunt_prompt(name, language),
         found=found_phrase(name, language),
         hint=first_letter_hint(name, language),
+        colour_hint=colour_hint(word, language),
     )
 
 
@@ -347,6 +350,17 @@ def class_found_phrase(phone: str, word: str, lang: LanguageLike = "en") -> str:
     language = _language(lang)
     template = language.class_found.replace("{name}", phone)
     return _with_thing(template, friendly_name(word, language), language)
+
+
+def colour_hint(word: str, lang: LanguageLike = "en") -> str:
+    """The hunt's second hint for a detector word a theme gives a colour: "It is yellow.", "Es
+    de color amarillo."; "" for a word without one."""
+    language = _language(lang)
+    colour = colour_of(clean_label(word, max_chars=language.max_word_chars))
+    if colour is None:
+        return ""
+    said = language.colours.get(colour) or colour
+    return _cut(language.colour_hint.replace("{colour}", said), language.max_sentence_chars)
 
 
 def _with_thing(template: str, name: str, language: Language) -> str:

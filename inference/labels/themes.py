@@ -4,7 +4,8 @@ Each theme is a data file ``inference/labels/themes/<name>.json``::
 
     {"name": "kitchen", "title": "Kitchen",
      "words": ["cup", "frying pan", ...],          # words the detector understands
-     "friendly": {"frying pan": "pan", ...}}        # spoken names where they differ (English)
+     "friendly": {"frying pan": "pan", ...},        # spoken names where they differ (English)
+     "colours": {"banana": "yellow", ...}}          # optional: the colour a child expects
 
 The words go to the detector as its vocabulary, so they are plain lowercase nouns (letters,
 digits, single spaces, hyphens, apostrophes), unique, and few enough to keep the detector's
@@ -31,6 +32,10 @@ _WORD = re.compile(r"[a-z0-9]+(?:[ '-][a-z0-9]+)*")
 # Limits a theme must keep: the vocabulary parser accepts at most 32 words of 40 characters.
 MAX_WORDS = 32
 MAX_WORD_CHARS = 40
+# The colours a theme may give its words (the hunt's colour hint); every language file names them.
+COLOURS = (
+    "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "grey",
+)  # fmt: skip
 
 
 class UnknownThemeError(LookupError):
@@ -52,6 +57,7 @@ class Theme:
     title: str
     words: tuple[str, ...]
     friendly: Mapping[str, str]
+    colours: Mapping[str, str]  # word -> one of COLOURS (words a child knows by colour only)
 
     def __hash__(self) -> int:
         return hash((self.name, self.words))
@@ -120,12 +126,30 @@ def _parse(raw: Any) -> Theme:
             raise ValueError(f"friendly name for {word!r}, which is not one of the words")
         if not isinstance(spoken, str) or not spoken.strip():
             raise ValueError(f"friendly name for {word!r} must be non-empty text")
+    colours = raw.get("colours", {})
+    if not isinstance(colours, dict):
+        raise TypeError("'colours' must be an object")
+    for word, colour in colours.items():
+        if word not in words:
+            raise ValueError(f"colour for {word!r}, which is not one of the words")
+        if colour not in COLOURS:
+            raise ValueError(f"colour {colour!r} of {word!r} is not one of {', '.join(COLOURS)}")
     return Theme(
         name=str(raw["name"]),
         title=str(raw.get("title") or raw["name"]),
         words=tuple(words),
         friendly=MappingProxyType(dict(friendly)),
+        colours=MappingProxyType(dict(colours)),
     )
+
+
+def colour_of(word: str) -> str | None:
+    """The colour a packaged theme gives `word` (one of COLOURS), or None."""
+    for name in theme_names():
+        colour = load_theme(name).colours.get(word)
+        if colour is not None:
+            return colour
+    return None
 
 
 THEMES: tuple[str, ...] = theme_names()

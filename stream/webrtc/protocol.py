@@ -23,7 +23,8 @@ server → client (every message carries "v": 1 and "type")
   error    {"code", "message"}
   hello    {"session", "vocabulary", "themes", "limits", "resume"}  (resume: a token a new
            offer may carry to take this session's place after a broken connection, or null)
-  hunt     {"state": looking|found|finished|stopped, "word", "name", "prompt", "hint", "letter",
+  hunt     {"state": looking|found|finished|stopped, "word", "name", "prompt", "hint",
+            "colour_hint" (a theme word's colour, or null), "letter",
             "position", "total", "found": [{"word", "name"}], "skipped", "room",
             "just_found": {"word", "name", "say", "object"} on a find}
            (stream.webrtc.wire.hunt_fields)

@@ -116,6 +116,7 @@ def hunt_fields(
         "name": current.name if current else None,
         "prompt": current.prompt if current else None,
         "hint": current.hint if current else None,
+        "colour_hint": (current.colour_hint or None) if current else None,
         "letter": first_letter(current.name, language) if current else None,
         "found": [_named(word, language) for word in progress.found],
         "skipped": [_named(word, language) for word in progress.skipped],

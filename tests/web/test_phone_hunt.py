@@ -214,6 +214,7 @@ async def _hunt(engine: FakeEngine, clip: Path) -> dict[str, Any]:
                 "name": "dog",
                 "prompt": "Can you find a dog?",
                 "hint": "It starts with D.",
+                "colour_hint": "It is brown.",
                 "letter": "D",
                 "position": 0,
                 "total": 1,
@@ -224,6 +225,8 @@ async def _hunt(engine: FakeEngine, clip: Path) -> dict[str, Any]:
         await page.wait_for_selector("#hunt", state="visible")
         assert await page.is_visible("#hunt-skip") and await page.is_hidden("#hunt-stop")
         assert await page.is_visible(".hunt-class")
+        hint = await page.text_content("#hunt-hint") or ""
+        assert hint == "It starts with D. It is brown.", "the colour hint follows the letter"
         await deliver(page, {"type": "error", "code": "room_hunt", "message": "in a class…"})
         assert "Ask your teacher" in (await page.text_content("#toast") or "")
         return {"errors": errors}

@@ -138,7 +138,8 @@ export class HuntView {
     const name = String(message.name || message.word || "");
     this.el["hunt-prompt"].textContent = String(message.prompt || "");
     this.el["hunt-word"].textContent = name;
-    this.el["hunt-hint"].textContent = String(message.hint || "");
+    // the first letter, and the colour a child expects where the theme gives one
+    this.el["hunt-hint"].textContent = [message.hint, message.colour_hint].filter(Boolean).join(" ");
     this.el["hunt-letter"].textContent = String(message.letter || name.charAt(0).toUpperCase());
     const total = Number(message.total) || 0;
     const position = Math.min(total, (Number(message.position) || 0) + 1);

@@ -104,6 +104,9 @@ def test_unknown_theme_is_a_clear_error(name: str) -> None:
         ({"name": "x", "words": ["cat"], "friendly": {"dog": "puppy"}}, "not one of the words"),
         ({"name": "x", "words": ["cat"], "friendly": {"cat": " "}}, "non-empty text"),
         ({"name": "x", "words": ["cat"], "friendly": []}, "must be an object"),
+        ({"name": "x", "words": ["cat"], "colours": {"dog": "brown"}}, "not one of the words"),
+        ({"name": "x", "words": ["cat"], "colours": {"cat": "tabby"}}, "not one of red"),
+        ({"name": "x", "words": ["cat"], "colours": ["red"]}, "must be an object"),
     ],
 )
 def test_malformed_theme_data_is_rejected(raw: Any, problem: str) -> None:

@@ -22,7 +22,7 @@ from inference.labels.phrases import (
     say_objects,
     with_article,
 )
-from inference.labels.themes import load_theme, theme_names
+from inference.labels.themes import COLOURS, load_theme, theme_names
 from tests.inference.labels.test_phrases import COCO_CLASSES
 
 SHIPPED = ("en", "es", "fr")
@@ -344,6 +344,31 @@ def test_hunt_phrases_start_from_the_detector_word() -> None:
         prompt="Tu peux trouver une poêle\u00a0?",
         found="Tu as trouvé une poêle\u00a0!",
         hint="Ça commence par P.",
+        colour_hint="",  # a pan has no colour a child expects
     )
     assert hunt_phrases("Cell_Phone", "es").prompt == "¿Puedes encontrar un teléfono?"
-    assert hunt_phrases("<b></b>", "en") == HuntPhrases("", "", "", "", "")
+    assert hunt_phrases("<b></b>", "en") == HuntPhrases("", "", "", "", "", "")
+
+
+@pytest.mark.parametrize(
+    ("word", "language", "hint"),
+    [
+        ("banana", "en", "It is yellow."),
+        ("banana", "fr", "C'est jaune."),
+        ("banana", "es", "Es de color amarillo."),
+        ("strawberry", "fr", "C'est rouge."),
+        ("blueberry", "es", "Es de color azul."),
+        ("cup", "en", ""),
+    ],
+)
+def test_a_theme_word_with_a_colour_gets_a_colour_hint(word: str, language: str, hint: str) -> None:
+    assert hunt_phrases(word, language).colour_hint == hint
+
+
+def test_every_colour_a_theme_uses_is_named_in_every_language() -> None:
+    used = {colour for name in theme_names() for colour in load_theme(name).colours.values()}
+    assert used, "the fruit theme gives its words colours"
+    for code in available_languages():
+        language = load_language(code)
+        assert set(COLOURS) <= set(language.colours), code
+        assert all(language.colours[c].strip() for c in COLOURS), code

@@ -48,6 +48,7 @@ def test_a_steady_cup_is_found_a_flicker_is_not_and_skip_finishes_the_hunt() -> 
         assert asking["state"] == "looking" and asking["word"] == "cup"
         assert asking["prompt"] == "Can you find a cup?" and asking["letter"] == "C"
         assert asking["hint"] == "It starts with C." and asking["total"] == 2
+        assert asking["colour_hint"] is None, "a cup has no colour a child can expect"
         assert (asking["position"], asking["found"]) == (0, [])
 
         engine.flash("cup")  # one frame with a cup in it, then nothing
@@ -107,6 +108,7 @@ def test_the_hunt_the_badges_and_the_speech_follow_the_childs_language() -> None
         client.send({"type": "hunt", "action": "start", "words": "banana"})
         asking = await client.wait_for("hunt", timeout=DEADLINE_S)
         assert asking["word"] == "banana" and asking["name"] == "banane"
+        assert asking["colour_hint"] == "C'est jaune."  # the fruit theme knows bananas are yellow
         assert asking["prompt"] == "Tu peux trouver une banane\u00a0?" and asking["letter"] == "B"
         engine.show("banana")
         found = await client.wait_for(
