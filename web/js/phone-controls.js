@@ -1,7 +1,8 @@
 /**
  * The phone's tool buttons, each an icon and a word in the child's language, each tap
  * answered: 🔊 Sound / 🔇 Quiet, ⏸️ Pause / ▶️ Go on, 🔲 Show all (outline every shape in the
- * picture; not the theme menu's 🌈 Everything), 📸 Photo, and the grown-ups' 📊 numbers.
+ * picture; not the theme menu's 🌈 Everything), 📸 Photo, and the grown-ups' 📊 numbers. Their
+ * labels for screen readers and tooltips are in the child's language too (`render()` after a change).
  */
 
 import { savePictureOnPhone } from "./snapshot.js";
@@ -11,7 +12,8 @@ import { bindToggle } from "./toggles.js";
 /**
  * @param {{speaker: import("./speech.js").Speaker, chipBoard: import("./chips.js").ChipBoard,
  *          send: (message: object) => boolean, toast: import("./toast.js").Toast,
- *          t: (key: string) => string, live: () => boolean, video: HTMLVideoElement,
+ *          t: (key: string, values?: Record<string, string | number>) => string,
+ *          live: () => boolean, video: HTMLVideoElement,
  *          inRoom: boolean, statsLine: HTMLElement}} ctx
  */
 export function bindControls(ctx) {
@@ -19,10 +21,10 @@ export function bindControls(ctx) {
   const byId = (id) => /** @type {HTMLButtonElement} */ (document.getElementById(id));
 
   const speechToggle = bindToggle(byId("speech"), {
-    label: "Say the names out loud",
+    label: () => t("speech_label"),
     initial: speaker.enabled,
-    on: () => ({ text: "🔊", word: t("sound"), label: "Speaking: on" }),
-    off: () => ({ text: "🔇", word: t("quiet"), label: "Speaking: off" }),
+    on: () => ({ text: "🔊", word: t("sound"), label: t("speech_on") }),
+    off: () => ({ text: "🔇", word: t("quiet"), label: t("speech_off") }),
     onChange: (on) => {
       speaker.setEnabled(on);
       if (on) speaker.unlock();
@@ -33,10 +35,10 @@ export function bindControls(ctx) {
   });
 
   const pauseToggle = bindToggle(byId("pause"), {
-    label: "Pause",
+    label: () => t("pause"),
     initial: false,
-    on: () => ({ text: "▶️", word: t("go_on"), label: "Paused: tap to go on" }),
-    off: () => ({ text: "⏸️", word: t("pause"), label: "Pause" }),
+    on: () => ({ text: "▶️", word: t("go_on"), label: t("paused") }),
+    off: () => ({ text: "⏸️", word: t("pause"), label: t("pause") }),
     onChange: (paused) => {
       applyPause(paused, true);
       toast.show(paused ? `⏸️ ${t("pause")}` : `▶️ ${t("go_on")}`);
@@ -57,10 +59,10 @@ export function bindControls(ctx) {
 
   // outline everything in the picture, named where the words match ("something" elsewhere)
   const everythingToggle = bindToggle(byId("everything"), {
-    label: "Show all the shapes",
+    label: () => t("show_all_label"),
     initial: false,
-    on: () => ({ text: "🔲", word: t("show_all"), label: "Showing all the shapes: tap to show only the words" }),
-    off: () => ({ text: "🔲", word: t("show_all"), label: "Show all the shapes" }),
+    on: () => ({ text: "🔲", word: t("show_all"), label: t("show_all_on") }),
+    off: () => ({ text: "🔲", word: t("show_all"), label: t("show_all_label") }),
     onChange: (on) => {
       send({ type: "mode", mode: liveMode(pauseToggle.value) });
       toast.show(on ? `🔲 ${t("show_all")}` : `🔤 ${t("find")}`);
@@ -77,25 +79,26 @@ export function bindControls(ctx) {
   // teacher's library; anywhere else it is saved on this phone (a download) and the server keeps
   // nothing (snapshot.js)
   const snapshot = byId("snapshot");
-  snapshot.setAttribute("aria-label", ctx.inRoom ? "Take a photo for the class library" : "Save a photo on this phone");
+  const labelSnapshot = () => snapshot.setAttribute("aria-label", t(ctx.inRoom ? "photo_class" : "photo_phone"));
+  labelSnapshot();
   snapshot.addEventListener("click", async () => {
     if (!ctx.live()) {
       toast.show(`📷 ${t("start_first")}`);
       return;
     }
     if (ctx.inRoom) {
-      if (send({ type: "snapshot" })) toast.show("📸 Saving the photo…");
+      if (send({ type: "snapshot" })) toast.show(`📸 ${t("photo_saving")}`);
       return;
     }
-    if (await savePictureOnPhone(ctx.video)) toast.show("📸 Saved on this phone");
-    else toast.show("📷 No picture yet: try again");
+    if (await savePictureOnPhone(ctx.video)) toast.show(`📸 ${t("photo_on_phone")}`);
+    else toast.show(`📷 ${t("no_picture")}`);
   });
 
   const statsToggle = bindToggle(byId("stats-toggle"), {
-    label: "Show numbers",
+    label: () => t("numbers"),
     initial: loadSetting("stats", false),
-    on: { text: "📊", word: "Info", label: "Numbers: on" },
-    off: { text: "📊", word: "Info", label: "Numbers: off" },
+    on: () => ({ text: "📊", word: t("info"), label: t("numbers_on") }),
+    off: () => ({ text: "📊", word: t("info"), label: t("numbers_off") }),
     onChange: (on) => {
       saveSetting("stats", on);
       ctx.statsLine.hidden = !on;
@@ -103,5 +106,11 @@ export function bindControls(ctx) {
   });
   ctx.statsLine.hidden = !statsToggle.value;
 
-  return { speechToggle, pauseToggle, everythingToggle, statsToggle, liveMode, applyPause };
+  /** The child's language changed: every control's word, label and tooltip in it. */
+  function render() {
+    for (const toggle of [speechToggle, pauseToggle, everythingToggle, statsToggle]) toggle.render();
+    labelSnapshot();
+  }
+
+  return { speechToggle, pauseToggle, everythingToggle, statsToggle, liveMode, applyPause, render };
 }

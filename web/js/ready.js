@@ -6,8 +6,11 @@
  * they are ready) and `building` (faster runtimes still built in the background). A page shows
  * a short line and a bar, never the step names (words like "importing" mean nothing to a
  * child) and never an error: an answer that cannot be read is asked again at the next tick.
- * Pure parts (`describeLoading`, `describeBuilding`) take no DOM, for tests and reuse.
+ * Pure parts (`describeLoading`, `describeBuilding`) take no DOM, for tests and reuse. The phone
+ * gives its words (`t`) for the child's language; the other pages show English.
  */
+
+import { english } from "./english.js";
 
 /** How often a waiting page asks. */
 export const POLL_MS = 1000;
@@ -17,18 +20,20 @@ export const POLL_MS = 1000;
  * Step k of n fills the bar to (k - 0.5) / n: it moves at every step and is never full
  * before the server is ready. Without a count (steps 0) the bar moves without a value.
  * @param {unknown} loading
+ * @param {(key: string, values?: Record<string, string | number>) => string} [t] the page's
+ *        words (`ready_line`, `ready_steps`; English when not given)
  * @returns {{text: string, value: number | null, max: number} | null}
  */
-export function describeLoading(loading) {
+export function describeLoading(loading, t = english) {
   if (!loading || typeof loading !== "object") return null;
   const { step, steps } = /** @type {{step?: unknown, steps?: unknown}} */ (loading);
   if (!Number.isInteger(steps) || Number(steps) <= 0 || !Number.isInteger(step)) {
-    return { text: "Getting ready…", value: null, max: 1 };
+    return { text: t("ready_line"), value: null, max: 1 };
   }
   const n = Number(steps);
   const k = Math.min(Math.max(Number(step), 0), n);
-  if (k === 0) return { text: "Getting ready…", value: 0, max: n };
-  return { text: `Getting ready… ${k} of ${n}`, value: k - 0.5, max: n };
+  if (k === 0) return { text: t("ready_line"), value: 0, max: n };
+  return { text: t("ready_steps", { step: k, steps: n }), value: k - 0.5, max: n };
 }
 
 /**
@@ -48,11 +53,16 @@ export function describeBuilding(building) {
  * <progress> for the bar (a native progress bar: screen readers read it) and a line of text.
  */
 export class ReadyBar {
-  /** @param {HTMLElement} container */
-  constructor(container) {
+  /**
+   * @param {HTMLElement} container
+   * @param {(key: string, values?: Record<string, string | number>) => string} [t] the page's
+   *        words (English when not given)
+   */
+  constructor(container, t = english) {
     this.container = container;
+    this.t = t;
     this.bar = container.querySelector("progress") || container.appendChild(document.createElement("progress"));
-    this.bar.setAttribute("aria-label", "Getting ready");
+    this.bar.setAttribute("aria-label", t("getting_ready"));
     this.line = container.querySelector(".ready-line") || container.appendChild(document.createElement("p"));
     this.line.classList.add("ready-line");
   }
@@ -63,9 +73,10 @@ export class ReadyBar {
    * @returns {boolean} whether it is shown
    */
   show(loading) {
-    const view = describeLoading(loading);
+    const view = describeLoading(loading, this.t);
     this.container.hidden = !view;
     if (!view) return false;
+    this.bar.setAttribute("aria-label", this.t("getting_ready"));
     this.bar.max = view.max;
     if (view.value === null) this.bar.removeAttribute("value");
     else this.bar.value = view.value;

@@ -4,12 +4,14 @@
  * here: the teacher sets them) in #room-words; removed or ended: the page stops and says so.
  */
 
+import { english } from "./english.js";
 import { THEME_ICONS, THEME_ICON_OTHER } from "./vocabulary.js";
 
+/** Icon and page word (js/english.js) per place in the room. */
 const ROOM_STATES = {
-  waiting: "⏳ Waiting for your teacher",
-  admitted: "✅ You are in the class",
-  presenting: "📺 On the class screen!",
+  waiting: ["⏳", "room_waiting"],
+  admitted: ["✅", "room_admitted"],
+  presenting: ["📺", "room_presenting"],
 };
 
 /**
@@ -18,6 +20,8 @@ const ROOM_STATES = {
  * @property {(code: string) => void} recode the room has a new code
  * @property {() => string} session this phone's session id
  * @property {(theme: string) => string} title a theme's title in the child's language
+ * @property {(key: string, values?: Record<string, string | number>) => string} [t] the page's
+ *           words (English when not given)
  */
 
 /**
@@ -42,13 +46,15 @@ export function renderRoom(room, hooks) {
   badge.hidden = false;
   badge.dataset.presenting = String(onScreen);
   badge.dataset.state = state;
+  const t = hooks.t || english;
   const name = you.name ? `🙂 ${you.name} · ` : "";
-  badge.textContent = `${name}${ROOM_STATES[state] || ROOM_STATES.waiting}`;
+  const [icon, key] = ROOM_STATES[state] || ROOM_STATES.waiting;
+  badge.textContent = `${name}${icon} ${t(key)}`;
   const words = /** @type {HTMLElement} */ (document.getElementById("room-words"));
   const theme = room.theme ? `${THEME_ICONS[room.theme] || THEME_ICON_OTHER} ${hooks.title(room.theme)}` : "";
   const what = theme || (room.words ? `🔤 ${room.words}` : "");
-  const quiet = room.speech_muted ? `${what ? " · " : ""}🔇 Quiet class` : "";
-  words.textContent = `${what ? `Looking for: ${what}` : ""}${quiet}`;
+  const quiet = room.speech_muted ? `${what ? " · " : ""}🔇 ${t("quiet_class")}` : "";
+  words.textContent = `${what ? t("room_looking", { what }) : ""}${quiet}`;
   words.hidden = !words.textContent;
   return true;
 }

@@ -1,6 +1,7 @@
 /**
  * The page's states and the friendly words and icon shown for each.
- * Pure: no DOM, importable from Node for tests.
+ * Pure: no DOM, importable from Node for tests; the words come from the `t` it is given
+ * (js/words.js), English (js/english.js) without one.
  *
  *   idle --Start--> connecting --channel open--> live
  *   connecting/live --peer or channel down, camera lost, stall--> reconnecting --backoff--> (attempt) --> live
@@ -10,6 +11,8 @@
  *   connecting --no camera / insecure page / HTTP 4xx--> error --Try again--> connecting
  *   any --pagehide--> idle
  */
+
+import { english } from "./english.js";
 
 /** State names, exactly as exposed in `window.vaDebug.state` and `body[data-state]`. */
 export const State = Object.freeze({
@@ -26,168 +29,97 @@ export const State = Object.freeze({
 /** States from which the Start / Try again button starts a new attempt. */
 export const STARTABLE = Object.freeze([State.IDLE, State.CAMERA_BLOCKED, State.ERROR]);
 
+/**
+ * Each error reason's icon and page words (js/english.js keys: `title`, and `title` + "_help");
+ * `button: null`: no Try again.
+ */
 const ERRORS = {
-  "no-camera": {
-    icon: "📷",
-    title: "No camera found",
-    help: "We could not find a camera. Try a phone or tablet with a camera, then tap Try again.",
-  },
-  insecure: {
-    icon: "🔒",
-    title: "Needs a secure link (HTTPS)",
-    help:
-      "Phones only share the camera with secure pages. Ask a grown-up to open this page's " +
-      "https:// address (or use localhost on this computer).",
-  },
-  unsupported: {
-    icon: "🧭",
-    title: "This browser cannot do live video",
-    help: "Please open this page in a recent Chrome, Safari, Firefox or Edge.",
-  },
-  "camera-busy": {
-    icon: "📷",
-    title: "The camera is busy",
-    help: "Another app may be using the camera. Close it, then tap Try again.",
-  },
-  "camera-error": {
-    icon: "📷",
-    title: "The camera did not start",
-    help: "Tap Try again. If it keeps happening, restart the browser.",
-  },
+  "no-camera": { icon: "📷", title: "no_camera" },
+  insecure: { icon: "🔒", title: "insecure" },
+  unsupported: { icon: "🧭", title: "unsupported" },
+  "camera-busy": { icon: "📷", title: "camera_busy" },
+  "camera-error": { icon: "📷", title: "camera_error" },
   // a class room's answers: the teacher decides these, so "Try again" rarely helps
-  removed: {
-    icon: "👋",
-    title: "You left the class",
-    help: "Your teacher took this phone out of the class.",
-    button: null,
-  },
-  "class-ended": {
-    icon: "🏁",
-    title: "The class has ended",
-    help: "Thank you for looking! Ask your teacher for a new code to join again.",
-    button: null,
-  },
-  locked: {
-    icon: "🔒",
-    title: "This class is closed",
-    help: "No new phones can join now. Ask your teacher, then tap Try again.",
-  },
-  "no-room": {
-    icon: "🔍",
-    title: "No class with this code",
-    help: "Check the code with your teacher and type it below.",
-    button: null,
-  },
+  removed: { icon: "👋", title: "removed", button: null },
+  "class-ended": { icon: "🏁", title: "class_ended", button: null },
+  locked: { icon: "🔒", title: "locked" },
+  "no-room": { icon: "🔍", title: "no_room", button: null },
   // no ICE candidate and the TURN relay refused us or was unreachable (peer.js
   // RelayUnreachableError); the teacher's line depends on detail.turn (see describeState)
-  network: {
-    icon: "📶",
-    title: "I can't reach the server from this network",
-    help: "Ask your teacher.",
-  },
-  server: {
-    icon: "😕",
-    title: "The server said no",
-    help: "Tap Try again, or ask a grown-up to check the link.",
-  },
+  network: { icon: "📶", title: "network" },
+  server: { icon: "😕", title: "server_no" },
 };
+const OOPS = { icon: "😕", title: "oops" };
 
 /** The "network" error's line for the teacher, by what the TURN server did (detail.turn). */
-const NETWORK_TEACHER_HELP = {
-  refused: "For the teacher: the relay (TURN) refused our login: check the TURN secret.",
-  unreachable:
-    "For the teacher: the relay (TURN) could not be reached: check its address and that this " +
-    "network lets its port through.",
-};
+const NETWORK_TEACHER_HELP = { refused: "turn_refused", unreachable: "turn_unreachable" };
 
 /**
- * Words, icon and button for a state.
+ * @callback Words a page word in the child's language (js/words.js PageWords.t)
+ * @param {string} key
+ * @param {Record<string, string | number>} [values]
+ * @returns {string}
+ */
+
+/**
+ * Words, icon and button for a state, in the child's language.
  * @param {string} state one of State
  * @param {{reason?: string, message?: string, retryIn?: number, attempt?: number, turn?: string}} [detail]
+ * @param {Words} [t] the page's words (English when not given)
  * @returns {{icon: string, title: string, help: string, button: string | null, buttonLabel: string}}
  */
-export function describeState(state, detail = {}) {
+export function describeState(state, detail = {}, t = english) {
   const retry = Number.isFinite(detail.retryIn) && detail.retryIn > 0 ? Math.ceil(detail.retryIn) : 0;
+  const again = retry ? t("retry_in", { seconds: retry }) : t("retrying");
+  const quiet = { button: null, buttonLabel: "" };
   switch (state) {
     case State.IDLE:
       return {
         icon: "📷",
-        title: "What is that?",
-        help: "Tap Start, then point the camera at things around you.",
-        button: "▶️ Start",
-        buttonLabel: "Start the camera",
+        title: t("idle_title"),
+        help: t("idle_help"),
+        button: `▶️ ${t("start")}`,
+        buttonLabel: t("start_label"),
       };
     case State.CONNECTING:
-      return {
-        icon: "🔌",
-        title: "Connecting...",
-        help: "Getting the magic camera ready.",
-        button: null,
-        buttonLabel: "",
-      };
+      return { icon: "🔌", title: t("connecting"), help: t("connecting_help"), ...quiet };
     case State.LIVE:
-      return { icon: "🟢", title: "Live", help: "Point at something!", button: null, buttonLabel: "" };
+      return { icon: "🟢", title: t("live"), help: t("live_help"), ...quiet };
     case State.CAMERA_BLOCKED:
       return {
         icon: "🚫",
-        title: "Camera blocked",
-        help:
-          "Ask a grown-up to allow the camera: tap the 🔒 or (i) next to the web address, " +
-          "set Camera to Allow, then tap Try again.",
-        button: "🔁 Try again",
-        buttonLabel: "Try again",
+        title: t("blocked"),
+        help: t("blocked_help"),
+        button: `🔁 ${t("try_again")}`,
+        buttonLabel: t("try_again"),
       };
     case State.SERVER_STARTING:
       // no countdown here: the bar below says how far the server has got (js/ready.js), and
       // the page asks again as soon as the server says it is ready
-      return {
-        icon: "🌱",
-        title: "Getting ready",
-        help: "The camera helper is waking up...",
-        button: null,
-        buttonLabel: "",
-      };
+      return { icon: "🌱", title: t("getting_ready"), help: t("waking_up"), ...quiet };
     case State.SERVER_BUSY:
       if (detail.reason === "rate_limited") {
-        return {
-          icon: "⏳",
-          title: "Please wait a moment",
-          help: retry ? `Trying again in ${retry} s...` : "Trying again...",
-          button: null,
-          buttonLabel: "",
-        };
+        return { icon: "⏳", title: t("wait_moment"), help: again, ...quiet };
       }
-      return {
-        icon: "⏳",
-        title: "Server busy",
-        help: retry
-          ? `Lots of friends are playing! Trying again in ${retry} s...`
-          : "Lots of friends are playing! Trying again...",
-        button: null,
-        buttonLabel: "",
-      };
+      return { icon: "⏳", title: t("busy"), help: `${t("busy_help")} ${again}`, ...quiet };
     case State.RECONNECTING:
-      return {
-        icon: "🔄",
-        title: "Reconnecting...",
-        help: retry ? `Lost the connection. Trying again in ${retry} s...` : "Lost the connection. Trying again...",
-        button: null,
-        buttonLabel: "",
-      };
+      return { icon: "🔄", title: t("reconnecting"), help: `${t("lost")} ${again}`, ...quiet };
     default: {
-      const known = ERRORS[detail.reason || ""] || {
-        icon: "😕",
-        title: "Oops, something went wrong",
-        help: "Tap Try again.",
-      };
+      const known = ERRORS[detail.reason || ""] || OOPS;
       const extra =
         detail.message && detail.reason === "server"
           ? ` (${detail.message})`
           : detail.reason === "network"
-            ? ` ${NETWORK_TEACHER_HELP[detail.turn] || NETWORK_TEACHER_HELP.unreachable}`
+            ? ` ${t(NETWORK_TEACHER_HELP[detail.turn] || NETWORK_TEACHER_HELP.unreachable)}`
             : "";
-      const button = known.button === null ? null : "🔁 Try again";
-      return { ...known, help: known.help + extra, button, buttonLabel: button ? "Try again" : "" };
+      const button = known.button === null ? null : `🔁 ${t("try_again")}`;
+      return {
+        icon: known.icon,
+        title: t(known.title),
+        help: t(`${known.title}_help`) + extra,
+        button,
+        buttonLabel: button ? t("try_again") : "",
+      };
     }
   }
 }

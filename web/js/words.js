@@ -3,40 +3,12 @@
  * `language` message brings the catalogue of another (inference/labels/catalogue.py: `page`
  * words, `templates`, `themes` with translated titles and words). Elements marked
  * data-word="key" show that word; data-word-label="key" puts it in aria-label and title;
- * data-word-placeholder="key" in the placeholder.
+ * data-word-placeholder="key" in the placeholder; data-word-aria="key" in aria-label only.
  */
 
-/** English, as inference/labels/data/en.json "page" has it (used until a catalogue arrives). */
-export const ENGLISH = Object.freeze({
-  find_it: "Find it!",
-  skip: "Skip",
-  stop: "Stop",
-  next: "Next",
-  say_again: "Say it again",
-  words_today: "Words I found today",
-  loading: "Loading…",
-  reconnecting: "Reconnecting…",
-  ask_teacher: "Ask your teacher",
-  everything: "Everything",
-  themes: "Themes",
-  show_all: "Show all",
-  language: "Language",
-  sound: "Sound",
-  quiet: "Quiet",
-  pause: "Pause",
-  go_on: "Go on",
-  photo: "Photo",
-  find: "Find",
-  find_placeholder: "Type: cat, cup",
-  looking: "I'm looking…",
-  nothing_yet: "Nothing there yet",
-  done: "Done",
-  play_again: "Play again",
-  no_words_yet: "No words yet",
-  class_game: "Class game",
-  start_first: "Start the camera first",
-  unknown_word: "I don't know '{word}' in {language}: I'll say it as you typed it.",
-});
+import { ENGLISH, fill } from "./english.js";
+
+export { ENGLISH, fill };
 
 /** The languages offered when the server does not list its own (GET /api/choices `languages`). */
 export const DEFAULT_LANGUAGES = Object.freeze([
@@ -61,15 +33,6 @@ export function normaliseLanguages(list) {
     }
   }
   return out.length ? out : [...DEFAULT_LANGUAGES];
-}
-
-/**
- * Fill in {placeholders}.
- * @param {string} text
- * @param {Record<string, string | number>} [values]
- */
-export function fill(text, values = {}) {
-  return String(text).replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole));
 }
 
 /** The words in force and what the catalogue knows of the themes. */
@@ -176,6 +139,9 @@ export class PageWords {
       el.setAttribute("aria-label", text);
       el.setAttribute("title", text);
     }
+    for (const el of root.querySelectorAll("[data-word-aria]")) {
+      el.setAttribute("aria-label", this.t(/** @type {HTMLElement} */ (el).dataset.wordAria || ""));
+    }
     for (const el of root.querySelectorAll("[data-word-placeholder]")) {
       /** @type {HTMLInputElement} */ (el).placeholder = this.t(/** @type {HTMLElement} */ (el).dataset.wordPlaceholder || "");
     }
@@ -193,13 +159,29 @@ const ERRORS = {
   no_hunt: (t) => `🎯 ${t("find_it")}`,
   bad_hunt: (t) => `🎯 ${t("find_placeholder")}`,
   unknown_language: (t) => `🌐 ${t("language")}: English`,
+  room_words: (t) => `🏫 ${t("teacher_words")}`,
+  bad_vocabulary: (t) => `✏️ ${t("find_placeholder")}`,
+  vocabulary_too_long: (t) => `✏️ ${t("find_placeholder")}`,
+  unknown_theme: (t) => `✏️ ${t("find_placeholder")}`,
+  rate_limited: (t) => `⏳ ${t("slow_down")}`,
+  no_frame: (t) => `📷 ${t("no_picture")}`,
+  snapshots_off: (t) => `📷 ${t("photos_off")}`,
+  not_in_room: (t) => `📷 ${t("photos_off")}`,
+  snapshot_limit: (t) => `📷 ${t("no_more_photos")}`,
+  room_limit: (t) => `📷 ${t("no_more_photos")}`,
+  library_full: (t) => `📷 ${t("no_more_photos")}`,
 };
+/** Codes that mean the page or the server went wrong: nothing the child can do about them. */
+const WRONG = ["bad_json", "bad_message", "unknown_type", "too_large", "internal", "read_only"];
 
 /**
  * @param {{code?: string, message?: string}} message an `error`
  * @param {(key: string) => string} t the page's words
  */
 export function errorText(message, t) {
-  const known = ERRORS[String(message.code)];
-  return known ? known(t) : `⚠️ ${String(message.message || message.code || "error")}`;
+  const code = String(message.code);
+  const known = Object.prototype.hasOwnProperty.call(ERRORS, code) ? ERRORS[code] : null;
+  if (known) return known(t);
+  if (WRONG.includes(code)) return `😕 ${t("went_wrong")}`;
+  return `⚠️ ${String(message.message || message.code || "error")}`;
 }

@@ -20,8 +20,7 @@ import { TodayWords, WordKeeper } from "../js/keep.js";
 import { LanguageChooser } from "../js/language.js";
 import { TapNote } from "../js/marks.js";
 import { bindControls } from "../js/phone-controls.js";
-import { renderRoom } from "../js/room-badge.js";
-import { bindCodeForm } from "../js/join.js";
+import { PhoneRoom } from "../js/phone-room.js";
 import { showDemoBadge } from "../js/demo.js";
 import { ReadyBar, StatusWatch } from "../js/ready.js";
 import { renderLighting } from "../js/lighting.js";
@@ -46,8 +45,6 @@ const offerParams = {
   /** @type {string | undefined} the last `hello`'s resume token */
   resume: undefined,
 };
-/** Whether this page has been in its room (a 404 later means the class has ended). */
-let joinedRoom = false;
 const remote = /** @type {HTMLVideoElement} */ (byId("remote"));
 const toast = new Toast(byId("toast"));
 const lighting = byId("lighting");
@@ -68,13 +65,10 @@ const chipBoard = new ChipBoard(byId("chips"), {
 const debug = createDebug(() => chipBoard.labels());
 window.vaDebug = debug;
 
-const statusView = new StatusView({
-  body: document.body,
-  icon: byId("status-icon"),
-  status: byId("status"),
-  help: byId("help"),
-  start: byId("start"),
-});
+const statusView = new StatusView(
+  { body: document.body, icon: byId("status-icon"), status: byId("status"), help: byId("help"), start: byId("start") },
+  t,
+);
 
 const speaker = new Speaker({
   enabled: loadSetting("speech", true),
@@ -116,7 +110,7 @@ function sendTap(point) {
 
 const inRoom = Boolean(offerParams.room);
 document.body.classList.toggle("in-room", inRoom);
-const { speechToggle, pauseToggle, everythingToggle, liveMode } = bindControls({
+const controls = bindControls({
   speaker,
   chipBoard,
   send,
@@ -126,6 +120,20 @@ const { speechToggle, pauseToggle, everythingToggle, liveMode } = bindControls({
   video: remote,
   inRoom,
   statsLine,
+});
+const { speechToggle, pauseToggle, everythingToggle, liveMode } = controls;
+
+/** The server's limits (GET /api/choices): a name's length, a class code's letters. */
+let limits = {};
+// the class room's badge and words, the name and class-code boxes (js/phone-room.js)
+const room = new PhoneRoom({
+  params: offerParams,
+  inRoom,
+  t,
+  finish: (reason) => controller.finish(reason),
+  session: () => debug.session,
+  title: (theme) => words.titles.get(theme) || theme.charAt(0).toUpperCase() + theme.slice(1),
+  limits: () => limits,
 });
 
 const picker = new VocabularyPicker({
@@ -144,7 +152,7 @@ const picker = new VocabularyPicker({
     if (!message) return;
     const sent = send(message);
     if (told) return; // the notice about a word said as typed stays
-    toast.show(sent ? `👀 Looking for ${description}` : `👀 I will look for ${description} when we are connected`);
+    toast.show(`👀 ${t(sent ? "looking_for" : "looking_later", { what: description })}`);
   },
   onEmpty: () => toast.show(`✏️ ${t("find_placeholder")}`),
 });
@@ -182,9 +190,12 @@ function showWords() {
   document.documentElement.lang = words.code;
   speaker.setLang(words.code);
   words.apply(document);
-  for (const toggle of [speechToggle, pauseToggle, everythingToggle]) toggle.render();
+  controls.render();
   picker.relabel();
   hunt.refresh();
+  statusView.refresh();
+  room.relabel();
+  renderLighting(lighting, lighting.dataset.state || null, t);
 }
 words.onChange(showWords);
 showWords();
@@ -235,18 +246,18 @@ function onMessage(text) {
       break;
     }
     case "stats":
-      renderLighting(lighting, message.lighting && message.lighting.state);
+      renderLighting(lighting, message.lighting && message.lighting.state, t);
       statsLine.textContent = formatStats(message, debug.path);
       refreshPath(message);
       break;
     case "room":
-      onRoom(message);
+      room.received(message);
       break;
     case "kept":
       hunt.kept(message);
       break;
     case "snapshot_saved":
-      toast.show("📸 Photo saved for your teacher");
+      toast.show(`📸 ${t("photo_saved")}`);
       break;
     case "error":
       toast.show(errorText(message, t), { kind: "error" });
@@ -256,42 +267,11 @@ function onMessage(text) {
   }
 }
 
-/** The room's badge and words (js/room-badge.js); removed or ended: stop and say so. */
-function onRoom(room) {
-  const stays = renderRoom(room, {
-    finish: (reason) => controller.finish(reason),
-    session: () => debug.session,
-    title: (theme) => words.titles.get(theme) || theme.charAt(0).toUpperCase() + theme.slice(1),
-    recode: (code) => {
-      if (code === offerParams.room) return;
-      // the teacher gave the room a new code: a reconnect uses it, and so does a reload
-      offerParams.room = code;
-      const url = new URL(location.href);
-      url.searchParams.set("room", code);
-      history.replaceState(history.state, "", url);
-    },
-  });
-  if (stays) joinedRoom = true;
-}
-
 // ---- joining a class: a name (optional) and a typed code ----------------------------------
 
 const nameInput = byId("phone-name");
 nameInput.value = loadSetting("name", "");
 const codeInput = byId("room-code");
-if (inRoom) byId("room-code-label").textContent = "🏫 Another class? Type its code";
-/** The server's limits (GET /api/choices): a name's length, a class code's letters. */
-let limits = {};
-bindCodeForm({ form: byId("code-form"), input: codeInput, error: byId("code-error"), limits: () => limits });
-
-/** Show the name box before joining a room, and the code box where a code is wanted. */
-function showJoinBoxes(state, detail) {
-  const reason = (detail && detail.reason) || "";
-  const settled = state === State.IDLE || state === State.ERROR || state === State.CAMERA_BLOCKED;
-  const finished = ["removed", "class-ended", "no-room"].includes(reason);
-  byId("name-box").hidden = !(inRoom && settled && !finished);
-  byId("code-form").hidden = !((!inRoom && state === State.IDLE) || (state === State.ERROR && finished));
-}
 
 /** The channel opened: tell the server this page's settings. */
 function onOpen() {
@@ -329,7 +309,7 @@ function playRemote() {
       if (error && error.name === "AbortError") return; // replaced by a newer stream
       console.warn("[va] video play() refused", error);
       needsPlay = true;
-      toast.show("👆 Tap the screen to show the picture");
+      toast.show(`👆 ${t("tap_to_show")}`);
     },
   );
 }
@@ -349,7 +329,7 @@ attachTap(remote, (point, at) => {
 
 // While the server loads its models ("Getting ready"), a bar says how far it has got; once it
 // says it is ready the page asks again at once instead of finishing the countdown.
-const readyBar = new ReadyBar(byId("ready"));
+const readyBar = new ReadyBar(byId("ready"), t);
 const readyWatch = new StatusWatch((status) => {
   if (controller.state !== State.SERVER_STARTING && controller.state !== State.CONNECTING) return false;
   if (!status) return true; // unreadable: ask again at the next tick, say nothing
@@ -398,11 +378,11 @@ const controller = new Controller({
   params: offerParams,
   isHidden: () => document.hidden,
   onState: (state, detail) => {
-    if (state === State.ERROR && detail && detail.reason === "no-room" && joinedRoom) {
+    if (state === State.ERROR && detail && detail.reason === "no-room" && room.joined) {
       detail = { ...detail, reason: "class-ended" }; // it was here a moment ago: ended
     }
     if (state !== State.LIVE && state !== State.RECONNECTING) byId("room").hidden = true;
-    showJoinBoxes(state, detail);
+    room.showJoinBoxes(state, detail);
     debug.state = state;
     debug.detail = detail;
     statusView.render(state, detail);
@@ -412,7 +392,7 @@ const controller = new Controller({
       latestObjects = [];
       tapNote.clear();
       hunt.reset();
-      renderLighting(lighting, null);
+      renderLighting(lighting, null, t);
     }
     if (state === State.IDLE || state === State.ERROR || state === State.CAMERA_BLOCKED) showRemote(null);
   },
@@ -438,7 +418,7 @@ new ResizeObserver(() => {
   const width = Math.ceil(byId("panel").getBoundingClientRect().width);
   document.body.style.setProperty("--pill-width", `${width}px`);
 }).observe(byId("panel"));
-showJoinBoxes(controller.state, controller.detail);
+room.showJoinBoxes(controller.state, controller.detail);
 
 byId("start").addEventListener("click", () => {
   if (inRoom) {
@@ -474,7 +454,7 @@ window.addEventListener("pageshow", (event) => {
 });
 window.addEventListener("unhandledrejection", (event) => {
   console.error("[va] unhandled rejection", event.reason);
-  toast.show("😕 Something went wrong", { kind: "error" });
+  toast.show(`😕 ${t("went_wrong")}`, { kind: "error" });
 });
 
 /** @returns {boolean} whether ?autostart=1 (or true/yes) is in the URL */
