@@ -9,7 +9,8 @@ OUT ?= out
 
 # Debian packages the tests need (a real Chromium for the browser test). CI runs as root on a
 # fresh machine; elsewhere, install them yourself or the browser test reports what is missing.
-SYSTEM_PACKAGES := chromium redis-server docker-compose coturn
+# fonts-noto-color-emoji: the pages' icons in the browser tests and their screenshots (docs/)
+SYSTEM_PACKAGES := chromium fonts-noto-color-emoji redis-server docker-compose coturn
 
 $(BIN)/visionanything: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

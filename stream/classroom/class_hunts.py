@@ -15,6 +15,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from inference.labels.phrases import friendly_name
+
 MAX_EVENTS = 1000  # finds and skips a room keeps (30 words × 30 phones fit)
 RECENT_FINDS = 8  # finds the teacher's page and the screen list
 
@@ -72,13 +74,15 @@ class ClassHunt:
             self.events.append(HuntEvent(phone, word, False, round(now - self.started_at, 1)))
         return event
 
-    def describe(self, names: dict[str, str]) -> dict[str, Any]:
-        """For the teacher and the class screen: each phone's progress (by name) and the latest
-        finds, newest first."""
+    def describe(self, names: dict[str, str], language: str = "en") -> dict[str, Any]:
+        """For the teacher and the class screen: each phone's progress (by name), the latest
+        finds, newest first, and each word's name in the room's `language` (`names` are the
+        phones' names)."""
         finds = [e for e in self.events if e.found][-RECENT_FINDS:]
         return {
             "id": self.id,
             "words": list(self.words),
+            "names": {word: friendly_name(word, language) for word in self.words},
             "ended": self.ended,
             "phones": [
                 {

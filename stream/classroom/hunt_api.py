@@ -86,7 +86,7 @@ class RoomHunts:
         """Every class screen of `room`: the progress, and the news of a find."""
         if room.hunt is None:
             return
-        message = room.hunt.describe(room.names)
+        message = room.hunt.describe(room.names, room.language)
         if event is not None:
             name = room.names.get(event.phone, event.phone)
             message["news"] = {

@@ -145,7 +145,7 @@ def room_description(request: web.Request, state: RoomState) -> dict[str, Any]:
         "viewers": len(viewers),
         "screens": [{"id": viewer} for viewer in viewers],
         "presenting": room.presenting if room is not None else None,
-        "hunt": room.hunt.describe(room.names) if room and room.hunt else None,
+        "hunt": room.hunt.describe(room.names, room.language) if room and room.hunt else None,
     }
 
 

@@ -197,6 +197,8 @@ class RoomHub:
         viewer.send("room", **room.viewer_message(state))
         if room.last_objects is not None:
             viewer.send("objects", essential=False, **room.last_objects)
+        if room.hunt is not None:  # a screen opened mid-game shows where the class stands
+            viewer.send("class_hunt", **room.hunt.describe(room.names, room.language))
         return room.relay.subscribe(room.feed, buffered=False)
 
     async def leave(self, code: str, member_id: str) -> None:

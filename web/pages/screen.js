@@ -14,11 +14,15 @@
  * 📸 Photo is a teacher action, not a viewer's: it shows only when this room's teacher is logged
  * in on this browser (the room is in GET /api/rooms), and it asks the server over HTTP
  * (POST /api/rooms/CODE/snapshot) to save the presenting phone's picture to the library.
+ *
+ * A class "Find it!" (`class_hunt` messages) is js/hunt-board.js's: the words down the left
+ * side, ticked as phones find them, a banner for each find (said like a `say`), "Well done!".
  */
 import { backoffDelayMs } from "../js/backoff.js";
 import { createDebug, pushCapped } from "../js/debug.js";
 import { showDemoBadge } from "../js/demo.js";
 import { byId as $ } from "../js/dom.js";
+import { HuntBoard } from "../js/hunt-board.js";
 import { LinkClosedError, PeerLink } from "../js/peer.js";
 import { ReadyBar, StatusWatch } from "../js/ready.js";
 import { OfferRejectedError, ServerBusyError } from "../js/signalling.js";
@@ -57,6 +61,15 @@ const speaker = new Speaker({
   onRecord: (record) => pushCapped(debug.spoken, record),
 });
 
+// the class "Find it!": its banners are said like the presenting phone's phrases
+const board = new HuntBoard({
+  say: (text) => speaker.speak(text, []),
+  changed: () => {
+    if (debug.room && !debug.room.ended && document.body.dataset.state === "waiting") showRoom(debug.room);
+  },
+});
+Object.defineProperty(debug, "hunt", { get: () => board.debug, enumerable: true });
+
 const ICONS = { connecting: "🔌", waiting: "📺", ended: "🏁", missing: "🔍", locked: "🔑", offline: "🔄", busy: "⏳" };
 
 function setState(state, title) {
@@ -67,6 +80,7 @@ function setState(state, title) {
 }
 
 function showEnded() {
+  board.close();
   setState("ended", "The class has ended");
   $("waiting-help").textContent = "Thank you! The teacher can open a new room for the next class.";
 }
@@ -78,15 +92,31 @@ function showRoom(room) {
   }
   projectorSpeech = Boolean(room.projector_speech);
   speaker.setEnabled(projectorSpeech && soundOn);
+  speaker.setLang(typeof room.language === "string" ? room.language : "en");
   $("sound").hidden = !projectorSpeech || soundOn;
   if (room.presenting) {
     setState("live");
   } else {
-    setState("waiting", "Waiting for a phone…");
-    $("waiting-help").textContent = "Scan the code or open the link on a phone to join.";
+    showWaiting();
     names = [];
     $("label").textContent = "";
     $("caption").textContent = "";
+  }
+}
+
+/** No phone on the screen: what to do now (the hunt's words, when one is on, are on the left). */
+function showWaiting() {
+  if (board.mode === "on") {
+    setState("waiting", "Find these things!");
+    $("waiting-icon").textContent = "🎯";
+    $("waiting-help").textContent = "Show them to your phone's camera.";
+  } else if (board.mode === "over") {
+    setState("waiting", "Well done, everyone!");
+    $("waiting-icon").textContent = "🎉";
+    $("waiting-help").textContent = "Look at all the things you found.";
+  } else {
+    setState("waiting", "Waiting for a phone…");
+    $("waiting-help").textContent = "Scan the code or open the link on a phone to join.";
   }
 }
 
@@ -114,7 +144,9 @@ function onMessage(text) {
   if (message.type === "room") {
     debug.room = message;
     showRoom(message);
-  } else if (message.type === "objects") showObjects(message.objects || []);
+    if (!message.ended) board.onRoom(message);
+  } else if (message.type === "class_hunt") board.onClassHunt(message);
+  else if (message.type === "objects") showObjects(message.objects || []);
   else if (message.type === "say") showSay(message);
 }
 

@@ -9,11 +9,13 @@
  * /api/rooms/CODE/...; the page polls the room's state once a second and updates in place
  * (a form being typed in or a question being asked stays as it is).
  * While the server loads its models a bar at the top says how far it has got.
+ * The "🎯 Find it! game" panel and the class language menu are js/class-hunt.js's.
  */
 import { api } from "../js/api.js";
 import { limitLength, loadChoices } from "../js/choices.js";
 import { showDemoBadge } from "../js/demo.js";
 import { ReadyBar, StatusWatch, describeBuilding } from "../js/ready.js";
+import { ClassHuntPanel } from "../js/class-hunt.js";
 import { byId as $ } from "../js/dom.js";
 import { normaliseThemes } from "../js/vocabulary.js";
 
@@ -32,6 +34,8 @@ let room = null;
 let limits = {};
 const cards = new Map();
 let polling = false;
+/** The Find it! panel (only on a room's page). */
+const hunt = code ? new ClassHuntPanel({ code, onRoom: (answer) => renderRoom(answer), friendly }) : null;
 
 function show(section) {
   for (const id of ["login", "rooms", "controls", "gone"]) $(id).hidden = id !== section;
@@ -218,6 +222,7 @@ function renderRoom(current) {
       : "";
   renderPhones(current);
   renderScreens(current);
+  hunt?.render(current);
 }
 
 async function act(what, body) {
@@ -349,6 +354,7 @@ new StatusWatch((status) => {
  */
 function useChoices(choices) {
   limits = choices.limits;
+  hunt?.useChoices(choices);
   limitLength($("words"), limits, "max_words_chars");
   for (const item of cards.values()) limitLength(item.querySelector(".name-input"), limits, "max_name_chars");
   const select = $("theme");

@@ -122,6 +122,19 @@ def test_a_class_hunt_for_two_phones_and_a_screen(tmp_path: Path) -> None:
                     "class_hunt", lambda m: "news" in m and m["news"]["word"] == order[1], WAIT_S
                 )
                 assert news["news"]["say"].startswith("Table 3 a trouvé ")
+                french = {"cup": "tasse", "banana": "banane", "apple": "pomme"}
+                assert news["names"] == {word: french[word] for word in order}
+
+                # a screen opened mid-game hears where the class stands at once
+                late = Client()
+                try:
+                    _, token = await app[ROOMS_KEY].mint_screen(code)
+                    await late.connect(http, base, room=code, role="viewer", screen=token)
+                    board = await late.wait_for("class_hunt", timeout=WAIT_S)
+                    assert board["words"] == order and "news" not in board
+                    assert {p["id"]: p["found"] for p in board["phones"]}[second] == order[:2]
+                finally:
+                    await late.close()
 
                 # the results, as a spreadsheet
                 async with teacher.get(f"{base}/api/rooms/{code}/hunt.csv") as response:
