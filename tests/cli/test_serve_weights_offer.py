@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from inference.weights.checkpoints import Manifest
-from tests.cli.test_weights_command import entry, random_bytes, served_dir, write_manifest
+from tests.support.weights import entry, random_bytes, write_manifest
 from visionanything.cli import build_parser
 from visionanything.commands import serve
 from visionanything.commands.weights_offer import (
@@ -30,8 +30,6 @@ from visionanything.commands.weights_offer import (
     needed_groups,
     says_yes,
 )
-
-__all__ = ["served_dir"]  # the fixture, imported for the real download below
 
 pytestmark = pytest.mark.timeout(120)
 

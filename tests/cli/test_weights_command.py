@@ -2,72 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import random
 import stat
-import threading
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from tests.support.weights import entry, random_bytes, write_manifest
 from visionanything.cli import main
 
 pytestmark = pytest.mark.timeout(30)
-
-
-class QuietFileHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def served_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
-    """A directory served over loopback HTTP: (directory, base URL)."""
-    for name in ("http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    root = tmp_path / "served"
-    root.mkdir()
-    handler = functools.partial(QuietFileHandler, directory=str(root))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    host, port = httpd.server_address[:2]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
-        yield root, f"http://{host!s}:{port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
-
-
-def random_bytes(size: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(size)
-
-
-def entry(
-    group: str, file: str, data: bytes, url: str = "http://127.0.0.1:9/unused", pin: bool = True
-) -> dict[str, object]:
-    return {
-        "group": group,
-        "file": file,
-        "url": url,
-        "revision": "test",
-        "size": len(data) if pin else None,
-        "sha256": hashlib.sha256(data).hexdigest() if pin else None,
-    }
-
-
-def write_manifest(path: Path, files: list[dict[str, object]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"files": files}), encoding="utf-8")
-    return path
 
 
 def output_line(out: str, file: str) -> str:

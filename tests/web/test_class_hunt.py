@@ -23,20 +23,25 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from stream.app import ServerConfig, create_app
 from stream.classroom.classroom_settings import ClassroomSettings
-from stream.loadtest.clip_files import write_clip
-from tests.support.browser import create_room, teacher_post, wait_for
+from tests.support.browser import (
+    CHROMIUM,
+    SHOTS,
+    SPEECH_AND_CHANNELS,
+    WEB_DIR,
+    chromium_args,
+    create_room,
+    deliver,
+    open_page,
+    teacher_post,
+    wait_for,
+)
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import serving
 from tests.support.teachers import teacher_store
-from tests.web.test_classroom_pages import _page
-from tests.web.test_phone_hunt import deliver
-from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args
-from tests.web.test_screen_and_choices import FAKES
 
 ROOT = Path(__file__).parents[2]
 WORDS = ["cup", "banana"]
@@ -74,13 +79,6 @@ OVERLAPS = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def camera_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("camera") / "clip.y4m"
-    write_clip(path, seconds=3, fps=15, size=(320, 240), seed=4)
-    return path
-
-
 def test_a_class_plays_find_it_from_the_teachers_page(tmp_path: Path, camera_clip: Path) -> None:
     assert CHROMIUM.exists() or shutil.which("chromium"), "apt-get install -y chromium"
     teacher_store(tmp_path / "teachers.json", lee="correct horse")
@@ -91,13 +89,10 @@ def test_a_class_plays_find_it_from_the_teachers_page(tmp_path: Path, camera_cli
     assert result["errors"] == [], result["errors"]
 
 
-BUILD_SHOTS = ROOT / "build" / "screenshots"
-
-
 def _shots_dir() -> Path:
     """Where hunt-screen.png and hunt-teacher.png go: VA_SCREENSHOTS (e.g. docs), else build/."""
     wanted = os.environ.get("VA_SCREENSHOTS")
-    return (ROOT / wanted) if wanted else BUILD_SHOTS
+    return (ROOT / wanted) if wanted else SHOTS
 
 
 async def _text(page: Page, selector: str) -> str:
@@ -123,15 +118,15 @@ async def _lesson(config: ServerConfig, clip: Path, tmp_path: Path) -> dict[str,
     engine.show()  # every table empty until the test puts a cup on one
     app = create_app(config, engine=engine)
     shots = _shots_dir()
-    for folder in (shots, BUILD_SHOTS):
+    for folder in (shots, SHOTS):
         folder.mkdir(parents=True, exist_ok=True)
     async with serving(app) as base, async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=_chromium_args(clip)
+            executable_path=str(CHROMIUM), headless=True, args=chromium_args(clip)
         )
         errors: list[str] = []
         try:
-            teacher = await _page(browser, errors, (1280, 900))
+            teacher = await open_page(browser, errors, (1280, 900))
             await teacher.goto(f"{base}/teacher")
             await teacher.fill("#name", "lee")
             await teacher.fill("#password", "correct horse")
@@ -148,7 +143,7 @@ async def _lesson(config: ServerConfig, clip: Path, tmp_path: Path) -> dict[str,
             screen = await teacher.context.new_page()
             screen.on("pageerror", lambda error: errors.append(str(error)))
             await screen.set_viewport_size({"width": 1280, "height": 720})
-            await screen.add_init_script(FAKES)
+            await screen.add_init_script(SPEECH_AND_CHANNELS)
             await screen.goto(f"{base}{re.sub(r'^https?://[^/]+', '', answer['screen_url'])}")
             await wait_for(screen, "window.vaScreen.state === 'waiting'")
             await wait_for(screen, "window.vaScreen.room.projector_speech === true")
@@ -190,7 +185,7 @@ async def _lesson(config: ServerConfig, clip: Path, tmp_path: Path) -> dict[str,
             assert await screen.evaluate(words) == WORDS
             assert await _text(screen, "#waiting-title") == "Find these things!"
             assert await screen.evaluate(OVERLAPS) == []
-            await screen.screenshot(path=str(BUILD_SHOTS / "hunt-screen-waiting.png"))
+            await screen.screenshot(path=str(SHOTS / "hunt-screen-waiting.png"))
 
             # Table 1 finds the cup (Table 2's table stays empty)
             engine.show_to(sessions[0], "cup")
@@ -198,7 +193,7 @@ async def _lesson(config: ServerConfig, clip: Path, tmp_path: Path) -> dict[str,
             await wait_for(screen, "window.vaScreen.hunt.news.includes('Table 1 found a cup!')")
             assert await screen.is_visible("#hunt-news")
             assert "Table 1 found a cup!" in await _text(screen, "#hunt-news-text")
-            await wait_for(screen, "window.__said.includes('Table 1 found a cup!')")
+            await wait_for(screen, "window.__said.some(u => u.text === 'Table 1 found a cup!')")
             tick = "document.querySelector('#hunt-words .hunt-word[data-found=\"true\"] .hw-name')"
             assert await screen.evaluate(f"{tick}?.textContent") == "cup"
             assert await screen.evaluate(OVERLAPS) == []
@@ -237,7 +232,7 @@ async def _lesson(config: ServerConfig, clip: Path, tmp_path: Path) -> dict[str,
             await wait_for(screen, "document.body.dataset.state === 'live'")
             await wait_for(screen, "document.querySelector('#hunt-news').hidden", timeout=15_000)
             assert await screen.evaluate(OVERLAPS) == []
-            await screen.screenshot(path=str(BUILD_SHOTS / "hunt-screen-live.png"))
+            await screen.screenshot(path=str(SHOTS / "hunt-screen-live.png"))
             await teacher.screenshot(path=str(shots / "hunt-teacher.png"), full_page=True)
 
             # the results, as a spreadsheet
@@ -262,9 +257,7 @@ async def _lesson(config: ServerConfig, clip: Path, tmp_path: Path) -> dict[str,
             assert await teacher.is_visible("#hunt-csv") and await teacher.is_visible("#hunt-form")
             assert await _text(teacher, "#hunt-start") == "▶️ Start a new game"
             assert await teacher.locator(find).count() == 1  # the results stay
-            await teacher.screenshot(
-                path=str(BUILD_SHOTS / "hunt-teacher-over.png"), full_page=True
-            )
+            await teacher.screenshot(path=str(SHOTS / "hunt-teacher-over.png"), full_page=True)
             for phone in phones:
                 await phone.wait_for_selector("#today", state="visible")
                 assert await _text(phone, "#today-title") == "Words I found today"
@@ -282,7 +275,7 @@ async def _lesson(config: ServerConfig, clip: Path, tmp_path: Path) -> dict[str,
             assert await _text(screen, "#hunt-title") == "🎉 Well done!"
             assert await _text(screen, "#hunt-sum") == "We found 1 thing!"
             assert await screen.evaluate(OVERLAPS) == []
-            await screen.screenshot(path=str(BUILD_SHOTS / "hunt-screen-over.png"))
+            await screen.screenshot(path=str(SHOTS / "hunt-screen-over.png"))
 
             # a whole theme and a big class still fit the board (rows that do not: "+ N more")
             many = [f"word{n}" for n in range(30)]
@@ -301,7 +294,7 @@ async def _lesson(config: ServerConfig, clip: Path, tmp_path: Path) -> dict[str,
                 await screen.set_viewport_size({"width": width, "height": height})
                 await wait_for(screen, "!document.querySelector('.hunt-table.more').hidden")
                 assert await screen.evaluate(OVERLAPS) == []
-            await screen.screenshot(path=str(BUILD_SHOTS / "hunt-screen-crowd.png"))
+            await screen.screenshot(path=str(SHOTS / "hunt-screen-crowd.png"))
             return {"errors": errors}
         finally:
             await browser.close()

@@ -14,29 +14,26 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Page, async_playwright
 
 from stream.app import ServerConfig, create_app
 from stream.classroom.classroom_settings import ClassroomSettings
-from stream.classroom.teachers import TeacherStore
-from stream.loadtest.clip_files import write_clip
 from stream.photos.library_settings import PhotoLibrarySettings
-from tests.support.browser import create_room, wait_for, wait_for_more
+from tests.support.browser import (
+    CHROMIUM,
+    SHOTS,
+    WEB_DIR,
+    chromium_args,
+    create_room,
+    open_page,
+    wait_for,
+    wait_for_more,
+)
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import serving
-from tests.support.teachers import FAST
-from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args
+from tests.support.teachers import teacher_store
 
 STATUS = "document.querySelector('#status').textContent"  # the phone's big line
-SHOTS = Path(__file__).parents[2] / "build" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def camera_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("camera") / "clip.y4m"
-    write_clip(path, seconds=3, fps=15, size=(320, 240), seed=2)
-    return path
 
 
 async def _screen_frames(page: Page) -> int:
@@ -55,8 +52,7 @@ async def _screen_frames(page: Page) -> int:
 
 def test_the_teacher_decides_who_is_on_the_class_screen(tmp_path: Path, camera_clip: Path) -> None:
     assert CHROMIUM.exists() or shutil.which("chromium"), "apt-get install -y chromium"
-    store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
-    store.add("lee", "correct horse")
+    teacher_store(tmp_path / "teachers.json", lee="correct horse")
     config = ServerConfig(
         web_dir=WEB_DIR,
         classroom=ClassroomSettings(teachers_file=tmp_path / "teachers.json"),
@@ -78,11 +74,11 @@ async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
     app = create_app(config, engine=FakeEngine(delay_s=0.15))
     async with serving(app) as base, async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=_chromium_args(clip)
+            executable_path=str(CHROMIUM), headless=True, args=chromium_args(clip)
         )
         errors: list[str] = []
         try:
-            teacher = await _page(browser, errors)
+            teacher = await open_page(browser, errors)
             await teacher.goto(f"{base}/teacher")
             await teacher.wait_for_selector("#login-form", state="visible")
             await teacher.fill("#name", "lee")
@@ -110,11 +106,11 @@ async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
             await teacher.wait_for_selector("#screens li .disconnect")
 
             # two children join with a name: one from the link, one by typing the code
-            ana = await _page(browser, errors, (390, 844))
+            ana = await open_page(browser, errors, (390, 844))
             await ana.goto(f"{base}/?room={code}")
             await ana.fill("#phone-name", "Ana")
             await ana.click("#start")
-            ben = await _page(browser, errors, (390, 844))
+            ben = await open_page(browser, errors, (390, 844))
             await ben.goto(f"{base}/")
             await ben.fill("#room-code", code.lower())
             await ben.click("#code-form button")
@@ -210,26 +206,10 @@ async def _shots(page: Page, name: str, *sizes: tuple[int, int]) -> None:
         await page.screenshot(path=str(SHOTS / f"{name}-{width}x{height}.png"), full_page=True)
 
 
-async def _page(
-    browser: Browser, errors: list[str], viewport: tuple[int, int] = (1280, 720)
-) -> Page:
-    context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    page = await context.new_page()
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    return page
-
-
 def test_every_state_has_a_clear_styled_page(tmp_path: Path, camera_clip: Path) -> None:
     """A wrong code, a screen without its key, a typed code, a busy server: each gets words a
     child or teacher understands, styled under the server's CSP (no inline style or script)."""
-    store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
-    store.add("lee", "correct horse")
+    teacher_store(tmp_path / "teachers.json", lee="correct horse")
     config = ServerConfig(
         web_dir=WEB_DIR, classroom=ClassroomSettings(teachers_file=tmp_path / "teachers.json")
     )
@@ -241,12 +221,12 @@ async def _states(config: ServerConfig, clip: Path) -> dict[str, Any]:
     app = create_app(config, engine=FakeEngine(delay_s=0.15))
     async with serving(app) as base, async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=_chromium_args(clip)
+            executable_path=str(CHROMIUM), headless=True, args=chromium_args(clip)
         )
         errors: list[str] = []
         try:
             # a wrong code on the class screen: the server's short page, styled (dark)
-            screen = await _page(browser, errors, (1280, 800))
+            screen = await open_page(browser, errors, (1280, 800))
             response = await screen.goto(f"{base}/room/QQQQQQ/screen")
             assert response is not None and response.status == 404
             assert "No room with code" in (await screen.text_content("h1") or "")
@@ -255,7 +235,7 @@ async def _states(config: ServerConfig, clip: Path) -> dict[str, Any]:
             await _shots(screen, "screen-wrong-code", (1280, 800), (390, 844))
 
             # a real room's screen without the teacher's key: it says where to open it
-            teacher = await _page(browser, errors)
+            teacher = await open_page(browser, errors)
             await teacher.goto(f"{base}/teacher")
             await teacher.fill("#name", "lee")
             await teacher.fill("#password", "correct horse")
@@ -268,7 +248,7 @@ async def _states(config: ServerConfig, clip: Path) -> dict[str, Any]:
             await _shots(screen, "screen-no-key", (1280, 800))
 
             # a phone: the code can be typed; a wrong one is explained
-            phone = await _page(browser, errors, (390, 844))
+            phone = await open_page(browser, errors, (390, 844))
             await phone.goto(f"{base}/")
             assert await phone.is_visible("#code-form")
             assert await phone.is_hidden("#name-box")  # a name only for a class

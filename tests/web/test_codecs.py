@@ -18,20 +18,25 @@ import pytest
 from playwright.async_api import Page, async_playwright
 
 from stream.app import ServerConfig, create_app
-from stream.loadtest.clip_files import write_clip
 from stream.webrtc.session_settings import SessionSettings
 from stream.webrtc.video_codecs import VideoSettings
-from tests.support.browser import wait_for, wait_for_more
+from tests.support.browser import (
+    CHROMIUM,
+    WEB_DIR,
+    chromium_args,
+    frames_decoded,
+    wait_for,
+    wait_for_more,
+)
+from tests.support.camera import write_camera_clip
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import serving
-from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args, _frames_decoded
 
 
 @pytest.fixture(scope="module")
 def camera_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("camera") / "clip.y4m"
-    write_clip(path, seconds=4, fps=15, size=(320, 240), seed=1)
-    return path
+    """A longer clip (4 s) than the suite's, as the phone page's own test uses."""
+    return write_camera_clip(tmp_path_factory.mktemp("camera"), seconds=4, seed=1)
 
 
 CODECS_IN_USE = """async () => {
@@ -57,7 +62,7 @@ async def _drive(codec: str, clip: Path) -> dict[str, Any]:
     app = create_app(config, engine=FakeEngine(delay_s=0.05))
     async with serving(app) as base, async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=_chromium_args(clip)
+            executable_path=str(CHROMIUM), headless=True, args=chromium_args(clip)
         )
         try:
             page: Page = await (await browser.new_context()).new_page()
@@ -70,8 +75,8 @@ async def _drive(codec: str, clip: Path) -> dict[str, Any]:
                 "window.vaDebug.pc && window.vaDebug.pc.connectionState === 'connected'",
                 timeout=30_000,
             )
-            first = await wait_for_more(lambda: _frames_decoded(page), 0)
-            later = await wait_for_more(lambda: _frames_decoded(page), first)
+            first = await wait_for_more(lambda: frames_decoded(page), 0)
+            later = await wait_for_more(lambda: frames_decoded(page), first)
             # both directions have sent a while: codec stats exist for each
             found = await wait_for(
                 page,
@@ -181,7 +186,7 @@ def test_codec_order_keeps_every_entry_and_puts_the_choice_first(camera_clip: Pa
         app = create_app(config, engine=FakeEngine(delay_s=0.05))
         async with serving(app) as base, async_playwright() as playwright:
             browser = await playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=_chromium_args(camera_clip)
+                executable_path=str(CHROMIUM), headless=True, args=chromium_args(camera_clip)
             )
             try:
                 page = await (await browser.new_context()).new_page()

@@ -18,15 +18,13 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from stream.app import ServerConfig, create_app
 from stream.classroom.classroom_settings import ClassroomSettings
-from stream.classroom.teachers import TeacherStore
 from stream.edge.network import NetworkSettings
 from stream.photos.library_settings import PhotoLibrarySettings
-from tests.support.browser import create_room, wait_for
+from tests.support.browser import CHROMIUM, WEB_DIR, create_room, wait_for
 from tests.support.fake_engine import FakeEngine
 from tests.support.qr_codes import decode_qr
 from tests.support.rtc_client import serving
-from tests.support.teachers import FAST
-from tests.web.test_phone_page import CHROMIUM, WEB_DIR
+from tests.support.teachers import teacher_store
 
 LAN = "192.168.7.23"  # a LAN address as serve would find it; nothing needs to answer there
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -59,7 +57,7 @@ BADGE = """() => {
 def _config(tmp_path: Path, random_weights: bool) -> ServerConfig:
     teachers = tmp_path / "teachers.json"
     if not teachers.exists():
-        TeacherStore(teachers, hasher=FAST).add("lee", "correct horse")
+        teacher_store(teachers, lee="correct horse")
     return ServerConfig(
         web_dir=WEB_DIR,
         random_weights=random_weights,

@@ -15,17 +15,15 @@ from playwright.async_api import async_playwright
 from stream.app import ServerConfig, create_app
 from stream.edge.limits import ServerLimits
 from stream.edge.loading import LoadProgress
-from stream.loadtest.clip_files import write_clip
-from tests.support.browser import wait_for
+from tests.support.browser import CHROMIUM, WEB_DIR, chromium_args, wait_for
+from tests.support.camera import write_camera_clip
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import serving
-from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args
 
 
 def test_a_phone_waits_for_the_models_as_getting_ready(tmp_path: Path) -> None:
     assert CHROMIUM.exists() or shutil.which("chromium"), "apt-get install -y chromium"
-    clip = tmp_path / "clip.y4m"
-    write_clip(clip, seconds=2, fps=15, size=(320, 240), seed=1)
+    clip = write_camera_clip(tmp_path, seconds=2, seed=1)
     result = asyncio.run(asyncio.wait_for(_start_while_loading(clip), 150))
     assert result["errors"] == [], result["errors"]
     assert result["state"] == "server-starting"
@@ -71,7 +69,7 @@ async def _start_while_loading(clip: Path) -> dict[str, Any]:
     try:
         async with serving(app) as base, async_playwright() as playwright:
             browser = await playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=_chromium_args(clip)
+                executable_path=str(CHROMIUM), headless=True, args=chromium_args(clip)
             )
             try:
                 page = await browser.new_page(viewport={"width": 390, "height": 844})

@@ -15,11 +15,15 @@ from typing import Any
 import pytest
 from playwright.async_api import Page
 
-from tests.support.browser import wait_for
+from tests.support.browser import (
+    SHOTS,
+    SPEECH_AND_CHANNELS,
+    phone_browser,
+    said,
+    wait_for,
+    wait_said,
+)
 from tests.support.fake_engine import FakeEngine
-from tests.web.test_phone_hunt import SHOTS, SPEECH, camera_clip, phone_browser, said, wait_said
-
-__all__ = ["camera_clip"]  # the module's fixture, shared
 
 # Every visible control (and badge): its words, its box, and each text's contrast with what is
 # behind it (backgrounds composited up the tree over the page's black).
@@ -138,7 +142,7 @@ async def _controls(engine: FakeEngine, clip: Path, size: tuple[int, int]) -> di
         context = await browser.new_context(viewport={"width": size[0], "height": size[1]})
         page = await context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
-        await page.add_init_script(SPEECH)
+        await page.add_init_script(SPEECH_AND_CHANNELS)
         await page.goto(f"{base}/")
         await wait_for(page, "document.querySelector('#theme').options.length > 1")
         _check(await _settled(page), f"{size} before Start")

@@ -5,110 +5,26 @@ stand-in that writes down every utterance (text, language, rate).
 
 The prompt is said and the word shown big with its first letter; a flicker is not a find; a
 thing seen steadily is: "You found a cat!" said, a sticker, the next prompt; Skip moves on;
-Stop ends the game and shows the words found today. The helpers here serve the other phone
-tests too (test_phone_language.py, test_phone_controls.py)."""
+Stop ends the game and shows the words found today."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
 
-from stream.app import ServerConfig, create_app
-from stream.loadtest.clip_files import write_clip
-from tests.support.browser import wait_for
+from tests.support.browser import (
+    SHOTS,
+    deliver,
+    open_phone,
+    phone_browser,
+    said,
+    wait_for,
+    wait_said,
+)
 from tests.support.fake_engine import FakeEngine
-from tests.support.rtc_client import serving
-from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args
-
-# screenshots for a person to look at (docs/hunt-phone.png is a copy of the hunt one)
-SHOTS = Path(__file__).parents[2] / "build" / "screenshots"
-
-# Before the page's own scripts: a speech synthesiser that writes down every utterance.
-SPEECH = """(() => {
-  window.__said = [];
-  const synth = {
-    pending: false, paused: false, speaking: false,
-    speak(u) {
-      if (u.text.trim()) window.__said.push({ text: u.text, lang: u.lang, rate: u.rate });
-    },
-    cancel() {}, resume() {}, getVoices() { return []; }, addEventListener() {},
-  };
-  Object.defineProperty(window, "speechSynthesis", { configurable: true, get: () => synth });
-  window.__channels = [];
-  const create = RTCPeerConnection.prototype.createDataChannel;
-  RTCPeerConnection.prototype.createDataChannel = function (...args) {
-    const channel = create.apply(this, args);
-    window.__channels.push(channel);
-    return channel;
-  };
-})();"""
-
-
-@pytest.fixture(scope="module")
-def camera_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("camera") / "clip.y4m"
-    write_clip(path, seconds=3, fps=15, size=(320, 240), seed=3)
-    return path
-
-
-@contextlib.asynccontextmanager
-async def phone_browser(engine: FakeEngine, clip: Path) -> AsyncIterator[tuple[Browser, str]]:
-    """The real server with `engine`, and Chromium with the fake camera playing `clip`."""
-    app = create_app(ServerConfig(web_dir=WEB_DIR), engine=engine)
-    async with serving(app) as base, async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=_chromium_args(clip)
-        )
-        try:
-            yield browser, base
-        finally:
-            await browser.close()
-
-
-async def open_phone(
-    browser: Browser, base: str, errors: list[str], size: tuple[int, int] = (390, 844)
-) -> Page:
-    """A phone page with the speech stand-in, live (Start pressed, the channel open)."""
-    context = await browser.new_context(viewport={"width": size[0], "height": size[1]})
-    page = await context.new_page()
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    await page.add_init_script(SPEECH)
-    await page.goto(f"{base}/")
-    await page.click("#start")
-    await wait_for(page, "window.vaDebug.state === 'live'", timeout=30_000)
-    await wait_for(page, "window.vaDebug.events.some(e => e.type === 'hello')")
-    await wait_for(page, "document.querySelector('#remote').videoWidth > 0", timeout=30_000)
-    return page
-
-
-async def said(page: Page) -> list[dict[str, Any]]:
-    spoken: list[dict[str, Any]] = await page.evaluate("window.__said")
-    return spoken
-
-
-async def wait_said(page: Page, text: str, timeout: float = 15_000) -> dict[str, Any]:
-    """The first utterance containing `text` (waits for it)."""
-    found = await wait_for(
-        page, f"window.__said.find(u => u.text.includes({json.dumps(text)}))", timeout=timeout
-    )
-    utterance: dict[str, Any] = await found.json_value()
-    return utterance
-
-
-async def deliver(page: Page, message: dict[str, Any]) -> None:
-    """Hand the page's newest data channel a message, as the server would send it."""
-    await page.evaluate(
-        """(text) => window.__channels[window.__channels.length - 1]
-            .dispatchEvent(new MessageEvent("message", { data: text }))""",
-        json.dumps({"v": 1, **message}),
-    )
 
 
 def hunt_messages(state: str) -> str:

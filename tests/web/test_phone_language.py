@@ -10,13 +10,14 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page
-
-from tests.support.browser import wait_for
+from tests.support.browser import (
+    choose_language,
+    open_phone,
+    phone_browser,
+    wait_for,
+    wait_said,
+)
 from tests.support.fake_engine import FakeEngine
-from tests.web.test_phone_hunt import camera_clip, open_phone, phone_browser, wait_said
-
-__all__ = ["camera_clip"]  # the module's fixture, shared
 
 CHIPS = "[...document.querySelectorAll('#chips .chip-label')].map(c => c.textContent)"
 OPTIONS = "[...document.querySelector('#theme').options].map(o => o.textContent)"
@@ -26,17 +27,6 @@ def test_the_phone_speaks_and_shows_the_childs_language(camera_clip: Path) -> No
     engine = FakeEngine(delay_s=0.15)
     result = asyncio.run(asyncio.wait_for(_languages(engine, camera_clip), 150))
     assert result["errors"] == [], result["errors"]
-
-
-async def _choose(page: Page, name: str, code: str) -> None:
-    await page.click("#language-button")
-    await page.wait_for_selector("#language-sheet", state="visible")
-    await page.click(f"#language-list button[data-code='{code}']")
-    await page.wait_for_selector("#language-sheet", state="hidden")
-    await wait_for(
-        page, f"window.vaDebug.events.some(e => e.type === 'language' && e.language === '{code}')"
-    )
-    assert await page.evaluate("document.documentElement.lang") == code
 
 
 async def _languages(engine: FakeEngine, clip: Path) -> dict[str, Any]:
@@ -54,7 +44,7 @@ async def _languages(engine: FakeEngine, clip: Path) -> dict[str, Any]:
         await page.click("#language-close")
 
         # French: chips, the page's words, the themes' titles and the speech
-        await _choose(page, "Français", "fr")
+        await choose_language(page, "fr")
         await wait_for(page, f"{CHIPS}.includes('chat')")
         said = await wait_said(page, "chat")
         assert said["lang"] == "fr", said
@@ -66,7 +56,7 @@ async def _languages(engine: FakeEngine, clip: Path) -> dict[str, Any]:
         assert stored == '"fr"'
 
         # Spanish
-        await _choose(page, "Español", "es")
+        await choose_language(page, "es")
         await wait_for(page, f"{CHIPS}.includes('gato')")
         said = await wait_said(page, "gato")
         assert said["lang"] == "es", said

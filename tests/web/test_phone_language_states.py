@@ -16,12 +16,14 @@ from typing import Any
 from playwright.async_api import Page
 
 from inference.labels.languages import load_language
-from tests.support.browser import wait_for
+from tests.support.browser import (
+    choose_language,
+    deliver,
+    open_phone,
+    phone_browser,
+    wait_for,
+)
 from tests.support.fake_engine import FakeEngine
-from tests.web.test_phone_hunt import camera_clip, deliver, open_phone, phone_browser
-from tests.web.test_phone_language import _choose
-
-__all__ = ["camera_clip"]  # the module's fixture, shared
 
 EN = dict(load_language("en").page_words)
 FR = dict(load_language("fr").page_words)
@@ -93,7 +95,7 @@ async def _states(engine: FakeEngine, clip: Path) -> dict[str, Any]:
         assert await _text(page, "#stats-toggle .word") == EN["info"]
 
         # Spanish: the live pill changes at once (no new state), the controls' labels too
-        await _choose(page, "Español", "es")
+        await choose_language(page, "es")
         await _wait_text(page, "#status", ES["live"])
         assert await _text(page, "#help") == ES["live_help"]
         assert await page.get_attribute("#speech", "aria-label") == ES["speech_label"]
@@ -101,7 +103,7 @@ async def _states(engine: FakeEngine, clip: Path) -> dict[str, Any]:
         await _labels_in(page, ES)
 
         # French
-        await _choose(page, "Français", "fr")
+        await choose_language(page, "fr")
         await _wait_text(page, "#status", FR["live"])
         assert await _text(page, "#help") == FR["live_help"]
         assert await _text(page, "#stats-toggle .word") == FR["info"]

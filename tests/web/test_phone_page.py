@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import async_playwright
 
 from inference.labels import AnnouncerSettings
 from inference.lighting.thresholds import LightingSettings
@@ -18,48 +18,22 @@ from inference.live.engine import Engine
 from inference.live.engine_settings import EngineSettings
 from inference.models import Models
 from stream.app import ServerConfig, create_app
-from stream.loadtest.clip_files import write_clip
-from tests.support.browser import wait_for, wait_for_more
+from tests.support.browser import (
+    CHROMIUM,
+    WEB_DIR,
+    chromium_args,
+    frames_decoded,
+    wait_for,
+    wait_for_more,
+)
+from tests.support.camera import write_camera_clip
 from tests.support.rtc_client import serving
-
-CHROMIUM = Path("/usr/bin/chromium")
-WEB_DIR = Path(__file__).parents[2] / "web"
 
 
 @pytest.fixture(scope="module")
 def camera_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("camera") / "clip.y4m"
-    write_clip(path, seconds=4, fps=15, size=(320, 240), seed=1)
-    return path
-
-
-def _chromium_args(clip: Path) -> list[str]:
-    return [
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={clip}",
-        "--disable-features=WebRtcHideLocalIpsWithMdns",
-        "--autoplay-policy=no-user-gesture-required",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
-
-
-async def _frames_decoded(page: Page) -> int:
-    decoded: int = await page.evaluate(
-        """async () => {
-            const stats = await window.vaDebug.pc.getStats();
-            let frames = 0;
-            stats.forEach(r => { if (r.type === "inbound-rtp" && r.kind === "video")
-                frames += r.framesDecoded || 0; });
-            return frames;
-        }"""
-    )
-    return decoded
+    """A longer clip (4 s) than the suite's: the real engine's first results take a while."""
+    return write_camera_clip(tmp_path_factory.mktemp("camera"), seconds=4, seed=1)
 
 
 def test_page_goes_live_shows_chips_and_speaks(models: Models, camera_clip: Path) -> None:
@@ -89,7 +63,7 @@ async def _drive_page(engine: Engine, clip: Path) -> dict[str, Any]:
     app = create_app(ServerConfig(web_dir=WEB_DIR), engine=engine)
     async with serving(app) as base, async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=_chromium_args(clip)
+            executable_path=str(CHROMIUM), headless=True, args=chromium_args(clip)
         )
         try:
             context = await browser.new_context(viewport={"width": 390, "height": 844})
@@ -112,8 +86,8 @@ async def _drive_page(engine: Engine, clip: Path) -> dict[str, Any]:
             )
             chips = await shown.json_value()
             await wait_for(page, "window.vaDebug.spoken.length > 0", timeout=60_000)
-            first = await _frames_decoded(page)
-            later = await wait_for_more(lambda: _frames_decoded(page), first)
+            first = await frames_decoded(page)
+            later = await wait_for_more(lambda: frames_decoded(page), first)
             stats_seen = "window.vaDebug.events.some(e => e.type === 'stats')"
             await wait_for(page, stats_seen)
             return {

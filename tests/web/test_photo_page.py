@@ -18,11 +18,9 @@ from inference.live.engine_settings import EngineSettings
 from inference.models import Models
 from stream.app import ServerConfig, create_app
 from stream.photos.photo_api import PhotoSettings
-from tests.support.browser import wait_for
+from tests.support.browser import CHROMIUM, WEB_DIR, wait_for
 from tests.support.rtc_client import photo, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-WEB_DIR = Path(__file__).parents[2] / "web"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # random weights score low: pin thresholds so the tiny detector finds things
 PINNED = LightingSettings(box_threshold=0.0, text_threshold=0.0)

@@ -17,25 +17,27 @@ from playwright.async_api import async_playwright
 from stream.app import ServerConfig, create_app
 from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.rooms import ROOMS_KEY
-from stream.classroom.teachers import TeacherStore
 from stream.webrtc.registry import SESSIONS_KEY
-from tests.support.browser import wait_for
+from tests.support.browser import (
+    CHROMIUM,
+    WEB_DIR,
+    chromium_args,
+    frames_decoded,
+    open_page,
+    wait_for,
+)
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import black_hole, serving
-from tests.support.teachers import FAST, log_in, post_json
-from tests.web.test_classroom_pages import _page, camera_clip  # noqa: F401 (fixture)
-from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args, _frames_decoded
+from tests.support.teachers import log_in, post_json, teacher_store
 
 BACK_WITHIN_S = 5.0  # issue 19: streaming again within 5 s of the break
 
 
 def test_a_phone_whose_network_broke_is_back_in_its_place(
-    tmp_path: Path,
-    camera_clip: Path,  # noqa: F811
+    tmp_path: Path, camera_clip: Path
 ) -> None:
     assert CHROMIUM.exists() or shutil.which("chromium"), "apt-get install -y chromium"
-    store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
-    store.add("lee", "correct horse")
+    store = teacher_store(tmp_path / "teachers.json", lee="correct horse")
     config = ServerConfig(web_dir=WEB_DIR, classroom=ClassroomSettings(teachers_file=store.path))
     result = asyncio.run(asyncio.wait_for(_lesson(config, camera_clip), 150))
     print(f"back {result['back_s']:.2f} s after the break; states: {result['states']}")
@@ -49,14 +51,14 @@ async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
     async with serving(app) as base, async_playwright() as playwright:
         lee = await log_in(base, "lee", "correct horse")
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=_chromium_args(clip)
+            executable_path=str(CHROMIUM), headless=True, args=chromium_args(clip)
         )
         errors: list[str] = []
         try:
             _, room = await post_json(lee, f"{base}/api/rooms")
             code = room["code"]
             await post_json(lee, f"{base}/api/rooms/{code}/words", {"words": "cat, cup"})
-            phone = await _page(browser, errors, (390, 844))
+            phone = await open_page(browser, errors, (390, 844))
             await phone.goto(f"{base}/?room={code}")
             await phone.fill("#phone-name", "Table 3")
             await phone.click("#start")
@@ -67,7 +69,7 @@ async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
             await wait_for(phone, "document.querySelector('#room').dataset.state === 'presenting'")
             words_shown = "document.querySelector('#room-words').textContent.includes('cat')"
             await wait_for(phone, words_shown)
-            while await _frames_decoded(phone) == 0:
+            while await frames_decoded(phone) == 0:
                 await asyncio.sleep(0.05)
             # record every state the page goes through from now on
             await phone.evaluate(
@@ -86,8 +88,8 @@ async def _lesson(config: ServerConfig, clip: Path) -> dict[str, Any]:
                 timeout=20_000,
             )
             second = await phone.evaluate("window.vaDebug.session")
-            frames = await _frames_decoded(phone)
-            while await _frames_decoded(phone) <= frames:  # video flows on the new connection
+            frames = await frames_decoded(phone)
+            while await frames_decoded(phone) <= frames:  # video flows on the new connection
                 await asyncio.sleep(0.05)
             back_s = time.monotonic() - broke
 

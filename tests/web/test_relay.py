@@ -13,8 +13,8 @@ Loopback TURN in Chromium needs nothing special: Chromium sends TURN requests to
 accepts relayed candidates on it (coturn needs `--allow-loopback-peers` to relay between two
 loopback addresses, which tests/support/coturn.py passes). What would hide them is the mDNS
 obfuscation of host candidates, switched off for all page tests by
-`--disable-features=WebRtcHideLocalIpsWithMdns` in `_chromium_args`; a relay-only page has no
-host candidates anyway.
+`--disable-features=WebRtcHideLocalIpsWithMdns` in `chromium_args` (tests/support/browser.py);
+a relay-only page has no host candidates anyway.
 """
 
 from __future__ import annotations
@@ -28,14 +28,20 @@ import pytest
 from playwright.async_api import async_playwright
 
 from stream.app import ServerConfig, create_app
-from stream.loadtest.clip_files import write_clip
 from stream.webrtc.ice import IceSettings
 from stream.webrtc.registry import SESSIONS_KEY
-from tests.support.browser import wait_for, wait_for_more
+from tests.support.browser import (
+    CHROMIUM,
+    WEB_DIR,
+    chromium_args,
+    frames_decoded,
+    wait_for,
+    wait_for_more,
+)
+from tests.support.camera import write_camera_clip
 from tests.support.coturn import SECRET, free_port, running_coturn
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import serving
-from tests.web.test_phone_page import CHROMIUM, WEB_DIR, _chromium_args, _frames_decoded
 
 NETWORK_ERROR_WITHIN_S = 15
 """A refused TURN login is known within milliseconds on loopback; gathering waits at most 3 s
@@ -44,9 +50,8 @@ NETWORK_ERROR_WITHIN_S = 15
 
 @pytest.fixture(scope="module")
 def camera_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("camera") / "clip.y4m"
-    write_clip(path, seconds=2, fps=15, size=(320, 240), seed=1)
-    return path
+    """A shorter clip (2 s) than the suite's: each relay test only needs the video flowing."""
+    return write_camera_clip(tmp_path_factory.mktemp("camera"), seconds=2, seed=1)
 
 
 async def _relay_session(turn_port: int, transport: str, secret: str, clip: Path) -> Any:
@@ -57,7 +62,7 @@ async def _relay_session(turn_port: int, transport: str, secret: str, clip: Path
     app = create_app(ServerConfig(web_dir=WEB_DIR, ice=settings), engine=FakeEngine())
     async with serving(app) as base, async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=_chromium_args(clip)
+            executable_path=str(CHROMIUM), headless=True, args=chromium_args(clip)
         )
         try:
             page = await (
@@ -81,8 +86,8 @@ async def _relay_session(turn_port: int, transport: str, secret: str, clip: Path
                     "button": await page.is_visible("#start"),
                 }
             await wait_for(page, "window.vaDebug.state === 'live'", timeout=30_000)
-            first = await wait_for_more(lambda: _frames_decoded(page), 0)
-            later = await wait_for_more(lambda: _frames_decoded(page), first)
+            first = await wait_for_more(lambda: frames_decoded(page), 0)
+            later = await wait_for_more(lambda: frames_decoded(page), first)
             server_stats = await wait_for(
                 page,
                 "window.vaDebug.events.findLast(e => e.type === 'stats' && e.path !== 'pending')",

@@ -15,7 +15,6 @@ what needs no list."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -26,37 +25,24 @@ from stream.app import ServerConfig, create_app
 from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.live_room import MAX_NAME_CHARS
 from stream.classroom.room_store import CODE_LENGTH
-from stream.classroom.teachers import TeacherStore
 from stream.webrtc.protocol import MAX_WORDS_CHARS
-from tests.support.browser import create_room, teacher_post, wait_for
+from tests.support.browser import (
+    CHROMIUM,
+    SPEECH_AND_CHANNELS,
+    WEB_DIR,
+    create_room,
+    deliver,
+    open_page,
+    teacher_post,
+    wait_for,
+)
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import serving
-from tests.support.teachers import FAST
-from tests.web.test_classroom_pages import _page
-from tests.web.test_phone_page import CHROMIUM, WEB_DIR
+from tests.support.teachers import teacher_store
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
-# Before the page's own scripts: a speech synthesiser that writes down what it is asked to say,
-# and every data channel the page makes, so the test can hand it the server's messages.
-FAKES = """(() => {
-  window.__said = [];
-  const synth = {
-    pending: false, paused: false, speaking: false,
-    speak(utterance) { window.__said.push(utterance.text); },
-    cancel() {}, resume() {}, getVoices() { return []; }, addEventListener() {},
-  };
-  Object.defineProperty(window, "speechSynthesis", { configurable: true, get: () => synth });
-  window.__channels = [];
-  const create = RTCPeerConnection.prototype.createDataChannel;
-  RTCPeerConnection.prototype.createDataChannel = function (...args) {
-    const channel = create.apply(this, args);
-    window.__channels.push(channel);
-    return channel;
-  };
-})();"""
-
-SAID = "window.__said.map(t => t.trim()).filter(Boolean)"
+SAID = "window.__said.map(u => u.text.trim()).filter(Boolean)"
 LAST_SPOKEN = "window.vaScreen.spoken[window.vaScreen.spoken.length - 1]"
 
 
@@ -69,8 +55,7 @@ class SpaceEngine(FakeEngine):
 
 
 def _config(tmp_path: Path) -> ServerConfig:
-    store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
-    store.add("lee", "correct horse")
+    store = teacher_store(tmp_path / "teachers.json", lee="correct horse")
     return ServerConfig(web_dir=WEB_DIR, classroom=ClassroomSettings(teachers_file=store.path))
 
 
@@ -80,15 +65,6 @@ async def _log_in(teacher: Page, base: str) -> str:
     await teacher.fill("#password", "correct horse")
     await teacher.click("#login-form button")
     return await create_room(teacher)
-
-
-async def _deliver(screen: Page, message: dict[str, Any]) -> None:
-    """Hand the screen's newest data channel a message, as the server would send it."""
-    await screen.evaluate(
-        """(text) => window.__channels[window.__channels.length - 1]
-            .dispatchEvent(new MessageEvent("message", { data: text }))""",
-        json.dumps({"v": 1, **message}),
-    )
 
 
 def test_the_class_screen_retries_and_speaks_through_the_shared_modules(tmp_path: Path) -> None:
@@ -104,14 +80,14 @@ async def _screen(config: ServerConfig) -> dict[str, Any]:
         )
         errors: list[str] = []
         try:
-            teacher = await _page(browser, errors)
+            teacher = await open_page(browser, errors)
             code = await _log_in(teacher, base)
             await teacher.click("#projector")  # the class screen speaks
             answer = await teacher_post(teacher, f"/api/rooms/{code}/screens")
             path = re.sub(r"^https?://[^/]+", "", answer["screen_url"])
 
-            screen = await _page(browser, errors, (1280, 800))
-            await screen.add_init_script(FAKES)
+            screen = await open_page(browser, errors, (1280, 800))
+            await screen.add_init_script(SPEECH_AND_CHANNELS)
             offers: list[int] = []
 
             async def first_fails(route: Any) -> None:
@@ -133,13 +109,13 @@ async def _screen(config: ServerConfig) -> dict[str, Any]:
             assert await screen.is_visible("#sound")
 
             # not a word before someone presses "Sound on" (browsers need the click)
-            await _deliver(screen, {"type": "say", "text": "a cat", "ids": [1]})
+            await deliver(screen, {"type": "say", "text": "a cat", "ids": [1]})
             assert await screen.evaluate(f"{LAST_SPOKEN}.reason") == "off"
             assert await screen.text_content("#caption") == "a cat"
             await screen.click("#sound")
             assert await screen.is_hidden("#sound")
             for text in ("a cat", "a cat", "a cup"):  # the same phrase is not said twice
-                await _deliver(screen, {"type": "say", "text": text, "ids": [1]})
+                await deliver(screen, {"type": "say", "text": text, "ids": [1]})
             assert await screen.evaluate(SAID) == ["a cat", "a cup"]
             assert await screen.evaluate("window.vaScreen.spoken.map(r => r.reason)") == [
                 "off",
@@ -151,14 +127,14 @@ async def _screen(config: ServerConfig) -> dict[str, Any]:
 
             # the found things' names, big, each once
             objects = [{"label": "cat"}, {"label": "cup"}, {"label": "cat"}]
-            await _deliver(screen, {"type": "objects", "objects": objects})
+            await deliver(screen, {"type": "objects", "objects": objects})
             assert await screen.text_content("#label") == "cat · cup"
             assert await screen.evaluate("window.vaScreen.chips()") == ["cat", "cup"]
 
             # the teacher turns projector speech off: the screen falls silent
             await teacher.click("#projector")
             await wait_for(screen, "window.vaScreen.room.projector_speech === false")
-            await _deliver(screen, {"type": "say", "text": "a dog", "ids": [2]})
+            await deliver(screen, {"type": "say", "text": "a dog", "ids": [2]})
             assert await screen.evaluate(f"{LAST_SPOKEN}.reason") == "off"
             assert await screen.evaluate(SAID) == ["a cat", "a cup"]
             return {"errors": errors}
@@ -184,7 +160,7 @@ async def _choices(config: ServerConfig) -> dict[str, Any]:
         errors: list[str] = []
         try:
             # the teacher's room: the server's themes after "… or a theme", its words limit
-            teacher = await _page(browser, errors)
+            teacher = await open_page(browser, errors)
             await _log_in(teacher, base)
             await wait_for(teacher, f"{OPTIONS}.includes('space')")
             assert await teacher.evaluate(OPTIONS) == ["", "animals", "space"]
@@ -193,7 +169,7 @@ async def _choices(config: ServerConfig) -> dict[str, Any]:
             )
 
             # the phone, before it connects: the themes, the name's and the code's lengths
-            phone = await _page(browser, errors, (390, 844))
+            phone = await open_page(browser, errors, (390, 844))
             await phone.goto(f"{base}/")
             await wait_for(phone, f"{OPTIONS}.includes('space')")
             labels = await phone.evaluate(LABELS)
@@ -211,13 +187,13 @@ async def _choices(config: ServerConfig) -> dict[str, Any]:
             assert f"has {CODE_LENGTH} letters" in error, error
 
             # the photo page
-            photo = await _page(browser, errors, (390, 844))
+            photo = await open_page(browser, errors, (390, 844))
             await photo.goto(f"{base}/photo")
             await wait_for(photo, f"{OPTIONS}.includes('space')")
             assert await photo.evaluate(OPTIONS) == ["", "animals", "space"]
 
             # no answer at all: the pages still work, with what needs no list
-            lonely = await _page(browser, errors, (390, 844))
+            lonely = await open_page(browser, errors, (390, 844))
             await lonely.route("**/api/choices", lambda route: route.abort())
             await lonely.goto(f"{base}/")
             await wait_for(lonely, "document.querySelector('#start') !== null")

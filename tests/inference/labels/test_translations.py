@@ -23,7 +23,7 @@ from inference.labels.phrases import (
     with_article,
 )
 from inference.labels.themes import COLOURS, load_theme, theme_names
-from tests.inference.labels.test_phrases import COCO_CLASSES
+from tests.support.coco import COCO_CLASSES
 
 SHIPPED = ("en", "es", "fr")
 TRANSLATED = ("es", "fr")

@@ -23,19 +23,11 @@ from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.teacher_auth import TeacherAuth
 from stream.edge.limits import ServerLimits
 from stream.webrtc.registry import SESSIONS_KEY
+from tests.support.clocks import FakeClock
 from tests.support.fake_engine import FakeEngine
+from tests.support.rooms import WAIT_S
 from tests.support.rtc_client import Client, photo, serving
 from tests.support.teachers import log_in, post_json, teacher_store
-
-WAIT_S = 30.0  # deadline for something that happens at once on an idle machine
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _config(tmp_path: Path) -> ServerConfig:

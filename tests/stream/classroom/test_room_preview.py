@@ -13,12 +13,11 @@ import numpy as np
 
 from stream.app import ServerConfig, create_app
 from stream.classroom.classroom_settings import ClassroomSettings
-from stream.classroom.teachers import TeacherStore
 from stream.photos.library_settings import PhotoLibrarySettings
-from tests.stream.classroom.test_room_api import WAIT_S
 from tests.support.fake_engine import FakeEngine
+from tests.support.rooms import WAIT_S
 from tests.support.rtc_client import Client, photo, serving
-from tests.support.teachers import FAST, log_in, post_json
+from tests.support.teachers import log_in, post_json, teacher_store
 
 
 def _files(root: Path) -> dict[str, int]:
@@ -31,9 +30,7 @@ async def _get(http: aiohttp.ClientSession, url: str) -> tuple[int, str, bytes]:
 
 
 def test_only_the_rooms_teacher_sees_a_phones_preview(tmp_path: Path) -> None:
-    store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
-    store.add("lee", "correct horse")
-    store.add("kim", "battery staple")
+    store = teacher_store(tmp_path / "teachers.json", lee="correct horse", kim="battery staple")
     config = ServerConfig(
         classroom=ClassroomSettings(teachers_file=store.path),
         photo_library=PhotoLibrarySettings(directory=tmp_path / "library"),

@@ -6,71 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
-from stream.app import ServerConfig, create_app
 from stream.classroom.classroom_settings import ClassroomSettings
 from stream.classroom.lookup_guard import LookupGuard
 from stream.classroom.room_api import sweep
 from stream.classroom.rooms import ROOMS_KEY
-from stream.classroom.teachers import TeacherStore
 from stream.classroom.viewers import VIEWERS_KEY
-from stream.edge.limits import ServerLimits
 from stream.webrtc.registry import SESSIONS_KEY
-from tests.stream.classroom.test_room_api import WAIT_S
-from tests.support.fake_engine import FakeEngine
-from tests.support.rtc_client import Client, photo, serving
-from tests.support.teachers import FAST, log_in, post_json
-
-Context = tuple[Any, FakeEngine, Path]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _run(
-    test: Callable[[str, Context], Awaitable[None]],
-    tmp_path: Path,
-    limits: ServerLimits | None = None,
-    classroom: ClassroomSettings | None = None,
-) -> None:
-    """`test` against a server with three teachers (lee, kim and the admin ada); at most 4
-    phones unless `limits` says otherwise."""
-    store = TeacherStore(tmp_path / "teachers.json", hasher=FAST)
-    store.add("lee", "correct horse")
-    store.add("kim", "battery staple")
-    store.add("ada", "admin password", admin=True)
-
-    async def main() -> None:
-        engine = FakeEngine(delay_s=0.1)
-        config = ServerConfig(
-            limits=limits or ServerLimits(max_sessions=4),
-            classroom=replace(classroom or ClassroomSettings(), teachers_file=store.path),
-        )
-        app = create_app(config, engine=engine)
-        async with serving(app) as base:
-            await test(base, (app, engine, store.path))
-
-    asyncio.run(asyncio.wait_for(main(), 180))
-
-
-async def _offer(
-    http: aiohttp.ClientSession, base: str, client: Client, **fields: str
-) -> tuple[int, dict[str, Any]]:
-    payload = {**await client.offer(), **fields}
-    async with http.post(f"{base}/api/offer", json=payload) as response:
-        return response.status, await response.json()
+from tests.support.clocks import FakeClock
+from tests.support.rooms import WAIT_S, Context, post_offer, run_with_teachers
+from tests.support.rtc_client import Client, photo
+from tests.support.teachers import log_in, post_json
 
 
 def test_a_class_screen_needs_the_teachers_token(tmp_path: Path) -> None:
@@ -91,7 +41,7 @@ def test_a_class_screen_needs_the_teachers_token(tmp_path: Path) -> None:
                 await phone.wait_for("room", lambda m: m["presenting"] == phone.session)
                 # the code alone, or a made-up key, never yields the presenter's video
                 for fields in ({}, {"screen": "A" * 32}):
-                    status, body = await _offer(
+                    status, body = await post_offer(
                         http, base, stranger, room=code, role="viewer", **fields
                     )
                     assert (status, body["reason"]) == (403, "screen_token"), body
@@ -115,14 +65,14 @@ def test_a_class_screen_needs_the_teachers_token(tmp_path: Path) -> None:
                 assert status == 200 and state["screens"] == []
                 await screen.wait_until(lambda: len(app[VIEWERS_KEY]) == 0, timeout=WAIT_S)
                 again = Client()
-                status, body = await _offer(
+                status, body = await post_offer(
                     http, base, again, room=code, role="viewer", screen=minted["token"]
                 )
                 assert (status, body["reason"]) == (403, "screen_token")
                 # keys die with the room
                 _, second = await post_json(lee, f"{base}/api/rooms/{code}/screens")
                 await post_json(lee, f"{base}/api/rooms/{code}/end")
-                status, _ = await _offer(
+                status, _ = await post_offer(
                     http, base, Client(), room=code, role="viewer", screen=second["token"]
                 )
                 assert status == 404
@@ -132,7 +82,7 @@ def test_a_class_screen_needs_the_teachers_token(tmp_path: Path) -> None:
                 await phone.close()
                 await stranger.close()
 
-    _run(attack, tmp_path)
+    run_with_teachers(attack, tmp_path)
 
 
 def test_phones_wait_for_the_teacher_and_a_removed_phone_stays_out(tmp_path: Path) -> None:
@@ -188,7 +138,7 @@ def test_phones_wait_for_the_teacher_and_a_removed_phone_stays_out(tmp_path: Pat
                 # it cannot come back (bound to its address: here every client's)
                 comeback = Client()
                 clients.append(comeback)
-                status, body = await _offer(http, base, comeback, room=code)
+                status, body = await post_offer(http, base, comeback, room=code)
                 assert (status, body["reason"]) == (403, "removed"), body
                 # the class phone leaving leaves the projector dark: nobody takes over
                 await class_phone.close()
@@ -198,7 +148,7 @@ def test_phones_wait_for_the_teacher_and_a_removed_phone_stays_out(tmp_path: Pat
                 for client in clients:
                     await client.close()
 
-    _run(lesson, tmp_path)
+    run_with_teachers(lesson, tmp_path)
 
 
 def test_a_locked_room_and_a_new_code(tmp_path: Path) -> None:
@@ -215,7 +165,7 @@ def test_a_locked_room_and_a_new_code(tmp_path: Path) -> None:
                     lee, f"{base}/api/rooms/{old}/settings", {"locked": True}
                 )
                 assert status == 200 and state["locked"] is True
-                status, body = await _offer(http, base, late, room=old)
+                status, body = await post_offer(http, base, late, room=old)
                 assert (status, body["reason"]) == (403, "locked")
                 await post_json(lee, f"{base}/api/rooms/{old}/settings", {"locked": False})
                 status, state = await post_json(lee, f"{base}/api/rooms/{old}/code")
@@ -224,7 +174,7 @@ def test_a_locked_room_and_a_new_code(tmp_path: Path) -> None:
                 # the phone already in stays, and hears the new code
                 await inside.wait_for("room", lambda m: m["code"] == new)
                 assert [p["id"] for p in state["phones"]] == [inside.session]
-                status, body = await _offer(http, base, later, room=old)
+                status, body = await post_offer(http, base, later, room=old)
                 assert status == 404  # the old code is dead
                 await later.close()
                 later = Client()
@@ -241,7 +191,7 @@ def test_a_locked_room_and_a_new_code(tmp_path: Path) -> None:
                 for client in (inside, late, later):
                     await client.close()
 
-    _run(lesson, tmp_path)
+    run_with_teachers(lesson, tmp_path)
 
 
 def test_room_codes_cannot_be_enumerated(tmp_path: Path) -> None:
@@ -275,12 +225,12 @@ def test_room_codes_cannot_be_enumerated(tmp_path: Path) -> None:
             # misses on every room route count; past the budget even a live code says 429
             for path in ("/api/rooms/ABCDEF/qr.png", "/api/rooms/ABCDEG"):
                 assert (await get(path))[0] == 404
-            status, body = await _offer(http, base, Client(), room="ABCDEH")
+            status, body = await post_offer(http, base, Client(), room="ABCDEH")
             assert status == 404
             for path in (f"/api/rooms/{live['code']}", f"/api/rooms/{live['code']}/qr.png"):
                 status, retry, _ = await get(path)
                 assert status == 429 and retry is not None and int(retry) >= 1
-            status, body = await _offer(http, base, Client(), room=live["code"])
+            status, body = await post_offer(http, base, Client(), room=live["code"])
             assert status == 429 and body["reason"] == "rate_limited"
             # the room's own teacher is never limited: guessers cannot lock them out of the class
             async with lee.get(f"{base}/api/rooms/{live['code']}") as response:
@@ -288,7 +238,7 @@ def test_room_codes_cannot_be_enumerated(tmp_path: Path) -> None:
             clock.now += 3600  # the miss bucket refills: strangers may look again
             assert (await get(f"/api/rooms/{live['code']}"))[0] == 200
 
-    _run(attack, tmp_path)
+    run_with_teachers(attack, tmp_path)
 
 
 def test_a_global_budget_stops_many_addresses_guessing() -> None:
@@ -334,7 +284,7 @@ def test_teacher_limits_admins_and_removed_teachers(
             assert await app[ROOMS_KEY].store.get(codes[1]) is None
             assert [r.teacher for r in await app[ROOMS_KEY].store.open_rooms()] == ["kim"]
 
-    _run(check, tmp_path, classroom=ClassroomSettings(max_rooms_per_teacher=2))
+    run_with_teachers(check, tmp_path, classroom=ClassroomSettings(max_rooms_per_teacher=2))
 
 
 @pytest.mark.parametrize(
@@ -366,4 +316,4 @@ def test_teacher_words_are_checked_like_a_phones(
             )
             assert status == 200
 
-    _run(check, tmp_path)
+    run_with_teachers(check, tmp_path)

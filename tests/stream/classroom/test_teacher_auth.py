@@ -21,6 +21,7 @@ from stream.classroom.teacher_auth import (
     check_post,
 )
 from stream.classroom.teachers import TeacherStore
+from tests.support.clocks import FakeClock
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -30,14 +31,6 @@ BOB = {"name": "bob", "password": "battery staple"}
 
 Client = TestClient[web.Request, web.Application]
 Scenario = Callable[[Client, TeacherAuth], Awaitable[None]]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make_store(tmp_path: Path) -> TeacherStore:

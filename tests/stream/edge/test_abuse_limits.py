@@ -22,25 +22,18 @@ from stream.webrtc import sessions
 from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.session_settings import SessionSettings
 from stream.webrtc.tracks import OverlayPainter, SharedFrame, capped_size
+from tests.support.clocks import FakeClock
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import Client, photo, serving
 
 FLOOD = 10_000
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 # -- token buckets ---------------------------------------------------------------------------------
 
 
 def test_token_bucket_allows_a_burst_then_the_rate() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     bucket = TokenBucket(rate=20, burst=40, clock=clock)
     assert sum(bucket.take() for _ in range(100)) == 40
     assert bucket.wait_s() == pytest.approx(0.05)
@@ -124,7 +117,7 @@ def test_the_engine_and_the_phone_get_at_most_the_cap() -> None:
 def test_a_flood_is_dropped_and_the_session_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     # the session's buckets run on a clock only the test moves: no token can refill while the
     # flood is on its way, however slow or busy this machine is
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     monkeypatch.setattr(sessions, "TokenBucket", functools.partial(TokenBucket, clock=clock))
 
     async def scenario() -> None:

@@ -16,19 +16,12 @@ from stream.app import ServerConfig, create_app
 from stream.webrtc import loss_recovery
 from stream.webrtc.loss_recovery import GIVE_UP_S, RecoveringJitterBuffer
 from stream.webrtc.registry import SESSIONS_KEY
+from tests.support.clocks import FakeClock
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import Client, serving
 
 PACKETS_PER_FRAME = 3
 FRAME_TICKS = 3000  # 90 kHz clock, 30 fps
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def frame_packets(frame: int, first_sequence: int = 0) -> list[RtpPacket]:
@@ -100,7 +93,7 @@ def test_aiortc_alone_freezes_behind_one_lost_packet() -> None:
 def test_a_hole_is_skipped_after_give_up_time_and_a_keyframe_requested(
     lost: set[int], first_sequence: int, broken_frame: int
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     buffer = RecoveringJitterBuffer(capacity=512, is_video=True, clock=clock)
 
     out, keyframe_requests = feed(
@@ -119,7 +112,7 @@ def test_a_hole_is_skipped_after_give_up_time_and_a_keyframe_requested(
 
 
 def test_two_holes_in_a_row_each_cost_their_own_frame_only() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     buffer = RecoveringJitterBuffer(capacity=512, is_video=True, clock=clock)
 
     # the middle packet of frame 10 and the first packet of frame 12
@@ -130,7 +123,7 @@ def test_two_holes_in_a_row_each_cost_their_own_frame_only() -> None:
 
 
 def test_a_late_packet_within_give_up_time_loses_nothing() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     buffer = RecoveringJitterBuffer(capacity=512, is_video=True, clock=clock)
     late = frame_packets(10)[1]
 
@@ -144,7 +137,7 @@ def test_a_late_packet_within_give_up_time_loses_nothing() -> None:
 
 
 def test_audio_buffers_are_left_as_aiortc_made_them() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     buffer = RecoveringJitterBuffer(capacity=16, prefetch=4, clock=clock)
 
     feed(buffer, range(10), lose={4}, clock=clock)

@@ -15,8 +15,8 @@ from stream.classroom.rooms import ROOMS_KEY
 from stream.edge.limits import ServerLimits
 from stream.webrtc.registry import SESSIONS_KEY
 from stream.webrtc.resume import ResumeTokens
-from tests.stream.classroom.test_room_api import WAIT_S
-from tests.stream.classroom.test_room_safety import Context, FakeClock, _offer, _run
+from tests.support.clocks import FakeClock
+from tests.support.rooms import WAIT_S, Context, post_offer, run_with_teachers
 from tests.support.rtc_client import Client, black_hole, photo
 from tests.support.teachers import log_in, post_json
 
@@ -98,7 +98,7 @@ def test_a_phone_whose_connection_broke_comes_back_to_its_place(tmp_path: Path) 
                 seen = screen.received
                 await screen.wait_until(lambda: screen.received > seen + 5, timeout=WAIT_S)
                 # a token is used once: the old one gets nothing more (the room is locked)
-                status, body = await _offer(http, base, Client(), room=code, resume=token)
+                status, body = await post_offer(http, base, Client(), room=code, resume=token)
                 assert (status, body["reason"]) == (403, "locked"), body
                 # the new session has a new token of its own
                 assert await _hello(again) != token
@@ -106,7 +106,7 @@ def test_a_phone_whose_connection_broke_comes_back_to_its_place(tmp_path: Path) 
                 for client in clients:
                     await client.close()
 
-    _run(lesson, tmp_path)
+    run_with_teachers(lesson, tmp_path)
 
 
 def test_a_phone_that_left_while_presenting_gets_the_screen_back(tmp_path: Path) -> None:
@@ -138,7 +138,7 @@ def test_a_phone_that_left_while_presenting_gets_the_screen_back(tmp_path: Path)
                 for client in clients:
                     await client.close()
 
-    _run(lesson, tmp_path)
+    run_with_teachers(lesson, tmp_path)
 
 
 def test_no_token_no_place_made_up_removed_or_from_another_room(tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ def test_no_token_no_place_made_up_removed_or_from_another_room(tmp_path: Path) 
                 await stranger.connect(http, base, room=code, resume="B" * 24)
                 theirs = await stranger.wait_for("room", lambda m: "you" in m, timeout=WAIT_S)
                 assert theirs["you"]["state"] == "waiting" and theirs["you"]["name"] != "Table 1"
-                status, body = await _offer(http, base, Client(), room=code, resume="x y")
+                status, body = await post_offer(http, base, Client(), room=code, resume="x y")
                 assert (status, body["reason"]) == (400, "bad_request")
                 # the token does nothing in another room
                 visitor = Client()
@@ -172,7 +172,7 @@ def test_no_token_no_place_made_up_removed_or_from_another_room(tmp_path: Path) 
                 # removed by the teacher: the token brings nothing back
                 await post_json(lee, f"{base}/api/rooms/{code}/phones/{first}/remove")
                 await phone.wait_for("room", lambda m: m.get("removed") is True)
-                status, body = await _offer(http, base, Client(), room=code, resume=token)
+                status, body = await post_offer(http, base, Client(), room=code, resume=token)
                 assert (status, body["reason"]) == (403, "removed"), body
                 hub = app[ROOMS_KEY]
                 assert not hub.can_resume(code, first or "")
@@ -180,7 +180,7 @@ def test_no_token_no_place_made_up_removed_or_from_another_room(tmp_path: Path) 
                 for client in clients:
                     await client.close()
 
-    _run(attack, tmp_path, ServerLimits(max_sessions=4, sessions_per_address=6))
+    run_with_teachers(attack, tmp_path, ServerLimits(max_sessions=4, sessions_per_address=6))
 
 
 def test_outside_a_room_the_broken_session_is_closed(tmp_path: Path) -> None:
@@ -206,7 +206,7 @@ def test_outside_a_room_the_broken_session_is_closed(tmp_path: Path) -> None:
                 for client in clients:
                     await client.close()
 
-    _run(alone, tmp_path)
+    run_with_teachers(alone, tmp_path)
 
 
 async def _until(condition: Any, every_s: float = 0.05) -> None:
