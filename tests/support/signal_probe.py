@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from visionanything.commands.serve import stop_on_signals
+from visionanything.commands.serve_signals import stop_on_signals
 
 
 def fork_and_signal(signum: int) -> int | str:
@@ -24,7 +24,7 @@ def fork_and_signal(signum: int) -> int | str:
     child.join(0.3)  # the sender waits 3 s for its request, then terminate()s the child
     assert child.pid is not None
     os.kill(child.pid, signum)
-    child.join(5)
+    child.join(3)  # a child the signal kills is gone in milliseconds
     if child.is_alive():
         child.kill()
         child.join()

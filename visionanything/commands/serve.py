@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import ssl
 import sys
 import threading
@@ -45,7 +43,6 @@ if TYPE_CHECKING:
     from stream.app import EngineFactory, ServerConfig
     from stream.edge.loading import LoadProgress
     from stream.webrtc.engine_seam import EngineLike
-from inference.core.dependency_guards import isolate_forked_children
 from inference.core.device import resolve_device
 from inference.live.prebuild import PHONE_FRAMES, detectors_to_warm
 from inference.weights.checkpoints import Manifest
@@ -74,6 +71,7 @@ from visionanything.commands.serve_options import (
     add_video_options,
     config_from_args,
 )
+from visionanything.commands.serve_signals import stop_on_signals
 
 log = logging.getLogger("visionanything.serve")
 
@@ -384,21 +382,6 @@ def _engine_factory(
         return Engine(models, EngineSettings.for_device(device.type), broker=broker)
 
     return build
-
-
-def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """SIGINT or SIGTERM sent to this process, not to one of its children, sets `stop`.
-
-    asyncio hands signals to the loop through a wake-up socket that a forked child shares, so a
-    child that a library forks and terminates (OpenVINO's telemetry sender did, during model
-    conversion) stopped the server. Children forked from now on drop that socket and take back
-    the default handlers (`inference.core.dependency_guards.isolate_forked_children`).
-    """
-
-    isolate_forked_children()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # not on Windows
-            loop.add_signal_handler(signum, stop.set)
 
 
 async def _serve(
