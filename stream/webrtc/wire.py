@@ -137,10 +137,28 @@ def _named(word: str, language: Language) -> dict[str, str]:
 
 
 def language_fields(language: Language) -> dict[str, Any]:
-    """A `language` message: the session's language and everything the page shows and says in
-    it (`inference.labels.catalogue.page_catalogue`)."""
+    """A `language` message: the session's language and what the page shows in it: its own
+    words, and each theme's title and words (detector word → the name a child hears). Only
+    what the page reads (`inference.labels.catalogue.page_catalogue` has the full form), so
+    the message stays well inside MAX_MESSAGE_BYTES (a test holds every shipped language to
+    three quarters of it)."""
+    full = page_catalogue(language)
     return {
         "language": language.code,
         "name": language.name,
-        "catalogue": page_catalogue(language),
+        "catalogue": {
+            "version": full["version"],
+            "code": full["code"],
+            "name": full["name"],
+            "complete": full["complete"],
+            "page": full["page"],
+            "themes": [
+                {
+                    "name": theme["name"],
+                    "title": theme["title"],
+                    "words": [{"word": w["word"], "name": w["name"]} for w in theme["words"]],
+                }
+                for theme in full["themes"]
+            ],
+        },
     }

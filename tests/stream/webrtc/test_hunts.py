@@ -4,12 +4,15 @@ is not a find, a steady sighting that is, skip, stop, the child's language, and 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
+from inference.labels.languages import available_languages, load_language
 from stream.app import ServerConfig, create_app
+from stream.webrtc import protocol, wire
 from tests.support.fake_engine import FakeEngine
 from tests.support.rtc_client import Client, serving
 
@@ -156,3 +159,14 @@ def test_bad_hunt_messages_get_clear_errors_and_the_session_goes_on() -> None:
         assert asking["state"] == "looking" and asking["total"] >= 1
 
     _run(test)
+
+
+def test_every_languages_message_leaves_room_under_the_message_cap() -> None:
+    """A `language` message must go out whole (a message over the cap cannot be sent at all):
+    every shipped language keeps a quarter of the cap free for the words still to come."""
+    for code in available_languages():
+        text = protocol.encode("language", **wire.language_fields(load_language(code)))
+        size = len(text.encode("utf-8"))
+        assert size <= protocol.MAX_MESSAGE_BYTES * 3 // 4, (code, size)
+        catalogue = json.loads(text)["catalogue"]
+        assert catalogue["page"] and all(t["words"] for t in catalogue["themes"]), code
